@@ -1,0 +1,57 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * Client keys on the wire: `<part>:<value>` joined by `|` (`apiKey:9f86d081884c7d65|ip:10.1.2.3`).
+ * Secrets (API keys, tokens) only ever appear as a 16-hex-digit digest: SHA-256, or
+ * HMAC-SHA-256 keyed by RW_HASH_KEY when it is set (recommended: a plain SHA-256 of a short key
+ * can be brute-forced).
+ */
+export const SECRET_ID_HEX = 16;
+
+export interface SecretHasher {
+  (secret: string): string;
+}
+
+export function secretHasher(hashKey: string | undefined = process.env.RW_HASH_KEY): SecretHasher {
+  if (hashKey) return (secret) => createHmac('sha256', hashKey).update(secret).digest('hex').slice(0, SECRET_ID_HEX);
+  return (secret) => createHash('sha256').update(secret).digest('hex').slice(0, SECRET_ID_HEX);
+}
+
+/** The form of an API key that may leave the sidecar. */
+export function apiKeyId(key: string, hashKey: string | undefined = process.env.RW_HASH_KEY): string {
+  return secretHasher(hashKey)(key);
+}
+
+export function isSecretId(text: string): boolean {
+  return text.length === SECRET_ID_HEX && /^[0-9a-f]+$/.test(text);
+}
+
+/** Characters that would make a client key ambiguous or unsafe in logs and headers. */
+const UNSAFE = /[|\s\u0000-\u001f\u007f"\\]/g;
+
+/** Escapes a part value so keys stay unambiguous: `|`, whitespace, control characters, quotes. */
+export function sanitizeKeyValue(value: string, maxLength = 256): string {
+  const bounded = value.length > maxLength ? value.slice(0, maxLength) : value;
+  return bounded.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
+export function formatClientKey(parts: ReadonlyArray<readonly [string, string]>): string {
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const [name, value] = parts[i]!;
+    if (i > 0) out += '|';
+    out += name + ':' + value;
+  }
+  return out;
+}
+
+export function parseClientKey(key: string): Array<[string, string]> | null {
+  if (key.length === 0) return null;
+  const parts: Array<[string, string]> = [];
+  for (const piece of key.split('|')) {
+    const colon = piece.indexOf(':');
+    if (colon <= 0) return null;
+    parts.push([piece.slice(0, colon), piece.slice(colon + 1)]);
+  }
+  return parts;
+}

@@ -1,0 +1,77 @@
+import { ErrorCodes } from './errors.js';
+import { check, decodeFail, firstError, parseJsonObject, type Decoded } from './codec.js';
+
+/** Kafka topics of the contract (DESIGN.md). */
+export const DEFAULT_EVENTS_TOPIC = 'ratewarden.events';
+export const ANOMALIES_TOPIC = 'ratewarden.anomalies';
+
+export function eventsTopic(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RW_EVENTS_TOPIC || DEFAULT_EVENTS_TOPIC;
+}
+
+export const DECISIONS = ['allowed', 'limited', 'blocked', 'shadow_limited', 'queued'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/**
+ * One event per call, value of a `ratewarden.events` message keyed by `client`.
+ * Secrets never appear: `client` carries API keys as their 16-hex id, `uaHash` is a digest.
+ */
+export interface CallEvent {
+  readonly v: 1;
+  /** Epoch ms when the request arrived. */
+  readonly ts: number;
+  readonly pod: string;
+  readonly service: string;
+  readonly method: string;
+  /** Path without query string (bounded length). */
+  readonly route: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly ip: string;
+  /** The client key (`apiKey:9f86d081884c7d65`, `ip:10.1.2.3`, …). */
+  readonly client: string;
+  readonly user: string | null;
+  readonly uaHash: string | null;
+  readonly decision: Decision;
+  /** The rule that decided (the most constraining one), or null when none matched. */
+  readonly rule: string | null;
+  readonly cost: number;
+  /** The caller's tier (extension; absent from producers that do not know it). */
+  readonly tier?: string;
+}
+
+export const CALL_EVENT_VERSION = 1;
+
+export function encodeCallEvent(event: CallEvent): string {
+  return JSON.stringify(event);
+}
+
+export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<CallEvent> {
+  const parsed = parseJsonObject(input, 64 * 1024);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  if (o.v !== CALL_EVENT_VERSION) return decodeFail(ErrorCodes.CODEC_VERSION, check.version(o, CALL_EVENT_VERSION)!);
+  const error = firstError(
+    check.number(o, 'ts', { min: 0 }),
+    check.string(o, 'pod', { max: 253 }),
+    check.string(o, 'service', { max: 253 }),
+    check.string(o, 'method', { max: 16 }),
+    check.string(o, 'route', { max: 2048 }),
+    check.number(o, 'status', { int: true, min: 0, max: 999 }),
+    check.number(o, 'latencyMs', { min: 0 }),
+    check.number(o, 'bytesIn', { min: 0 }),
+    check.number(o, 'bytesOut', { min: 0 }),
+    check.string(o, 'ip', { max: 64 }),
+    check.string(o, 'client', { max: 1024 }),
+    check.string(o, 'user', { nullable: true, max: 512 }),
+    check.string(o, 'uaHash', { nullable: true, max: 64 }),
+    check.oneOf(o, 'decision', DECISIONS),
+    check.string(o, 'rule', { nullable: true, max: 64 }),
+    check.number(o, 'cost', { min: 0 }),
+    check.string(o, 'tier', { optional: true, max: 32 }),
+  );
+  if (error) return decodeFail(ErrorCodes.CODEC_FIELD, error);
+  return { ok: true, value: o as unknown as CallEvent };
+}

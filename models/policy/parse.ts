@@ -1,0 +1,264 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ErrorCodes } from '../errors.js';
+import { INVALID, normalize, type Issue, type NormalizeOptions, type Path, type Sections } from './normalize.js';
+import { ruleSchema, SECTION_SCHEMAS, topLevelSchema } from './schema.js';
+import type { HeaderStyle, Policy, PolicyError } from './types.js';
+
+export type ParseResult =
+  | { readonly ok: true; readonly policy: Policy; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly errors: readonly PolicyError[]; readonly warnings: readonly string[] };
+
+export type ParseOptions = NormalizeOptions;
+
+/** Every key the schema knows, for "did you mean" suggestions on unknown keys. */
+const KNOWN_KEYS = [
+  'version', 'identity', 'clients', 'tiers', 'defaultTier', 'store', 'headers', 'rules', 'events', 'upstream', 'analyzer',
+  'trustedProxies', 'apiKey', 'jwt', 'ipv6Prefix', 'header', 'query', 'scheme', 'algorithms', 'secretEnv', 'publicKeyFile',
+  'jwksFile', 'claim', 'tierClaim', 'issuer', 'audience', 'clockTolerance', 'rejectInvalid', 'tier', 'multiplier',
+  'shedPriority', 'kind', 'failMode', 'timeout', 'replicas', 'keyPrefix', 'maxKeys', 'id', 'match', 'method', 'path', 'host',
+  'key', 'algorithm', 'limit', 'window', 'rate', 'burst', 'mode', 'maxDelay', 'cost', 'graphql', 'maxDepth', 'fieldCost',
+  'listFactor', 'maxCost', 'shadow', 'countRejected', 'scope', 'maxOverAdmission', 'topic', 'bufferSize', 'linger',
+  'batchSize', 'compression', 'connections', 'adaptiveConcurrency', 'strategy', 'minLimit', 'maxLimit', 'initialLimit',
+  'allowlist', 'requireApproval', 'actions', 'minScore', 'action', 'ttl', 'detector', 'load', 'targets', 'p99', 'p50',
+  'errorRate', 'minMultiplier', 'interval', 'metricsUrl', 'gauges', 'cooldown', 'retention', 'maxClients',
+];
+
+/** Parses and validates a policy document; never throws on bad input. */
+export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const warnings: string[] = [];
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((e) => ({
+      code: ErrorCodes.POLICY_YAML,
+      path: '',
+      message: `YAML: ${e.message.split('\n')[0]}`,
+      line: e.linePos?.[0]?.line,
+    }));
+    return { ok: false, errors: errors.map(dropUndefinedLine), warnings };
+  }
+  if (!isMap(doc.contents)) {
+    return { ok: false, errors: [{ code: ErrorCodes.POLICY_TYPE, path: '', message: 'the policy must be a YAML mapping (version: 1, rules: […], …)' }], warnings };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return { ok: false, errors: [{ code: ErrorCodes.POLICY_YAML, path: '', message: `YAML: ${(err as Error).message}` }], warnings };
+  }
+
+  const issues: Issue[] = [];
+  const top = topLevelSchema.safeParse(raw);
+  if (!top.success) collectZodIssues(top.error.issues, [], raw, issues);
+  const root = (raw ?? {}) as Record<string, unknown>;
+
+  const section = <K extends keyof typeof SECTION_SCHEMAS>(name: K): z.infer<(typeof SECTION_SCHEMAS)[K]> | undefined | typeof INVALID => {
+    if (root[name] === undefined || root[name] === null) return undefined;
+    const result = SECTION_SCHEMAS[name].safeParse(root[name]);
+    if (result.success) return result.data as z.infer<(typeof SECTION_SCHEMAS)[K]>;
+    collectZodIssues(result.error.issues, [name], raw, issues);
+    return INVALID;
+  };
+
+  const rawRules = Array.isArray(root.rules) ? root.rules : [];
+  const sections: Sections = {
+    identity: section('identity'),
+    clients: section('clients'),
+    tiers: section('tiers'),
+    defaultTier: typeof root.defaultTier === 'string' ? root.defaultTier : undefined,
+    store: section('store'),
+    headers: section('headers') as HeaderStyle[] | undefined | typeof INVALID,
+    events: section('events'),
+    upstream: section('upstream'),
+    analyzer: section('analyzer'),
+    rules: rawRules.map((rule, i) => {
+      const result = ruleSchema.safeParse(rule);
+      if (result.success) return result.data;
+      collectZodIssues(result.error.issues, ['rules', i], raw, issues);
+      return INVALID;
+    }),
+    ruleIds: rawRules.map((rule) => {
+      const id = (rule as { id?: unknown } | null)?.id;
+      return typeof id === 'string' ? id : undefined;
+    }),
+  };
+  const policy = normalize(sections, opts, issues, warnings);
+  if (issues.length > 0 || policy === null || !top.success) {
+    const errors = issues.map((issue) => toPolicyError(issue, doc, lineCounter));
+    // file order reads best; errors without a line (whole-document ones) first
+    errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { ok: false, errors, warnings };
+  }
+  return { ok: true, policy, warnings };
+}
+
+/** Reads and parses a policy file; unreadable files are a POLICY_FILE error. */
+export function loadPolicyFile(file: string, opts: ParseOptions = {}): ParseResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return { ok: false, errors: [{ code: ErrorCodes.POLICY_FILE, path: '', message: `cannot read ${file}: ${reason}` }], warnings: [] };
+  }
+  return parsePolicy(text, opts);
+}
+
+/** `file:12: rules[2].window: "60x" is not a duration …` — one line per error. */
+export function formatPolicyErrors(errors: readonly PolicyError[], file?: string): string {
+  return errors
+    .map((e) => {
+      const where = file ? `${file}${e.line ? ':' + e.line : ''}: ` : e.line ? `line ${e.line}: ` : '';
+      return `${where}${e.path ? e.path + ': ' : ''}${e.message} [${e.code}]`;
+    })
+    .join('\n');
+}
+
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(seg)) out += (out ? '.' : '') + seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return '';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? text.slice(0, 57) + '…' : text;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let cur: unknown = root;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', record: 'a mapping',
+};
+
+function collectZodIssues(zodIssues: readonly z.core.$ZodIssue[], base: Path, root: unknown, out: Issue[]): void {
+  for (const issue of zodIssues) {
+    const path: Path = [...base, ...(issue.path as Array<string | number>)];
+    const value = valueAt(root, path);
+    const shown = show(value);
+    const custom = !issue.message.startsWith('Invalid') && !issue.message.startsWith('Too ') && !issue.message.startsWith('Unrecognized');
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) {
+          const hint = suggest(key);
+          out.push({ code: ErrorCodes.POLICY_UNKNOWN_KEY, path: [...path, key], message: `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}` });
+        }
+        break;
+      case 'invalid_type':
+        if (value === undefined) out.push({ code: ErrorCodes.POLICY_REQUIRED, path, message: 'is required' });
+        else out.push({ code: ErrorCodes.POLICY_TYPE, path, message: `${shown} ${custom ? issue.message : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`}` });
+        break;
+      case 'invalid_value': {
+        const isVersion = path.length === 1 && path[0] === 'version';
+        if (value === undefined) out.push({ code: isVersion ? ErrorCodes.POLICY_VERSION : ErrorCodes.POLICY_REQUIRED, path, message: isVersion ? 'is required (version: 1)' : 'is required' });
+        else if (isVersion) out.push({ code: ErrorCodes.POLICY_VERSION, path, message: `${shown} is not supported: ${issue.message}` });
+        else out.push({ code: ErrorCodes.POLICY_ENUM, path, message: `${shown} is not one of ${issue.values.map(String).join(', ')}${suggestValue(value, issue.values)}` });
+        break;
+      }
+      case 'too_small':
+      case 'too_big': {
+        const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+        const op = issue.code === 'too_small' ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<';
+        const what =
+          issue.origin === 'array' ? `must have ${op} ${bound} items` : issue.origin === 'string' ? (issue.code === 'too_small' ? 'must not be empty' : `is too long (${op} ${bound})`) : `must be ${op} ${bound}`;
+        out.push({ code: ErrorCodes.POLICY_RANGE, path, message: `${shown} ${what}` });
+        break;
+      }
+      case 'invalid_format':
+        out.push({ code: ErrorCodes.POLICY_TYPE, path, message: `${shown} ${custom ? issue.message : `is not a valid ${issue.format}`}` });
+        break;
+      case 'invalid_union':
+        out.push(value === undefined ? { code: ErrorCodes.POLICY_REQUIRED, path, message: 'is required' } : { code: ErrorCodes.POLICY_TYPE, path, message: `${shown} ${issue.message}` });
+        break;
+      case 'invalid_key':
+        out.push({ code: ErrorCodes.POLICY_TYPE, path, message: `key ${issue.issues[0]?.message ?? 'is not valid'}` });
+        break;
+      case 'custom': {
+        const code = (issue.params as { code?: string } | undefined)?.code ?? ErrorCodes.POLICY_TYPE;
+        out.push({ code, path, message: `${shown} ${issue.message}` });
+        break;
+      }
+      default:
+        out.push({ code: ErrorCodes.POLICY_TYPE, path, message: `${shown} ${issue.message}` });
+    }
+  }
+}
+
+function suggest(key: string): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const known of KNOWN_KEYS) {
+    const d = levenshtein(key.toLowerCase(), known.toLowerCase());
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function suggestValue(value: unknown, allowed: readonly unknown[]): string {
+  if (typeof value !== 'string') return '';
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const option of allowed) {
+    const d = levenshtein(value.toLowerCase(), String(option).toLowerCase());
+    if (d < bestDistance) {
+      best = String(option);
+      bestDistance = d;
+    }
+  }
+  return best ? ` (did you mean "${best}"?)` : '';
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function toPolicyError(issue: Issue, doc: Document, lineCounter: LineCounter): PolicyError {
+  const line = lineOf(issue.path, doc, lineCounter);
+  return dropUndefinedLine({ code: issue.code, path: formatPath(issue.path), message: issue.message, line });
+}
+
+/** The line of the deepest node of `path` that exists in the document. */
+function lineOf(path: Path, doc: Document, lineCounter: LineCounter): number | undefined {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function dropUndefinedLine<T extends { line?: number | undefined }>(e: T): T {
+  if (e.line === undefined) delete e.line;
+  return e;
+}

@@ -1,0 +1,254 @@
+import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
+import picomatch from 'picomatch';
+import { ErrorCodes } from '../errors.js';
+import { parseDuration, parseRate } from '../duration.js';
+import { ALGORITHMS, HEADER_STYLES, HTTP_METHODS } from './types.js';
+
+/**
+ * The shape of a policy file, section by section: types, required keys, enumerations, ranges,
+ * value syntax (durations, rates, CIDRs, globs, key parts) and no unknown keys (strict objects
+ * everywhere: a typo must never silently disable a limit). Sections are validated separately
+ * (parse.ts) so that every error in a file is reported at once; cross-field rules (algorithm
+ * parameters, duplicate ids, tier references) are checked in normalize.ts.
+ */
+
+function fail(ctx: z.RefinementCtx, code: string, message: string): void {
+  ctx.addIssue({ code: 'custom', message, params: { code } });
+}
+
+const duration = z.string({ error: 'must be a duration such as 60s' }).superRefine((text, ctx) => {
+  if (parseDuration(text) === null) fail(ctx, ErrorCodes.POLICY_DURATION, 'is not a duration (use ms, s, m, h or d, e.g. 60s)');
+});
+const positiveDuration = duration.superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms !== null && ms <= 0) fail(ctx, ErrorCodes.POLICY_RANGE, 'must be longer than 0');
+});
+const rate = z.string({ error: 'must be a rate such as 100/s' }).superRefine((text, ctx) => {
+  const parsed = parseRate(text);
+  if (parsed === null) fail(ctx, ErrorCodes.POLICY_RATE, 'is not a rate (use N/s, N/m, N/h, N/d or N/<duration>, e.g. 100/s)');
+  else if (parsed.amount <= 0) fail(ctx, ErrorCodes.POLICY_RANGE, 'must admit more than 0');
+});
+const positiveInt = z.number().int().positive();
+const fraction = z.number().min(0).max(1);
+
+function stringOrList(item: z.ZodType<string>) {
+  return z.union([item, z.array(item).min(1)], { error: 'must be a string or a non-empty list of strings' });
+}
+
+const method = z.string().superRefine((m, ctx) => {
+  if (!(HTTP_METHODS as readonly string[]).includes(m.toUpperCase())) {
+    fail(ctx, ErrorCodes.POLICY_METHOD, `is not an HTTP method (${HTTP_METHODS.join(', ')})`);
+  }
+});
+
+function isValidGlob(glob: string): boolean {
+  try {
+    picomatch.makeRe(glob);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const pathGlob = z.string().superRefine((glob, ctx) => {
+  if (!glob.startsWith('/')) fail(ctx, ErrorCodes.POLICY_GLOB, 'must start with / (a path glob such as /api/**)');
+  else if (!isValidGlob(glob)) fail(ctx, ErrorCodes.POLICY_GLOB, 'is not a valid glob');
+});
+const hostGlob = z.string().superRefine((glob, ctx) => {
+  if (!/^[A-Za-z0-9.*?_-]+$/.test(glob) || !isValidGlob(glob)) fail(ctx, ErrorCodes.POLICY_GLOB, 'is not a valid host glob');
+});
+
+export const KEY_PARTS = ['global', 'ip', 'apiKey', 'user', 'route'] as const;
+const HEADER_NAME = /^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const keyPart = z.string().superRefine((part, ctx) => {
+  if ((KEY_PARTS as readonly string[]).includes(part) || HEADER_NAME.test(part)) return;
+  fail(ctx, ErrorCodes.POLICY_KEY_PART, `is not a key part (${KEY_PARTS.join(', ')}, header:<name>)`);
+});
+
+export function isCidr(text: string): boolean {
+  try {
+    if (text.includes('/')) ipaddr.parseCIDR(text);
+    else ipaddr.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const cidr = z.string().superRefine((text, ctx) => {
+  if (!isCidr(text)) fail(ctx, ErrorCodes.POLICY_CIDR, 'is not an IP address or CIDR (e.g. 10.0.0.0/8)');
+});
+
+const graphqlCost = z.strictObject({
+  maxDepth: positiveInt,
+  fieldCost: z.number().min(0).optional(),
+  listFactor: z.number().positive().optional(),
+  maxCost: z.number().positive().optional(),
+});
+
+export const ruleSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A-Z a-z 0-9 . _ -' }),
+  match: z
+    .strictObject({
+      method: stringOrList(method).optional(),
+      path: stringOrList(pathGlob).optional(),
+      host: stringOrList(hostGlob).optional(),
+    })
+    .optional(),
+  key: stringOrList(keyPart),
+  algorithm: z.enum(ALGORITHMS),
+  limit: z.number().positive().optional(),
+  window: positiveDuration.optional(),
+  rate: rate.optional(),
+  burst: z.number().positive().optional(),
+  mode: z.enum(['reject', 'queue']).optional(),
+  maxDelay: positiveDuration.optional(),
+  timeout: positiveDuration.optional(),
+  cost: z
+    .union([z.number().positive(), z.strictObject({ graphql: graphqlCost })], {
+      error: 'must be a positive number or { graphql: { maxDepth, fieldCost, listFactor, maxCost } }',
+    })
+    .optional(),
+  shadow: z.boolean().optional(),
+  countRejected: z.boolean().optional(),
+  tiers: z.boolean().optional(),
+  scope: z.enum(['shared', 'local', 'global-leased']).optional(),
+  maxOverAdmission: z.number().positive().max(0.5).optional(),
+});
+
+export const JWT_ALGORITHMS = [
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+] as const;
+
+const jwtSchema = z.strictObject({
+  header: z.string().min(1).optional(),
+  scheme: z.string().optional(),
+  algorithms: z.array(z.enum(JWT_ALGORITHMS, { error: `is not a supported JWT algorithm (${JWT_ALGORITHMS.join(', ')}; never none)` })).min(1),
+  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' }).optional(),
+  publicKeyFile: z.string().min(1).optional(),
+  jwksFile: z.string().min(1).optional(),
+  claim: z.string().min(1).optional(),
+  tierClaim: z.string().min(1).optional(),
+  issuer: z.string().min(1).optional(),
+  audience: z.string().min(1).optional(),
+  clockTolerance: duration.optional(),
+  rejectInvalid: z.boolean().optional(),
+});
+
+export const identitySchema = z.strictObject({
+  trustedProxies: z.array(cidr).optional(),
+  apiKey: z
+    .strictObject({ header: z.string().min(1).optional(), query: z.string().min(1).optional() })
+    .optional(),
+  jwt: jwtSchema.optional(),
+  ipv6Prefix: z.number().int().min(8).max(128).optional(),
+});
+
+export const tiersSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1–32 characters of A-Z a-z 0-9 _ -' }),
+  z
+    .strictObject({
+      multiplier: z.number().positive().optional(),
+      shedPriority: z.number().int().min(0).max(100).optional(),
+    })
+    .nullable(),
+);
+
+export const clientsSchema = z.record(z.string(), z.strictObject({ tier: z.string().min(1) }));
+
+export const storeSchema = z.strictObject({
+  kind: z.enum(['memory', 'redis']),
+  failMode: z.enum(['open', 'closed']).optional(),
+  timeout: positiveDuration.optional(),
+  replicas: positiveInt.optional(),
+  keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, { error: 'must be 1–32 characters of A-Z a-z 0-9 : _ -' }).optional(),
+  maxKeys: positiveInt.optional(),
+});
+
+export const headersSchema = z.array(z.enum(HEADER_STYLES));
+
+export const eventsSchema = z.strictObject({
+  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'is not a valid Kafka topic name' }).optional(),
+  bufferSize: positiveInt.optional(),
+  linger: duration.optional(),
+  batchSize: positiveInt.optional(),
+  compression: z.enum(['none', 'gzip']).optional(),
+});
+
+export const upstreamSchema = z.strictObject({
+  timeout: positiveDuration.optional(),
+  connections: positiveInt.optional(),
+  adaptiveConcurrency: z
+    .strictObject({
+      strategy: z.enum(['gradient2', 'vegas', 'aimd']).optional(),
+      minLimit: positiveInt.optional(),
+      maxLimit: positiveInt.optional(),
+      initialLimit: positiveInt.optional(),
+    })
+    .optional(),
+});
+
+const actionSchema = z.strictObject({
+  minScore: fraction,
+  action: z.enum(['observe', 'tighten', 'block']),
+  multiplier: z.number().positive().max(1).optional(),
+  ttl: positiveDuration.optional(),
+  detector: z.string().min(1).optional(),
+});
+
+const loadSchema = z.strictObject({
+  targets: z.strictObject({
+    p99: positiveDuration.optional(),
+    p50: positiveDuration.optional(),
+    errorRate: fraction.optional(),
+  }),
+  minMultiplier: z.number().positive().max(1).optional(),
+  strategy: z.enum(['aimd', 'gradient']).optional(),
+  interval: positiveDuration.optional(),
+  metricsUrl: z.url().optional(),
+  gauges: z.record(z.string(), z.number()).optional(),
+});
+
+export const analyzerSchema = z.strictObject({
+  allowlist: z.array(z.string().min(1)).optional(),
+  requireApproval: z.boolean().optional(),
+  actions: z.array(actionSchema).optional(),
+  load: loadSchema.optional(),
+  cooldown: duration.optional(),
+  retention: positiveDuration.optional(),
+  maxClients: positiveInt.optional(),
+});
+
+/** Top level: sections are validated by their own schemas above. */
+export const topLevelSchema = z.strictObject({
+  version: z.literal(1, { error: 'only version 1 is supported' }),
+  identity: z.unknown().optional(),
+  clients: z.unknown().optional(),
+  tiers: z.unknown().optional(),
+  defaultTier: z.string().min(1).optional(),
+  store: z.unknown().optional(),
+  headers: z.unknown().optional(),
+  rules: z.array(z.unknown(), { error: 'must be a list of rules' }),
+  events: z.unknown().optional(),
+  upstream: z.unknown().optional(),
+  analyzer: z.unknown().optional(),
+});
+
+export const SECTION_SCHEMAS = {
+  identity: identitySchema,
+  clients: clientsSchema,
+  tiers: tiersSchema,
+  store: storeSchema,
+  headers: headersSchema,
+  events: eventsSchema,
+  upstream: upstreamSchema,
+  analyzer: analyzerSchema,
+} as const;
+
+export type RawRule = z.infer<typeof ruleSchema>;
+export type RawIdentity = z.infer<typeof identitySchema>;
+export type RawTiers = z.infer<typeof tiersSchema>;
+export type RawClients = z.infer<typeof clientsSchema>;
+export type RawStore = z.infer<typeof storeSchema>;
+export type RawEvents = z.infer<typeof eventsSchema>;
+export type RawUpstream = z.infer<typeof upstreamSchema>;
+export type RawAnalyzer = z.infer<typeof analyzerSchema>;
