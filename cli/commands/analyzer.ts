@@ -1,0 +1,5 @@
+// Placeholder until the analyzer command lands; it must never reach main.
+export async function run(_argv: string[]): Promise<number> {
+  process.stderr.write('ratewarden analyzer: not built yet\n');
+  return 2;
+}

@@ -1,0 +1,76 @@
+/**
+ * The sidecar's start-up configuration: flags (`ratewarden sidecar --config F --upstream URL
+ * [--listen H:P] [--admin H:P]`) over environment (DESIGN.md). Pure: argv and env in, config or
+ * a RatewardenError out, so the Helm chart's args are checked by this same code in a test.
+ */
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { ErrorCodes, RatewardenError } from '../models/errors.js';
+import { eventsTopic } from '../models/events.js';
+import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
+
+export interface SidecarConfig {
+  readonly configFile: string;
+  readonly upstream: URL;
+  readonly listen: { host: string; port: number };
+  readonly admin: { host: string; port: number };
+  readonly redis: RedisConnection | null;
+  readonly kafka: KafkaConnection | null;
+  readonly eventsTopic: string;
+  readonly pod: string;
+  readonly service: string;
+  /** Control-plane key prefix (RW_CTL_PREFIX); the contract's `rw:ctl` unless tests separate themselves. */
+  readonly ctlPrefix: string;
+  /** Seconds to drain in-flight requests on SIGTERM. */
+  readonly drainSeconds: number;
+}
+
+export const SIDECAR_USAGE = 'usage: ratewarden sidecar --config FILE --upstream URL [--listen HOST:PORT] [--admin HOST:PORT]';
+
+export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        config: { type: 'string' },
+        upstream: { type: 'string' },
+        listen: { type: 'string' },
+        admin: { type: 'string' },
+        pod: { type: 'string' },
+        service: { type: 'string' },
+        'drain-seconds': { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${(err as Error).message}\n${SIDECAR_USAGE}`);
+  }
+  const v = parsed.values;
+  const configFile = v.config ?? env.RW_CONFIG;
+  if (!configFile) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--config is required\n${SIDECAR_USAGE}`);
+  const upstreamText = v.upstream ?? env.RW_UPSTREAM;
+  if (!upstreamText) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream is required\n${SIDECAR_USAGE}`);
+  let upstream: URL;
+  try {
+    upstream = new URL(upstreamText);
+  } catch {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream: "${upstreamText}" is not a URL (e.g. http://127.0.0.1:3000)`);
+  }
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream must be http:// or https:// (got ${upstream.protocol})`);
+  const drain = Number(v['drain-seconds'] ?? env.RW_DRAIN_SECONDS ?? 10);
+  if (!(drain >= 0)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds must be a number ≥ 0');
+  return {
+    configFile,
+    upstream,
+    listen: parseListen(v.listen ?? env.RW_LISTEN ?? '0.0.0.0:8080', '--listen', '0.0.0.0'),
+    admin: parseListen(v.admin ?? env.RW_ADMIN_LISTEN ?? '127.0.0.1:9091', '--admin', '127.0.0.1'),
+    redis: redisConnectionFromEnv(env),
+    kafka: kafkaConnectionFromEnv(env),
+    eventsTopic: eventsTopic(env),
+    pod: v.pod ?? env.RW_POD ?? hostname(),
+    service: v.service ?? env.RW_SERVICE ?? 'default',
+    ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
+    drainSeconds: drain,
+  };
+}
