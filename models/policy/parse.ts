@@ -28,13 +28,13 @@ const KNOWN_KEYS = [
 /** Parses and validates a policy document; never throws on bad input. */
 export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
   const warnings: string[] = [];
   if (doc.errors.length > 0) {
     const errors = doc.errors.map((e) => ({
       code: ErrorCodes.POLICY_YAML,
       path: '',
-      message: `YAML: ${e.message.split('\n')[0]}`,
+      message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
       line: e.linePos?.[0]?.line,
     }));
     return { ok: false, errors: errors.map(dropUndefinedLine), warnings };

@@ -1,0 +1,163 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DECISIONS, decodeCallEvent, encodeCallEvent, type CallEvent } from '../../../models/events.js';
+import { decodeControlMessage, decodeControlValue, overrideField, parseOverrideField } from '../../../models/control.js';
+import { decodeAnomalyReport, encodeAnomalyReport, type AnomalyReport } from '../../../models/anomaly.js';
+import { ErrorCodes } from '../../../models/errors.js';
+import { apiKeyId, formatClientKey, parseClientKey, sanitizeKeyValue } from '../../../models/clientKey.js';
+import { formatDuration, parseDuration, parseRate } from '../../../models/duration.js';
+
+const callEvent = (over: Partial<CallEvent> = {}): CallEvent => ({
+  v: 1, ts: 1_733_356_800_000, pod: 'api-7d9f', service: 'api', method: 'GET', route: '/api/items/42', status: 200,
+  latencyMs: 3.2, bytesIn: 0, bytesOut: 512, ip: '10.1.2.3', client: 'apiKey:9f86d081884c7d65', user: null,
+  uaHash: 'a1b2c3d4', decision: 'allowed', rule: 'per-key', cost: 1, tier: 'free', ...over,
+});
+
+const arbEvent: fc.Arbitrary<CallEvent> = fc.record({
+  v: fc.constant(1 as const),
+  ts: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  pod: fc.string({ maxLength: 30 }),
+  service: fc.string({ maxLength: 30 }),
+  method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
+  route: fc.string({ maxLength: 100 }),
+  status: fc.integer({ min: 100, max: 599 }),
+  latencyMs: fc.double({ min: 0, max: 60_000, noNaN: true }),
+  bytesIn: fc.nat(),
+  bytesOut: fc.nat(),
+  ip: fc.ipV4(),
+  client: fc.string({ minLength: 1, maxLength: 60 }),
+  user: fc.option(fc.string({ maxLength: 20 }), { nil: null }),
+  uaHash: fc.option(fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 8, maxLength: 16 }), { nil: null }),
+  decision: fc.constantFrom(...DECISIONS),
+  rule: fc.option(fc.constantFrom('global', 'per-key'), { nil: null }),
+  cost: fc.double({ min: 0, max: 1000, noNaN: true }),
+});
+
+describe('CallEvent codec', () => {
+  test('round-trips every valid event unchanged', () => {
+    fc.assert(fc.property(arbEvent, (event) => {
+      const decoded = decodeCallEvent(encodeCallEvent(event));
+      assert.ok(decoded.ok, decoded.ok ? '' : decoded.error);
+      assert.deepEqual(decoded.value, { ...event });
+    }));
+  });
+
+  test('decodes from a Kafka message Buffer', () => {
+    const decoded = decodeCallEvent(Buffer.from(encodeCallEvent(callEvent())));
+    assert.ok(decoded.ok);
+    assert.equal(decoded.value.client, 'apiKey:9f86d081884c7d65');
+  });
+
+  test('rejects an unknown version with a version error', () => {
+    const d = decodeCallEvent(JSON.stringify({ ...callEvent(), v: 2 }));
+    assert.equal(d.ok, false);
+    assert.equal(!d.ok && d.code, ErrorCodes.CODEC_VERSION);
+  });
+
+  test('rejects non-JSON, non-objects and wrong field types, naming the field', () => {
+    assert.equal((decodeCallEvent('{nope') as { code: string }).code, ErrorCodes.CODEC_JSON);
+    assert.equal((decodeCallEvent('[1]') as { code: string }).code, ErrorCodes.CODEC_JSON);
+    const bad = decodeCallEvent(JSON.stringify({ ...callEvent(), status: '200' }));
+    assert.equal(bad.ok, false);
+    assert.match(!bad.ok ? bad.error : '', /status/);
+    const badDecision = decodeCallEvent(JSON.stringify({ ...callEvent(), decision: 'maybe' }));
+    assert.match(!badDecision.ok ? badDecision.error : '', /decision must be one of/);
+  });
+
+  test('rejects oversized messages before parsing them', () => {
+    const d = decodeCallEvent(JSON.stringify({ ...callEvent(), route: 'x'.repeat(70_000) }));
+    assert.equal(d.ok, false);
+  });
+});
+
+describe('control-plane codecs', () => {
+  test('decode a block, an unblock, an override and a load message', () => {
+    const block = decodeControlMessage(JSON.stringify({ v: 1, seq: 7, kind: 'block', field: 'apiKey:9f86d081884c7d65', value: { until: 1, reason: 'r', seq: 7 } }));
+    assert.ok(block.ok);
+    const unblock = decodeControlMessage(JSON.stringify({ v: 1, seq: 8, kind: 'block', field: 'apiKey:9f86d081884c7d65', value: null }));
+    assert.ok(unblock.ok && unblock.value.value === null);
+    const override = decodeControlMessage(JSON.stringify({ v: 1, seq: 9, kind: 'override', field: 'per-key|apiKey:ab|ip:10.0.0.1', value: { multiplier: 0.2, until: 5, reason: 'r', seq: 9 } }));
+    assert.ok(override.ok);
+    const load = decodeControlMessage(JSON.stringify({ v: 1, seq: 10, kind: 'load', field: 'api', value: { multiplier: 0.5, since: 1, reason: 'p99', seq: 10 } }));
+    assert.ok(load.ok);
+  });
+
+  test('rejects malformed control messages with a reason', () => {
+    const cases: unknown[] = [
+      { v: 1, seq: 1, kind: 'nuke', field: 'x', value: null },
+      { v: 1, seq: 1, kind: 'block', field: 'x' },
+      { v: 1, seq: 1, kind: 'block', field: 'x', value: { reason: 'no until', seq: 1 } },
+      { v: 1, seq: 1, kind: 'override', field: 'no-bar', value: { multiplier: 0.5, until: 1, reason: 'r', seq: 1 } },
+      { v: 1, seq: 1, kind: 'override', field: 'a|b', value: { until: 1, reason: 'neither', seq: 1 } },
+      { v: 1, seq: 1, kind: 'load', field: 's', value: { multiplier: 3, since: 1, reason: 'r', seq: 1 } },
+      { v: 2, seq: 1, kind: 'block', field: 'x', value: null },
+      { v: 1, seq: 0, kind: 'block', field: 'x', value: null },
+    ];
+    for (const c of cases) assert.equal(decodeControlMessage(JSON.stringify(c)).ok, false, JSON.stringify(c));
+    assert.equal(decodeControlMessage('not json').ok, false);
+  });
+
+  test('override fields split at the first bar, so hybrid client keys survive', () => {
+    const field = overrideField('per-key', 'apiKey:ab|ip:10.0.0.1');
+    assert.deepEqual(parseOverrideField(field), { ruleId: 'per-key', client: 'apiKey:ab|ip:10.0.0.1' });
+    assert.deepEqual(parseOverrideField('*|*'), { ruleId: '*', client: '*' });
+    assert.equal(parseOverrideField('|x'), null);
+  });
+
+  test('decodes stored hash values of each kind', () => {
+    assert.ok(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":0.1}}').ok);
+    assert.equal(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":2}}').ok, false);
+  });
+});
+
+describe('anomaly report codec', () => {
+  const report: AnomalyReport = {
+    v: 1, id: 'an_01', ts: 1_733_356_800_000, client: 'apiKey:9f86d081884c7d65', tier: 'free', service: 'api',
+    window: { start: 1_733_356_790_000, end: 1_733_356_800_000, sizeMs: 10_000 },
+    score: 0.93, detectors: { robust_z: 0.8, rules: 0.95, autoencoder: 0.6 },
+    explanation: [{ feature: 'ratio_401_403', observed: 0.92, baseline: 0.01, spread: 0.02, z: 45.5, detector: 'rules', text: '401+403 ratio 0.92 vs 0.01 normal' }],
+    summary: 'credential stuffing', action: { kind: 'block', ttlMs: 600_000, until: 1_733_357_400_000, applied: true },
+    status: 'actioned', history: [{ ts: 1_733_356_800_000, who: 'analyzer', what: 'detected' }],
+  };
+
+  test('round-trips a full report', () => {
+    const d = decodeAnomalyReport(encodeAnomalyReport(report));
+    assert.ok(d.ok, d.ok ? '' : d.error);
+    assert.deepEqual(d.value, report);
+  });
+
+  test('rejects a score outside [0, 1], a bad status and a broken history entry', () => {
+    assert.equal(decodeAnomalyReport(JSON.stringify({ ...report, score: 1.2 })).ok, false);
+    assert.equal(decodeAnomalyReport(JSON.stringify({ ...report, status: 'gone' })).ok, false);
+    const d = decodeAnomalyReport(JSON.stringify({ ...report, history: [{ ts: 1, who: 'x' }] }));
+    assert.match(!d.ok ? d.error : '', /history\[0\]\.what/);
+  });
+});
+
+describe('client keys and durations', () => {
+  test('an API key id is 16 hex digits of SHA-256, or of HMAC with RW_HASH_KEY', () => {
+    assert.equal(apiKeyId('test', undefined), '9f86d081884c7d65'); // sha256("test") starts 9f86d081884c7d65
+    assert.match(apiKeyId('test', 'k'), /^[0-9a-f]{16}$/);
+    assert.notEqual(apiKeyId('test', 'k'), '9f86d081884c7d65');
+  });
+
+  test('client keys format and parse, with unsafe characters escaped', () => {
+    const key = formatClientKey([['apiKey', '9f86d081884c7d65'], ['ip', '10.1.2.3']]);
+    assert.equal(key, 'apiKey:9f86d081884c7d65|ip:10.1.2.3');
+    assert.deepEqual(parseClientKey(key), [['apiKey', '9f86d081884c7d65'], ['ip', '10.1.2.3']]);
+    assert.equal(sanitizeKeyValue('a|b c\n'), 'a%7cb%20c%0a');
+  });
+
+  test('durations and rates parse and format', () => {
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('1.5m'), 90_000);
+    assert.equal(parseDuration('60x'), null);
+    assert.equal(parseDuration(60), null);
+    assert.deepEqual(parseRate('100/s'), { amount: 100, periodMs: 1000 });
+    assert.deepEqual(parseRate('5 / 10m'), { amount: 5, periodMs: 600_000 });
+    assert.equal(parseRate('100 per s'), null);
+    assert.equal(formatDuration(60_000), '1m');
+    assert.equal(formatDuration(1500), '1500ms');
+  });
+});
