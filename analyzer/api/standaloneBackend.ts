@@ -1,0 +1,164 @@
+/**
+ * An OperatorBackend over a real ControlPlane (Redis or in-memory) and an in-memory report list.
+ * It carries out operator decisions itself (transitions.ts), writing blocks and overrides exactly
+ * as DESIGN.md says. Used by the API/UI tests on real Redis and to develop the UI; in the analyzer,
+ * analyzerBackend.ts serves the same interface over the analyzer's own store and decisions.
+ */
+import type { AnomalyReport } from '../../models/anomaly.js';
+import { ANY, overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
+import type { ControlPlane } from '../../models/controlPlane.js';
+import {
+  OperatorError,
+  type AnomalyEvidence,
+  type AnomalyPage,
+  type AnomalyQuery,
+  type BlockInput,
+  type ClientView,
+  type LoadView,
+  type OperatorAction,
+  type OperatorBackend,
+  type OverrideInput,
+  type Series,
+} from './backend.js';
+import { LoadHistory } from './loadHistory.js';
+import { MemoryReportList } from './reportList.js';
+import { cleanNote, transition } from './transitions.js';
+
+export interface StandaloneOptions {
+  readonly plane: ControlPlane;
+  readonly reports?: MemoryReportList;
+  readonly now?: () => number;
+  /** The client's series around `at` (epoch ms), when known. */
+  readonly seriesOf?: (client: string, at: number) => Series | null;
+  readonly clientOf?: (client: string) => ClientView | null;
+  readonly loadHistory?: LoadHistory;
+}
+
+export class StandaloneBackend implements OperatorBackend {
+  readonly reports: MemoryReportList;
+  private readonly plane: ControlPlane;
+  private readonly now: () => number;
+  private readonly loadHistory: LoadHistory | null;
+
+  constructor(private readonly options: StandaloneOptions) {
+    this.plane = options.plane;
+    this.reports = options.reports ?? new MemoryReportList();
+    this.now = options.now ?? Date.now;
+    this.loadHistory = options.loadHistory ?? null;
+  }
+
+  async listAnomalies(query: AnomalyQuery): Promise<AnomalyPage> {
+    return this.reports.list(query);
+  }
+
+  async getAnomaly(id: string): Promise<{ report: AnomalyReport; evidence: AnomalyEvidence } | null> {
+    const report = this.reports.get(id);
+    if (!report) return null;
+    return { report, evidence: { features: report.explanation, series: this.options.seriesOf?.(report.client, report.ts) ?? null } };
+  }
+
+  async act(id: string, action: OperatorAction, who: string, note?: string): Promise<AnomalyReport> {
+    const report = this.reports.get(id);
+    if (!report) throw new OperatorError('not_found', `no anomaly ${id}`);
+    const ts = this.now();
+    const t = transition(report, action, who, ts, cleanNote(note));
+    if (!t.ok) throw new OperatorError('conflict', t.reason);
+    const history = [...report.history, t.entry];
+    let nextAction = report.action;
+    if (t.effect === 'apply') {
+      const until = ts + (report.action.ttlMs ?? 600_000);
+      await this.applyAction(report, until);
+      nextAction = { ...report.action, until, applied: true };
+    } else if (t.effect === 'lift') {
+      const lifted = await this.liftAction(report);
+      if (lifted) history.push({ ts, who, what: lifted });
+    }
+    const updated: AnomalyReport = { ...report, status: t.status, action: nextAction, history };
+    this.reports.put(updated);
+    return updated;
+  }
+
+  async listBlocks(): Promise<ReadonlyMap<string, BlockValue>> {
+    return (await this.plane.read()).blocks;
+  }
+
+  async addBlock(input: BlockInput, who: string): Promise<number> {
+    const seq = await this.plane.write('block', input.client, { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
+    if (input.anomalyId) this.audit(input.anomalyId, who, 'blocked');
+    return seq;
+  }
+
+  async removeBlock(client: string, who: string, note?: string): Promise<boolean> {
+    const existing = (await this.plane.read()).blocks.get(client);
+    if (!existing) return false;
+    await this.plane.write('block', client, null);
+    if (existing.anomalyId) this.audit(existing.anomalyId, who, 'unblocked', note);
+    return true;
+  }
+
+  async listOverrides(): Promise<ReadonlyMap<string, OverrideValue>> {
+    return (await this.plane.read()).overrides;
+  }
+
+  async addOverride(input: OverrideInput, who: string): Promise<number> {
+    const { rule, client, ...value } = input;
+    const seq = await this.plane.write('override', overrideField(rule, client), value);
+    if (input.anomalyId) this.audit(input.anomalyId, who, 'overridden');
+    return seq;
+  }
+
+  async removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean> {
+    const field = overrideField(rule, client);
+    const existing = (await this.plane.read()).overrides.get(field);
+    if (!existing) return false;
+    await this.plane.write('override', field, null);
+    if (existing.anomalyId) this.audit(existing.anomalyId, who, 'override removed', note);
+    return true;
+  }
+
+  async getLoad(): Promise<LoadView> {
+    const state = await this.plane.read();
+    return {
+      services: [...state.load].map(([service, v]) => ({ service, ...v })),
+      history: this.loadHistory?.list() ?? [...state.load].map(([service, v]) => ({ ts: v.since, service, multiplier: v.multiplier, reason: v.reason })),
+    };
+  }
+
+  async getClient(client: string): Promise<ClientView | null> {
+    const view = this.options.clientOf?.(client) ?? null;
+    if (view) return view;
+    const series = this.options.seriesOf?.(client, this.now()) ?? null;
+    return series ? { client, baseline: null, series } : null;
+  }
+
+  /** Records an operator action on a report without changing its status. */
+  private audit(id: string, who: string, what: string, note?: string): void {
+    const report = this.reports.get(id);
+    if (!report) return;
+    const cleaned = cleanNote(note);
+    this.reports.put({ ...report, history: [...report.history, { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) }] });
+  }
+
+  private async applyAction(report: AnomalyReport, until: number): Promise<void> {
+    const reason = `anomaly ${report.id}: ${report.summary}`.slice(0, 512);
+    if (report.action.kind === 'block') await this.plane.write('block', report.client, { until, reason, anomalyId: report.id });
+    else if (report.action.kind === 'tighten') await this.plane.write('override', overrideField(ANY, report.client), { multiplier: report.action.multiplier ?? 0.2, until, reason, anomalyId: report.id });
+  }
+
+  /** Lifts what this anomaly put in place — never a newer block/override another anomaly or an operator set. */
+  private async liftAction(report: AnomalyReport): Promise<string | null> {
+    const state = await this.plane.read();
+    if (report.action.kind === 'block') {
+      if (state.blocks.get(report.client)?.anomalyId !== report.id) return null;
+      await this.plane.write('block', report.client, null);
+      return 'unblocked';
+    }
+    let lifted = false;
+    for (const [field, v] of state.overrides) {
+      if (v.anomalyId !== report.id) continue;
+      await this.plane.write('override', field, null);
+      lifted = true;
+    }
+    return lifted ? 'override removed' : null;
+  }
+}

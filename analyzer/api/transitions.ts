@@ -1,0 +1,47 @@
+/**
+ * What an operator decision does to a report, as a pure function: the new status, the history
+ * entry, and which control-plane change it implies. Backends carry the change out.
+ *
+ *   confirm  open|actioned|expired → confirmed   (a true positive; the action stays)
+ *   dismiss  open|pending|actioned|confirmed|expired → dismissed
+ *            (a false positive; a block/override it applied is lifted — the one-click undo)
+ *   approve  pending → actioned                  (apply the action that waited for an operator)
+ */
+import type { AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
+import type { OperatorAction } from './backend.js';
+
+const ALLOWED: Record<OperatorAction, readonly AnomalyStatus[]> = {
+  confirm: ['open', 'actioned', 'expired'],
+  dismiss: ['open', 'pending', 'actioned', 'confirmed', 'expired'],
+  approve: ['pending'],
+};
+
+const DONE: Record<OperatorAction, { status: AnomalyStatus; what: string }> = {
+  confirm: { status: 'confirmed', what: 'confirmed' },
+  dismiss: { status: 'dismissed', what: 'dismissed' },
+  approve: { status: 'actioned', what: 'approved' },
+};
+
+export type ControlEffect = 'apply' | 'lift' | 'none';
+
+export type Transition =
+  | { readonly ok: true; readonly status: AnomalyStatus; readonly entry: HistoryEntry; readonly effect: ControlEffect }
+  | { readonly ok: false; readonly reason: string };
+
+export function transition(report: AnomalyReport, action: OperatorAction, who: string, ts: number, note?: string): Transition {
+  if (!ALLOWED[action].includes(report.status)) return { ok: false, reason: `cannot ${action} an anomaly that is ${report.status}` };
+  const done = DONE[action];
+  const entry: HistoryEntry = { ts, who, what: done.what, ...(note ? { note } : {}) };
+  let effect: ControlEffect = 'none';
+  if (action === 'approve' && report.action.kind !== 'observe') effect = 'apply';
+  if (action === 'dismiss' && report.action.applied && report.action.kind !== 'observe') effect = 'lift';
+  return { ok: true, status: done.status, entry, effect };
+}
+
+/** Operator notes are free text; keep them printable and bounded like the report codec requires. */
+export function cleanNote(note: string | undefined): string | undefined {
+  if (note === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const cleaned = note.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 1024);
+  return cleaned.length ? cleaned : undefined;
+}

@@ -1,0 +1,69 @@
+// The operator API from the browser. The token lives in sessionStorage (gone when the tab closes)
+// and is sent as a bearer header; it may arrive once in the URL fragment (#token=…), which
+// browsers never send to a server, and is removed from the address bar at once.
+
+const KEY = 'ratewarden.token';
+const base = new URL('../api/', document.baseURI);
+
+export const events = new EventTarget();
+
+export const token = {
+  get: () => sessionStorage.getItem(KEY),
+  set: (t) => sessionStorage.setItem(KEY, t),
+  clear: () => sessionStorage.removeItem(KEY),
+};
+
+/** Takes `#token=…` from the address bar into sessionStorage; true when it did. */
+export function takeTokenFromFragment() {
+  const m = /^#token=([^&]+)/.exec(location.hash);
+  if (!m) return false;
+  token.set(decodeURIComponent(m[1]));
+  history.replaceState(null, '', location.pathname + location.search + '#/anomalies');
+  return true;
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+  /** The message with every field error, for a toast. */
+  describe() {
+    const errs = (this.problem?.errors || []).map((e) => `${e.path}: ${e.message}`);
+    return [this.message, ...errs].join(' · ');
+  }
+}
+
+function setConnection(state, detail) {
+  events.dispatchEvent(new CustomEvent('connection', { detail: { state, detail } }));
+}
+
+export async function api(path, { method = 'GET', query, body } = {}) {
+  const url = new URL(path.replace(/^\//, ''), base);
+  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  const headers = { accept: 'application/json' };
+  const t = token.get();
+  if (t) headers.authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
+  } catch {
+    setConnection('offline');
+    throw new ApiError(0, { title: 'the analyzer is unreachable', error: 'network' });
+  }
+  const data = await res.json().catch(() => null);
+  if (res.status === 401) {
+    setConnection('unauthorized');
+    events.dispatchEvent(new Event('unauthorized'));
+  } else if (res.status === 503 && data?.error === 'api_disabled') setConnection('disabled');
+  else setConnection('online');
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const paths = {
+  anomaly: (id) => `anomalies/${encodeURIComponent(id)}`,
+  client: (key) => `clients/${encodeURIComponent(key)}`,
+};

@@ -1,0 +1,92 @@
+// The anomaly list: filters (status, client, since), newest first, paged by cursor, refreshed
+// every few seconds while looking at the first page.
+import { h, replace } from '../dom.js';
+import { api } from '../api.js';
+import { fmtAgo, fmtTime } from '../format.js';
+import { actionLabel, clientLink, detectorChips, empty, errorBox, scoreBar, statusChip } from '../widgets.js';
+
+const STATUSES = ['', 'open', 'pending', 'actioned', 'confirmed', 'dismissed', 'expired'];
+const SINCE = [
+  ['', 'any time'],
+  ['15m', 'last 15 min'],
+  ['1h', 'last hour'],
+  ['24h', 'last 24 h'],
+  ['7d', 'last 7 days'],
+];
+const PAGE = 25;
+
+export function render(main, params, ctx) {
+  const filters = { status: params.query.get('status') || '', client: params.query.get('client') || '', since: params.query.get('since') || '' };
+  const cursors = [];
+  let cursor = params.query.get('cursor') || '';
+  let timer = null;
+
+  const status = h('select', { name: 'status', 'aria-label': 'status' }, STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s || 'any status')));
+  const client = h('input', { name: 'client', type: 'search', placeholder: 'client key, e.g. apiKey:9f86d081884c7d65', value: filters.client, size: 34, 'aria-label': 'client' });
+  const since = h('select', { name: 'since', 'aria-label': 'since' }, SINCE.map(([v, t]) => h('option', { value: v, selected: v === filters.since }, t)));
+  const apply = () => {
+    const q = new URLSearchParams();
+    if (status.value) q.set('status', status.value);
+    if (client.value.trim()) q.set('client', client.value.trim());
+    if (since.value) q.set('since', since.value);
+    ctx.go(`#/anomalies${q.size ? '?' + q : ''}`);
+  };
+  status.addEventListener('change', apply);
+  since.addEventListener('change', apply);
+  const form = h('form', { class: 'filters', onsubmit: (e) => (e.preventDefault(), apply()) }, status, client, since, h('button', { type: 'submit' }, 'Filter'));
+
+  const body = h('div', { class: 'list-body' }, h('div', { class: 'loading' }, 'loading…'));
+  const pager = h('div', { class: 'pager' });
+  replace(main, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, 'Anomalies'), form), body, pager));
+
+  async function load() {
+    try {
+      const page = await api('anomalies', { query: { ...filters, limit: PAGE, cursor } });
+      draw(page);
+    } catch (err) {
+      replace(body, errorBox(err));
+    }
+  }
+
+  function draw(page) {
+    if (page.items.length === 0) {
+      replace(body, empty(cursor ? 'No older anomalies.' : 'No anomalies match. The analyzer reports here as soon as a client leaves its baseline.'));
+    } else {
+      const now = Date.now();
+      const rows = page.items.map((r) =>
+        h(
+          'tr',
+          { class: `row status-${r.status}`, dataset: { id: r.id }, onclick: (e) => (e.target.closest('a') ? null : ctx.go(`#/anomalies/${encodeURIComponent(r.id)}`)) },
+          h('td', { title: fmtTime(r.ts) }, h('a', { href: `#/anomalies/${encodeURIComponent(r.id)}`, class: 'when' }, fmtAgo(r.ts, now))),
+          h('td', null, clientLink(r.client), r.tier ? h('small', { class: 'tier' }, r.tier) : null),
+          h('td', null, scoreBar(r.score)),
+          h('td', null, detectorChips(r.detectors)),
+          h('td', null, actionLabel(r.action)),
+          h('td', null, statusChip(r.status)),
+          h('td', { class: 'summary' }, r.summary),
+        ),
+      );
+      replace(
+        body,
+        h(
+          'table',
+          { class: 'grid anomalies' },
+          h('thead', null, h('tr', null, ['When', 'Client', 'Score', 'Detectors', 'Action', 'Status', 'Why'].map((t) => h('th', null, t)))),
+          h('tbody', null, rows),
+        ),
+      );
+    }
+    replace(
+      pager,
+      h('button', { type: 'button', disabled: cursors.length === 0 && !cursor, onclick: () => ((cursor = cursors.pop() ?? ''), load()) }, '← Newer'),
+      h('span', { class: 'muted' }, cursor ? 'older page' : 'newest'),
+      h('button', { type: 'button', disabled: !page.next, onclick: () => (cursors.push(cursor), (cursor = page.next), load()) }, 'Older →'),
+    );
+  }
+
+  load();
+  timer = setInterval(() => {
+    if (!cursor && document.visibilityState === 'visible') load();
+  }, 4000);
+  return () => clearInterval(timer);
+}
