@@ -1,0 +1,30 @@
+/**
+ * The contract every univariate streaming detector in this folder keeps, so the analyzer and
+ * `ratewarden replay` can use any of them interchangeably (one strategy object per series,
+ * Netflix concurrency-limits style).
+ */
+export interface SeriesDetector {
+  /**
+   * Scores `value` observed at `tsMs` (epoch ms) and then learns it. Causal: the score depends
+   * only on this and earlier updates. Returns an anomaly score in [0, 1]; a non-finite value
+   * scores 0 and leaves the state untouched.
+   */
+  update(value: number, tsMs: number): number;
+  /** Bytes of state this series keeps (the whole state: what serialize() returns). */
+  readonly stateBytes: number;
+  /** A copy of the complete state; restore() on a detector of the same name/profile resumes it exactly. */
+  serialize(): Float64Array;
+  /** Replaces the state with one serialize() produced; throws on a state of another shape. */
+  restore(state: Float64Array): void;
+}
+
+export type SeriesProfile = 'light' | 'full';
+
+export interface SeriesDetectorOptions {
+  /**
+   * 'light' (default for per-client series): time-of-day seasonality only, ~0.6 KB of state.
+   * 'full' (per-service series, replay, NAB): adds a 1024-point history with autocorrelation
+   * period detection, ~9 KB of state. Same code, different sizes.
+   */
+  profile?: SeriesProfile;
+}
