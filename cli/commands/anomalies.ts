@@ -1,5 +1,124 @@
-// Placeholder until the anomalies command lands; it must never reach main.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('ratewarden anomalies: not built yet\n');
-  return 2;
+/**
+ * `ratewarden anomalies list|show|confirm|dismiss|approve` — review the analyzer's anomaly reports
+ * over the operator API.
+ */
+import type { AnomalyReport, Explanation } from '../../models/anomaly.js';
+import { COMMON_USAGE, parse, printJson, runCommand } from '../operator/args.js';
+import { clientOptions, OperatorClient, UsageError } from '../operator/client.js';
+import { isoTime, keyValues, safeCell, shortDuration, table } from '../operator/table.js';
+
+const USAGE = `usage:
+  ratewarden anomalies list [--status S] [--client KEY] [--since 1h|ISO|epoch-ms] [--limit N] [--cursor C]
+  ratewarden anomalies show ID
+  ratewarden anomalies confirm|dismiss|approve ID [--note TEXT]
+
+  confirm   a true positive: keep the block/override, mark it confirmed
+  dismiss   a false positive: lift the block/override it caused, mark it dismissed
+  approve   apply an action that waits for an operator (pending → actioned)
+
+${COMMON_USAGE}`;
+
+interface Page {
+  items: AnomalyReport[];
+  next: string | null;
+}
+
+interface Detail {
+  report: AnomalyReport;
+  evidence: { features: Explanation[]; series: { ts: number[] } | null };
+  block: { until: number; reason: string; remainingMs: number } | null;
+  overrides: Array<{ field: string; multiplier?: number; limit?: number; remainingMs: number }>;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  return runCommand('anomalies', USAGE, async () => {
+    const { values, positionals } = parse(argv, {
+      status: { type: 'string' },
+      client: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      note: { type: 'string' },
+    });
+    const [sub, id, ...extra] = positionals;
+    if (values.help) {
+      process.stdout.write(USAGE + '\n');
+      return;
+    }
+    if (!sub) throw new UsageError('a subcommand is required');
+    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    const api = new OperatorClient(clientOptions(values));
+
+    if (sub === 'list') {
+      if (id) throw new UsageError(`unexpected argument "${id}"`);
+      if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
+      const page = await api.request<Page>('GET', '/api/anomalies', { query: { status: values.status, client: values.client, since: values.since, limit: values.limit, cursor: values.cursor } });
+      if (values.json) return printJson(page);
+      if (page.items.length === 0) {
+        process.stdout.write('no anomalies\n');
+        return;
+      }
+      process.stdout.write(
+        table(
+          ['ID', 'DETECTED', 'CLIENT', 'SCORE', 'DETECTORS', 'ACTION', 'STATUS', 'SUMMARY'],
+          page.items.map((r) => [r.id, isoTime(r.ts), r.client, r.score.toFixed(2), Object.keys(r.detectors).join(','), actionText(r), r.status, r.summary]),
+        ),
+      );
+      if (page.next) process.stdout.write(`more: ratewarden anomalies list --cursor ${page.next}\n`);
+      return;
+    }
+
+    if (!id) throw new UsageError(`anomalies ${sub} needs an anomaly ID`);
+    const path = `/api/anomalies/${encodeURIComponent(id)}`;
+    if (sub === 'show') {
+      const d = await api.request<Detail>('GET', path);
+      if (values.json) return printJson(d);
+      process.stdout.write(showText(d));
+      return;
+    }
+    if (sub === 'confirm' || sub === 'dismiss' || sub === 'approve') {
+      const res = await api.request<{ report: AnomalyReport }>('POST', `${path}/${sub}`, { body: values.note ? { note: values.note } : {} });
+      if (values.json) return printJson(res);
+      const last = res.report.history.at(-1);
+      process.stdout.write(`${safeCell(res.report.id)}: ${res.report.status}${last ? ` (${safeCell(last.what)} by ${safeCell(last.who)})` : ''}\n`);
+      return;
+    }
+    throw new UsageError(`unknown subcommand "${sub}"`);
+  });
+}
+
+function actionText(r: AnomalyReport): string {
+  const a = r.action;
+  let text = a.kind;
+  if (a.kind === 'tighten' && a.multiplier !== undefined) text += ` x${a.multiplier}`;
+  if (a.kind !== 'observe') text += a.applied ? '' : ' (not applied)';
+  return text;
+}
+
+export function showText(d: Detail): string {
+  const r = d.report;
+  let out = keyValues([
+    ['id', r.id],
+    ['client', r.client],
+    ['tier', r.tier ?? '-'],
+    ['service', r.service ?? '-'],
+    ['detected', isoTime(r.ts)],
+    ['window', `${isoTime(r.window.start)} .. ${isoTime(r.window.end)}`],
+    ['score', r.score.toFixed(2)],
+    ['detectors', Object.entries(r.detectors).map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')],
+    ['action', `${actionText(r)}${r.action.until ? ` until ${isoTime(r.action.until)}` : ''}`],
+    ['status', r.status],
+    ['block', d.block ? `${d.block.reason} (${shortDuration(d.block.remainingMs)} left)` : 'none'],
+    ['overrides', d.overrides.length ? d.overrides.map((o) => `${o.field} ${o.multiplier !== undefined ? 'x' + o.multiplier : 'limit ' + o.limit} (${shortDuration(o.remainingMs)} left)`).join('; ') : 'none'],
+    ['summary', r.summary],
+  ]);
+  if (d.evidence.features.length) {
+    out += '\n' + table(['FEATURE', 'OBSERVED', 'BASELINE', 'SPREAD', 'Z', 'DETECTOR', 'EXPLANATION'], d.evidence.features.map((f) => [f.feature, num(f.observed), num(f.baseline), num(f.spread), f.z.toFixed(1), f.detector ?? '-', f.text ?? '']), 80);
+  }
+  out += '\n' + table(['WHEN', 'WHO', 'WHAT', 'NOTE'], r.history.map((h) => [isoTime(h.ts), h.who, h.what, h.note ?? '']), 80);
+  return out;
+}
+
+function num(x: number): string {
+  return Math.abs(x) >= 100 ? String(Math.round(x)) : String(Number(x.toFixed(3)));
 }
