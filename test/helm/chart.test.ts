@@ -1,0 +1,242 @@
+/**
+ * The charts as a whole: they lint, render with every values file, reject bad values (schema and
+ * install-time checks), keep the security properties on every container, package into a
+ * self-contained archive, render Grafana dashboards from dashboards/, and agree with package.json
+ * on the version.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ROOT } from '../helpers/infra.js';
+import {
+  ANALYZER_VALUES,
+  CHARTS,
+  EXAMPLE_VALUES,
+  find,
+  findAll,
+  helm,
+  lint,
+  render,
+  renderError,
+  renderText,
+  type Container,
+  type K8sObject,
+  type Workload,
+} from './helm.js';
+
+const work = mkdtempSync(join(tmpdir(), 'rw-helm-chart-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+// --- lint and render ---------------------------------------------------------------------------
+
+test('the library chart lints', () => {
+  const r = lint(CHARTS.sidecar);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+for (const values of [null, ...ANALYZER_VALUES]) {
+  test(`the analyzer chart lints with ${values ?? 'its default values'}`, () => {
+    const r = lint(CHARTS.analyzer, values ? { values: [values] } : {});
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+}
+
+for (const values of [null, ...EXAMPLE_VALUES]) {
+  test(`the example service chart lints with ${values ?? 'its default values'}`, () => {
+    const r = lint(CHARTS.example, values ? { values: [values] } : {});
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+}
+
+test('the analyzer chart renders the analyzer, its Service, ServiceAccount, PDB, NetworkPolicy, policy ConfigMap and Secret by default', () => {
+  const kinds = render(CHARTS.analyzer).map((o) => o.kind).sort();
+  assert.deepEqual(kinds, ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount']);
+});
+
+test('production values add the HPA and ServiceMonitor, leave replicas to the HPA and use the existing Secret', () => {
+  const objects = render(CHARTS.analyzer, { values: ['production.yaml'] });
+  const kinds = objects.map((o) => o.kind);
+  for (const k of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PodDisruptionBudget', 'NetworkPolicy']) assert.ok(kinds.includes(k), k);
+  assert.ok(!kinds.includes('Secret'), 'an existing Secret is used, none is rendered');
+  assert.equal(find<Workload>(objects, 'Deployment').spec.replicas, undefined);
+  const hpa = find(objects, 'HorizontalPodAutoscaler') as K8sObject & { spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string } } };
+  assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.scaleTargetRef.name], [2, 6, 'rw-ratewarden']);
+  const pdb = find(objects, 'PodDisruptionBudget') as K8sObject & { spec: Record<string, unknown> };
+  assert.deepEqual([pdb.spec.minAvailable, pdb.spec.maxUnavailable], [1, undefined]);
+  const np = find(objects, 'NetworkPolicy') as K8sObject & { spec: { policyTypes: string[]; egress: Array<{ ports: Array<{ port: number }> }> } };
+  assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
+  assert.deepEqual(np.spec.egress.flatMap((e) => e.ports.map((p) => p.port)), [53, 53, 6380, 9093]);
+});
+
+test('a policy given as a string reaches the ConfigMap verbatim, comments included', () => {
+  const objects = render(CHARTS.analyzer, { values: ['production.yaml'] });
+  const values = parseYaml(readFileSync(join(ROOT, 'test/helm/values/production.yaml'), 'utf8')) as { policy: string };
+  const cm = find(objects, 'ConfigMap') as K8sObject & { data: Record<string, string> };
+  assert.equal(cm.data['policy.yaml']!.trim(), values.policy.trim());
+});
+
+test('the chart-created Secret holds every value given and a generated admin token', () => {
+  const secret = find(render(CHARTS.analyzer, { values: ['tls.yaml'] }), 'Secret') as K8sObject & { data: Record<string, string> };
+  const decoded = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  assert.equal(decoded.RW_HASH_KEY, 'test-hash-key');
+  assert.equal(decoded.REDIS_PASSWORD, 'test-redis-password');
+  assert.equal(decoded.KAFKA_SASL_PASSWORD, 'test-kafka-password');
+  assert.equal(decoded.JWT_SECRET, 'test-jwt-secret', "stored under the policy's identity.jwt.secretEnv");
+  assert.match(decoded.RW_ADMIN_TOKEN!, /^[A-Za-z0-9]{40}$/);
+});
+
+test('no secret value appears in any object other than the Secret', () => {
+  for (const values of ['tls.yaml', 'cluster-redis.yaml']) {
+    const text = renderText(CHARTS.analyzer, { values: [values] });
+    const docs = text.split(/^---$/m).filter((d) => !/^kind: Secret$/m.test(d));
+    for (const secret of ['test-hash-key', 'test-redis-password', 'test-kafka-password', 'test-jwt-secret', 'test-admin-token', 'test-readonly-token']) {
+      assert.ok(!docs.some((d) => d.includes(secret)), `${secret} leaks out of the Secret (${values})`);
+    }
+  }
+});
+
+test('restartOnPolicyChange rolls the analyzer when the policy changes, and only then', () => {
+  const annotations = (set: Record<string, string>) =>
+    find<Workload>(render(CHARTS.analyzer, { values: ['minimal.yaml'], set: { 'secrets.adminToken': 'fixed', ...set } }), 'Deployment').spec.template.metadata.annotations ?? {};
+  assert.equal(annotations({})['checksum/policy'], undefined);
+  const a = annotations({ restartOnPolicyChange: 'true' })['checksum/policy'];
+  const b = annotations({ restartOnPolicyChange: 'true', 'policy.rules[0].limit': '5', 'policy.rules[0].id': 'x', 'policy.rules[0].key[0]': 'ip', 'policy.rules[0].algorithm': 'fixed-window', 'policy.rules[0].window': '1s' })['checksum/policy'];
+  assert.match(a!, /^[0-9a-f]{64}$/);
+  assert.notEqual(a, b);
+});
+
+test('grafanaDashboard renders every dashboards/*.json into one labelled ConfigMap', () => {
+  const copy = join(work, 'with-dashboards');
+  cpSync(CHARTS.analyzer, copy, { recursive: true, dereference: true });
+  mkdirSync(join(copy, 'dashboards'), { recursive: true });
+  writeFileSync(join(copy, 'dashboards', 'overview.json'), JSON.stringify({ title: 'ratewarden overview', panels: [] }));
+  writeFileSync(join(copy, 'dashboards', 'analyzer.json'), JSON.stringify({ title: 'ratewarden analyzer', panels: [] }));
+  const objects = render(copy, { set: { 'grafanaDashboard.enabled': 'true', 'grafanaDashboard.namespace': 'monitoring' } });
+  const cm = findAll(objects, 'ConfigMap').find((o) => o.metadata.name.endsWith('-dashboards')) as K8sObject & { data: Record<string, string> };
+  assert.ok(cm, 'no dashboards ConfigMap');
+  assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+  assert.equal(cm.metadata.namespace, 'monitoring');
+  assert.deepEqual(Object.keys(cm.data).sort(), ['analyzer.json', 'overview.json']);
+  assert.equal((JSON.parse(cm.data['overview.json']!) as { title: string }).title, 'ratewarden overview');
+  const off = render(copy);
+  assert.ok(!off.some((o) => o.metadata.name.endsWith('-dashboards')), 'disabled by default');
+});
+
+test('the charts package into archives that carry the library chart and render the same objects', () => {
+  const out = join(work, 'packages');
+  mkdirSync(out, { recursive: true });
+  for (const chart of [CHARTS.analyzer, CHARTS.example]) {
+    const r = helm(['package', chart, '--destination', out]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const archives = readdirSync(out).sort();
+  assert.deepEqual(archives, ['example-service-0.1.0.tgz', 'ratewarden-0.1.0.tgz']);
+  const strip = (objs: K8sObject[]) => objs.filter((o) => o.kind !== 'Secret').map((o) => JSON.stringify(o)).sort();
+  assert.deepEqual(strip(render(join(out, 'ratewarden-0.1.0.tgz'), { values: ['production.yaml'] })), strip(render(CHARTS.analyzer, { values: ['production.yaml'] })));
+  assert.deepEqual(strip(render(join(out, 'example-service-0.1.0.tgz'), { values: ['service-production.yaml'] })), strip(render(CHARTS.example, { values: ['service-production.yaml'] })));
+});
+
+// --- values.schema.json and install-time checks ----------------------------------------------
+
+const schemaCases: Array<[string, Record<string, string>, RegExp]> = [
+  ['an unknown top-level key', { replicas: '3' }, /additional propert.*replicas/],
+  ['an unknown Redis mode', { 'redis.mode': 'sentinel' }, /redis\/mode/],
+  ['a broker without a port', { 'kafka.brokers[0]': 'kafka.data.svc' }, /kafka\/brokers\/0/],
+  ['an unsupported SASL mechanism', { 'kafka.sasl.mechanism': 'gssapi' }, /kafka\/sasl\/mechanism/],
+  ['a Redis URL of another scheme', { 'redis.url': 'http://redis:6379' }, /redis\/url/],
+  ['a policy of another version', { 'policy.version': '2' }, /policy/],
+  ['an analyzer port out of range', { 'analyzer.port': '70000' }, /analyzer\/port/],
+];
+for (const [what, set, message] of schemaCases) {
+  test(`values.schema.json rejects ${what}`, () => {
+    assert.match(renderError(CHARTS.analyzer, { set }), message);
+  });
+}
+
+const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
+  ['the analyzer chart', 'a Redis store in the policy without Redis', { 'policy.store.kind': 'redis' }, /store.kind: redis but redis.mode is none/],
+  ['the analyzer chart', 'Redis AUTH without a password', { 'redis.mode': 'single', 'redis.url': 'redis://r:6379', 'redis.auth.enabled': 'true' }, /secrets.redisPassword/],
+  ['the analyzer chart', 'a Redis URL that carries a password', { 'redis.mode': 'single', 'redis.url': 'redis://:hunter2@r:6379' }, /must not carry a password/],
+  ['the analyzer chart', 'Redis TLS with a redis:// URL', { 'redis.mode': 'single', 'redis.url': 'redis://r:6379', 'redis.tls.enabled': 'true' }, /rediss:\/\//],
+  ['the analyzer chart', 'a cluster without nodes', { 'redis.mode': 'cluster' }, /redis.clusterNodes is required/],
+  ['the analyzer chart', 'SASL without a password', { 'kafka.brokers[0]': 'k:9092', 'kafka.sasl.mechanism': 'plain', 'kafka.sasl.username': 'u' }, /secrets.kafkaSaslPassword/],
+  ['the analyzer chart', 'a required hash key that is missing', { 'secrets.requireHashKey': 'true' }, /secrets.hashKey/],
+  ['the analyzer chart', 'minReplicas above maxReplicas', { 'autoscaling.enabled': 'true', 'autoscaling.minReplicas': '5', 'autoscaling.maxReplicas': '2' }, /minReplicas/],
+  ['the example service chart', 'a sidecar without upstreamPort', { 'ratewarden.upstreamPort': 'null' }, /ratewarden.upstreamPort/],
+  ['the example service chart', 'a sidecar listening on the application port', { 'ratewarden.listenPort': '5678' }, /must differ from ratewarden.upstreamPort/],
+  ['the example service chart', 'a sidecar whose policy needs a JWT secret but has no Secret', { 'ratewarden.policy.identity.jwt.algorithms[0]': 'HS256', 'ratewarden.policy.identity.jwt.secretEnv': 'JWT_SECRET' }, /existingSecret to a Secret holding JWT_SECRET/],
+  ['the example service chart', 'a sidecar with a Redis store and no Redis', { 'ratewarden.policy.store.kind': 'redis' }, /ratewarden.redis.mode is none/],
+  ['the example service chart', 'a sidecar without a policy', { 'ratewarden.policy': 'null' }, /ratewarden.policy/],
+];
+for (const [chart, what, set, message] of installCases) {
+  test(`${chart} refuses to install ${what}, saying why`, () => {
+    assert.match(renderError(chart === 'the analyzer chart' ? CHARTS.analyzer : CHARTS.example, { set }), message);
+  });
+}
+
+// --- security properties -----------------------------------------------------------------------
+
+function everyContainer(): Array<{ where: string; c: Container; pod: Workload['spec']['template']['spec'] }> {
+  const all: Array<{ where: string; c: Container; pod: Workload['spec']['template']['spec'] }> = [];
+  for (const [chart, files] of [[CHARTS.analyzer, [null, ...ANALYZER_VALUES]], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
+    for (const file of files) {
+      for (const w of findAll(render(chart, file ? { values: [file] } : {}), 'Deployment') as Workload[]) {
+        for (const c of w.spec.template.spec.containers) all.push({ where: `${w.metadata.name}/${c.name} (${file ?? 'defaults'})`, c, pod: w.spec.template.spec });
+      }
+    }
+  }
+  return all;
+}
+
+test('every container runs as non-root with a read-only root filesystem, no capabilities and no privilege escalation', () => {
+  for (const { where, c, pod } of everyContainer()) {
+    const sc = c.securityContext ?? {};
+    assert.equal(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot, true, `${where}: runAsNonRoot`);
+    assert.notEqual(sc.runAsUser ?? pod.securityContext?.runAsUser, 0, `${where}: runAsUser 0`);
+    assert.equal(sc.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+    assert.equal(sc.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
+    assert.deepEqual(sc.capabilities?.drop, ['ALL'], `${where}: capabilities.drop`);
+    assert.equal(sc.capabilities?.add, undefined, `${where}: capabilities.add`);
+    assert.equal(pod.automountServiceAccountToken, false, `${where}: service account token mounted`);
+  }
+});
+
+test('every ratewarden container has memory limits, requests, a writable /tmp and an image pinned to a version', () => {
+  for (const { where, c } of everyContainer().filter((x) => x.c.name !== 'app')) {
+    assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory, `${where}: requests`);
+    assert.ok(c.resources?.limits?.memory, `${where}: memory limit`);
+    assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/tmp'), `${where}: /tmp`);
+    assert.match(c.image, /:(\d+\.\d+\.\d+)$|@sha256:/, `${where}: image ${c.image}`);
+  }
+});
+
+test('no Service of either chart exposes the sidecar admin port', () => {
+  for (const [chart, files] of [[CHARTS.analyzer, [null, ...ANALYZER_VALUES]], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
+    for (const file of files) {
+      for (const svc of findAll(render(chart, file ? { values: [file] } : {}), 'Service') as Array<K8sObject & { spec: { ports: Array<{ port: number; targetPort: string | number }> } }>) {
+        for (const p of svc.spec.ports) assert.ok(p.targetPort !== 'rw-admin' && p.targetPort !== 9091 && p.port !== 9091, `${svc.metadata.name} exposes the admin port (${file})`);
+      }
+    }
+  }
+});
+
+// --- versions ------------------------------------------------------------------------------------
+
+test('the charts, the sidecar default image and package.json agree on the ratewarden version', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const chart = (dir: string) => parseYaml(readFileSync(join(dir, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string; dependencies?: Array<{ name: string; version: string }> };
+  const analyzer = chart(CHARTS.analyzer);
+  const library = chart(CHARTS.sidecar);
+  assert.equal(analyzer.appVersion, pkg.version);
+  assert.equal(library.appVersion, pkg.version);
+  for (const dependent of [analyzer, chart(CHARTS.example)]) {
+    assert.equal(dependent.dependencies?.find((d) => d.name === 'ratewarden-sidecar')?.version, library.version);
+  }
+  const sidecar = find<Workload>(render(CHARTS.example), 'Deployment').spec.template.spec.containers.find((c) => c.name === 'ratewarden')!;
+  assert.equal(sidecar.image, `ratewarden/ratewarden:${pkg.version}`);
+  const analyzerImage = find<Workload>(render(CHARTS.analyzer), 'Deployment').spec.template.spec.containers[0]!.image;
+  assert.equal(analyzerImage, `ratewarden/ratewarden:${pkg.version}`);
+});
