@@ -5,6 +5,7 @@
  */
 import type { Policy } from '../../models/policy/index.js';
 import type { Decision } from '../../models/events.js';
+import type { Redis, Cluster } from 'ioredis';
 
 /** Injected time source (epoch ms), so algorithms are tested at window edges without sleeping. */
 export interface Clock {
@@ -38,7 +39,12 @@ export interface RequestFacts {
    * The GraphQL request, present only when `Engine.needsBody` said so and the body held one
    * (`{query, operationName?, variables?}` from a JSON POST body or the `query` parameter of a GET).
    */
-  readonly graphql?: { readonly query: string; readonly operationName?: string | null } | null;
+  readonly graphql?: {
+    readonly query: string;
+    readonly operationName?: string | null;
+    /** Variables, used to resolve `first`/`last`/`limit: $n` arguments (optional). */
+    readonly variables?: Readonly<Record<string, unknown>> | null;
+  } | null;
 }
 
 /** The control plane as the engine sees it; the sidecar's subscriber implements it. */
@@ -103,6 +109,12 @@ export interface Verdict {
   /** Human text for 400 / 503 bodies. */
   readonly detail?: string;
   /**
+   * Ms until a retry could pass, for Retry-After: kind limit (= headline.retryAfterMs, the largest over
+   * the rejecting rules, never earlier than headline.resetMs), unavailable (a short back-off) and block
+   * (until − now). Absent for allow / queue / bad-request.
+   */
+  readonly retryAfterMs?: number;
+  /**
    * Concurrency leases taken by this request: call exactly once when the response ends, is aborted
    * or times out (idempotent). Absent when no concurrency rule matched.
    */
@@ -110,8 +122,48 @@ export interface Verdict {
 }
 
 export interface EngineHooks {
-  /** A store call failed or timed out (counted as store_errors_total). */
+  /** A store call failed or timed out (counted as store_errors_total). Called once per failed store call. */
   storeError?(err: Error): void;
+  /** Keys evicted from a bounded memory store (LRU full) — state a client could create, dropped. */
+  keysEvicted?(count: number): void;
+}
+
+/** Counters and gauges the sidecar may export (all monotonic except `keys` and `storeHealthy`). */
+export interface EngineStats {
+  /** Keys held by the memory stores (main + fail-open fallback + leases). */
+  readonly keys: number;
+  /** Keys evicted from the memory stores because they were full. */
+  readonly evictions: number;
+  /** Failed or timed-out store calls. */
+  readonly storeErrors: number;
+  /** Decisions taken by the fail-open local fallback instead of the shared store. */
+  readonly fallbackDecisions: number;
+  /** Script calls sent to Redis (each carries a batch of decisions). */
+  readonly storeCalls: number;
+  /** Decisions sent to Redis (storeDecisions / storeCalls = mean batch size). */
+  readonly storeDecisions: number;
+  readonly storeHealthy: boolean;
+}
+
+/** Everything `createEngine` takes. Only `policy` and `service` are required. */
+export interface EngineOptions {
+  readonly policy: Policy;
+  /** The service name (RW_SERVICE), for the control plane's load multiplier. */
+  readonly service: string;
+  /** Required when policy.store.kind is 'redis' (single node or Cluster). */
+  readonly redis?: Redis | Cluster | null;
+  readonly clock?: Clock;
+  readonly control?: ControlView;
+  readonly hooks?: EngineHooks;
+  /** Unique id of this sidecar (RW_POD), used in concurrency lease ids; random when absent. */
+  readonly instanceId?: string;
+  /**
+   * Where Redis scripts take the time from: `server` (default; Redis TIME, so sidecars with skewed
+   * clocks agree) or `clock` (the injected clock, for deterministic tests against real Redis).
+   */
+  readonly redisTime?: 'server' | 'clock';
+  /** Redis batching: decisions waiting while `maxInFlight` script calls are outstanding go out together. */
+  readonly batch?: { readonly maxInFlight?: number; readonly maxBatch?: number };
 }
 
 export interface Engine {
@@ -122,5 +174,7 @@ export interface Engine {
   setPolicy(policy: Policy): void;
   /** Whether the store answers (for /readyz). */
   storeHealthy(): boolean;
+  /** Counters for metrics (store errors, evictions, fallback decisions, batching). */
+  stats?(): EngineStats;
   close(): Promise<void>;
 }

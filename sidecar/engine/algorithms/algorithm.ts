@@ -1,0 +1,79 @@
+/**
+ * The pure decision core shared by every store: each algorithm is arithmetic over a small state
+ * record, with time passed in. The memory store runs these functions directly; the Redis store runs
+ * the same arithmetic in Lua (../redis/lua/*.ts), and a differential test keeps the two identical.
+ *
+ * A decision is two-phase so that "a request passes only if every rule passes" and "a rejected
+ * request does not consume budget" hold together: `evaluate` every rule first (no consumption),
+ * then `consume` on the ones that should count.
+ */
+
+/** Outcome statuses (also the integers the Lua scripts return). */
+export const REJECT = 0;
+export const ALLOW = 1;
+/** Admitted after `waitMs` (leaky bucket, mode: queue). */
+export const QUEUE = 2;
+
+/** What one rule asks of one key for one request, after tier, override and load multipliers. */
+export interface Demand {
+  /** Window algorithms: units per window; buckets: units per `windowMs`; concurrency: in flight. */
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Bucket capacity (token and leaky bucket). */
+  readonly burst: number;
+  /** Units this request costs (≥ 0; concurrency always 1). */
+  readonly cost: number;
+  /** Leaky bucket in queue mode: the longest delay a request may be given instead of a rejection. */
+  readonly maxDelayMs: number;
+  readonly queue: boolean;
+}
+
+/** Where an evaluation writes its result (a Check in practice), so evaluating allocates nothing. */
+export interface Result {
+  status: number;
+  /** Whole units left after this request (when admitted) or now (when rejected). */
+  remaining: number;
+  /** Ms until the budget resets (see each algorithm); equals waitMs when rejected. */
+  resetMs: number;
+  /** Rejected: ms until a retry could pass. Queued: the delay. Admitted: 0. */
+  waitMs: number;
+}
+
+export interface LocalAlgorithm<S> {
+  /** Short code: Redis key suffix and the Lua dispatch name. */
+  readonly code: string;
+  /** Evaluates the request at `now` without consuming; may drop expired parts of `s` (same meaning). */
+  evaluate(s: S | undefined, d: Demand, now: number, out: Result): void;
+  /**
+   * Consumes the request's cost: `admitted` after an admission (`status` was ALLOW or QUEUE), else a
+   * counted rejection (rule option countRejected). Returns the state to keep (a new one when `s` was
+   * undefined). `token` identifies the consumption (concurrency lease id).
+   */
+  consume(s: S | undefined, d: Demand, now: number, admitted: boolean, token: string | null): S;
+  /** Gives back an admitted consumption made at `at` (a later rule or slot rejected the request). */
+  refund(s: S, d: Demand, at: number, token: string | null): void;
+  /** After this long unused the state means the same as no state: its TTL in both stores. */
+  idleMs(d: Demand): number;
+}
+
+/** Rejection result when the request can never pass (cost above the limit, or a limit of 0). */
+export function rejectForever(out: Result, remaining: number, hintMs: number): void {
+  out.status = REJECT;
+  out.remaining = remaining > 0 ? Math.floor(remaining) : 0;
+  out.waitMs = Math.max(1, Math.ceil(hintMs));
+  out.resetMs = out.waitMs;
+}
+
+export function reject(out: Result, remaining: number, waitMs: number): void {
+  out.status = REJECT;
+  out.remaining = remaining > 0 ? Math.floor(remaining) : 0;
+  out.waitMs = Math.max(1, Math.ceil(waitMs));
+  out.resetMs = out.waitMs;
+}
+
+export function admit(out: Result, remaining: number, resetMs: number): void {
+  out.status = ALLOW;
+  out.remaining = remaining > 0 ? Math.floor(remaining + 1e-9) : 0;
+  out.resetMs = resetMs > 0 ? Math.ceil(resetMs) : 0;
+  out.waitMs = 0;
+}

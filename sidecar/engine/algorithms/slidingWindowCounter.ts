@@ -1,0 +1,72 @@
+import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
+
+/**
+ * Sliding window counter: counts of the previous (p) and current (c) aligned windows, estimating
+ * the last W ms as p × (W − e) / W + c, e = ms elapsed in the current window (the previous window's
+ * requests assumed evenly spread). Memory O(1) per key.
+ *
+ * Error bound (checked by the property tests):
+ *  - any aligned window holds at most limit units (exact, like the fixed window);
+ *  - any sliding window (t − W, t] holds at most limit + p × e/W units, p being the previous
+ *    window's count, so strictly less than 2 × limit in the worst case (the previous window's
+ *    requests all at its very end); with evenly spread traffic the estimate is exact.
+ * The admission test is done in integers (p(W − e) + (c + cost)W ≤ limit·W) so it has no float error.
+ * resetMs: until the current window ends.
+ */
+export interface SlidingCounterState {
+  /** Start of the current window. */
+  w: number;
+  c: number;
+  p: number;
+}
+
+export const slidingWindowCounter: LocalAlgorithm<SlidingCounterState> = {
+  code: 'swc',
+
+  evaluate(s, d, now, out) {
+    const W = d.windowMs;
+    const cw = now - (now % W);
+    let c = 0;
+    let p = 0;
+    if (s !== undefined) {
+      if (s.w === cw) {
+        c = s.c;
+        p = s.p;
+      } else if (s.w === cw - W) p = s.c;
+    }
+    const e = now - cw;
+    const L = d.limit;
+    const weighted = p * (W - e);
+    if (weighted + (c + d.cost) * W <= L * W) return admit(out, L - weighted / W - c - d.cost, cw + W - now);
+    if (d.cost > L) return rejectForever(out, L - weighted / W - c, W);
+    let wait: number;
+    if (c + d.cost > L) {
+      // not before the next window, where the current count becomes the previous one and decays
+      const x = c > 0 ? Math.max(0, Math.ceil(W - ((L - d.cost) * W) / c)) : 0;
+      wait = cw + W - now + x;
+    } else {
+      // within this window, once the previous window's weight has decayed enough
+      wait = Math.ceil(W - ((L - c - d.cost) * W) / p) - e;
+    }
+    reject(out, L - weighted / W - c, wait);
+  },
+
+  consume(s, d, now) {
+    const W = d.windowMs;
+    const cw = now - (now % W);
+    if (s === undefined) return { w: cw, c: d.cost, p: 0 };
+    if (s.w !== cw) {
+      s.p = s.w === cw - W ? s.c : 0;
+      s.c = 0;
+      s.w = cw;
+    }
+    s.c += d.cost;
+    return s;
+  },
+
+  refund(s, d, at) {
+    if (s.w === at - (at % d.windowMs)) s.c = Math.max(0, s.c - d.cost);
+  },
+
+  idleMs: (d) => 2 * d.windowMs,
+};

@@ -1,0 +1,75 @@
+import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
+
+/**
+ * Sliding window log: the time and cost of every counted request in the last W ms; a request passes
+ * when the costs inside (now − W, now] plus its own stay within the limit. Exact in every window of
+ * length W, at the price of one entry per counted request (at most limit entries, 2 × limit units
+ * with countRejected, whose extra rejected entries stop being recorded at that cap).
+ * resetMs: until every entry now in the log has left the window.
+ */
+export interface SlidingLogState {
+  times: number[];
+  costs: number[];
+  /** Index of the oldest live entry (entries before it have expired). */
+  head: number;
+  /** Sum of live costs. */
+  sum: number;
+}
+
+function prune(s: SlidingLogState, cutoff: number): void {
+  const { times, costs } = s;
+  let h = s.head;
+  while (h < times.length && times[h]! <= cutoff) {
+    s.sum -= costs[h]!;
+    h++;
+  }
+  if (h === times.length) {
+    times.length = 0;
+    costs.length = 0;
+    s.head = 0;
+    s.sum = 0; // drop accumulated float dust
+  } else if (h > 32 && h * 2 > times.length) {
+    times.splice(0, h);
+    costs.splice(0, h);
+    s.head = 0;
+  } else s.head = h;
+}
+
+export const slidingWindowLog: LocalAlgorithm<SlidingLogState> = {
+  code: 'swl',
+
+  evaluate(s, d, now, out) {
+    const W = d.windowMs;
+    if (s !== undefined) prune(s, now - W);
+    const sum = s === undefined ? 0 : s.sum;
+    if (sum + d.cost <= d.limit) return admit(out, d.limit - sum - d.cost, W);
+    if (d.cost > d.limit) return rejectForever(out, d.limit - sum, W);
+    // the request fits once enough of the oldest entries have left the window
+    const need = sum + d.cost - d.limit;
+    let freed = 0;
+    let i = s!.head;
+    while (freed < need && i < s!.times.length) freed += s!.costs[i++]!;
+    reject(out, d.limit - sum, s!.times[i - 1]! + W - now);
+  },
+
+  consume(s, d, now, admitted) {
+    if (s === undefined) return { times: [now], costs: [d.cost], head: 0, sum: d.cost };
+    if (!admitted && s.sum >= 2 * d.limit) return s;
+    s.times.push(now);
+    s.costs.push(d.cost);
+    s.sum += d.cost;
+    return s;
+  },
+
+  refund(s, d, at) {
+    for (let i = s.times.length - 1; i >= s.head; i--) {
+      if (s.times[i] === at && s.costs[i] === d.cost) {
+        s.costs[i] = 0;
+        s.sum -= d.cost;
+        return;
+      }
+    }
+  },
+
+  idleMs: (d) => d.windowMs,
+};

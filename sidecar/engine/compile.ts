@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import picomatch from 'picomatch';
+import type { Algorithm, GraphqlCost, KeyPart, Policy, Rule, RuleScope } from '../../models/policy/index.js';
+import { ALGORITHM_IMPLS, type LocalAlgorithm } from './algorithms/index.js';
+import type { RequestFacts } from './types.js';
+
+/**
+ * A policy rule prepared for the request path: matchers compiled once (picomatch → RegExp), the key
+ * built by a specialised function, store key prefixes precomputed.
+ */
+export interface CompiledRule {
+  readonly rule: Rule;
+  readonly id: string;
+  readonly algorithm: Algorithm;
+  readonly impl: LocalAlgorithm<unknown>;
+  /** Algorithm code (Redis key suffix, Lua dispatch). */
+  readonly code: string;
+  readonly isConcurrency: boolean;
+  readonly isBucket: boolean;
+  readonly windowMs: number;
+  readonly maxDelayMs: number;
+  readonly queue: boolean;
+  readonly shadow: boolean;
+  readonly countRejected: boolean;
+  readonly applyTiers: boolean;
+  readonly scope: RuleScope;
+  readonly maxOverAdmission: number;
+  /** Fixed units per request, or null when the cost comes from the GraphQL query. */
+  readonly fixedCost: number | null;
+  readonly graphql: GraphqlCost | null;
+  readonly matches: (method: string, path: string, host: string) => boolean;
+  readonly keyOf: (facts: RequestFacts) => string;
+  /** Memory store key prefix; the algorithm is part of it so a changed algorithm starts afresh. */
+  readonly memoryPrefix: string;
+  /** Redis key = redisKeyStart + key + redisKeyEnd: `{<prefix>:<rule>:<key>}:<code>` (one hash tag per rule and key). */
+  readonly redisKeyStart: string;
+  readonly redisKeyEnd: string;
+  /** Lua flags: 1 shadow, 2 countRejected, 4 queue. */
+  readonly luaFlags: number;
+  /** Lua `extra` for rules that take no token: maxDelay of a leaky bucket, else ''. */
+  readonly luaExtra: string;
+  /** Whether the algorithm needs a unique token per request (lease id, log member). */
+  readonly needsToken: boolean;
+}
+
+export interface CompiledPolicy {
+  readonly policy: Policy;
+  readonly rules: readonly CompiledRule[];
+  readonly tierMultipliers: ReadonlyMap<string, number>;
+  /** Multiplier of the default tier, for a tier name the policy does not know. */
+  readonly defaultTierMultiplier: number;
+  readonly anyGraphql: boolean;
+  /** Whether shared rules go to Redis (store.kind redis). */
+  readonly redis: boolean;
+}
+
+/**
+ * Key values a client controls are kept only when short and plain (printable ASCII without `{`, `|`
+ * and `}`, so they can neither split a key part nor move a Redis hash tag); others are hashed, which
+ * also bounds the key length.
+ */
+const PLAIN_VALUE = /^[\x21-\x7a~]{1,128}$/;
+export function safeKeyValue(value: string): string {
+  if (PLAIN_VALUE.test(value)) return value;
+  return '#' + createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
+function partKey(part: KeyPart): (f: RequestFacts) => string {
+  switch (part.kind) {
+    case 'global':
+      return () => 'global';
+    case 'ip':
+      return (f) => 'ip:' + f.ip;
+    case 'apiKey':
+      return (f) => (f.apiKeyId !== null ? 'apiKey:' + f.apiKeyId : 'ip:' + f.ip);
+    case 'user':
+      return (f) => (f.user !== null ? 'user:' + safeKeyValue(f.user) : 'ip:' + f.ip);
+    case 'route':
+      return (f) => 'route:' + safeKeyValue(f.path);
+    case 'header': {
+      const label = 'header:' + part.name + ':';
+      const name = part.name;
+      return (f) => {
+        const v = f.header(name);
+        return v !== undefined && v !== '' ? label + safeKeyValue(v) : 'ip:' + f.ip;
+      };
+    }
+  }
+}
+
+function keyBuilder(parts: readonly KeyPart[]): (f: RequestFacts) => string {
+  const fns = parts.map(partKey);
+  if (fns.length === 1) return fns[0]!;
+  if (fns.length === 2) {
+    const [a, b] = fns as [(f: RequestFacts) => string, (f: RequestFacts) => string];
+    return (f) => a(f) + '|' + b(f);
+  }
+  return (f) => {
+    let k = fns[0]!(f);
+    for (let i = 1; i < fns.length; i++) k += '|' + fns[i]!(f);
+    return k;
+  };
+}
+
+function regexes(globs: readonly string[] | null, opts: picomatch.PicomatchOptions): RegExp[] | null {
+  return globs === null ? null : globs.map((g) => picomatch.makeRe(g, opts));
+}
+
+function matcher(rule: Rule): (method: string, path: string, host: string) => boolean {
+  const methods = rule.match.methods ? new Set(rule.match.methods) : null;
+  const paths = regexes(rule.match.paths, { dot: true });
+  const hosts = regexes(rule.match.hosts, { dot: true, nocase: true });
+  const anyOf = (res: RegExp[], s: string): boolean => {
+    for (let i = 0; i < res.length; i++) if (res[i]!.test(s)) return true;
+    return false;
+  };
+  if (methods === null && paths === null && hosts === null) return () => true;
+  return (method, path, host) =>
+    (methods === null || methods.has(method)) && (paths === null || anyOf(paths, path)) && (hosts === null || anyOf(hosts, host));
+}
+
+export function compileRule(rule: Rule, keyPrefix: string): CompiledRule {
+  const impl = ALGORITHM_IMPLS[rule.algorithm];
+  return {
+    rule,
+    id: rule.id,
+    algorithm: rule.algorithm,
+    impl,
+    code: impl.code,
+    isConcurrency: rule.algorithm === 'concurrency',
+    isBucket: rule.algorithm === 'token-bucket' || rule.algorithm === 'leaky-bucket',
+    windowMs: rule.windowMs,
+    maxDelayMs: rule.mode === 'queue' ? rule.maxDelayMs : 0,
+    queue: rule.mode === 'queue',
+    shadow: rule.shadow,
+    countRejected: rule.countRejected,
+    applyTiers: rule.applyTiers,
+    scope: rule.scope,
+    maxOverAdmission: rule.maxOverAdmission,
+    fixedCost: rule.algorithm === 'concurrency' ? 1 : rule.cost.kind === 'fixed' ? rule.cost.units : null,
+    graphql: rule.cost.kind === 'graphql' ? rule.cost.graphql : null,
+    matches: matcher(rule),
+    keyOf: keyBuilder(rule.key),
+    memoryPrefix: `${rule.id}\u0000${impl.code}\u0000`,
+    redisKeyStart: `{${keyPrefix}:${rule.id}:`,
+    redisKeyEnd: `}:${impl.code}`,
+    luaFlags: (rule.shadow ? 1 : 0) | (rule.countRejected ? 2 : 0) | (rule.mode === 'queue' ? 4 : 0),
+    luaExtra: rule.algorithm === 'leaky-bucket' ? String(rule.mode === 'queue' ? rule.maxDelayMs : 0) : '',
+    needsToken: rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log',
+  };
+}
+
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const rules = policy.rules.map((r) => compileRule(r, policy.store.keyPrefix));
+  const tierMultipliers = new Map(Object.values(policy.tiers).map((t) => [t.name, t.multiplier] as const));
+  return {
+    policy,
+    rules,
+    tierMultipliers,
+    defaultTierMultiplier: policy.tiers[policy.defaultTier]?.multiplier ?? 1,
+    anyGraphql: rules.some((r) => r.graphql !== null),
+    redis: policy.store.kind === 'redis',
+  };
+}

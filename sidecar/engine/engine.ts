@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import type { Policy } from '../../models/policy/index.js';
+import { ErrorCodes, RatewardenError } from '../../models/errors.js';
+import { Check, Where, snapshot } from './check.js';
+import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile.js';
+import { graphqlCost } from './graphqlCost.js';
+import { MemoryStore } from './stores/memoryStore.js';
+import { LeasedStore } from './stores/leasedStore.js';
+import { RedisStore } from './redis/redisStore.js';
+import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks } from './verdict.js';
+import {
+  NO_CONTROL,
+  systemClock,
+  type Clock,
+  type ControlView,
+  type Engine,
+  type EngineHooks,
+  type EngineOptions,
+  type EngineStats,
+  type RequestFacts,
+  type Verdict,
+} from './types.js';
+
+const UNMATCHED: Promise<Verdict> = Promise.resolve(ALLOW_UNMATCHED);
+
+/**
+ * The rule engine: for one request, every matching rule becomes a Check (its key, cost and
+ * effective limit: base × tier multiplier × override × load multiplier), the checks are decided by
+ * their stores — all of a request's shared rules in ONE Redis script call — and the verdict is
+ * built from the outcomes. A control-plane block answers before any store is touched.
+ *
+ * Stores: `memory` kind → everything in the memory store. `redis` kind → shared rules in Redis,
+ * `scope: local` rules in memory, `scope: global-leased` rules through leases. A request passes
+ * only if every store's rules pass; local admissions are taken first (synchronously) and refunded
+ * if Redis then rejects, so no store ever admits for a request another store rejected.
+ */
+export class RuleEngine implements Engine {
+  private compiled: CompiledPolicy;
+  private readonly clock: Clock;
+  private readonly control: ControlView;
+  private readonly hooks: EngineHooks;
+  private readonly service: string;
+  private memory: MemoryStore;
+  private fallback: MemoryStore;
+  private readonly redis: RedisStore | null;
+  private leased: LeasedStore | null;
+  private readonly tokenPrefix: string;
+  private seq = 0;
+  private fallbackDecisions = 0;
+  private evictions = 0;
+  private readonly onEvict = (n: number): void => {
+    this.evictions += n;
+    this.hooks.keysEvicted?.(n);
+  };
+
+  constructor(opts: EngineOptions) {
+    const { policy } = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.control = opts.control ?? NO_CONTROL;
+    this.hooks = opts.hooks ?? {};
+    this.service = opts.service;
+    const id = (opts.instanceId ?? randomBytes(6).toString('hex')).replace(/[^A-Za-z0-9_.-]/g, '_');
+    this.tokenPrefix = `${id}:${Date.now().toString(36)}:`;
+    if (policy.store.kind === 'redis' && !opts.redis) {
+      throw new RatewardenError(ErrorCodes.CONFIG_STORE, 'store.kind is redis but no Redis client was given (set REDIS_URL or REDIS_CLUSTER_NODES)');
+    }
+    this.compiled = compilePolicy(policy);
+    this.memory = new MemoryStore(policy.store.maxKeys, this.onEvict);
+    this.fallback = new MemoryStore(policy.store.maxKeys, this.onEvict, policy.store.replicas);
+    this.redis = opts.redis
+      ? new RedisStore({
+          client: opts.redis,
+          timeoutMs: policy.store.timeoutMs,
+          now: opts.redisTime === 'clock' ? () => this.clock.now() : null,
+          maxInFlight: opts.batch?.maxInFlight ?? 2,
+          maxBatch: opts.batch?.maxBatch ?? 512,
+          onError: (err) => this.hooks.storeError?.(err),
+        })
+      : null;
+    if (this.redis) {
+      const store = this.redis;
+      if (opts.redis!.status === 'ready') void store.preload();
+      else opts.redis!.once('ready', () => void store.preload());
+    }
+    this.leased = this.redis ? new LeasedStore(this.redis, policy.store.maxKeys, () => this.clock.now(), policy.store.replicas, this.onEvict) : null;
+  }
+
+  needsBody(method: string, path: string, host: string): boolean {
+    const cp = this.compiled;
+    if (!cp.anyGraphql) return false;
+    for (const rule of cp.rules) if (rule.graphql !== null && rule.matches(method, path, host)) return true;
+    return false;
+  }
+
+  decide(facts: RequestFacts): Promise<Verdict> {
+    try {
+      return this.decideNow(facts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private decideNow(facts: RequestFacts): Promise<Verdict> {
+    const now = this.clock.now();
+    const cp = this.compiled;
+    const control = this.control;
+    const block = control.block(facts.identities, now);
+    if (block !== null) return Promise.resolve(blockVerdict(block, now));
+
+    let checks: Check[] | null = null;
+    let cost = 0;
+    let tierMult = 0;
+    let load = -1;
+    let mixed = false;
+    const rules = cp.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (!rule.matches(facts.method, facts.path, facts.host)) continue;
+      let units = rule.fixedCost;
+      if (units === null) {
+        const g = facts.graphql ? graphqlCost(facts.graphql, rule.graphql!) : null;
+        if (g !== null && !g.ok) return Promise.resolve(badRequestVerdict(rule.id, g.reason));
+        units = g === null ? 1 : g.cost; // not a GraphQL request (no query): one unit
+      }
+      if (load < 0) {
+        load = control.loadMultiplier(facts.tier, now);
+        tierMult = cp.tierMultipliers.get(facts.tier) ?? cp.defaultTierMultiplier;
+      }
+      const c = this.check(rule, facts, units, tierMult, load, now);
+      if (checks === null) checks = [c];
+      else checks.push(c);
+      if (rule.scope !== 'shared') mixed = true;
+      if (units > cost) cost = units;
+    }
+    if (checks === null) return UNMATCHED;
+
+    const redis = this.redis;
+    if (redis === null || !cp.redis) {
+      this.memory.decide(checks, 0, checks.length, now);
+      for (let i = 0; i < checks.length; i++) checks[i]!.where = Where.Memory;
+      return Promise.resolve(verdictFromChecks(checks, cost, this.releaser(checks)));
+    }
+    if (!mixed) {
+      if (redis.available()) return this.viaRedis(checks, checks, cost);
+      return Promise.resolve(this.withoutRedis(checks, checks, true, cost, now));
+    }
+    return this.mixedStores(checks, cost, now);
+  }
+
+  /** A rule's Check for this request: key, cost and the effective limit. */
+  private check(rule: CompiledRule, facts: RequestFacts, units: number, tierMult: number, load: number, now: number): Check {
+    let limit = rule.rule.limit;
+    let burst = rule.rule.burst;
+    let mult = rule.applyTiers ? tierMult : 1;
+    const ov = this.control.override(rule.id, facts.identities, now);
+    if (ov !== null) {
+      if (ov.limit !== undefined) {
+        burst = limit > 0 ? (burst * ov.limit) / limit : ov.limit; // `limit` replaces base × tier
+        limit = ov.limit;
+        mult = 1;
+      } else if (ov.multiplier !== undefined) mult *= ov.multiplier;
+    }
+    mult *= load;
+    if (mult !== 1) {
+      limit *= mult;
+      burst *= mult;
+    }
+    if (!rule.isBucket) {
+      limit = Math.floor(limit + 1e-9); // window and concurrency limits count whole requests
+      burst = limit;
+    }
+    const c = new Check(rule, rule.keyOf(facts), limit, burst, units);
+    if (rule.needsToken) c.token = this.tokenPrefix + (++this.seq).toString(36);
+    return c;
+  }
+
+  /** Every matching rule is shared: one batched script call decides them all. */
+  private async viaRedis(all: Check[], remote: Check[], cost: number): Promise<Verdict> {
+    try {
+      await this.redis!.decide(remote, false);
+    } catch {
+      return this.withoutRedis(all, remote, true, cost, this.clock.now());
+    }
+    for (let i = 0; i < remote.length; i++) remote[i]!.where = Where.Redis;
+    return verdictFromChecks(all, cost, this.releaser(all));
+  }
+
+  /**
+   * Redis did not answer (or the breaker is open): failMode open decides the shared rules in local
+   * memory with limits divided among the replicas; closed answers 503. `passSoFar` false means
+   * another store already rejected the request.
+   */
+  private withoutRedis(all: Check[], remote: Check[], passSoFar: boolean, cost: number, now: number): Verdict {
+    if (this.compiled.policy.store.failMode === 'closed') {
+      this.refundAll(all);
+      return unavailableVerdict(all, cost);
+    }
+    this.fallbackDecisions++;
+    const pass = this.fallback.decide(remote, 0, remote.length, now, !passSoFar);
+    for (let i = 0; i < remote.length; i++) remote[i]!.where = Where.Fallback;
+    if (!pass) this.refundAll(all);
+    return verdictFromChecks(all, cost, this.releaser(all));
+  }
+
+  /** Rules in several stores: local (memory) first, then leased, then Redis; refunds on a later rejection. */
+  private async mixedStores(all: Check[], cost: number, now: number): Promise<Verdict> {
+    const local: Check[] = [];
+    const leased: Check[] = [];
+    const remote: Check[] = [];
+    for (const c of all) {
+      if (c.rule.scope === 'local') local.push(c);
+      else if (c.rule.scope === 'global-leased') leased.push(c);
+      else remote.push(c);
+    }
+    let pass = true;
+    if (local.length > 0) {
+      pass = this.memory.decide(local, 0, local.length, now);
+      for (const c of local) c.where = Where.Memory;
+    }
+    let decided: Check[] = local;
+    if (leased.length > 0 && pass) {
+      let leasedPass: boolean;
+      try {
+        const r = this.leased!.decide(leased, now);
+        leasedPass = typeof r === 'boolean' ? r : await r;
+        for (const c of leased) c.where = Where.Leased;
+      } catch {
+        if (this.compiled.policy.store.failMode === 'closed') {
+          this.refundAll(all);
+          return unavailableVerdict(all, cost);
+        }
+        this.fallbackDecisions++;
+        leasedPass = this.fallback.decide(leased, 0, leased.length, this.clock.now());
+        for (const c of leased) c.where = Where.Fallback;
+      }
+      if (!leasedPass) pass = false;
+      decided = local.length > 0 ? local.concat(leased) : leased;
+    }
+    if (remote.length > 0 && (pass || remote.some((c) => c.rule.countRejected))) {
+      let remotePass = false;
+      let failed = !this.redis!.available();
+      if (!failed) {
+        try {
+          remotePass = await this.redis!.decide(remote, !pass);
+          for (const c of remote) c.where = Where.Redis;
+        } catch {
+          failed = true;
+        }
+      }
+      if (failed) return this.withoutRedis(all, remote, pass, cost, this.clock.now());
+      if (!remotePass) pass = false;
+      decided = all;
+    }
+    if (!pass) this.refundAll(decided);
+    return verdictFromChecks(decided, cost, this.releaser(decided));
+  }
+
+  /** Gives back every admission of a rejected request, whichever store made it. */
+  private refundAll(checks: readonly Check[]): void {
+    for (const c of checks) {
+      if (!c.committed) continue;
+      switch (c.where) {
+        case Where.Memory:
+          this.memory.refund(c);
+          break;
+        case Where.Fallback:
+          this.fallback.refund(c);
+          break;
+        case Where.Leased:
+          this.leased?.refund(c);
+          break;
+        case Where.Redis:
+          c.committed = false;
+          this.redis?.refund([snapshot(c)]);
+          break;
+      }
+    }
+  }
+
+  /** verdict.release for requests holding concurrency leases: once, idempotent, never awaited. */
+  private releaser(checks: readonly Check[]): (() => void) | undefined {
+    let held: Check[] | null = null;
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i]!;
+      if (c.rule.isConcurrency && c.committed) (held ??= []).push(c);
+    }
+    if (held === null) return undefined;
+    let done = false;
+    const leases = held;
+    return () => {
+      if (done) return;
+      done = true;
+      this.refundAll(leases);
+    };
+  }
+
+  setPolicy(policy: Policy): void {
+    const prev = this.compiled.policy;
+    if (policy.store.kind === 'redis' && this.redis === null) {
+      throw new RatewardenError(ErrorCodes.CONFIG_STORE, 'the new policy uses store.kind redis but this sidecar was started without Redis');
+    }
+    this.compiled = compilePolicy(policy);
+    if (policy.store.maxKeys !== prev.store.maxKeys) {
+      // a new bound needs a new cache; counters start afresh (rare: only when maxKeys changes)
+      this.memory = new MemoryStore(policy.store.maxKeys, this.onEvict);
+      this.fallback = new MemoryStore(policy.store.maxKeys, this.onEvict, policy.store.replicas);
+    } else if (policy.store.replicas !== prev.store.replicas) {
+      this.fallback = new MemoryStore(policy.store.maxKeys, this.onEvict, policy.store.replicas);
+    }
+    if (this.redis && (policy.store.maxKeys !== prev.store.maxKeys || policy.store.replicas !== prev.store.replicas)) {
+      this.leased = new LeasedStore(this.redis, policy.store.maxKeys, () => this.clock.now(), policy.store.replicas, this.onEvict);
+    }
+  }
+
+  storeHealthy(): boolean {
+    if (!this.compiled.redis || this.redis === null) return true;
+    return this.redis.healthy();
+  }
+
+  stats(): EngineStats {
+    return {
+      keys: this.memory.size + this.fallback.size + (this.leased?.size ?? 0),
+      evictions: this.evictions,
+      storeErrors: this.redis?.errors ?? 0,
+      fallbackDecisions: this.fallbackDecisions,
+      storeCalls: this.redis?.calls ?? 0,
+      storeDecisions: this.redis?.decisions ?? 0,
+      storeHealthy: this.storeHealthy(),
+    };
+  }
+
+  /** The service this engine enforces for (control plane load multipliers are per service). */
+  get serviceName(): string {
+    return this.service;
+  }
+
+  async close(): Promise<void> {
+    this.redis?.close();
+  }
+}

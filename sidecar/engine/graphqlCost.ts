@@ -1,0 +1,149 @@
+import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { GraphqlCost } from '../../models/policy/index.js';
+
+/**
+ * Static cost of a GraphQL operation, without a schema, from the `graphql` package's parser:
+ *  - depth: the deepest chain of fields (fragments and inline fragments add no level), following
+ *    fragment spreads; a fragment cycle or an unknown fragment makes the query invalid;
+ *  - cost: every field selected costs `fieldCost`, times the list multipliers of the fields above
+ *    it. A field with a `first`, `last` or `limit` argument is taken to return a list of that many
+ *    items (an int literal, or a variable's int value); when the size cannot be known (another
+ *    variable, a non-int) the configured `listFactor` is used. Aliases are counted one by one, so
+ *    alias flooding (`a1: f a2: f …`) costs what it asks for.
+ * Fragment costs are memoised per fragment, so a "fragment bomb" (each fragment spreading the next
+ * twice) is measured in linear time and costs its true, exponential, amount.
+ */
+export type GraphqlCostResult =
+  | { readonly ok: true; readonly cost: number; readonly depth: number }
+  | { readonly ok: false; readonly reason: string };
+
+const LIST_ARGS = new Set(['first', 'last', 'limit']);
+/** Bound on tokens parsed per query (graphql's own DoS guard). */
+const MAX_TOKENS = 20_000;
+
+interface Parsed {
+  readonly doc: DocumentNode | null;
+  readonly error: string | null;
+}
+
+/** Parsed documents of recent queries: clients repeat the same few queries. */
+const parsedCache = new LRUCache<string, Parsed>({ max: 1_000 });
+const CACHEABLE_LENGTH = 16 * 1024;
+
+function parseQuery(query: string): Parsed {
+  const cached = query.length <= CACHEABLE_LENGTH ? parsedCache.get(query) : undefined;
+  if (cached !== undefined) return cached;
+  let parsed: Parsed;
+  try {
+    parsed = { doc: parse(query, { noLocation: true, maxTokens: MAX_TOKENS }), error: null };
+  } catch (err) {
+    parsed = { doc: null, error: `GraphQL query does not parse: ${(err as Error).message}` };
+  }
+  if (query.length <= CACHEABLE_LENGTH) parsedCache.set(query, parsed);
+  return parsed;
+}
+
+class Invalid extends Error {}
+
+interface Walk {
+  readonly fragments: Map<string, FragmentDefinitionNode>;
+  readonly variables: Readonly<Record<string, unknown>> | null;
+  readonly cfg: GraphqlCost;
+  /** Per fragment: [depth, cost at multiplier 1]; absent while being computed (cycle detection). */
+  readonly memo: Map<string, [number, number]>;
+  readonly inProgress: Set<string>;
+}
+
+function listSize(value: ValueNode, walk: Walk): number {
+  if (value.kind === Kind.INT) return Math.max(0, Number(value.value));
+  if (value.kind === Kind.VARIABLE) {
+    const v = walk.variables?.[value.name.value];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  }
+  return walk.cfg.listFactor;
+}
+
+/**
+ * [depth, cost] of a selection set at multiplier 1. `level` is the absolute nesting, only used to stop
+ * walking (and recursing) as soon as the query is known to be too deep.
+ */
+function measure(set: SelectionSetNode, walk: Walk, level: number): [number, number] {
+  if (level >= walk.cfg.maxDepth) throw new Invalid(`GraphQL query depth exceeds the maximum of ${walk.cfg.maxDepth}`);
+  let depth = 0;
+  let cost = 0;
+  for (const sel of set.selections) {
+    if (sel.kind === Kind.FIELD) {
+      let factor = -1;
+      if (sel.arguments) {
+        for (const arg of sel.arguments) if (LIST_ARGS.has(arg.name.value)) factor = Math.max(factor, listSize(arg.value, walk));
+      }
+      if (factor < 0) factor = 1;
+      let d = 1;
+      let c = walk.cfg.fieldCost;
+      if (sel.selectionSet) {
+        const [sd, sc] = measure(sel.selectionSet, walk, level + 1);
+        d += sd;
+        c += factor * sc;
+      }
+      if (d > depth) depth = d;
+      cost += c;
+    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+      const [sd, sc] = measure(sel.selectionSet, walk, level);
+      if (sd > depth) depth = sd;
+      cost += sc;
+    } else {
+      const [sd, sc] = fragment(sel.name.value, walk, level);
+      if (sd > depth) depth = sd;
+      cost += sc;
+    }
+  }
+  return [depth, cost];
+}
+
+function fragment(name: string, walk: Walk, level: number): [number, number] {
+  const known = walk.memo.get(name);
+  if (known) return known;
+  if (walk.inProgress.has(name)) throw new Invalid(`GraphQL fragment "${name}" spreads itself (fragment cycle)`);
+  const def = walk.fragments.get(name);
+  if (!def) throw new Invalid(`GraphQL fragment "${name}" is not defined`);
+  walk.inProgress.add(name);
+  const result = measure(def.selectionSet, walk, level);
+  walk.inProgress.delete(name);
+  walk.memo.set(name, result);
+  return result;
+}
+
+export function graphqlCost(
+  request: { readonly query: string; readonly operationName?: string | null; readonly variables?: Readonly<Record<string, unknown>> | null },
+  cfg: GraphqlCost,
+): GraphqlCostResult {
+  const parsed = parseQuery(request.query);
+  if (parsed.doc === null) return { ok: false, reason: parsed.error! };
+  const operations: OperationDefinitionNode[] = [];
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of parsed.doc.definitions) {
+    if (def.kind === Kind.OPERATION_DEFINITION) operations.push(def);
+    else if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    else return { ok: false, reason: 'GraphQL request holds a type system definition, not an operation' };
+  }
+  let op: OperationDefinitionNode | undefined;
+  if (request.operationName) {
+    op = operations.find((o) => o.name?.value === request.operationName);
+    if (!op) return { ok: false, reason: `GraphQL operation "${request.operationName}" is not in the query` };
+  } else if (operations.length === 1) op = operations[0];
+  else return { ok: false, reason: operations.length === 0 ? 'GraphQL query has no operation' : 'GraphQL query has several operations and no operationName' };
+
+  const walk: Walk = { fragments, variables: request.variables ?? null, cfg, memo: new Map(), inProgress: new Set() };
+  try {
+    const [depth, cost] = measure(op!.selectionSet, walk, 0);
+    if (depth > cfg.maxDepth) return { ok: false, reason: `GraphQL query depth ${depth} exceeds the maximum of ${cfg.maxDepth}` };
+    const units = Math.max(1, Math.ceil(cost));
+    if (cfg.maxCost !== null && units > cfg.maxCost) return { ok: false, reason: `GraphQL query cost ${units} exceeds the maximum of ${cfg.maxCost}` };
+    return { ok: true, cost: units, depth };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: err.message };
+    if (err instanceof RangeError) return { ok: false, reason: 'GraphQL query is too deeply nested' };
+    throw err;
+  }
+}

@@ -1,0 +1,28 @@
+/** Fixed window in Lua (mirror of ../../algorithms/fixedWindow.ts). Hash {w: window start, c: count}; TTL: until the window ends. */
+export const FIXED_WINDOW_LUA = `
+ALG.fw = {
+  keys = 1,
+  eval = function(c, now)
+    local w = now - (now % c.W)
+    local s = redis.call('HMGET', c.key, 'w', 'c')
+    local count = 0
+    if tonumber(s[1]) == w then count = tonumber(s[2]) end
+    c.w = w
+    c.count = count
+    local fin = w + c.W - now
+    if count + c.cost <= c.limit then admit(c, c.limit - count - c.cost, fin)
+    elseif c.cost > c.limit then reject(c, c.limit - count, c.W)
+    else reject(c, c.limit - count, fin) end
+  end,
+  consume = function(c, now, admitted)
+    redis.call('HSET', c.key, 'w', c.w, 'c', num(c.count + c.cost))
+    redis.call('PEXPIRE', c.key, c.w + c.W - now + 1)
+  end,
+  refund = function(c, at)
+    local s = redis.call('HMGET', c.key, 'w', 'c')
+    if tonumber(s[1]) == at - (at % c.W) then
+      redis.call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
+    end
+  end,
+}
+`;

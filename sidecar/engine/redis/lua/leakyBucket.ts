@@ -1,0 +1,43 @@
+/**
+ * Leaky bucket (GCRA) in Lua (mirror of ../../algorithms/leakyBucket.ts). One string: the
+ * theoretical arrival time; TTL: until it has passed (no state = an empty bucket).
+ */
+export const LEAKY_BUCKET_LUA = `
+ALG.lb = {
+  keys = 1,
+  eval = function(c, now)
+    if c.limit <= 0 then return reject(c, 0, c.W) end
+    local T = c.W / c.limit
+    local cap = c.burst * T
+    local st = tonumber(redis.call('GET', c.key))
+    local tat = now
+    if st and st > now then tat = st end
+    local nxt = tat + c.cost * T
+    c.T, c.cap, c.tat, c.nxt = T, cap, tat, nxt
+    local over = nxt - now - cap
+    if over <= 1e-9 then return admit(c, (cap - (nxt - now)) / T, nxt - now) end
+    local maxDelay = 0
+    if c.queue then maxDelay = c.maxDelay end
+    c.maxd = maxDelay
+    if c.cost > c.burst + maxDelay / T then return reject(c, (cap - (tat - now)) / T, cap) end
+    if over <= maxDelay then
+      c.status = 2
+      c.remaining = 0
+      c.wait = math.ceil(over)
+      c.reset = math.ceil(nxt - now)
+      return
+    end
+    reject(c, (cap - (tat - now)) / T, over - maxDelay)
+  end,
+  consume = function(c, now, admitted)
+    if c.limit <= 0 then return end
+    local n = c.nxt
+    if not admitted then n = math.max(c.tat, math.min(n, now + c.cap + (c.maxd or 0))) end
+    redis.call('SET', c.key, num(n), 'PX', math.ceil(n - now) + 1)
+  end,
+  refund = function(c, at)
+    local st = tonumber(redis.call('GET', c.key))
+    if st then redis.call('SET', c.key, num(st - c.cost * (c.W / c.limit)), 'KEEPTTL') end
+  end,
+}
+`;

@@ -1,0 +1,70 @@
+/**
+ * Sliding window counter in Lua (mirror of ../../algorithms/slidingWindowCounter.ts). Hash
+ * {w: current window start, c: its count, p: the previous window's count}; TTL: until the end of
+ * the next window (after which both counts are out of the estimate).
+ */
+export const SLIDING_WINDOW_COUNTER_LUA = `
+local function swc_read(c, now)
+  local W = c.W
+  local cw = now - (now % W)
+  local s = redis.call('HMGET', c.key, 'w', 'c', 'p')
+  local cc, p = 0, 0
+  local sw = tonumber(s[1])
+  if sw == cw then
+    cc = tonumber(s[2])
+    p = tonumber(s[3])
+  elseif sw == cw - W then
+    p = tonumber(s[2])
+  end
+  c.cw = cw
+  c.c = cc
+  c.p = p
+end
+ALG.swc = {
+  keys = 1,
+  eval = function(c, now)
+    swc_read(c, now)
+    local W, L, cw, cc, p = c.W, c.limit, c.cw, c.c, c.p
+    local e = now - cw
+    local weighted = p * (W - e)
+    if weighted + (cc + c.cost) * W <= L * W then return admit(c, L - weighted / W - cc - c.cost, cw + W - now) end
+    if c.cost > L then return reject(c, L - weighted / W - cc, W) end
+    local wait
+    if cc + c.cost > L then
+      local x = 0
+      if cc > 0 then x = math.max(0, math.ceil(W - ((L - c.cost) * W) / cc)) end
+      wait = cw + W - now + x
+    else
+      wait = math.ceil(W - ((L - cc - c.cost) * W) / p) - e
+    end
+    reject(c, L - weighted / W - cc, wait)
+  end,
+  consume = function(c, now, admitted)
+    redis.call('HSET', c.key, 'w', c.cw, 'c', num(c.c + c.cost), 'p', num(c.p))
+    redis.call('PEXPIRE', c.key, c.cw + 2 * c.W - now + 1)
+  end,
+  refund = function(c, at)
+    local s = redis.call('HMGET', c.key, 'w', 'c')
+    if tonumber(s[1]) == at - (at % c.W) then
+      redis.call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
+    end
+  end,
+  -- global-leased: reserve up to c.cost units of the current window for a sidecar to spend locally
+  lease = function(c, now)
+    swc_read(c, now)
+    local W, L, cc, p = c.W, c.limit, c.c, c.p
+    local e = now - c.cw
+    local g = math.min(c.cost, math.floor(L - (p * (W - e)) / W - cc + 1e-9))
+    if g < 1 then
+      c.cost = 1
+      return ALG.swc.eval(c, now)
+    end
+    redis.call('HSET', c.key, 'w', c.cw, 'c', num(cc + g), 'p', num(p))
+    redis.call('PEXPIRE', c.key, c.cw + 2 * W - now + 1)
+    c.status = 1
+    c.remaining = g
+    c.reset = c.cw + W - now
+    c.wait = math.max(0, math.floor(L - (p * (W - e)) / W - cc - g))
+  end,
+}
+`;

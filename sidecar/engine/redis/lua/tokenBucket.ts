@@ -1,0 +1,59 @@
+/**
+ * Token bucket in Lua (mirror of ../../algorithms/tokenBucket.ts). Hash {t: tokens, ts: when};
+ * TTL: until the bucket would be full again (no state = a full bucket).
+ */
+export const TOKEN_BUCKET_LUA = `
+local function tb_level(c, now)
+  local s = redis.call('HMGET', c.key, 't', 'ts')
+  local perMs = c.limit / c.W
+  c.perMs = perMs
+  if not s[1] then
+    c.ts = now
+    return c.burst
+  end
+  local ts = tonumber(s[2])
+  c.ts = math.max(now, ts)
+  local elapsed = 0
+  if now > ts then elapsed = now - ts end
+  local t = tonumber(s[1]) + elapsed * perMs
+  if t < c.burst then return t end
+  return c.burst
+end
+ALG.tb = {
+  keys = 1,
+  eval = function(c, now)
+    if c.limit <= 0 then return reject(c, 0, c.W) end
+    local t = tb_level(c, now)
+    c.t = t
+    local perMs = c.perMs
+    if t >= c.cost then return admit(c, t - c.cost, (c.burst - t + c.cost) / perMs) end
+    if c.cost > c.burst then return reject(c, t, c.burst / perMs) end
+    reject(c, t, (c.cost - t) / perMs)
+  end,
+  consume = function(c, now, admitted)
+    if c.limit <= 0 then return end
+    local nt = c.t - c.cost
+    if (not admitted) and nt < 0 then nt = 0 end
+    redis.call('HSET', c.key, 't', num(nt), 'ts', c.ts)
+    redis.call('PEXPIRE', c.key, math.ceil((c.burst - nt) / c.perMs) + 1)
+  end,
+  refund = function(c, at)
+    local t = tonumber(redis.call('HGET', c.key, 't'))
+    if t then redis.call('HSET', c.key, 't', num(math.min(c.burst, t + c.cost))) end
+  end,
+  -- global-leased: take up to c.cost whole tokens for a sidecar to spend locally
+  lease = function(c, now)
+    if c.limit <= 0 then return reject(c, 0, c.W) end
+    local t = tb_level(c, now)
+    local g = math.min(c.cost, math.floor(t + 1e-9))
+    if g < 1 then return reject(c, 0, (1 - t) / c.perMs) end
+    local nt = t - g
+    redis.call('HSET', c.key, 't', num(nt), 'ts', c.ts)
+    redis.call('PEXPIRE', c.key, math.ceil((c.burst - nt) / c.perMs) + 1)
+    c.status = 1
+    c.remaining = g
+    c.reset = math.ceil((c.burst - nt) / c.perMs)
+    c.wait = math.floor(nt)
+  end,
+}
+`;

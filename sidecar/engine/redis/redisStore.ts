@@ -1,0 +1,400 @@
+import type { Redis, Cluster } from 'ioredis';
+import { REJECT } from '../algorithms/index.js';
+import { snapshot, type Check, type Consumption } from '../check.js';
+import { SCRIPTS, type Script } from './scripts.js';
+import { keySlot } from './slot.js';
+import { CircuitBreaker } from './circuitBreaker.js';
+
+/**
+ * The shared store: counters in Redis (single node or Cluster), decided by Lua scripts.
+ *
+ * Batching. Decisions are not sent one script call each: they queue, and the queue goes out as ONE
+ * EVALSHA whenever fewer than `maxInFlight` calls are outstanding — at once when idle (after the
+ * current I/O phase, so requests read together go together), else as soon as a call returns.
+ * Under load each call therefore carries every decision that arrived during the previous round
+ * trip; at low load a decision waits for nothing. The script decides the batch's requests in
+ * order, each atomically over all its rules, so batching changes no outcome.
+ *
+ * Cluster. A script call may only touch one hash slot. Keys are `{<prefix>:<rule>:<key>}:<code>`,
+ * so one rule's state for one key is always in one slot; a batch is split by slot (ioredis then
+ * pipelines the calls per node). A request whose rules live in several slots is decided per slot,
+ * each part atomically; when a part rejects, the parts that admitted are refunded afterwards
+ * (asynchronously). Consumption happens before the refund, never after an admission it did not
+ * check, so this can only under-admit, briefly — never over-admit.
+ *
+ * Failure. Every call has a timeout (`store.timeoutMs`); a failed or late call rejects its
+ * decisions with StoreUnavailableError (the engine then applies failMode) and opens a circuit
+ * breaker, so during an outage requests go straight to the fallback instead of each waiting for
+ * the timeout; one probe call at a time tests recovery. A reply that arrives after its timeout is
+ * still read, and whatever it admitted is refunded (leases released), so a stall leaves nothing
+ * held behind.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+const OP_DECIDE = 'd';
+const OP_DECIDE_FAILED = 'f';
+const OP_REFUND = 'r';
+const OP_LEASE = 'l';
+type Op = typeof OP_DECIDE | typeof OP_DECIDE_FAILED | typeof OP_REFUND | typeof OP_LEASE;
+
+/** One request's decision, possibly split over several slots (units). */
+class Pending {
+  pass = true;
+  units = 0;
+  error: Error | null = null;
+  constructor(
+    readonly checks: readonly Check[],
+    readonly resolve: (pass: boolean) => void,
+    readonly reject: (err: Error) => void,
+  ) {}
+}
+
+/** What goes into one script call: a request (or its part in one slot), a refund or a lease. */
+interface Unit {
+  readonly op: Op;
+  /** Checks for decide and lease (results are written into them), Consumptions for refunds. */
+  readonly checks: readonly Consumption[];
+  readonly pending: Pending | null;
+  readonly slot: number;
+}
+
+interface Call {
+  readonly units: Unit[];
+  done: boolean;
+  /** The call timed out: its units were failed; a reply, if it comes, only triggers refunds. */
+  late: boolean;
+}
+
+export interface RedisStoreOptions {
+  readonly client: Redis | Cluster;
+  readonly timeoutMs: number;
+  /** Time source for the scripts: null = the Redis server's TIME. */
+  readonly now: (() => number) | null;
+  readonly maxInFlight: number;
+  readonly maxBatch: number;
+  readonly onError: (err: Error) => void;
+}
+
+export class RedisStore {
+  private readonly client: Redis | Cluster;
+  private readonly cluster: boolean;
+  private readonly timeoutMs: number;
+  private readonly now: (() => number) | null;
+  private readonly maxInFlight: number;
+  private readonly maxBatch: number;
+  private readonly onError: (err: Error) => void;
+  private queue: Unit[] = [];
+  private scheduled = false;
+  private inFlight = 0;
+  private closed = false;
+  readonly breaker = new CircuitBreaker();
+  /** Counters for stats(). */
+  calls = 0;
+  decisions = 0;
+  errors = 0;
+
+  constructor(opts: RedisStoreOptions) {
+    this.client = opts.client;
+    this.cluster = (opts.client as Cluster).isCluster === true;
+    this.timeoutMs = opts.timeoutMs;
+    this.now = opts.now;
+    this.maxInFlight = Math.max(1, opts.maxInFlight);
+    this.maxBatch = Math.max(1, opts.maxBatch);
+    this.onError = opts.onError;
+    this.flush = this.flush.bind(this);
+  }
+
+  /** Loads every script on every primary (best effort: a NOSCRIPT later is answered with EVAL anyway). */
+  async preload(): Promise<void> {
+    const nodes: Array<Redis | Cluster> = this.cluster ? (this.client as Cluster).nodes('master') : [this.client];
+    await Promise.all(nodes.flatMap((n) => Object.values(SCRIPTS).map((s) => n.script('LOAD', s.source).catch(() => undefined))));
+  }
+
+  /** Whether a decision may be sent now (false while the breaker is open and no probe is due). */
+  available(): boolean {
+    return !this.closed && this.breaker.allow(performance.now());
+  }
+
+  healthy(): boolean {
+    return !this.closed && this.breaker.healthy;
+  }
+
+  /**
+   * Decides `checks` as one request (all must pass; see Pending for the Cluster case). Resolves with
+   * whether every non-shadow check passed, results written into the checks; rejects with
+   * StoreUnavailableError. `alreadyRejected`: the request was rejected by a local rule, only
+   * countRejected rules count it.
+   */
+  decide(checks: readonly Check[], alreadyRejected: boolean): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const pending = new Pending(checks, resolve, reject);
+      this.enqueueSplit(alreadyRejected ? OP_DECIDE_FAILED : OP_DECIDE, checks, pending);
+    });
+  }
+
+  /** Leases up to `check.cost` units (global-leased); the grant is in check.remaining when status is ALLOW. */
+  lease(check: Check): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const pending = new Pending([check], resolve, reject);
+      this.enqueueSplit(OP_LEASE, [check], pending);
+    });
+  }
+
+  /** Gives back admissions (fire and forget): a lease release, a refund after a later rejection. */
+  refund(checks: readonly Consumption[]): void {
+    if (checks.length === 0 || this.closed) return;
+    this.enqueueSplit(OP_REFUND, checks, null);
+  }
+
+  private enqueueSplit(op: Op, checks: readonly Consumption[], pending: Pending | null): void {
+    if (!this.cluster) {
+      if (pending) pending.units = 1;
+      this.enqueue({ op, checks, pending, slot: 0 });
+      return;
+    }
+    const bySlot = new Map<number, Consumption[]>();
+    for (const c of checks) {
+      const slot = keySlot(c.rule.redisKeyStart + c.key + c.rule.redisKeyEnd);
+      let list = bySlot.get(slot);
+      if (!list) bySlot.set(slot, (list = []));
+      list.push(c);
+    }
+    if (pending) pending.units = bySlot.size;
+    for (const [slot, list] of bySlot) this.enqueue({ op, checks: list, pending, slot });
+  }
+
+  private enqueue(unit: Unit): void {
+    this.queue.push(unit);
+    if (!this.scheduled && this.inFlight < this.maxInFlight) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      let batch: Unit[];
+      if (this.queue.length <= this.maxBatch) {
+        batch = this.queue;
+        this.queue = [];
+      } else batch = this.queue.splice(0, this.maxBatch);
+      this.sendRound(batch);
+    }
+  }
+
+  /** One round: the batch as one call (single node) or one call per slot (Cluster), under one timer. */
+  private sendRound(batch: Unit[]): void {
+    const calls: Call[] = [];
+    if (!this.cluster) calls.push({ units: batch, done: false, late: false });
+    else {
+      const bySlot = new Map<number, Unit[]>();
+      for (const u of batch) {
+        let list = bySlot.get(u.slot);
+        if (!list) bySlot.set(u.slot, (list = []));
+        list.push(u);
+      }
+      for (const units of bySlot.values()) calls.push({ units, done: false, late: false });
+    }
+    this.inFlight++;
+    let open = calls.length;
+    const finishOne = (): void => {
+      if (--open === 0) {
+        clearTimeout(timer);
+        this.inFlight--;
+        if (this.queue.length > 0 && !this.scheduled) this.flush();
+      }
+    };
+    const timer = setTimeout(() => {
+      const err = new StoreUnavailableError(`Redis did not answer within ${this.timeoutMs} ms`);
+      let failed = false;
+      for (const call of calls) {
+        if (call.done) continue;
+        call.done = true;
+        call.late = true;
+        failed = true;
+        this.failUnits(call.units, err);
+      }
+      if (failed) this.recordError(err);
+      // the round no longer holds a slot: a stalled Redis must not stall the queue behind it
+      open = -1;
+      this.inFlight--;
+      if (this.queue.length > 0 && !this.scheduled) this.flush();
+    }, this.timeoutMs);
+
+    // a connection known to be broken fails at once; a first connect in progress is waited for
+    const status = this.client.status;
+    const ready = status !== 'reconnecting' && status !== 'end' && status !== 'close';
+    for (const call of calls) {
+      if (!ready) {
+        call.done = true;
+        this.failUnits(call.units, new StoreUnavailableError(`Redis connection is ${this.client.status}`));
+        continue;
+      }
+      this.send(call, () => {
+        if (open > 0) finishOne();
+      });
+    }
+    if (!ready) {
+      this.recordError(new StoreUnavailableError(`Redis connection is ${this.client.status}`));
+      clearTimeout(timer);
+      open = -1;
+      this.inFlight--;
+    }
+  }
+
+  private send(call: Call, done: () => void): void {
+    const keys: string[] = [];
+    const argv: Array<string | number> = [this.now === null ? '' : this.now(), call.units.length];
+    let code: string | null = null;
+    let mixed = false;
+    let decisions = 0;
+    for (const u of call.units) {
+      argv.push(u.op, u.checks.length);
+      if (u.op !== OP_REFUND) decisions += u.checks.length;
+      for (const c of u.checks) {
+        const rule = c.rule;
+        const key = rule.redisKeyStart + c.key + rule.redisKeyEnd;
+        keys.push(key);
+        if (rule.code === 'swl') keys.push(key + ':n');
+        if (code === null) code = rule.code;
+        else if (code !== rule.code) mixed = true;
+        if (u.op === OP_REFUND) argv.push(rule.code, c.limit, c.windowMs, c.burst, c.cost, c.token ?? '', c.at);
+        else argv.push(rule.code, c.limit, c.windowMs, c.burst, c.cost, rule.luaFlags, c.token ?? rule.luaExtra);
+      }
+    }
+    const script = SCRIPTS[mixed || code === null ? 'all' : code]!;
+    this.calls++;
+    this.decisions += decisions;
+    const onReply = (reply: unknown): void => {
+      const wasLate = call.late;
+      call.done = true;
+      if (wasLate) this.cleanupLate(call.units, reply as number[]);
+      else {
+        this.breaker.success();
+        this.applyReply(call.units, reply as number[]);
+      }
+      done();
+    };
+    const onFail = (err: Error): void => {
+      if (call.done) return done();
+      call.done = true;
+      const wrapped = new StoreUnavailableError(`Redis script call failed: ${err.message}`, { cause: err });
+      this.recordError(wrapped);
+      this.failUnits(call.units, wrapped);
+      done();
+    };
+    this.evalsha(script, keys, argv).then(onReply, (err: Error) => {
+      if (!String(err?.message).startsWith('NOSCRIPT')) return onFail(err);
+      // the node lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it again
+      this.call('eval', script.source, keys, argv).then(onReply, onFail);
+    });
+  }
+
+  private evalsha(script: Script, keys: string[], argv: Array<string | number>): Promise<unknown> {
+    return this.call('evalsha', script.sha, keys, argv);
+  }
+
+  /** ioredis flattens array arguments; its typings only say so for single values. */
+  private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Array<string | number>): Promise<unknown> {
+    const fn = this.client[command] as unknown as (...args: unknown[]) => Promise<unknown>;
+    return fn.call(this.client, first, keys.length, keys, argv);
+  }
+
+  private applyReply(units: readonly Unit[], reply: number[]): void {
+    const now = reply[0]!;
+    let i = 1;
+    for (const u of units) {
+      if (u.op === OP_REFUND) continue;
+      let pass = u.op === OP_DECIDE;
+      const checks = u.checks as readonly Check[];
+      for (const c of checks) {
+        c.status = reply[i]!;
+        c.remaining = reply[i + 1]!;
+        c.resetMs = reply[i + 2]!;
+        c.waitMs = reply[i + 3]!;
+        c.at = now;
+        i += 4;
+        if (c.status === REJECT && !c.rule.shadow) pass = false;
+      }
+      if (u.op === OP_LEASE) pass = checks[0]!.status !== REJECT;
+      else for (const c of checks) c.committed = pass && c.status !== REJECT && !c.rule.countRejected;
+      this.completeUnit(u, pass);
+    }
+  }
+
+  private completeUnit(u: Unit, pass: boolean): void {
+    const p = u.pending;
+    if (p === null) return;
+    if (!pass) p.pass = false;
+    if (--p.units > 0) return;
+    this.settle(p);
+  }
+
+  private settle(p: Pending): void {
+    if (p.error !== null || !p.pass) {
+      // a part admitted while another rejected or failed: give the admitted part back
+      const committed: Consumption[] = [];
+      for (const c of p.checks) {
+        if (!c.committed) continue;
+        c.committed = false;
+        committed.push(snapshot(c));
+      }
+      if (committed.length > 0) this.refund(committed);
+    }
+    if (p.error !== null) p.reject(p.error);
+    else p.resolve(p.pass);
+  }
+
+  private failUnits(units: readonly Unit[], err: Error): void {
+    for (const u of units) {
+      const p = u.pending;
+      if (p === null) continue;
+      if (p.error === null) p.error = err;
+      if (--p.units === 0) this.settle(p);
+    }
+  }
+
+  /** A reply after its timeout: the decisions were already taken elsewhere; undo what it admitted. */
+  private cleanupLate(units: readonly Unit[], reply: number[]): void {
+    let i = 1;
+    const undo: Consumption[] = [];
+    for (const u of units) {
+      if (u.op === OP_REFUND) continue;
+      let pass = u.op === OP_DECIDE;
+      const start = i;
+      for (const c of u.checks) {
+        if (reply[i] === REJECT && !c.rule.shadow) pass = false;
+        i += 4;
+      }
+      let j = start;
+      for (const c of u.checks) {
+        const admitted = reply[j] !== REJECT;
+        j += 4;
+        if (u.op === OP_LEASE ? admitted : pass && admitted && !c.rule.countRejected) {
+          undo.push(snapshot(c as Check, u.op === OP_LEASE ? reply[j - 3]! : c.cost, reply[0]!));
+        }
+      }
+    }
+    if (undo.length > 0) this.refund(undo);
+  }
+
+  private recordError(err: Error): void {
+    this.errors++;
+    this.breaker.failure(performance.now());
+    this.onError(err);
+  }
+
+  close(): void {
+    this.closed = true;
+    const err = new StoreUnavailableError('the engine is closed');
+    const queued = this.queue;
+    this.queue = [];
+    this.failUnits(queued, err);
+  }
+}

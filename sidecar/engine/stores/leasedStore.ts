@@ -1,0 +1,231 @@
+import { LRUCache } from 'lru-cache';
+import { ALLOW, REJECT, admit, reject } from '../algorithms/index.js';
+import { Check, snapshot, type Consumption } from '../check.js';
+import type { RedisStore } from '../redis/redisStore.js';
+
+/**
+ * scope: global-leased (token bucket, sliding window counter). The budget lives in Redis as for a
+ * shared rule, but a sidecar does not ask Redis per request: it leases a slice of units (one script
+ * call takes them out of the shared bucket / window, atomically) and spends them locally. Requests
+ * are decided without a round trip while the slice lasts; a new slice is fetched in the background
+ * when half of it is gone; a request arriving with nothing leased waits for one fetch.
+ *
+ * The bound. A unit is admitted only after Redis granted it, and a granted unit is spent within
+ * H = maxOverAdmission × windowMs of its grant (two grants are held at most, spent oldest first;
+ * expired leftovers are given back). So:
+ *  - token bucket: in any interval of length T at most burst + limit·(T + H)/windowMs units pass,
+ *    i.e. at most maxOverAdmission × limit more than the exact shared bucket;
+ *  - sliding window counter: units are reserved in the window they are spent in (a grant also
+ *    expires with its window), so nothing beyond the algorithm's own bound.
+ * A slice is at most max(cost, ⌈maxOverAdmission × limit⌉) units, sized to what this sidecar spent
+ * in the last H; when Redis has nothing left the refusal (and its retry time) is cached locally, so
+ * an overloaded key is rejected without round trips. Leased units not spent are given back; a dead
+ * sidecar strands at most its slices (under-admission, never over-admission).
+ */
+class Pool {
+  /** Current grant (spent first) and the next one. */
+  aUnits = 0;
+  aExpires = 0;
+  aAt = 0;
+  bUnits = 0;
+  bExpires = 0;
+  bAt = 0;
+  /** Redis refused: no units before this local time. */
+  emptyUntil = 0;
+  fetching: Promise<void> | null = null;
+  /** Units spent since `since`, for sizing the next slice. */
+  spent = 0;
+  since = 0;
+  /** The last grant's view of the shared budget, for headers. */
+  remaining = 0;
+  resetMs = 0;
+  constructor(
+    readonly proto: Check,
+    now: number,
+  ) {
+    this.since = now;
+  }
+
+  available(now: number): number {
+    return (this.aExpires > now ? this.aUnits : 0) + (this.bExpires > now ? this.bUnits : 0);
+  }
+}
+
+export class LeasedStore {
+  private readonly pools: LRUCache<string, Pool>;
+
+  constructor(
+    private readonly redis: RedisStore,
+    maxKeys: number,
+    private readonly now: () => number,
+    private readonly replicas: number,
+    onEvict?: (count: number) => void,
+  ) {
+    this.pools = new LRUCache<string, Pool>({
+      max: maxKeys,
+      dispose: (pool, _k, reason) => {
+        if (reason === 'evict') onEvict?.(1);
+        this.giveBack(pool);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.pools.size;
+  }
+
+  private static lifetime(c: Check): number {
+    return Math.max(1, Math.floor(c.rule.maxOverAdmission * c.windowMs));
+  }
+
+  private static maxSlice(c: Check): number {
+    return Math.max(c.cost, Math.ceil(c.rule.maxOverAdmission * c.limit));
+  }
+
+  /**
+   * Decides the leased checks of one request atomically against local slices. Returns a boolean
+   * when every slice was there, else a promise that first fetches the missing slices (one fetch per
+   * key at a time, shared by the requests waiting for it). Rejects with StoreUnavailableError.
+   */
+  decide(checks: readonly Check[], now: number): boolean | Promise<boolean> {
+    let wait: Promise<void>[] | null = null;
+    for (const c of checks) {
+      const pool = this.pool(c, now);
+      if (pool.available(now) >= c.cost || pool.emptyUntil > now) continue;
+      (wait ??= []).push(pool.fetching ?? this.fetch(pool, c, now));
+    }
+    if (wait === null) return this.settle(checks, now);
+    return Promise.all(wait).then(() => this.settle(checks, this.now()));
+  }
+
+  /** Gives back admissions of a request another rule rejected. */
+  refund(c: Check): void {
+    if (!c.committed) return;
+    c.committed = false;
+    const pool = this.pools.get(c.rule.memoryPrefix + c.key);
+    if (pool === undefined) return;
+    pool.aUnits += c.cost;
+    pool.spent -= c.cost;
+  }
+
+  private pool(c: Check, now: number): Pool {
+    const key = c.rule.memoryPrefix + c.key;
+    let pool = this.pools.get(key);
+    if (pool === undefined || pool.proto.rule !== c.rule) {
+      pool = new Pool(c, now);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  private settle(checks: readonly Check[], now: number): boolean {
+    let pass = true;
+    for (const c of checks) {
+      const pool = this.pool(c, now);
+      this.expire(pool, now);
+      const have = pool.available(now);
+      c.at = now;
+      if (have >= c.cost) admit(c, Math.min(have - c.cost + pool.remaining, c.burst), pool.resetMs);
+      else if (pool.emptyUntil > now) reject(c, 0, pool.emptyUntil - now);
+      else reject(c, have, ((c.cost - have) * c.windowMs) / Math.max(c.limit, 1e-9));
+      if (c.status === REJECT && !c.rule.shadow) pass = false;
+    }
+    for (const c of checks) {
+      c.committed = false;
+      if (!pass || c.status !== ALLOW) continue;
+      const pool = this.pool(c, now);
+      let cost = c.cost;
+      const fromA = Math.min(pool.aUnits, cost);
+      pool.aUnits -= fromA;
+      cost -= fromA;
+      if (cost > 0) {
+        pool.bUnits -= cost;
+        // the current grant is used up: the next one becomes current
+        pool.aUnits = pool.bUnits;
+        pool.aExpires = pool.bExpires;
+        pool.aAt = pool.bAt;
+        pool.bUnits = 0;
+        pool.bExpires = 0;
+      }
+      pool.spent += c.cost;
+      c.committed = true;
+      // prefetch when half the slice is gone
+      if (pool.fetching === null && pool.available(now) * 2 < LeasedStore.maxSlice(c) && pool.emptyUntil <= now) {
+        this.fetch(pool, c, now).catch(() => undefined);
+      }
+    }
+    return pass;
+  }
+
+  /** Drops expired grants, giving their units back to Redis. */
+  private expire(pool: Pool, now: number): void {
+    if (pool.aUnits > 0 && pool.aExpires <= now) this.returnA(pool);
+    if (pool.bUnits > 0 && pool.bExpires <= now) this.returnB(pool);
+    if (pool.aUnits <= 0 && pool.bUnits > 0) {
+      pool.aUnits = pool.bUnits;
+      pool.aExpires = pool.bExpires;
+      pool.aAt = pool.bAt;
+      pool.bUnits = 0;
+    }
+  }
+
+  private returnA(pool: Pool): void {
+    if (pool.aUnits > 0) this.redis.refund([snapshot(pool.proto, pool.aUnits, pool.aAt)]);
+    pool.aUnits = 0;
+  }
+
+  private returnB(pool: Pool): void {
+    if (pool.bUnits > 0) this.redis.refund([snapshot(pool.proto, pool.bUnits, pool.bAt)]);
+    pool.bUnits = 0;
+  }
+
+  private giveBack(pool: Pool): void {
+    this.returnA(pool);
+    this.returnB(pool);
+  }
+
+  private fetch(pool: Pool, c: Check, now: number): Promise<void> {
+    const H = LeasedStore.lifetime(c);
+    const elapsed = Math.max(1, now - pool.since);
+    const observed = pool.spent > 0 ? Math.ceil(((pool.spent * H) / elapsed) * 2) : Math.ceil((c.limit * H) / c.windowMs / this.replicas);
+    const want = Math.min(LeasedStore.maxSlice(c), Math.max(c.cost, observed));
+    pool.spent = 0;
+    pool.since = now;
+    const req = new Check(c.rule, c.key, c.limit, c.burst, want);
+    const p = this.redis.lease(req).then(
+      (granted) => {
+        const t = this.now();
+        pool.fetching = null;
+        if (!granted) {
+          pool.emptyUntil = t + req.waitMs;
+          pool.remaining = 0;
+          pool.resetMs = req.resetMs;
+          return;
+        }
+        pool.emptyUntil = 0;
+        pool.remaining = req.waitMs; // for a lease, the shared budget left after the grant
+        pool.resetMs = req.resetMs;
+        // a sliding-window grant is only good in the window it was counted in
+        const life = c.rule.algorithm === 'sliding-window-counter' ? Math.min(H, req.resetMs) : H;
+        const units = req.remaining;
+        if (pool.aUnits <= 0 || pool.aExpires <= t) {
+          this.returnA(pool);
+          pool.aUnits = units;
+          pool.aExpires = t + life;
+          pool.aAt = req.at;
+        } else {
+          this.returnB(pool);
+          pool.bUnits = units;
+          pool.bExpires = t + life;
+          pool.bAt = req.at;
+        }
+      },
+      (err: Error) => {
+        pool.fetching = null;
+        throw err;
+      },
+    );
+    pool.fetching = p;
+    return p;
+  }
+}
