@@ -16,17 +16,21 @@ class MalformedInput extends Error {}
 
 function usage(): string {
   const names = Object.entries(SERIES_DETECTORS).map(([name, d]) => `  ${name.padEnd(13)} ${d.summary}`);
-  return `usage: ratewarden replay [--detector NAME] FILE.csv   (- reads stdin)\n\ndetectors:\n${names.join('\n')}\n`;
+  return (
+    'usage: ratewarden replay [--detector NAME] [--min-scale X] FILE.csv   (- reads stdin)\n\n' +
+    '  --min-scale X   smallest change that matters, in the series\' units (e.g. 1 for request counts)\n\n' +
+    `detectors:\n${names.join('\n')}\n`
+  );
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { detector?: string | undefined; help?: boolean | undefined };
+  let values: { detector?: string | undefined; 'min-scale'?: string | undefined; help?: boolean | undefined };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { detector: { type: 'string', short: 'd' }, help: { type: 'boolean', short: 'h' } },
+      options: { detector: { type: 'string', short: 'd' }, 'min-scale': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (err) {
     process.stderr.write(`ratewarden replay: ${(err as Error).message}\n${usage()}`);
@@ -41,7 +45,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const name = values.detector ?? DEFAULT_SERIES_DETECTOR;
-  const detector = createSeriesDetectorByName(name);
+  const minScale = values['min-scale'] === undefined ? undefined : Number(values['min-scale']);
+  if (minScale !== undefined && !(minScale >= 0)) {
+    process.stderr.write(`ratewarden replay: --min-scale must be a number >= 0, got "${values['min-scale']}"\n`);
+    return 2;
+  }
+  const detector = createSeriesDetectorByName(name, minScale === undefined ? {} : { minScale });
   if (!detector) {
     process.stderr.write(`ratewarden replay: unknown detector "${name}"\n${usage()}`);
     return 2;

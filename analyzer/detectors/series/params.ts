@@ -16,6 +16,8 @@ export interface SeriesParams {
   readonly clipK: number;
   /** The robust scale never drops below this fraction of the un-clipped one (spiky, mostly-flat series). */
   readonly scaleFloorFrac: number;
+  /** Absolute scale floor in the series' units (its resolution; 0 = none). See SeriesDetectorOptions.minScale. */
+  readonly minScale: number;
   /** Time-of-day buckets of the daily seasonal profile (0 disables it). */
   readonly dayBuckets: number;
   /** EWMA weight of a bucket update (each bucket is visited once per day per sample slot). */
@@ -60,6 +62,7 @@ const BASE = {
   scaleAlpha: 0.003,
   clipK: 2.5,
   scaleFloorFrac: 0.05,
+  minScale: 0,
   bucketAlpha: 0.3,
   seasonalMinSamples: 100,
   periodEvery: 128,

@@ -3,17 +3,18 @@
  * Each entry makes a fresh detector for one series.
  */
 import { createSeriesDetector } from './seriesDetector.js';
-import type { SeriesDetector } from './types.js';
+import type { SeriesDetector, SeriesDetectorOptions } from './types.js';
 import { createZScoreDetector } from './zscoreDetector.js';
 
 export interface DetectorEntry {
   readonly summary: string;
-  readonly create: () => SeriesDetector;
+  /** `minScale` is honoured by the series detectors and ignored by the baselines. */
+  readonly create: (options?: Pick<SeriesDetectorOptions, 'minScale'>) => SeriesDetector;
 }
 
 export const SERIES_DETECTORS: Readonly<Record<string, DetectorEntry>> = {
-  series: { summary: "the analyzer's streaming detector, 'full' profile (per-service series; the default)", create: () => createSeriesDetector({ profile: 'full' }) },
-  'series-light': { summary: "the same detector, 'light' profile (per-client series)", create: () => createSeriesDetector({ profile: 'light' }) },
+  series: { summary: "the analyzer's streaming detector, 'full' profile (per-service series; the default)", create: (o) => createSeriesDetector({ ...o, profile: 'full' }) },
+  'series-light': { summary: "the same detector, 'light' profile (per-client series)", create: (o) => createSeriesDetector({ ...o, profile: 'light' }) },
   zscore: { summary: 'baseline: rolling z-score over the previous 300 values', create: () => createZScoreDetector() },
 };
 
@@ -24,6 +25,6 @@ export function seriesDetectorNames(): string[] {
 }
 
 /** A fresh detector by name, or undefined for an unknown name. */
-export function createSeriesDetectorByName(name: string): SeriesDetector | undefined {
-  return Object.hasOwn(SERIES_DETECTORS, name) ? SERIES_DETECTORS[name]!.create() : undefined;
+export function createSeriesDetectorByName(name: string, options: Pick<SeriesDetectorOptions, 'minScale'> = {}): SeriesDetector | undefined {
+  return Object.hasOwn(SERIES_DETECTORS, name) ? SERIES_DETECTORS[name]!.create(options) : undefined;
 }

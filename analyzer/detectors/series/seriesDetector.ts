@@ -52,7 +52,8 @@ const TAIL_SHORT = TAIL_POINT + TAIL_SLOTS;
 const SCALARS = TAIL_SHORT + TAIL_SLOTS;
 
 export function createSeriesDetector(options: SeriesDetectorOptions & { params?: Partial<SeriesParams> } = {}): SeriesDetector {
-  return new StreamingSeriesDetector(paramsFor(options.profile ?? 'light', options.params));
+  const params = options.minScale !== undefined ? { ...options.params, minScale: options.minScale } : options.params;
+  return new StreamingSeriesDetector(paramsFor(options.profile ?? 'light', params));
 }
 
 class StreamingSeriesDetector implements SeriesDetector {
@@ -194,7 +195,7 @@ function clamp(v: number, limit: number): number {
 
 /** The robust scale, floored so that a mostly-flat or spiky series never divides by ~0. */
 function effectiveScale(robust: number, plain: number, location: number, p: SeriesParams): number {
-  return Math.max(robust, p.scaleFloorFrac * plain, 1e-9 * Math.abs(location), 1e-12);
+  return Math.max(robust, p.scaleFloorFrac * plain, p.minScale, 1e-9 * Math.abs(location), 1e-12);
 }
 
 /** Updates a residual model's robust/plain scale; returns the clipped residual to learn with. */

@@ -27,4 +27,10 @@ export interface SeriesDetectorOptions {
    * period detection, ~9 KB of state. Same code, different sizes.
    */
   profile?: SeriesProfile;
+  /**
+   * The smallest change that can matter, in the series' units (default 0). For sparse counts
+   * (a client idle for hours, then 1 request) pass the count resolution, e.g. 1: without it a
+   * series that was exactly constant so far calls any change maximally surprising.
+   */
+  minScale?: number;
 }

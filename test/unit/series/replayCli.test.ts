@@ -101,3 +101,13 @@ test('replay exits 2 on a missing file, an unknown detector or no file argument'
   assert.match(unknown.stderr, /unknown detector "nope"/);
   assert.equal((await replay([])).code, 2);
 });
+
+test('replay --min-scale takes a non-negative number and refuses anything else with exit 2', async () => {
+  const file = csv('ms.csv', nabRows(50));
+  const ok = await replay(['--min-scale', '1', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim().split('\n').length, 50);
+  const bad = await replay(['--min-scale=-1', file]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--min-scale must be a number >= 0/);
+});

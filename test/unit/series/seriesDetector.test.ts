@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSeriesDetector, type SeriesProfile } from '../../../analyzer/detectors/series/index.js';
-import { noisySeries } from './synthetic.js';
+import { MINUTE, noisySeries, rng, T0 } from './synthetic.js';
 
 const PROFILES: SeriesProfile[] = ['light', 'full'];
 
@@ -111,4 +111,29 @@ test('the full profile learns a non-daily period and then flags a break in it', 
   xs[2550] = 20;
   const scores = scoreAll('full', ts, xs);
   assert.ok(scores[2550]! > maxOf(scores, 1000, 2550), `extra burst ${scores[2550]} vs regular ${maxOf(scores, 1000, 2550)}`);
+});
+
+test('with minScale 1 a burst in a sparse count series stands out, idle-to-one-request does not', () => {
+  const next = rng(9);
+  const poisson = (l: number): number => {
+    let k = 0;
+    let p = Math.exp(-l);
+    let c = p;
+    const u = next();
+    while (u > c) {
+      k++;
+      p *= l / k;
+      c += p;
+    }
+    return k;
+  };
+  const d = createSeriesDetector({ profile: 'light', minScale: 1 });
+  let steady = 0;
+  for (let i = 0; i < 5000; i++) {
+    const s = d.update(poisson(0.05), T0 + i * MINUTE);
+    if (i >= 500) steady = Math.max(steady, s);
+  }
+  const burst = d.update(30, T0 + 5000 * MINUTE);
+  assert.ok(steady < 0.7, `steady ${steady}`);
+  assert.ok(burst > 0.8 && burst > steady, `burst ${burst} vs steady ${steady}`);
 });
