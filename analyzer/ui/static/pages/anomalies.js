@@ -14,12 +14,15 @@ const SINCE = [
   ['7d', 'last 7 days'],
 ];
 const PAGE = 25;
+/** Ids already shown in this tab, so anomalies that arrive while watching are highlighted. */
+const seen = new Set();
 
 export function render(main, params, ctx) {
   const filters = { status: params.query.get('status') || '', client: params.query.get('client') || '', since: params.query.get('since') || '' };
   const cursors = [];
   let cursor = params.query.get('cursor') || '';
   let timer = null;
+  let primed = false; // the first load of a page view highlights nothing
 
   const status = h('select', { name: 'status', 'aria-label': 'status' }, STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s || 'any status')));
   const client = h('input', { name: 'client', type: 'search', placeholder: 'client key, e.g. apiKey:9f86d081884c7d65', value: filters.client, size: 34, 'aria-label': 'client' });
@@ -56,7 +59,7 @@ export function render(main, params, ctx) {
       const rows = page.items.map((r) =>
         h(
           'tr',
-          { class: `row status-${r.status}`, dataset: { id: r.id }, onclick: (e) => (e.target.closest('a') ? null : ctx.go(`#/anomalies/${encodeURIComponent(r.id)}`)) },
+          { class: `row status-${r.status}${primed && !seen.has(r.id) ? ' new' : ''}`, dataset: { id: r.id }, onclick: (e) => (e.target.closest('a') ? null : ctx.go(`#/anomalies/${encodeURIComponent(r.id)}`)) },
           h('td', { title: fmtTime(r.ts) }, h('a', { href: `#/anomalies/${encodeURIComponent(r.id)}`, class: 'when' }, fmtAgo(r.ts, now))),
           h('td', null, clientLink(r.client), r.tier ? h('small', { class: 'tier' }, r.tier) : null),
           h('td', null, scoreBar(r.score)),
@@ -66,6 +69,9 @@ export function render(main, params, ctx) {
           h('td', { class: 'summary' }, r.summary),
         ),
       );
+      if (seen.size > 5000) seen.clear();
+      for (const r of page.items) seen.add(r.id);
+      primed = true;
       replace(
         body,
         h(
