@@ -254,12 +254,14 @@ interface PolicyCase {
 const policyCases: PolicyCase[] = [];
 for (const [chart, cases] of [['analyzer', analyzerCases], ['example service', exampleCases]] as const) {
   for (const c of cases) {
-    for (const cm of findAll(c.objects, 'ConfigMap') as Array<K8sObject & { data: Record<string, string> }>) {
-      for (const [key, text] of Object.entries(cm.data)) {
-        const file = join(work, `${policyCases.length}-${key}`);
-        writeFileSync(file, text);
-        policyCases.push({ label: `the ${chart} chart's ${cm.metadata.name} (${c.label})`, file });
-      }
+    // the ConfigMap the pod mounts as its policy (other ConfigMaps, e.g. dashboards, are not policies)
+    const policyVolume = podSpec(c.objects).volumes?.find((v) => v.name === 'rw-policy')?.configMap;
+    const cm = findAll(c.objects, 'ConfigMap').find((o) => o.metadata.name === policyVolume?.name) as (K8sObject & { data: Record<string, string> }) | undefined;
+    if (!cm || !policyVolume) continue;
+    for (const { key } of policyVolume.items ?? [{ key: 'policy.yaml' }]) {
+      const file = join(work, `${policyCases.length}-${key}`);
+      writeFileSync(file, cm.data[key] ?? '');
+      policyCases.push({ label: `the ${chart} chart's ${cm.metadata.name} (${c.label})`, file });
     }
   }
 }
