@@ -72,7 +72,14 @@ export class RedisControlPlane implements ControlPlane {
       onResync();
     });
     sub.on('error', () => undefined); // reconnects by itself; state is reloaded on 'ready'
-    await sub.subscribe(channel);
+    try {
+      await sub.subscribe(channel);
+    } catch (err) {
+      // a subscription that never started must not leave its connection behind (callers retry)
+      sub.disconnect();
+      if (this.subscriber === sub) this.subscriber = null;
+      throw err;
+    }
     return async () => {
       await sub.unsubscribe(channel).catch(() => undefined);
       sub.disconnect();

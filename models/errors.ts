@@ -30,6 +30,8 @@ export const ErrorCodes = {
   // configuration / start-up
   CONFIG_STORE: 'RW_CONFIG_STORE',
   CONFIG_ARG: 'RW_CONFIG_ARG',
+  /** Identity set-up at start (JWT secret variable missing, key file unreadable). */
+  CONFIG_IDENTITY: 'RW_CONFIG_IDENTITY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

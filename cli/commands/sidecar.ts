@@ -1,5 +1,82 @@
-// Placeholder until the sidecar command lands; it must never reach main.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('ratewarden sidecar: not built yet\n');
-  return 2;
+/**
+ * `ratewarden sidecar --config F --upstream URL [--listen H:P] [--admin H:P]` — the program that
+ * runs in every pod. Start-up problems (bad flags, a policy with errors, store.kind redis without
+ * REDIS_URL/REDIS_CLUSTER_NODES, a JWT secret variable that is not set) exit 2 with a clear message
+ * before anything listens. Once listening it prints one JSON `ready` line with both addresses and
+ * runs until SIGTERM/SIGINT, then drains (a second signal exits at once).
+ */
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, RatewardenError } from '../../models/errors.js';
+import { formatPolicyErrors, parsePolicy } from '../../models/policy/index.js';
+import { parseSidecarArgs } from '../../sidecar/config.js';
+import { createLogger } from '../../sidecar/log.js';
+import { startSidecar } from '../../sidecar/server.js';
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const config = parseSidecarArgs(argv, env);
+  let text: string;
+  try {
+    text = readFileSync(config.configFile, 'utf8');
+  } catch (err) {
+    process.stderr.write(`ratewarden sidecar: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
+    return 2;
+  }
+  const parsed = parsePolicy(text, { hashKey: env.RW_HASH_KEY || undefined });
+  if (!parsed.ok) {
+    process.stderr.write(formatPolicyErrors(parsed.errors, config.configFile) + '\n');
+    process.stderr.write(`ratewarden sidecar: ${config.configFile} has ${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'}; not starting\n`);
+    return 2;
+  }
+  const policy = parsed.policy;
+  if (policy.store.kind === 'redis' && !config.redis) {
+    throw new RatewardenError(ErrorCodes.CONFIG_STORE, `${config.configFile}: store.kind is redis, but neither REDIS_URL nor REDIS_CLUSTER_NODES is set`);
+  }
+
+  const logger = createLogger();
+  for (const w of parsed.warnings) logger.warn({ file: config.configFile }, `policy warning: ${w}`);
+  const sidecar = await startSidecar({
+    policy,
+    policyFile: config.configFile,
+    policyText: text,
+    upstream: config.upstream,
+    listen: config.listen,
+    admin: config.admin,
+    pod: config.pod,
+    service: config.service,
+    redis: config.redis,
+    kafka: config.kafka,
+    eventsTopic: env.RW_EVENTS_TOPIC || null,
+    ctlPrefix: config.ctlPrefix,
+    drainSeconds: config.drainSeconds,
+    logger,
+    env,
+  });
+  logger.info(
+    {
+      listen: sidecar.address,
+      admin: sidecar.adminAddress,
+      upstream: config.upstream.origin,
+      pod: config.pod,
+      service: config.service,
+      store: `${policy.store.kind}/${policy.store.failMode}`,
+      rules: policy.rules.length,
+      pid: process.pid,
+    },
+    'ready',
+  );
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
+      process.once('SIGTERM', () => process.exit(1));
+      process.once('SIGINT', () => process.exit(1));
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await sidecar.close();
+  logger.info('stopped');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  return 0;
 }

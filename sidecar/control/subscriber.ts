@@ -1,0 +1,147 @@
+/**
+ * Keeps a ControlState current from a ControlPlane (Redis in production, in-memory in the demo):
+ * subscribes to the channel first, then loads the three hashes, so nothing written in between is
+ * missed. Loads again on every reconnect of the subscription, on a gap in `seq`, and every 30 s;
+ * loads are coalesced (one running, at most one queued). A message that does not decode is
+ * counted and ignored; a message older than the state it would change is ignored (ControlState).
+ */
+import { decodeControlMessage } from '../../models/control.js';
+import type { ControlPlane } from '../../models/controlPlane.js';
+import type { Logger } from '../log.js';
+import type { SidecarMetrics } from '../metrics.js';
+import { ControlState } from './controlState.js';
+
+export type ReloadCause = 'start' | 'reconnect' | 'gap' | 'interval';
+
+export interface SubscriberOptions {
+  readonly metrics?: SidecarMetrics;
+  readonly logger?: Logger;
+  /** Periodic full load (default 30 s). */
+  readonly intervalMs?: number;
+  /** How long start() waits for the first load before going on without it (default 5 s). */
+  readonly startTimeoutMs?: number;
+}
+
+export class ControlPlaneSubscriber {
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private interval: NodeJS.Timeout | null = null;
+  private loading: Promise<void> | null = null;
+  private queued: ReloadCause | null = null;
+  private closed = false;
+  /** Whether at least one full load succeeded. */
+  loaded = false;
+  badMessages = 0;
+
+  constructor(
+    private readonly plane: ControlPlane,
+    readonly state: ControlState,
+    private readonly opts: SubscriberOptions = {},
+  ) {}
+
+  /** Subscribes and loads; resolves when the first load is done (or failed, or timed out: failMode decides then). */
+  async start(): Promise<void> {
+    const timeoutMs = this.opts.startTimeoutMs ?? 5_000;
+    await withTimeout(this.subscribeLoop(0), timeoutMs, 'control-plane subscribe').catch((err: Error) => {
+      this.opts.logger?.warn({ err: err.message }, 'control plane: not subscribed yet; retrying in the background');
+    });
+    this.interval = setInterval(() => this.reload('interval'), this.opts.intervalMs ?? 30_000);
+    this.interval.unref();
+    await withTimeout(this.reload('start'), timeoutMs, 'control-plane load').catch((err: Error) => {
+      this.opts.logger?.warn({ err: err.message }, 'control plane: first load did not finish; continuing');
+    });
+  }
+
+  /** Subscribes, retrying with backoff until it works or the subscriber closes. */
+  private subscribing: Promise<void> | null = null;
+  private subscribeLoop(attempt: number): Promise<void> {
+    this.subscribing ??= (async () => {
+      for (let i = attempt; !this.closed; i++) {
+        try {
+          const unsubscribe = await this.plane.subscribe(this.onMessage, () => void this.reload('reconnect'));
+          if (this.closed) {
+            await unsubscribe().catch(() => undefined);
+            return;
+          }
+          this.unsubscribe = unsubscribe;
+          if (i > 0) void this.reload('reconnect'); // whatever was published before we listened
+          return;
+        } catch (err) {
+          if (i === 0) this.opts.logger?.warn({ err: (err as Error).message }, 'control plane: subscribe failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(i, 5))).unref());
+        }
+      }
+    })();
+    return this.subscribing;
+  }
+
+  readonly onMessage = (raw: string): void => {
+    const t0 = performance.now();
+    const decoded = decodeControlMessage(raw);
+    if (!decoded.ok) {
+      this.badMessages++;
+      this.opts.metrics?.controlBadMessages.inc();
+      if (this.badMessages === 1 || this.badMessages % 100 === 0) this.opts.logger?.warn({ error: decoded.error, count: this.badMessages }, 'control plane: bad message ignored');
+      return;
+    }
+    const msg = decoded.value;
+    const gap = this.loaded && msg.seq > this.state.lastSeq + 1;
+    this.state.apply(msg);
+    this.opts.metrics?.controlSeq.set(this.state.lastSeq);
+    this.opts.metrics?.controlApplySeconds.observe((performance.now() - t0) / 1000);
+    if (gap) this.reload('gap');
+  };
+
+  /** Loads the full state (coalesced). */
+  reload(cause: ReloadCause): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.loading !== null) {
+      this.queued ??= cause;
+      return this.loading;
+    }
+    this.loading = this.loadOnce(cause).finally(() => {
+      this.loading = null;
+      const next = this.queued;
+      this.queued = null;
+      if (next !== null && !this.closed) void this.reload(next);
+    });
+    return this.loading;
+  }
+
+  private async loadOnce(cause: ReloadCause): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const loaded = await this.plane.read();
+      this.state.replace(loaded);
+      if (loaded.invalid.length > 0) {
+        this.badMessages += loaded.invalid.length;
+        this.opts.metrics?.controlBadMessages.inc(loaded.invalid.length);
+        this.opts.logger?.warn({ invalid: loaded.invalid.slice(0, 5) }, 'control plane: stored fields that do not decode were ignored');
+      }
+      this.loaded = true;
+      this.opts.metrics?.controlReloads.inc({ cause });
+      this.opts.metrics?.controlSeq.set(this.state.lastSeq);
+      this.opts.metrics?.controlApplySeconds.observe((performance.now() - t0) / 1000);
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message, cause }, 'control plane: load failed; keeping the current state');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.interval !== null) clearInterval(this.interval);
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = null;
+    if (unsubscribe) await unsubscribe().catch(() => undefined);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      timer.unref();
+    }),
+  ]);
+}

@@ -1,0 +1,75 @@
+/**
+ * One CallEvent per answered request (models/events.ts). Built from what the request path already
+ * has — facts, verdict, the forwarding result — plus two cheap derived fields: a bounded `route`
+ * (the path without query; a query can carry an API key) and `uaHash`, a short SHA-256 of the
+ * User-Agent cached per distinct string. Secrets never get in: `client` carries API keys as their id.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { CallEvent, Decision } from '../../models/events.js';
+
+/** Longest route kept in an event (models/events.ts accepts up to 2048). */
+export const MAX_ROUTE_LENGTH = 512;
+const UA_HASH_HEX = 16;
+
+export class UserAgentHasher {
+  private readonly cache = new LRUCache<string, string>({ max: 2_000 });
+
+  hash(ua: string | undefined): string | null {
+    if (!ua) return null;
+    let h = this.cache.get(ua);
+    if (h === undefined) {
+      h = createHash('sha256').update(ua).digest('hex').slice(0, UA_HASH_HEX);
+      // only short strings are worth remembering; a megabyte UA is hashed and forgotten
+      if (ua.length <= 512) this.cache.set(ua, h);
+    }
+    return h;
+  }
+}
+
+export function boundedRoute(path: string): string {
+  return path.length > MAX_ROUTE_LENGTH ? path.slice(0, MAX_ROUTE_LENGTH) : path;
+}
+
+export interface CallEventInput {
+  readonly ts: number;
+  readonly pod: string;
+  readonly service: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly ip: string;
+  readonly client: string;
+  readonly user: string | null;
+  readonly uaHash: string | null;
+  readonly decision: Decision;
+  readonly rule: string | null;
+  readonly cost: number;
+  readonly tier: string;
+}
+
+export function callEvent(i: CallEventInput): CallEvent {
+  return {
+    v: 1,
+    ts: i.ts,
+    pod: i.pod,
+    service: i.service,
+    method: i.method.length > 16 ? i.method.slice(0, 16) : i.method,
+    route: boundedRoute(i.path),
+    status: i.status,
+    latencyMs: Math.round(i.latencyMs * 1000) / 1000,
+    bytesIn: i.bytesIn,
+    bytesOut: i.bytesOut,
+    ip: i.ip.length > 64 ? i.ip.slice(0, 64) : i.ip,
+    client: i.client,
+    user: i.user,
+    uaHash: i.uaHash,
+    decision: i.decision,
+    rule: i.rule,
+    cost: i.cost,
+    tier: i.tier.length > 32 ? i.tier.slice(0, 32) : i.tier,
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * Call events to Kafka without ever making a request wait on Kafka. `publish` encodes the event
+ * and puts it in a bounded ring buffer — that is all the request path does. A background pump sends
+ * batches (up to `batchSize` messages, or whatever is there after `lingerMs`), gzip-compressed and
+ * keyed by the client key so one client's events stay in order on one partition.
+ *
+ * When Kafka is down or slow, sends fail or take long: the buffer fills, the oldest events are
+ * dropped and counted (`events_dropped_total`), and a failed batch goes back to the front of the
+ * buffer to be retried with exponential backoff (100 ms … 5 s). The bound is the buffer capacity
+ * plus the one batch in flight. `flush`/`close` deliver what they can within a time bound; whatever
+ * is still buffered then is counted as dropped.
+ */
+import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import type { CallEvent } from '../../models/events.js';
+import { encodeCallEvent } from '../../models/events.js';
+import type { EventSink } from '../../models/eventBus.js';
+import type { Logger } from '../log.js';
+import type { SidecarMetrics } from '../metrics.js';
+import { RingBuffer } from './ringBuffer.js';
+
+export interface EncodedEvent {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The part of a Kafka producer the sink uses (kafkajs adapter below; tests may pass another). */
+export interface EventProducer {
+  connect(): Promise<void>;
+  send(messages: readonly EncodedEvent[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaEventSinkOptions {
+  readonly producer: EventProducer;
+  /** Bounded buffer (policy `events.bufferSize`, default 100k). */
+  readonly bufferSize: number;
+  /** Longest an event waits for companions before a batch goes (policy `events.linger`, ≤ 50 ms). */
+  readonly lingerMs: number;
+  readonly batchSize: number;
+  readonly metrics?: SidecarMetrics;
+  readonly logger?: Logger;
+  /** Default bound for flush() and close(). */
+  readonly flushTimeoutMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+const MAX_LINGER_MS = 50;
+
+export class KafkaEventSink implements EventSink {
+  private readonly ring: RingBuffer<EncodedEvent>;
+  private readonly producer: EventProducer;
+  private readonly lingerMs: number;
+  private readonly batchSize: number;
+  private readonly metrics: SidecarMetrics | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly flushTimeoutMs: number;
+  private readonly maxBackoffMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private current: Promise<void> | null = null;
+  private connected = false;
+  private failures = 0;
+  private backoffUntil = 0;
+  private closed = false;
+  /** Counters (also exported as metrics), for tests and the shutdown log line. */
+  published = 0;
+  sent = 0;
+  dropped = 0;
+
+  constructor(opts: KafkaEventSinkOptions) {
+    this.ring = new RingBuffer(opts.bufferSize);
+    this.producer = opts.producer;
+    this.lingerMs = Math.max(0, Math.min(opts.lingerMs, MAX_LINGER_MS));
+    this.batchSize = Math.max(1, opts.batchSize);
+    this.metrics = opts.metrics;
+    this.logger = opts.logger;
+    this.flushTimeoutMs = opts.flushTimeoutMs ?? 5_000;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 5_000;
+  }
+
+  get buffered(): number {
+    return this.ring.size;
+  }
+
+  /** Connects in the background; events published before (or while Kafka is away) wait in the buffer. */
+  start(): void {
+    this.schedule();
+  }
+
+  publish(event: CallEvent): void {
+    if (this.closed) {
+      this.drop(1);
+      return;
+    }
+    this.published++;
+    const dropped = this.ring.push({ key: event.client, value: encodeCallEvent(event) });
+    if (dropped !== undefined) this.drop(1);
+    this.metrics?.eventsBuffered.set(this.ring.size);
+    this.schedule();
+  }
+
+  private drop(n: number): void {
+    this.dropped += n;
+    this.metrics?.eventsDropped.inc(n);
+  }
+
+  private schedule(): void {
+    if (this.current !== null || this.ring.size === 0) return;
+    const wait = this.backoffUntil - Date.now();
+    if (wait > 0) {
+      if (this.timer === null) this.timer = setTimeout(this.pump, wait);
+      return;
+    }
+    if (this.ring.size >= this.batchSize) {
+      if (this.immediate === null) this.immediate = setImmediate(this.pump);
+    } else if (this.timer === null) {
+      this.timer = setTimeout(this.pump, this.lingerMs);
+    }
+  }
+
+  private readonly pump = (): void => {
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    if (this.current !== null || this.ring.size === 0) return;
+    this.current = this.sendOne().finally(() => {
+      this.current = null;
+      this.metrics?.eventsBuffered.set(this.ring.size);
+      if (!this.closed || this.ring.size > 0) this.schedule();
+    });
+  };
+
+  private async sendOne(): Promise<void> {
+    const batch = this.ring.shift(this.batchSize);
+    try {
+      if (!this.connected) {
+        await this.producer.connect();
+        this.connected = true;
+      }
+      await this.producer.send(batch);
+      this.sent += batch.length;
+      this.metrics?.eventsSent.inc(batch.length);
+      if (this.failures > 0) this.logger?.info({ buffered: this.ring.size, dropped: this.dropped }, 'event delivery recovered');
+      this.failures = 0;
+      this.backoffUntil = 0;
+    } catch (err) {
+      this.failures++;
+      this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
+      this.metrics?.eventsSendErrors.inc();
+      const lost = this.ring.unshift(batch);
+      if (lost > 0) this.drop(lost);
+      const backoff = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(this.failures - 1, 10));
+      this.backoffUntil = Date.now() + backoff;
+      // one line when delivery starts failing, then one per ~32 failures: never a log storm
+      if (this.failures === 1 || this.failures % 32 === 0) {
+        this.logger?.warn({ err: (err as Error).message, failures: this.failures, buffered: this.ring.size, dropped: this.dropped }, 'event delivery failing; buffering');
+      }
+    }
+  }
+
+  /** Delivers what is buffered, within `timeoutMs` (best effort). */
+  async flush(timeoutMs = this.flushTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.ring.size > 0 || this.current !== null) && Date.now() < deadline) {
+      if (this.current === null) {
+        // at shutdown a backoff is shortened, not skipped: Kafka that is down stays down for a while
+        if (this.backoffUntil > Date.now()) await sleep(Math.min(this.backoffUntil - Date.now(), deadline - Date.now(), 250));
+        else this.pump();
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await Promise.race([this.current ?? sleep(10), sleep(left)]);
+    }
+  }
+
+  async close(timeoutMs = this.flushTimeoutMs): Promise<void> {
+    if (this.closed) return;
+    const started = Date.now();
+    await this.flush(timeoutMs);
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    const left = this.ring.size;
+    if (left > 0) {
+      this.ring.shift(left);
+      this.drop(left);
+    }
+    this.metrics?.eventsBuffered.set(0);
+    if (left > 0 || this.current !== null) this.logger?.warn({ undelivered: left }, 'events not delivered at shutdown');
+    const remaining = Math.max(500, timeoutMs - (Date.now() - started));
+    await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(remaining)]);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** kafkajs producer behind EventProducer: gzip (or none), acks from all in-sync replicas. */
+export function kafkajsProducer(kafka: Kafka, topic: string, compression: 'gzip' | 'none'): EventProducer {
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+  const codec = compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  return {
+    connect: () => producer.connect(),
+    async send(messages) {
+      await producer.send({ topic, compression: codec, messages: messages as EncodedEvent[] });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+/** Events disabled (no KAFKA_BROKERS and nothing injected): counted nowhere, kept nowhere. */
+export class NullEventSink implements EventSink {
+  publish(_event: CallEvent): void {}
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,270 @@
+/**
+ * One request through the sidecar: identify → (read a GraphQL body when a rule prices it) →
+ * decide → answer or forward → count, release, emit one CallEvent. The only awaits are the engine's
+ * store round trip (and a JWT verification on a cache miss); metrics are in-memory counters and the
+ * event goes to a non-blocking sink.
+ *
+ * Everything that can change at runtime (policy reload, drain) lives in the mutable Runtime the
+ * handler reads per request, so a reload swaps a pointer and never disturbs requests in flight.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Decision } from '../models/events.js';
+import type { EventSink } from '../models/eventBus.js';
+import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
+import type { Clock, Engine, Verdict } from './engine/types.js';
+import { callEvent, UserAgentHasher } from './events/callEvent.js';
+import { graphqlRequest, MAX_GRAPHQL_BODY, readBody } from './graphqlBody.js';
+import type { Identified, IdentityResolver } from './identity/index.js';
+import { IncomingFacts } from './identity/index.js';
+import { safe, type Logger } from './log.js';
+import type { SidecarMetrics } from './metrics.js';
+import type { ForwardResult, UpstreamProxy } from './proxy/forward.js';
+import { upstreamRequestHeaders } from './proxy/headers.js';
+
+export interface Runtime {
+  identity: IdentityResolver;
+  engine: Engine;
+  styles: HeaderStyles;
+  rejectInvalidTokens: boolean;
+  failOpen: boolean;
+  readonly proxy: UpstreamProxy;
+  readonly sink: EventSink;
+  readonly metrics: SidecarMetrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pod: string;
+  readonly service: string;
+  readonly uaHasher: UserAgentHasher;
+  readonly proto: string;
+  draining: boolean;
+  inflight: number;
+  /** Called when inflight drops to 0 while draining. */
+  onIdle: (() => void) | null;
+  /** Errors the engine threw (a bug, not a store failure): logged once per 1000. */
+  engineErrors: number;
+}
+
+const ANSWERED = { allowed: 'allowed' } as const;
+
+/** Entry point for one request (the fastify route hijacks the reply and calls this). */
+export function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse): void {
+  new Exchange(rt, req, res).start();
+}
+
+class Exchange {
+  private readonly arrival = performance.now();
+  private readonly ts: number;
+  private identified: Identified | null = null;
+  private verdict: Verdict | null = null;
+  private body: Buffer | null = null;
+  private done = false;
+  private queueTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.ts = rt.clock.now();
+  }
+
+  start(): void {
+    const rt = this.rt;
+    rt.inflight++;
+    rt.metrics.inflight.inc();
+    if (rt.draining) {
+      this.answer(draining(), [], 'allowed', ['connection', 'close']);
+      return;
+    }
+    let identified: Identified | Promise<Identified>;
+    try {
+      identified = rt.identity.resolve(this.req);
+    } catch (err) {
+      this.internalError(err as Error);
+      return;
+    }
+    if (identified instanceof Promise) identified.then(this.onIdentified, (err: Error) => this.internalError(err));
+    else this.onIdentified(identified);
+  }
+
+  private readonly onIdentified = (id: Identified): void => {
+    this.identified = id;
+    const rt = this.rt;
+    if (id.invalidToken !== null) {
+      rt.metrics.invalidTokens.inc({ reason: id.invalidToken });
+      if (rt.rejectInvalidTokens) {
+        this.answer(invalidToken(), [], 'allowed', ['www-authenticate', 'Bearer error="invalid_token"']);
+        return;
+      }
+    }
+    const f = id.facts;
+    if (rt.engine.needsBody(f.method, f.path, f.host)) {
+      readBody(this.req, MAX_GRAPHQL_BODY).then(
+        (body) => {
+          if (body === null) {
+            this.answer({ ...badRequest(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), status: 413 }, [], 'allowed', ['connection', 'close']);
+            return;
+          }
+          this.body = body;
+          (f as IncomingFacts).graphql = graphqlRequest(f.method, this.req.url ?? '/', this.req.headers['content-type'], body);
+          this.decide();
+        },
+        () => this.finish(499, 0, 0),
+      );
+      return;
+    }
+    this.decide();
+  };
+
+  private decide(): void {
+    let decision: Promise<Verdict>;
+    try {
+      decision = this.rt.engine.decide(this.identified!.facts);
+    } catch (err) {
+      this.onEngineError(err as Error);
+      return;
+    }
+    decision.then(this.onVerdict, (err: Error) => this.onEngineError(err));
+  }
+
+  private readonly onVerdict = (verdict: Verdict): void => {
+    const rt = this.rt;
+    this.verdict = verdict;
+    rt.metrics.decisionSeconds.observe((performance.now() - this.arrival) / 1000);
+    const headers: HeaderList = [];
+    if (verdict.headline !== null) appendRateLimitHeaders(headers, verdict.headline, rt.styles, rt.clock.now(), verdict.kind === 'limit');
+    switch (verdict.kind) {
+      case 'allow':
+        this.forward(headers);
+        return;
+      case 'queue':
+        this.queueTimer = setTimeout(() => {
+          this.queueTimer = null;
+          this.res.off('close', this.onQueuedClose);
+          this.forward(headers);
+        }, verdict.delayMs);
+        this.res.once('close', this.onQueuedClose);
+        return;
+      case 'limit':
+        this.answer(rateLimited(verdict), headers, verdict.decision);
+        return;
+      case 'block':
+        this.answer(blocked(verdict.block ?? { until: rt.clock.now() + (verdict.retryAfterMs ?? 1000), reason: 'blocked' }, rt.clock.now()), headers, verdict.decision);
+        return;
+      case 'bad-request':
+        this.answer(badRequest(verdict.detail ?? 'the request cannot be priced'), headers, verdict.decision);
+        return;
+      case 'unavailable': {
+        const p = storeUnavailable(verdict.detail);
+        this.answer(verdict.retryAfterMs !== undefined ? { ...p, retryAfter: Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)) } : p, headers, verdict.decision);
+        return;
+      }
+    }
+  };
+
+  private readonly onQueuedClose = (): void => {
+    if (this.queueTimer !== null) {
+      clearTimeout(this.queueTimer);
+      this.queueTimer = null;
+      this.finish(499, 0, 0);
+    }
+  };
+
+  /** The engine threw (not a store failure — those are the engine's failMode). Fail as the policy says. */
+  private onEngineError(err: Error): void {
+    const rt = this.rt;
+    rt.engineErrors++;
+    if (rt.engineErrors === 1 || rt.engineErrors % 1000 === 0) rt.logger.error({ err: safe(err.stack ?? err.message, 2000), count: rt.engineErrors }, 'engine error');
+    if (rt.failOpen) this.forward([]);
+    else this.answer(storeUnavailable('the rate limiter failed'), [], 'allowed');
+  }
+
+  private forward(headers: HeaderList): void {
+    const req = this.req;
+    if (this.res.destroyed) {
+      this.finish(499, 0, 0);
+      return;
+    }
+    const id = this.identified!;
+    const cl = req.headers['content-length'];
+    const streamBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+    this.rt.proxy.forward(
+      this.res,
+      {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { peer: id.peer, peerTrusted: id.peerTrusted, proto: this.rt.proto }),
+        body: this.body ?? (streamBody ? req : null),
+        responseHeaders: headers,
+      },
+      this.onForwarded,
+    );
+  }
+
+  private readonly onForwarded = (r: ForwardResult): void => {
+    if (r.upstreamMs !== null) this.rt.metrics.upstreamSeconds.observe(r.upstreamMs / 1000);
+    if (r.failure !== null && r.failure !== 'aborted') this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
+    this.finish(r.status, r.bytesIn, r.bytesOut);
+  };
+
+  private answer(problem: Problem, headers: HeaderList, decision: Decision, extra?: HeaderList): void {
+    const bytesOut = sendProblem(this.res, problem, headers, extra);
+    const cl = Number(this.req.headers['content-length']);
+    this.finish(problem.status, this.body?.length ?? (Number.isFinite(cl) ? cl : 0), bytesOut, decision);
+  }
+
+  private internalError(err: Error): void {
+    this.rt.logger.error({ err: safe(err.stack ?? err.message, 2000) }, 'request handling failed');
+    if (!this.res.headersSent) this.answer(storeUnavailable('internal error'), [], 'allowed');
+    else this.finish(500, 0, 0);
+  }
+
+  private finish(status: number, bytesIn: number, bytesOut: number, decision?: Decision): void {
+    if (this.done) return;
+    this.done = true;
+    const rt = this.rt;
+    const v = this.verdict;
+    if (v !== null && v.release !== undefined) {
+      try {
+        v.release();
+      } catch {
+        // a release that throws must not cost the event
+      }
+    }
+    const d = decision ?? v?.decision ?? ANSWERED.allowed;
+    const rule = v?.rule ?? null;
+    rt.metrics.countRequest(rule, d);
+    const f = this.identified?.facts;
+    const req = this.req;
+    rt.sink.publish(
+      callEvent({
+        ts: this.ts,
+        pod: rt.pod,
+        service: rt.service,
+        method: req.method ?? 'GET',
+        path: f?.path ?? pathOf(req.url),
+        status,
+        latencyMs: performance.now() - this.arrival,
+        bytesIn,
+        bytesOut,
+        ip: f?.ip ?? req.socket.remoteAddress ?? '',
+        client: f?.clientKey ?? 'ip:' + (req.socket.remoteAddress ?? ''),
+        user: f?.user ?? null,
+        uaHash: rt.uaHasher.hash(req.headers['user-agent']),
+        decision: d,
+        rule,
+        cost: v?.cost ?? 0,
+        tier: f?.tier ?? '',
+      }),
+    );
+    rt.metrics.inflight.dec();
+    rt.inflight--;
+    if (rt.draining && rt.inflight === 0) rt.onIdle?.();
+  }
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

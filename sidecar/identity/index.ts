@@ -1,0 +1,177 @@
+/**
+ * Who is calling: the identity layer turns one incoming request into the engine's RequestFacts —
+ * client IP through trusted proxies, API key id, verified JWT user, tier, client key and the list of
+ * identities a block or override may name. Synchronous except on a JWT cache miss, so the common
+ * request pays no await here.
+ *
+ * Tier resolution, in order: the policy's static `clients` map (by API key, then user, then IP), a
+ * verified JWT's `tierClaim` naming a defined tier, else `defaultTier`. A tier never comes from a
+ * header the client controls.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Policy } from '../../models/policy/index.js';
+import type { RequestFacts } from '../engine/types.js';
+import { ApiKeyReader } from './apiKey.js';
+import { ClientIpResolver, TrustedProxies } from './ip.js';
+import type { InvalidTokenReason, JwtVerifier, TokenResult } from './jwt.js';
+
+export { ApiKeyReader, queryParam } from './apiKey.js';
+export { ClientIpResolver, TrustedProxies, parseAddress, addressKey } from './ip.js';
+export { JwtVerifier, createJwtVerifier, INVALID_TOKEN_REASONS, type InvalidTokenReason, type TokenResult } from './jwt.js';
+
+export interface Identified {
+  readonly facts: RequestFacts;
+  /** The TCP peer as text, for X-Forwarded-For. */
+  readonly peer: string;
+  /** Whether the peer is a trusted proxy (its X-Forwarded-Proto / -Host are kept). */
+  readonly peerTrusted: boolean;
+  /** Set when a JWT was presented and not accepted. */
+  readonly invalidToken: InvalidTokenReason | null;
+}
+
+/**
+ * Headers whose values are secrets: a rule keyed by `header:<one of these>` gets the value's
+ * 16-hex digest instead, so no credential can end up in a Redis key, an event or a metric.
+ */
+const ALWAYS_SECRET = ['authorization', 'proxy-authorization', 'cookie'];
+
+/** RequestFacts over a Node request: fields computed once, headers read lazily. */
+export class IncomingFacts implements RequestFacts {
+  graphql?: { readonly query: string; readonly operationName?: string | null } | null;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly host: string,
+    readonly ip: string,
+    readonly apiKeyId: string | null,
+    readonly user: string | null,
+    readonly tier: string,
+    readonly clientKey: string,
+    readonly identities: readonly string[],
+    private readonly headers: IncomingMessage['headers'],
+    private readonly secrets: SecretHeaders,
+  ) {}
+
+  header(name: string): string | undefined {
+    const h = this.headers[name];
+    const v = Array.isArray(h) ? h[0] : h;
+    return v !== undefined && this.secrets.names.has(name) ? this.secrets.hash.idOf(v) : v;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const { headers: _h, secrets: _s, ...rest } = this;
+    return rest;
+  }
+}
+
+interface SecretHeaders {
+  readonly names: ReadonlySet<string>;
+  readonly hash: ApiKeyReader;
+}
+
+interface PeerInfo {
+  readonly generation: number;
+  readonly remote: string | undefined;
+  readonly key: string;
+  readonly trusted: boolean;
+  readonly text: string;
+}
+
+const kPeer = Symbol('ratewarden.peer');
+let generations = 0;
+
+export class IdentityResolver {
+  private readonly generation = ++generations;
+  private readonly ips: ClientIpResolver;
+  private readonly apiKeys: ApiKeyReader | null;
+  private readonly jwtHeader: string | null;
+  private readonly secrets: SecretHeaders;
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly jwt: JwtVerifier | null,
+    opts: { hashKey?: string | undefined } = {},
+  ) {
+    this.ips = new ClientIpResolver(new TrustedProxies(policy.identity.trustedProxies), policy.identity.ipv6Prefix);
+    this.apiKeys = policy.identity.apiKey ? new ApiKeyReader(policy.identity.apiKey, { hashKey: opts.hashKey }) : null;
+    this.jwtHeader = jwt ? jwt.config.header : null;
+    const names = new Set(ALWAYS_SECRET);
+    if (policy.identity.apiKey?.header) names.add(policy.identity.apiKey.header);
+    if (policy.identity.jwt) names.add(policy.identity.jwt.header);
+    this.secrets = { names, hash: this.apiKeys ?? new ApiKeyReader({ header: null, query: null }, { hashKey: opts.hashKey, cacheSize: 1_000 }) };
+  }
+
+  resolve(req: IncomingMessage): Identified | Promise<Identified> {
+    const peer = this.peerOf(req.socket);
+    const headers = req.headers;
+    const ip = peer.trusted ? this.ips.throughProxies(peer.key, headerValue(headers['x-forwarded-for'])) : peer.key;
+    const url = req.url ?? '/';
+    const apiKeyId = this.apiKeys !== null ? this.apiKeys.read(headers, url) : null;
+    if (this.jwt !== null) {
+      const token = this.jwt.tokenOf(headerValue(headers[this.jwtHeader!]));
+      if (token !== null) {
+        const cached = this.jwt.cached(token);
+        if (cached !== undefined) return this.build(req, peer, ip, apiKeyId, cached);
+        return this.jwt.verify(token).then((result) => this.build(req, peer, ip, apiKeyId, result));
+      }
+    }
+    return this.build(req, peer, ip, apiKeyId, null);
+  }
+
+  private build(req: IncomingMessage, peer: PeerInfo, ip: string, apiKeyId: string | null, token: TokenResult | null): Identified {
+    const user = token !== null && token.ok ? token.user : null;
+    const ipId = 'ip:' + ip;
+    const apiId = apiKeyId !== null ? 'apiKey:' + apiKeyId : null;
+    const userId = user !== null ? 'user:' + user : null;
+    const identities: string[] = [];
+    if (apiId !== null) identities.push(apiId);
+    if (userId !== null) identities.push(userId);
+    identities.push(ipId);
+    const clientKey = identities[0]!;
+    const tier = this.tierOf(apiId, userId, ipId, token);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const facts = new IncomingFacts(req.method ?? 'GET', q < 0 ? url : url.slice(0, q), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets);
+    return { facts, peer: peer.text, peerTrusted: peer.trusted, invalidToken: token !== null && !token.ok ? token.reason : null };
+  }
+
+  private tierOf(apiId: string | null, userId: string | null, ipId: string, token: TokenResult | null): string {
+    const clients = this.policy.clients;
+    const byClient = (apiId !== null ? clients[apiId] : undefined) ?? (userId !== null ? clients[userId] : undefined) ?? clients[ipId];
+    if (byClient !== undefined) return byClient.tier;
+    if (token !== null && token.ok && token.tier !== null && Object.hasOwn(this.policy.tiers, token.tier)) return token.tier;
+    return this.policy.defaultTier;
+  }
+
+  /** The peer is the same for every request on a connection: computed once and kept on the socket. */
+  private peerOf(socket: Socket): PeerInfo {
+    const holder = socket as Socket & { [kPeer]?: PeerInfo };
+    const remote = socket.remoteAddress;
+    const known = holder[kPeer];
+    if (known !== undefined && known.generation === this.generation && known.remote === remote) return known;
+    const p = this.ips.peer(remote);
+    const info: PeerInfo = { generation: this.generation, remote, key: p.key, trusted: p.trusted, text: p.text };
+    holder[kPeer] = info;
+    return info;
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Host header without port, lower-case (`[::1]:8080` → `[::1]`). */
+export function hostOf(host: string | undefined): string {
+  if (!host) return '';
+  let end = host.length;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    end = close < 0 ? host.length : close + 1;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) end = colon;
+  }
+  const h = host.slice(0, end);
+  return h.toLowerCase();
+}

@@ -1,0 +1,98 @@
+/**
+ * The sidecar's Prometheus metrics (DESIGN.md names, prefix `ratewarden_`). One registry per
+ * sidecar instance — never prom-client's global one — so several sidecars in one process (tests,
+ * the demo) keep their own counts. Label values are bounded: rule ids come from the policy,
+ * decisions and reasons from fixed lists; no client-controlled string ever becomes a label.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const METRIC_PREFIX = 'ratewarden_';
+
+/** Sub-millisecond buckets: a decision should add well under a millisecond. */
+const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+const UPSTREAM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const APPLY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
+
+export interface SidecarMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'rule' | 'decision'>;
+  readonly decisionSeconds: Histogram;
+  readonly upstreamSeconds: Histogram;
+  readonly upstreamErrors: Counter<'kind'>;
+  readonly storeErrors: Counter;
+  readonly storeEvictions: Counter;
+  readonly eventsBuffered: Gauge;
+  readonly eventsSent: Counter;
+  readonly eventsDropped: Counter;
+  readonly eventsSendErrors: Counter;
+  readonly controlSeq: Gauge;
+  readonly controlApplySeconds: Histogram;
+  readonly controlBadMessages: Counter;
+  readonly controlReloads: Counter<'cause'>;
+  readonly policyReloads: Counter;
+  readonly policyReloadErrors: Counter;
+  readonly invalidTokens: Counter<'reason'>;
+  readonly inflight: Gauge;
+  /** Exports the engine's own gauges (keys held, store health), read at scrape time. */
+  watchEngine(engine: () => { storeHealthy(): boolean; stats?(): { readonly keys: number } }): void;
+  /** Cached children of `requests`: one Map lookup per request instead of prom-client's label hashing. */
+  countRequest(rule: string | null, decision: string): void;
+}
+
+export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): SidecarMetrics {
+  const registry = new Registry();
+  const p = METRIC_PREFIX;
+  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by deciding rule and decision', labelNames: ['rule', 'decision'] as const, registers: [registry] });
+  const children = new Map<string, { inc(): void }>();
+  const metrics: SidecarMetrics = {
+    registry,
+    requests,
+    decisionSeconds: new Histogram({ name: `${p}decision_seconds`, help: 'Time to identify the caller and decide (store round trip included)', buckets: DECISION_BUCKETS, registers: [registry] }),
+    upstreamSeconds: new Histogram({ name: `${p}upstream_seconds`, help: 'Upstream time to response headers', buckets: UPSTREAM_BUCKETS, registers: [registry] }),
+    upstreamErrors: new Counter({ name: `${p}upstream_errors_total`, help: 'Upstream failures answered 502/504 (never counted against the client)', labelNames: ['kind'] as const, registers: [registry] }),
+    storeErrors: new Counter({ name: `${p}store_errors_total`, help: 'Store calls that failed or timed out (failMode applied)', registers: [registry] }),
+    storeEvictions: new Counter({ name: `${p}store_evictions_total`, help: 'Keys evicted from the bounded memory store (LRU full)', registers: [registry] }),
+    eventsBuffered: new Gauge({ name: `${p}events_buffered`, help: 'Call events waiting for delivery', registers: [registry] }),
+    eventsSent: new Counter({ name: `${p}events_sent_total`, help: 'Call events delivered to the event bus', registers: [registry] }),
+    eventsDropped: new Counter({ name: `${p}events_dropped_total`, help: 'Call events dropped (buffer full: oldest first, or undeliverable at shutdown)', registers: [registry] }),
+    eventsSendErrors: new Counter({ name: `${p}events_send_errors_total`, help: 'Failed event batch deliveries (retried with backoff)', registers: [registry] }),
+    controlSeq: new Gauge({ name: `${p}control_seq`, help: 'Highest control-plane seq applied', registers: [registry] }),
+    controlApplySeconds: new Histogram({ name: `${p}control_apply_seconds`, help: 'Time to decode and apply one control message or a full reload', buckets: APPLY_BUCKETS, registers: [registry] }),
+    controlBadMessages: new Counter({ name: `${p}control_bad_messages_total`, help: 'Control messages or stored fields that did not decode (ignored)', registers: [registry] }),
+    controlReloads: new Counter({ name: `${p}control_reloads_total`, help: 'Full control-state loads, by cause', labelNames: ['cause'] as const, registers: [registry] }),
+    policyReloads: new Counter({ name: `${p}policy_reloads_total`, help: 'Policy file changes applied', registers: [registry] }),
+    policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
+    invalidTokens: new Counter({ name: `${p}invalid_tokens_total`, help: 'Presented JWTs that were not accepted as an identity', labelNames: ['reason'] as const, registers: [registry] }),
+    inflight: new Gauge({ name: `${p}inflight_requests`, help: 'Requests being handled', registers: [registry] }),
+    watchEngine(engine) {
+      new Gauge({
+        name: `${p}store_keys`,
+        help: 'Keys held by the memory stores',
+        registers: [registry],
+        collect() {
+          const stats = engine().stats?.();
+          if (stats) this.set(stats.keys);
+        },
+      });
+      new Gauge({
+        name: `${p}store_healthy`,
+        help: '1 when the rate-limit store answers',
+        registers: [registry],
+        collect() {
+          this.set(engine().storeHealthy() ? 1 : 0);
+        },
+      });
+    },
+    countRequest(rule, decision) {
+      const key = (rule ?? '') + '\u0000' + decision;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = requests.labels({ rule: rule ?? 'none', decision });
+        children.set(key, child);
+      }
+      child.inc();
+    },
+  };
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: `${p}sidecar_` });
+  return metrics;
+}

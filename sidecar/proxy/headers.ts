@@ -1,0 +1,99 @@
+/**
+ * Header rewriting at the proxy boundary (RFC 9110 §7.6.1): hop-by-hop headers — the fixed list and
+ * every name the Connection header lists — stop here, everything else passes unchanged, Host
+ * included, and X-Forwarded-For/-Proto/-Host describe the hop we add. X-Forwarded-Proto and -Host
+ * from the client are kept only when the peer is a trusted proxy; otherwise ours replace them.
+ */
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/** Names listed in a Connection header (lower-case), or null when there are none beyond keep-alive/close. */
+function connectionListed(value: string | undefined): Set<string> | null {
+  if (!value) return null;
+  let set: Set<string> | null = null;
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '' || name === 'close' || name === 'keep-alive') continue;
+    (set ??= new Set()).add(name);
+  }
+  return set;
+}
+
+export interface ForwardedFor {
+  /** The TCP peer (appended to X-Forwarded-For). */
+  readonly peer: string;
+  /** Whether the peer's X-Forwarded-Proto / -Host are believed. */
+  readonly peerTrusted: boolean;
+  /** Our own scheme (http, or https behind a TLS listener). */
+  readonly proto: string;
+}
+
+/**
+ * Upstream request headers as a flat `[name, value, …]` array from Node's `rawHeaders` (original
+ * case and order kept). `expect` is dropped: Node already answered 100-continue, and undici refuses it.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | undefined, fwd: ForwardedFor): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  let xff: string | null = null;
+  let xfProto: string | null = null;
+  let xfHost: string | null = null;
+  let host: string | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const lower = name.length <= 32 ? name.toLowerCase() : name;
+    if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower))) continue;
+    switch (lower) {
+      case 'expect':
+        continue;
+      case 'x-forwarded-for':
+        xff = xff === null ? value : xff + ', ' + value;
+        continue;
+      case 'x-forwarded-proto':
+        xfProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        xfHost ??= value;
+        continue;
+      case 'host':
+        host ??= value;
+        break;
+    }
+    out.push(name, value);
+  }
+  out.push('x-forwarded-for', xff === null ? fwd.peer : xff + ', ' + fwd.peer);
+  out.push('x-forwarded-proto', fwd.peerTrusted && xfProto !== null ? xfProto : fwd.proto);
+  const forwardedHost = fwd.peerTrusted && xfHost !== null ? xfHost : host;
+  if (forwardedHost !== null) out.push('x-forwarded-host', forwardedHost);
+  return out;
+}
+
+/** Names of rate-limit headers the sidecar sets itself; the upstream's own are dropped when ours are present. */
+const OURS = new Set(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'ratelimit', 'ratelimit-policy']);
+
+/**
+ * Response headers for the client from undici's raw upstream headers (Buffers, latin1), hop-by-hop
+ * removed, followed by `extra` (our rate-limit headers).
+ */
+export function clientResponseHeaders(raw: ReadonlyArray<Buffer | string>, extra: readonly string[]): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === 10 && text(n).toLowerCase() === 'connection') listed = connectionListed(text(raw[i + 1]!));
+  }
+  const dropOurs = extra.length > 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i]!);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower)) || (dropOurs && OURS.has(lower))) continue;
+    out.push(name, text(raw[i + 1]!));
+  }
+  for (const h of extra) out.push(h);
+  return out;
+}
+
+function text(b: Buffer | string): string {
+  return typeof b === 'string' ? b : b.toString('latin1');
+}

@@ -1,0 +1,144 @@
+/**
+ * Hot reload of the policy file. Kubernetes mounts a ConfigMap as `<dir>/..data -> ..2024_…/`
+ * with the file a symlink through `..data`; an update swaps `..data` atomically, so the file itself
+ * never gets a change event. We therefore watch the directory (any event naming the file or
+ * `..data`), debounce, re-read through the symlink and compare content hashes. A slow poll backs
+ * fs.watch up on filesystems that drop events.
+ *
+ * A new file that does not parse never replaces the running policy: its errors are logged with
+ * their paths and counted (`policy_reload_errors_total`), once per distinct bad content.
+ */
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { formatPolicyErrors, parsePolicy, type Policy, type PolicyError } from '../models/policy/index.js';
+import type { Logger } from './log.js';
+import type { SidecarMetrics } from './metrics.js';
+
+export interface PolicyWatcherOptions {
+  readonly file: string;
+  /** Content hash of the policy already running (so the first check is not a reload). */
+  readonly initialText?: string;
+  /** Applies a new valid policy; a throw counts as a reload error and the old policy stays. */
+  readonly apply: (policy: Policy) => void | Promise<void>;
+  readonly metrics?: SidecarMetrics;
+  readonly logger?: Logger;
+  readonly hashKey?: string | undefined;
+  readonly debounceMs?: number;
+  /** Fallback poll (default 10 s; 0 disables). */
+  readonly pollMs?: number;
+}
+
+export function contentHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export class PolicyFileWatcher {
+  private watcher: FSWatcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private appliedHash: string | null;
+  private rejectedHash: string | null = null;
+  private closed = false;
+  reloads = 0;
+  errors = 0;
+  /** Errors of the last rejected file (for tests and the log). */
+  lastErrors: readonly PolicyError[] = [];
+
+  constructor(private readonly opts: PolicyWatcherOptions) {
+    this.appliedHash = opts.initialText !== undefined ? contentHash(opts.initialText) : null;
+  }
+
+  start(): void {
+    const dir = dirname(this.opts.file);
+    const name = basename(this.opts.file);
+    try {
+      this.watcher = watch(dir, { persistent: false }, (_event, filename) => {
+        if (filename === null || filename === name || filename === '..data' || String(filename).startsWith('..')) this.trigger();
+      });
+      this.watcher.on('error', (err) => this.opts.logger?.warn({ err: err.message, dir }, 'policy watch failed; relying on the poll'));
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message, dir }, 'cannot watch the policy directory; relying on the poll');
+    }
+    const pollMs = this.opts.pollMs ?? 10_000;
+    if (pollMs > 0) {
+      this.poll = setInterval(() => this.trigger(0), pollMs);
+      this.poll.unref();
+    }
+  }
+
+  private trigger(delay = this.opts.debounceMs ?? 100): void {
+    if (this.closed) return;
+    if (this.debounce !== null) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      void this.check();
+    }, delay);
+    this.debounce.unref();
+  }
+
+  /** Re-reads the file and applies it when its content changed; resolves when done. */
+  check(): Promise<void> {
+    if (this.running !== null) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.checkOnce().finally(() => {
+      this.running = null;
+      if (this.again && !this.closed) {
+        this.again = false;
+        void this.check();
+      }
+    });
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.file, 'utf8');
+    } catch (err) {
+      // mid-swap or removed: keep the running policy; the next event or poll retries
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') this.opts.logger?.warn({ err: (err as Error).message }, 'cannot read the policy file; keeping the current policy');
+      return;
+    }
+    const hash = contentHash(text);
+    if (hash === this.appliedHash || hash === this.rejectedHash) return;
+    const parsed = parsePolicy(text, { hashKey: this.opts.hashKey });
+    if (!parsed.ok) {
+      this.reject(hash, parsed.errors);
+      return;
+    }
+    try {
+      await this.opts.apply(parsed.policy);
+    } catch (err) {
+      this.reject(hash, [{ code: 'RW_POLICY_APPLY', path: '', message: (err as Error).message }]);
+      return;
+    }
+    this.appliedHash = hash;
+    this.rejectedHash = null;
+    this.reloads++;
+    this.opts.metrics?.policyReloads.inc();
+    for (const w of parsed.warnings) this.opts.logger?.warn({ file: this.opts.file }, `policy warning: ${w}`);
+    this.opts.logger?.info({ file: this.opts.file, rules: parsed.policy.rules.length, sha256: hash.slice(0, 12) }, 'policy reloaded');
+  }
+
+  private reject(hash: string, errors: readonly PolicyError[]): void {
+    this.rejectedHash = hash;
+    this.errors++;
+    this.lastErrors = errors;
+    this.opts.metrics?.policyReloadErrors.inc();
+    this.opts.logger?.error({ file: this.opts.file, errors: formatPolicyErrors(errors, this.opts.file).split('\n') }, 'new policy rejected; keeping the previous one');
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    if (this.poll !== null) clearInterval(this.poll);
+    if (this.debounce !== null) clearTimeout(this.debounce);
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The sidecar, composed: identity, enforcement engine, control-plane subscriber, events, proxy,
+ * metrics, policy hot reload, and the admin listener. `startSidecar` runs it in-process (the CLI,
+ * tests and the all-in-one demo — which injects its in-memory EventSink and ControlPlane and runs
+ * without Redis or Kafka) and returns a handle whose `close()` drains gracefully: stop accepting,
+ * let in-flight requests finish for up to `drainSeconds`, release leases, flush events.
+ */
+import { fastify, type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { controlKeys } from '../models/control.js';
+import { RedisControlPlane, type ControlPlane } from '../models/controlPlane.js';
+import { ErrorCodes, RatewardenError } from '../models/errors.js';
+import type { EventSink } from '../models/eventBus.js';
+import { DEFAULT_EVENTS_TOPIC } from '../models/events.js';
+import { createKafka, createRedisClient, type KafkaConnection, type RedisClient, type RedisConnection } from '../models/infra.js';
+import type { Policy } from '../models/policy/index.js';
+import { headerStyles } from './answers/index.js';
+import { ControlState } from './control/controlState.js';
+import { ControlPlaneSubscriber } from './control/subscriber.js';
+import { systemClock, type Clock, type Engine } from './engine/types.js';
+import { defaultEngineFactory, type EngineFactory } from './engineLoader.js';
+import { UserAgentHasher } from './events/callEvent.js';
+import { KafkaEventSink, NullEventSink, kafkajsProducer } from './events/kafkaSink.js';
+import { handleRequest, type Runtime } from './handler.js';
+import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
+import { createLogger, type Logger } from './log.js';
+import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
+import { UpstreamProxy } from './proxy/forward.js';
+import { PolicyFileWatcher } from './reload.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface SidecarOptions {
+  readonly policy: Policy;
+  /** Watched for hot reload when given. */
+  readonly policyFile?: string | null;
+  /** The text `policy` was parsed from (so the watcher does not reload it at once). */
+  readonly policyText?: string;
+  readonly upstream: URL | string;
+  /** Default 0.0.0.0:8080. */
+  readonly listen?: ListenAddress;
+  /** Default 127.0.0.1:9091; null: no admin listener. */
+  readonly admin?: ListenAddress | null;
+  readonly pod?: string;
+  readonly service?: string;
+  /** Redis for the store (store.kind redis) and the control plane. */
+  readonly redis?: RedisConnection | null;
+  /** Kafka for events; without it and without `eventSink`, events are disabled (one log line). */
+  readonly kafka?: KafkaConnection | null;
+  /** Explicit topic (RW_EVENTS_TOPIC) — wins over the policy's `events.topic`. */
+  readonly eventsTopic?: string | null;
+  /** Injected event sink (the demo's MemoryEventBus); flushed but not closed at shutdown. */
+  readonly eventSink?: EventSink | null;
+  /** Injected control plane (the demo's MemoryControlPlane); unsubscribed but not closed at shutdown. */
+  readonly controlPlane?: ControlPlane | null;
+  /** Control-plane key prefix (RW_CTL_PREFIX), default `rw:ctl`. */
+  readonly ctlPrefix?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly drainSeconds?: number;
+  /** For JWT secrets and RW_HASH_KEY. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The engine (default: createEngine from sidecar/engine). */
+  readonly engineFactory?: EngineFactory;
+  readonly metrics?: SidecarMetrics;
+  /** Fallback poll of the policy file (ms; default 10 s). */
+  readonly policyPollMs?: number;
+}
+
+export interface RunningSidecar {
+  /** `http://host:port` of the proxy listener. */
+  readonly address: string;
+  readonly port: number;
+  /** `http://host:port` of the admin listener, or null. */
+  readonly adminAddress: string | null;
+  readonly metrics: SidecarMetrics;
+  readonly control: ControlState;
+  readonly engine: () => Engine;
+  readonly policy: () => Policy;
+  /** Applies a new policy now (what the file watcher does); throws and keeps the old one on failure. */
+  applyPolicy(policy: Policy): Promise<void>;
+  /** The policy file watcher, when a file is watched. */
+  readonly watcher: PolicyFileWatcher | null;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar> {
+  const env = opts.env ?? process.env;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger();
+  const metrics = opts.metrics ?? createSidecarMetrics({ defaultMetrics: true });
+  const pod = opts.pod ?? env.RW_POD ?? 'sidecar';
+  const service = opts.service ?? env.RW_SERVICE ?? 'default';
+  const hashKey = env.RW_HASH_KEY || undefined;
+  let policy = opts.policy;
+  const upstream = typeof opts.upstream === 'string' ? new URL(opts.upstream) : opts.upstream;
+
+  if (policy.store.kind === 'redis' && !opts.redis) {
+    throw new RatewardenError(ErrorCodes.CONFIG_STORE, 'store.kind is redis but neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
+  }
+
+  // everything opened so far, closed in reverse if start-up fails half way
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  };
+
+  try {
+    // ---- Redis (store + control plane: separate connections, so a slow control load never queues behind decisions)
+    let storeRedis: RedisClient | null = null;
+    let controlRedis: RedisClient | null = null;
+    if (opts.redis) {
+      controlRedis = createRedisClient(opts.redis, { name: `ratewarden-ctl-${pod}` });
+      controlRedis.on('error', () => undefined);
+      const c = controlRedis;
+      cleanups.push(() => c.quit().catch(() => c.disconnect()));
+      if (policy.store.kind === 'redis') {
+        storeRedis = createRedisClient(opts.redis, { name: `ratewarden-${pod}` });
+        storeRedis.on('error', () => undefined);
+        const s = storeRedis;
+        cleanups.push(() => s.quit().catch(() => s.disconnect()));
+      }
+    }
+
+    // ---- control plane
+    const control = new ControlState(service);
+    const plane = opts.controlPlane ?? (controlRedis ? new RedisControlPlane(controlRedis, controlKeys(opts.ctlPrefix ?? env.RW_CTL_PREFIX ?? 'rw:ctl')) : null);
+    let subscriber: ControlPlaneSubscriber | null = null;
+    if (plane) {
+      subscriber = new ControlPlaneSubscriber(plane, control, { metrics, logger });
+      const s = subscriber;
+      cleanups.push(() => s.close());
+      if (!opts.controlPlane) cleanups.push(() => plane.close());
+      await subscriber.start();
+    } else {
+      logger.info('no control plane (no Redis): overrides, blocks and load multipliers are off');
+    }
+
+    // ---- engine
+    const factory = opts.engineFactory ?? defaultEngineFactory;
+    const engine = await factory({
+      policy,
+      service,
+      redis: storeRedis,
+      clock,
+      control,
+      instanceId: pod,
+      hooks: {
+        storeError: () => metrics.storeErrors.inc(),
+        keysEvicted: (n) => metrics.storeEvictions.inc(n),
+      },
+    });
+    cleanups.push(() => engine.close());
+    metrics.watchEngine(() => rt.engine);
+
+    // ---- identity
+    let jwt: JwtVerifier | null = policy.identity.jwt ? await createJwtVerifier(policy.identity.jwt, { env, clock }) : null;
+
+    // ---- events
+    let sink: EventSink;
+    let ownSink: KafkaEventSink | null = null;
+    if (opts.eventSink) sink = opts.eventSink;
+    else if (opts.kafka) {
+      const topic = opts.eventsTopic || policy.events.topic || DEFAULT_EVENTS_TOPIC;
+      ownSink = new KafkaEventSink({
+        producer: kafkajsProducer(createKafka(opts.kafka, `ratewarden-sidecar-${pod}`), topic, policy.events.compression),
+        bufferSize: policy.events.bufferSize,
+        lingerMs: policy.events.lingerMs,
+        batchSize: policy.events.batchSize,
+        metrics,
+        logger,
+      });
+      ownSink.start();
+      sink = ownSink;
+      logger.info({ topic, brokers: opts.kafka.brokers }, 'events to Kafka');
+    } else {
+      sink = new NullEventSink();
+      logger.info('events disabled: KAFKA_BROKERS is not set');
+    }
+
+    // ---- proxy
+    const proxy = new UpstreamProxy(upstream, { connections: policy.upstream.connections, timeoutMs: policy.upstream.timeoutMs });
+    cleanups.push(() => proxy.destroy());
+
+    const rt: Runtime = {
+      identity: new IdentityResolver(policy, jwt, { hashKey }),
+      engine,
+      styles: headerStyles(policy.headers),
+      rejectInvalidTokens: policy.identity.jwt?.rejectInvalid ?? false,
+      failOpen: policy.store.failMode === 'open',
+      proxy,
+      sink,
+      metrics,
+      clock,
+      logger,
+      pod,
+      service,
+      uaHasher: new UserAgentHasher(),
+      proto: 'http',
+      draining: false,
+      inflight: 0,
+      onIdle: null,
+      engineErrors: 0,
+    };
+
+    // ---- the proxy listener: one catch-all route; the reply is hijacked before any body parsing
+    const app = fastify({
+      logger: false,
+      return503OnClosing: false,
+      forceCloseConnections: false,
+      exposeHeadRoutes: false,
+      keepAliveTimeout: 72_000,
+      requestTimeout: 0,
+    });
+    app.route({
+      method: [...app.supportedMethods],
+      url: '*',
+      onRequest(request, reply, done) {
+        reply.hijack();
+        handleRequest(rt, request.raw, reply.raw);
+        done();
+      },
+      handler() {
+        // never reached: the reply is hijacked in onRequest
+      },
+    });
+    const listen = opts.listen ?? { host: '0.0.0.0', port: 8080 };
+    await app.listen({ host: listen.host, port: listen.port });
+    cleanups.push(() => app.close());
+    const bound = app.server.address() as AddressInfo;
+    const address = `http://${urlHost(bound.address)}:${bound.port}`;
+
+    // ---- admin listener (never the public port)
+    let ready = false;
+    const isReady = (): boolean => ready && !rt.draining && (rt.failOpen || rt.engine.storeHealthy());
+    let adminApp: FastifyInstance | null = null;
+    let adminAddress: string | null = null;
+    const adminListen = opts.admin === undefined ? { host: '127.0.0.1', port: 9091 } : opts.admin;
+    if (adminListen) {
+      adminApp = createAdminApp(metrics, isReady, () => ({ draining: rt.draining, inflight: rt.inflight, storeHealthy: rt.engine.storeHealthy(), controlLoaded: subscriber?.loaded ?? null, controlSeq: control.lastSeq }));
+      await adminApp.listen({ host: adminListen.host, port: adminListen.port });
+      const a = adminApp;
+      cleanups.push(() => a.close());
+      const ab = adminApp.server.address() as AddressInfo;
+      adminAddress = `http://${urlHost(ab.address)}:${ab.port}`;
+    }
+
+    // ---- policy hot reload
+    const applyPolicy = async (next: Policy): Promise<void> => {
+      const sameJwt = JSON.stringify(next.identity.jwt) === JSON.stringify(policy.identity.jwt);
+      const nextJwt = sameJwt ? jwt : next.identity.jwt ? await createJwtVerifier(next.identity.jwt, { env, clock }) : null;
+      const identity = new IdentityResolver(next, nextJwt, { hashKey });
+      rt.engine.setPolicy(next);
+      for (const note of restartOnlyChanges(policy, next)) logger.warn(`policy reload: ${note} changes only take effect after a restart`);
+      jwt = nextJwt;
+      rt.identity = identity;
+      rt.styles = headerStyles(next.headers);
+      rt.rejectInvalidTokens = next.identity.jwt?.rejectInvalid ?? false;
+      rt.failOpen = next.store.failMode === 'open';
+      proxy.timeoutMs = next.upstream.timeoutMs;
+      policy = next;
+    };
+    let watcher: PolicyFileWatcher | null = null;
+    if (opts.policyFile) {
+      watcher = new PolicyFileWatcher({ file: opts.policyFile, initialText: opts.policyText, apply: applyPolicy, metrics, logger, hashKey, pollMs: opts.policyPollMs });
+      watcher.start();
+      const w = watcher;
+      cleanups.push(() => w.close());
+    }
+    ready = true;
+
+    // ---- graceful drain
+    const drainMs = Math.max(0, (opts.drainSeconds ?? 10) * 1000);
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        rt.draining = true;
+        watcher?.close();
+        const server = app.server;
+        server.close(); // stop accepting; existing connections finish their requests
+        server.closeIdleConnections();
+        if (rt.inflight > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, drainMs);
+            rt.onIdle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        // past the drain window, cut what is left: aborted exchanges still release their leases and emit their event
+        server.closeAllConnections();
+        await app.close().catch(() => undefined);
+        if (ownSink) await ownSink.close(5_000);
+        else await sink.flush().catch(() => undefined);
+        await subscriber?.close();
+        if (plane && !opts.controlPlane) await plane.close().catch(() => undefined);
+        await engine.close().catch(() => undefined);
+        await proxy.close();
+        if (adminApp) await adminApp.close().catch(() => undefined);
+        for (const r of [storeRedis, controlRedis]) if (r) await r.quit().catch(() => r.disconnect());
+      })());
+
+    return {
+      address,
+      port: bound.port,
+      adminAddress,
+      metrics,
+      control,
+      engine: () => rt.engine,
+      policy: () => policy,
+      applyPolicy,
+      watcher,
+      ready: isReady,
+      close,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function urlHost(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '[::1]';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** Sections a running sidecar cannot swap (they own connections or buffers). */
+function restartOnlyChanges(a: Policy, b: Policy): string[] {
+  const notes: string[] = [];
+  if (a.store.kind !== b.store.kind) notes.push('store.kind');
+  if (JSON.stringify(a.events) !== JSON.stringify(b.events)) notes.push('events');
+  if (a.upstream.connections !== b.upstream.connections) notes.push('upstream.connections');
+  return notes;
+}
+
+export function createAdminApp(metrics: SidecarMetrics, ready: () => boolean, status: () => Record<string, unknown>): FastifyInstance {
+  const admin = fastify({ logger: false });
+  admin.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  admin.get('/healthz', async () => ({ status: 'ok' }));
+  admin.get('/readyz', async (_req, reply) => {
+    const ok = ready();
+    reply.code(ok ? 200 : 503);
+    return { status: ok ? 'ready' : 'not ready', ...status() };
+  });
+  return admin;
+}
