@@ -96,7 +96,10 @@ async function route() {
     if (!m) continue;
     const query = new URLSearchParams(current.includes('?') ? current.slice(current.indexOf('?') + 1) : '');
     for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
-    cleanup = page.render(main, { ...params(m), query }, ctx) || null;
+    // each view renders into a fresh element: a late answer for a page already left lands in a detached node
+    const view = document.createElement('div');
+    replace(main, view);
+    cleanup = page.render(view, { ...params(m), query }, ctx) || null;
     return;
   }
   location.hash = '#/anomalies';

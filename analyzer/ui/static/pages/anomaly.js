@@ -17,6 +17,7 @@ export function render(main, params, ctx) {
   const id = params.id;
   let destroyChart = null;
   let busy = false;
+  let noteInput = null;
   replace(main, h('div', { class: 'loading' }, 'loading…'));
 
   async function load() {
@@ -46,6 +47,7 @@ export function render(main, params, ctx) {
     destroyChart?.();
     destroyChart = null;
     const note = h('input', { type: 'text', name: 'note', placeholder: 'note (optional)', maxlength: 1024, 'aria-label': 'note' });
+    noteInput = note;
     const decide = (action) => () =>
       run(`${action === 'dismiss' ? 'Dismissed' : action === 'confirm' ? 'Confirmed' : 'Approved'} ${r.id}`, () =>
         api(`${paths.anomaly(r.id)}/${action}`, { method: 'POST', body: note.value.trim() ? { note: note.value.trim() } : {} }),
@@ -145,7 +147,15 @@ export function render(main, params, ctx) {
   }
 
   load();
-  return () => destroyChart?.();
+  // follow a live episode (new windows, the analyzer's own status changes), but never under an operator typing a note
+  const timer = setInterval(() => {
+    if (busy || document.visibilityState !== 'visible' || (noteInput && (noteInput.value || document.activeElement === noteInput))) return;
+    load();
+  }, 10_000);
+  return () => {
+    clearInterval(timer);
+    destroyChart?.();
+  };
 }
 
 function fact(label, value) {
