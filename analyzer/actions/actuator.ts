@@ -1,0 +1,117 @@
+/**
+ * Actions reach sidecars through the control plane (DESIGN.md): a tighten is an override
+ * `*|<client>` → {multiplier, until, reason, anomalyId}; a block is `<client>` → {until, reason,
+ * anomalyId}. Every write goes through ControlPlane.write, which stores the hash field and
+ * publishes the change on the channel. `until` makes each action end by itself even if the
+ * analyzer dies; while alive, the analyzer also deletes expired fields so the hashes stay small.
+ */
+import { ANY, overrideField, parseOverrideField } from '../../models/control.js';
+import type { ControlPlane } from '../../models/controlPlane.js';
+
+export type ActiveKind = 'tighten' | 'block';
+
+export interface ActiveAction {
+  readonly kind: ActiveKind;
+  readonly client: string;
+  /** The control-plane field (`*|<client>` for a tighten, `<client>` for a block). */
+  readonly field: string;
+  /** The rule an override applies to (`*` for any); absent for blocks. */
+  readonly rule?: string;
+  readonly until: number;
+  readonly reason: string;
+  readonly anomalyId?: string;
+  readonly multiplier?: number;
+  readonly limit?: number;
+}
+
+export interface ActionRequest {
+  readonly kind: ActiveKind;
+  readonly multiplier?: number;
+  readonly ttlMs: number;
+}
+
+function key(kind: ActiveKind, field: string): string {
+  return `${kind}\u0000${field}`;
+}
+
+export class Actuator {
+  /** Actions this instance wrote and will delete at expiry (bounded by the number of actions taken). */
+  private readonly mine = new Map<string, ActiveAction>();
+
+  constructor(private readonly controlPlane: ControlPlane) {}
+
+  async apply(client: string, req: ActionRequest, now: number, reason: string, anomalyId?: string): Promise<ActiveAction> {
+    const until = now + req.ttlMs;
+    const why = reason.slice(0, 1000);
+    let action: ActiveAction;
+    if (req.kind === 'block') {
+      action = { kind: 'block', client, field: client, until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
+      await this.controlPlane.write('block', client, { until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
+    } else {
+      const multiplier = req.multiplier ?? 0.5;
+      const field = overrideField(ANY, client);
+      action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}) };
+      await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
+    }
+    this.mine.set(key(action.kind, action.field), action);
+    return action;
+  }
+
+  /** Removes every block and override of `client` (whoever wrote them); returns what was removed. */
+  async remove(client: string, kinds: readonly ActiveKind[] = ['block', 'tighten']): Promise<ActiveAction[]> {
+    const active = (await this.list(0)).filter((a) => a.client === client && kinds.includes(a.kind));
+    for (const a of active) {
+      await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      this.mine.delete(key(a.kind, a.field));
+    }
+    return active;
+  }
+
+  /** Deletes the fields this instance wrote whose `until` has passed (unless rewritten since). */
+  async expire(now: number): Promise<ActiveAction[]> {
+    const due = [...this.mine.values()].filter((a) => a.until <= now);
+    if (due.length === 0) return [];
+    const state = await this.controlPlane.read();
+    const expired: ActiveAction[] = [];
+    for (const a of due) {
+      this.mine.delete(key(a.kind, a.field));
+      const current = a.kind === 'block' ? state.blocks.get(a.field) : state.overrides.get(a.field);
+      if (current && current.until > now) continue; // rewritten with a later end by someone
+      if (current) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      expired.push(a);
+    }
+    return expired;
+  }
+
+  /** Actions in force now, from the control plane (all writers, not only this instance). */
+  async list(now: number): Promise<ActiveAction[]> {
+    const state = await this.controlPlane.read();
+    const out: ActiveAction[] = [];
+    for (const [field, v] of state.blocks) {
+      if (v.until <= now) continue;
+      out.push({ kind: 'block', client: field, field, until: v.until, reason: v.reason, ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}) });
+    }
+    for (const [field, v] of state.overrides) {
+      if (v.until <= now) continue;
+      const parsed = parseOverrideField(field);
+      if (!parsed) continue;
+      out.push({
+        kind: 'tighten',
+        client: parsed.client,
+        field,
+        rule: parsed.ruleId,
+        until: v.until,
+        reason: v.reason,
+        ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}),
+        ...(v.multiplier !== undefined ? { multiplier: v.multiplier } : {}),
+        ...(v.limit !== undefined ? { limit: v.limit } : {}),
+      });
+    }
+    return out.sort((a, b) => a.until - b.until);
+  }
+
+  /** Actions this instance wrote and has not seen end (for the expiry sweep and metrics). */
+  get pending(): number {
+    return this.mine.size;
+  }
+}

@@ -1,0 +1,804 @@
+/**
+ * The analyzer's core, without I/O of its own: `ingest(events)` only adds to per-client window
+ * counters; `tick(now)` closes the windows event time has passed (bounded lateness), scores them in
+ * batches (statistical + learned + rules + series → fusion), learns the clean ones, decides, and
+ * applies the outcome through the control plane and the report store it was given. With an injected
+ * clock and memory stores it is deterministic, so scripts and benchmarks can drive it directly:
+ *
+ *   const a = new Analyzer({ policy, controlPlane, reports, clock: () => t });
+ *   a.ingest(events); await a.tick(t);
+ *
+ * Windows: tumbling 10 s per client, closed once the partition's watermark (latest event time −
+ * latenessMs, or the clock when the partition is idle) passes their end; each closed 10 s window is
+ * rolled into the client's 60 s window, which closes with the last 10 s window of its minute.
+ */
+import { LRUCache } from 'lru-cache';
+import type { AnomalyAction, AnomalyReport, HistoryEntry } from '../models/anomaly.js';
+import type { ControlPlane } from '../models/controlPlane.js';
+import type { CallEvent } from '../models/events.js';
+import { F, FEATURE_COUNT, FEATURE_NAMES, WindowAccumulator, vectorToDetectorScale, windowStart } from '../models/features.js';
+import { fmix32, hashString } from '../models/featureSketches.js';
+import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencoder.js';
+import { mulberry32 } from '../models/ml/prng.js';
+import type { Policy } from '../models/policy/index.js';
+import { Actuator, type ActiveAction } from './actions/actuator.js';
+import { expectationFor } from './baselines/expectation.js';
+import { PopulationBaselines } from './baselines/population.js';
+import { HourOfWeekProfile } from './baselines/seasonal.js';
+import { ClientState, RecentWindows } from './clientState.js';
+import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
+import { evaluateRules } from './detectors/rules.js';
+import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
+import { scoreStatistical } from './detectors/statistical.js';
+import { fuse, type FusionResult } from './fusion.js';
+import { AnalyzerMetrics } from './metrics.js';
+import { detectionOptions, type DetectionOptions } from './options.js';
+import type { ReportPublisher } from './reports/publisher.js';
+import type { ReportStore } from './reports/store.js';
+
+const W10 = 10_000;
+const W60 = 60_000;
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface AnalyzerOptions {
+  readonly policy: Policy;
+  readonly controlPlane: ControlPlane;
+  readonly reports: ReportStore;
+  readonly publisher?: ReportPublisher;
+  /** Epoch ms; default Date.now. */
+  readonly clock?: () => number;
+  readonly detection?: Partial<DetectionOptions>;
+  /** The learned detector; null/absent: not used. */
+  readonly autoencoder?: AutoencoderScorer | null;
+  /** The streaming series detector (loadSeriesFactory()); default the robust-z stand-in. */
+  readonly series?: SeriesFactory;
+  readonly metrics?: AnalyzerMetrics;
+  readonly log?: LogFn;
+  /** Name in report history (`analyzer@<instance>`). */
+  readonly instance?: string;
+  /** Clean 10 s vectors kept for retraining (reservoir sample). */
+  readonly reservoirSize?: number;
+}
+
+interface PartitionClock {
+  maxTs: number;
+  lastArrival: number;
+  /** Every window ending at or before this has been closed. */
+  closedUntil: number;
+  readonly b10: Map<number, ClientState[]>;
+  readonly b60: Map<number, ClientState[]>;
+}
+
+interface Closed {
+  readonly st: ClientState;
+  readonly acc: WindowAccumulator;
+  readonly sizeMs: number;
+  readonly partial: boolean;
+}
+
+/** What one window's scoring produced (returned by tick for scripts and tests). */
+export interface ScoredWindow {
+  readonly client: string;
+  readonly tier: string;
+  readonly sizeMs: number;
+  readonly start: number;
+  readonly end: number;
+  readonly features: Float64Array;
+  readonly fusion: FusionResult;
+}
+
+export interface TickResult {
+  readonly closed: number;
+  readonly scored: ScoredWindow[];
+  /** Reports created during this tick. */
+  readonly opened: AnomalyReport[];
+}
+
+export interface ServiceSeriesView {
+  readonly service: string;
+  readonly points: ReadonlyArray<{ end: number; requests: number; score: number }>;
+}
+
+export interface ClientView {
+  readonly client: string;
+  readonly tier: string;
+  readonly service: string;
+  readonly windows: { readonly '10s': number; readonly '60s': number };
+  readonly stateBytes: number;
+  readonly lastScore: number;
+  readonly decision: DecisionState;
+  readonly baseline: Record<'10s' | '60s', Array<{ feature: string; centre: number; spread: number; source: string }>>;
+  readonly recent: Record<'10s' | '60s', Array<{ end: number; score: number; features: number[] }>>;
+  readonly seasonal: boolean;
+}
+
+type Effect = () => Promise<void>;
+
+export class Analyzer {
+  readonly options: DetectionOptions;
+  readonly metrics: AnalyzerMetrics;
+  readonly actuator: Actuator;
+  readonly population = new PopulationBaselines();
+  private policy: Policy;
+  private allowlist: Set<string>;
+  private readonly clients: LRUCache<string, ClientState>;
+  private readonly partitions = new Map<number, PartitionClock>();
+  private readonly clock: () => number;
+  private readonly log: LogFn;
+  private readonly seriesFactory: SeriesFactory;
+  private autoencoder: AutoencoderScorer | null;
+  private readonly who: string;
+  /** Requests per service per 10 s window end, finalised once every partition has passed the end. */
+  private readonly serviceWindows = new Map<number, Map<string, number>>();
+  private readonly serviceSeries = new Map<string, { scorer: SeriesScorer; recent: Array<{ end: number; requests: number; score: number }>; decision: DecisionState }>();
+  private readonly reservoir: Float64Array[] = [];
+  private reservoirSeen = 0;
+  private readonly reservoirRng = mulberry32(0x5eed);
+  private readonly reservoirSize: number;
+  private lastTrim = 0;
+  private lastGauges = 0;
+  private ticking: Promise<TickResult> | null = null;
+
+  constructor(private readonly deps: AnalyzerOptions) {
+    this.options = detectionOptions(deps.detection);
+    this.metrics = deps.metrics ?? new AnalyzerMetrics();
+    this.policy = deps.policy;
+    this.allowlist = new Set(deps.policy.analyzer.allowlist);
+    this.clock = deps.clock ?? Date.now;
+    this.log = deps.log ?? (() => undefined);
+    this.seriesFactory = deps.series ?? ROBUST_Z_SERIES;
+    this.autoencoder = deps.autoencoder ?? null;
+    this.who = `analyzer@${deps.instance ?? 'local'}`;
+    this.actuator = new Actuator(deps.controlPlane);
+    this.reservoirSize = deps.reservoirSize ?? 20_000;
+    this.clients = new LRUCache<string, ClientState>({
+      max: deps.policy.analyzer.maxClients,
+      dispose: (st, _key, reason) => {
+        if (reason === 'evict') {
+          st.evicted = true;
+          this.metrics.clientsEvicted.inc();
+        }
+      },
+    });
+    if (this.autoencoder) this.metrics.modelInfo.set({ version: this.autoencoder.metadata.version, backend: this.autoencoder.backend }, 1);
+  }
+
+  // ---------------------------------------------------------------- ingest (hot path)
+
+  /** Adds events to their clients' open windows. Numbers only: no scoring, no I/O, no await. */
+  ingest(events: readonly CallEvent[], partition = 0): void {
+    if (events.length === 0) return;
+    const pc = this.partitionClock(partition);
+    pc.lastArrival = this.clock();
+    const clients = this.clients;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let st = clients.get(e.client);
+      if (st === undefined) st = this.admit(e, partition);
+      else if (st.partition !== partition) this.moved(st, partition);
+      const ts = e.ts;
+      if (ts > pc.maxTs) pc.maxTs = ts;
+      const cur = st.current;
+      const start = ts - (ts % W10);
+      if (cur !== null && cur.start === start) cur.add(e, st.ctx);
+      else this.windowFor(st, pc, start).add(e, st.ctx);
+      if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
+    }
+    this.metrics.eventsConsumed.inc(events.length);
+  }
+
+  private admit(e: CallEvent, partition: number): ClientState {
+    const st = new ClientState(e.client, e.tier ?? this.tierOf(e.client), partition, this.options);
+    this.clients.set(e.client, st);
+    return st;
+  }
+
+  /** The client's events now come from another partition (rare: repartitioning). */
+  private moved(st: ClientState, partition: number): void {
+    st.partition = partition;
+    const pc = this.partitionClock(partition);
+    for (const w of st.windows) this.register(pc.b10, w.end, st);
+    if (st.roll) this.register(pc.b60, st.roll.end, st);
+  }
+
+  private windowFor(st: ClientState, pc: PartitionClock, start: number): WindowAccumulator {
+    if (start + W10 <= pc.closedUntil) {
+      // late: its window is closed; fold it into the oldest open one so volume is not lost
+      this.metrics.eventsLate.inc();
+      if (st.windows.length > 0) return st.windows[0]!;
+      start = pc.closedUntil;
+    }
+    for (const w of st.windows) if (w.start === start) return (st.current = w);
+    const acc = new WindowAccumulator(start, W10, st.ctx.hasHistory);
+    let at = st.windows.length;
+    while (at > 0 && st.windows[at - 1]!.start > start) at--;
+    st.windows.splice(at, 0, acc);
+    st.current = acc;
+    this.register(pc.b10, acc.end, st);
+    return acc;
+  }
+
+  private register(buckets: Map<number, ClientState[]>, end: number, st: ClientState): void {
+    const list = buckets.get(end);
+    if (list) list.push(st);
+    else buckets.set(end, [st]);
+  }
+
+  private partitionClock(partition: number): PartitionClock {
+    let pc = this.partitions.get(partition);
+    if (!pc) {
+      pc = { maxTs: Number.NEGATIVE_INFINITY, lastArrival: this.clock(), closedUntil: Number.NEGATIVE_INFINITY, b10: new Map(), b60: new Map() };
+      this.partitions.set(partition, pc);
+    }
+    return pc;
+  }
+
+  private tierOf(client: string): string {
+    const clients = this.policy.clients;
+    const direct = clients[client];
+    if (direct) return direct.tier;
+    if (client.includes('|')) for (const part of client.split('|')) if (clients[part]) return clients[part]!.tier;
+    return this.policy.defaultTier;
+  }
+
+  private isAllowlisted(client: string): boolean {
+    if (this.allowlist.size === 0) return false;
+    if (this.allowlist.has(client)) return true;
+    return client.includes('|') && client.split('|').some((part) => this.allowlist.has(part));
+  }
+
+  // ---------------------------------------------------------------- closing and scoring (off the ingest path)
+
+  private watermark(pc: PartitionClock, now: number): number {
+    if (pc.maxTs === Number.NEGATIVE_INFINITY) return Number.NEGATIVE_INFINITY;
+    const idle = now - pc.lastArrival;
+    return pc.maxTs + (idle >= this.options.idleMs ? idle : 0) - this.options.latenessMs;
+  }
+
+  /**
+   * Closes, scores and acts on every window event time has passed. Serialised: a tick that starts
+   * while one runs waits for it.
+   */
+  async tick(now: number = this.clock()): Promise<TickResult> {
+    while (this.ticking) await this.ticking.catch(() => undefined);
+    const run = this.runTick(now);
+    this.ticking = run;
+    try {
+      return await run;
+    } finally {
+      this.ticking = null;
+    }
+  }
+
+  private async runTick(now: number): Promise<TickResult> {
+    const closed: Closed[] = [];
+    let minWatermark = Number.POSITIVE_INFINITY;
+    for (const pc of this.partitions.values()) {
+      const wm = this.watermark(pc, now);
+      if (wm < minWatermark) minWatermark = wm;
+      this.collect(pc, wm, closed, false);
+    }
+    if (this.partitions.size > 0 && Number.isFinite(minWatermark)) this.metrics.watermarkLag.set(Math.max(0, (now - minWatermark) / 1000));
+    const result = await this.process(closed, now);
+    this.finishServiceWindows(minWatermark, now, result);
+    await this.housekeeping(now);
+    return result;
+  }
+
+  /** Moves windows ending by `wm` out of the buckets, 10 s before 60 s at equal ends, in time order. */
+  private collect(pc: PartitionClock, wm: number, out: Closed[], partial: boolean): void {
+    const ends = new Set<number>();
+    for (const end of pc.b10.keys()) if (end <= wm) ends.add(end);
+    for (const end of pc.b60.keys()) if (end <= wm) ends.add(end);
+    if (ends.size === 0) return;
+    for (const end of [...ends].sort((a, b) => a - b)) {
+      const list10 = pc.b10.get(end);
+      if (list10) {
+        pc.b10.delete(end);
+        for (const st of list10) this.close10(st, end, pc, out, partial);
+      }
+      const list60 = pc.b60.get(end);
+      if (list60) {
+        pc.b60.delete(end);
+        for (const st of list60) {
+          if (st.evicted || st.roll === null || st.roll.end !== end) continue;
+          out.push({ st, acc: st.roll, sizeMs: W60, partial });
+          st.roll = null;
+        }
+      }
+      if (end > pc.closedUntil && !partial) pc.closedUntil = end;
+    }
+  }
+
+  private close10(st: ClientState, end: number, pc: PartitionClock, out: Closed[], partial: boolean): void {
+    if (st.evicted) return;
+    const i = st.windows.findIndex((w) => w.end === end);
+    if (i < 0) return;
+    const acc = st.windows[i]!;
+    st.windows.splice(i, 1);
+    if (st.current === acc) st.current = st.windows.at(-1) ?? null;
+    st.ctx.windowsSeen++;
+    out.push({ st, acc, sizeMs: W10, partial });
+    if (partial) return;
+    const start60 = windowStart(acc.start, W60);
+    if (st.roll !== null && st.roll.start !== start60) {
+      // a minute whose 60 s bucket was not reached (cannot happen in order; kept safe)
+      out.push({ st, acc: st.roll, sizeMs: W60, partial });
+      st.roll = null;
+    }
+    if (st.roll === null) {
+      st.roll = new WindowAccumulator(start60, W60, acc.routeHistory);
+      this.register(pc.b60, st.roll.end, st);
+    }
+    st.roll.merge(acc);
+    const services = this.serviceWindows.get(end) ?? new Map<string, number>();
+    if (services.size === 0) this.serviceWindows.set(end, services);
+    if (acc.service && services.size < 1_000) services.set(acc.service, (services.get(acc.service) ?? 0) + acc.count);
+  }
+
+  private async process(closed: Closed[], now: number): Promise<TickResult> {
+    const result: TickResult = { closed: closed.length, scored: [], opened: [] };
+    if (closed.length === 0) return result;
+    const slice = this.options.scoreSlice;
+    for (let from = 0; from < closed.length; from += slice) {
+      const part = closed.slice(from, from + slice);
+      const effects: Effect[] = [];
+      const stop = this.metrics.scoreSeconds.startTimer();
+      this.scoreSlice(part, now, result, effects);
+      stop();
+      for (const effect of effects) {
+        try {
+          await effect();
+        } catch (err) {
+          this.log('error', 'applying a decision failed', { err: (err as Error).message });
+        }
+      }
+      // let ingest run between slices
+      if (from + slice < closed.length) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return result;
+  }
+
+  private scoreSlice(part: readonly Closed[], now: number, result: TickResult, effects: Effect[]): void {
+    const o = this.options;
+    const vectors = part.map((c) => c.acc.vector());
+    // the learned detector scores the slice's 10 s windows in one batch
+    let aeScores: Array<AutoencoderScore | null> = part.map(() => null);
+    if (this.autoencoder) {
+      const idx: number[] = [];
+      part.forEach((c, i) => {
+        if (c.sizeMs === W10 && !c.partial) idx.push(i);
+      });
+      if (idx.length > 0) {
+        try {
+          const scores = this.autoencoder.scoreBatch(idx.map((i) => vectors[i]!));
+          aeScores = part.map(() => null);
+          idx.forEach((i, k) => (aeScores[i] = scores[k]!));
+        } catch (err) {
+          this.log('warn', 'autoencoder scoring failed; continuing without it', { err: (err as Error).message });
+        }
+      }
+    }
+    for (let i = 0; i < part.length; i++) {
+      const { st, acc, sizeMs, partial } = part[i]!;
+      this.metrics.windowsClosed.inc({ window: sizeMs === W10 ? '10s' : '60s' });
+      if (partial) {
+        this.metrics.windowsPartial.inc();
+        continue;
+      }
+      const x = vectors[i]!;
+      const xs = vectorToDetectorScale(x);
+      const is10 = sizeMs === W10;
+      const baseline = is10 ? st.b10 : st.b60;
+      const pop = this.population.ring(st.tier, sizeMs);
+      const exp = expectationFor(baseline, pop, st.seasonal, sizeMs, acc.end, is10 ? o.minHistory10s : o.minHistory60s);
+      const statistical = scoreStatistical(x, xs, exp, sizeMs, o.z0, o.zScale);
+      const rules = evaluateRules(x, exp, is10 ? o.rules10s : o.rules60s, sizeMs, st.key);
+      if (!is10) {
+        const slow = st.lowSlow.update(x, o.lowAndSlow);
+        if (slow) rules.push(slow);
+      }
+      let series: number | null = null;
+      if (is10) {
+        st.series ??= this.seriesFactory.create('light');
+        series = st.series.update(x[F.requests]!, acc.end);
+      }
+      const fusion = fuse({ sizeMs, tier: st.tier, requests: x[F.requests]!, statistical, rules, series, autoencoder: aeScores[i] ?? null, expectation: exp }, o.weights);
+      // learn only what looked normal, so an attack does not become the baseline
+      if (fusion.score < o.closeThreshold) {
+        baseline.learn(xs);
+        this.population.learn(st.tier, sizeMs, xs);
+        if (is10) this.sample(x);
+      }
+      if (!is10) {
+        st.minutes++;
+        if (st.seasonal === null && st.minutes >= o.seasonalAfterMinutes) st.seasonal = new HourOfWeekProfile(0.05, o.seasonalMinSamples);
+        if (st.seasonal && fusion.score < o.closeThreshold) st.seasonal.update(acc.end, xs[F.requests]!);
+      }
+      (is10 ? st.recent10 : st.recent60).push(acc.end, fusion.score, x);
+      st.lastScore = fusion.score;
+      st.service = acc.service || st.service;
+      result.scored.push({ client: st.key, tier: st.tier, sizeMs, start: acc.start, end: acc.end, features: x, fusion });
+      this.decideFor(st, acc, sizeMs, fusion, now, result, effects);
+    }
+  }
+
+  private sample(x: Float64Array): void {
+    this.reservoirSeen++;
+    if (this.reservoir.length < this.reservoirSize) this.reservoir.push(x);
+    else {
+      const j = Math.floor(this.reservoirRng() * this.reservoirSeen);
+      if (j < this.reservoirSize) this.reservoir[j] = x;
+    }
+  }
+
+  // ---------------------------------------------------------------- decisions and their effects
+
+  private decisionConfig(): DecisionConfig {
+    const o = this.options;
+    return { policy: this.policy.analyzer, openThreshold: o.openThreshold, closeThreshold: o.closeThreshold, quietWindows: o.quietWindows, firedThreshold: o.firedThreshold };
+  }
+
+  private decideFor(st: ClientState, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
+    const reportId = reportIdFor(st.key, acc.end, sizeMs);
+    const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
+    st.decision = state;
+    switch (outcome.kind) {
+      case 'none':
+        return;
+      case 'open': {
+        const report = this.buildReport(reportId, st.key, st.tier, acc.service || st.service, acc, sizeMs, fusion, now, outcome.action);
+        result.opened.push(report);
+        this.metrics.anomalies.inc({ detector: fusion.dominant, action: outcome.action.pending ? 'pending' : outcome.action.kind });
+        effects.push(() => this.openReport(st, report, outcome.action, now));
+        return;
+      }
+      case 'escalate':
+        effects.push(() => this.escalate(st, outcome.reportId, outcome.action, fusion, now));
+        return;
+      case 'update':
+        effects.push(async () => {
+          const updated = await this.deps.reports.updateDetails(outcome.reportId, { score: fusion.score, detectors: fusion.detectors, explanation: fusion.explanation, summary: fusion.summary });
+          if (updated) this.deps.publisher?.publish(updated);
+        });
+        return;
+      case 'close':
+        effects.push(async () => {
+          const r = await this.deps.reports.transition(outcome.reportId, { entry: { ts: now, who: this.who, what: 'quiet', note: `score below ${this.options.closeThreshold} for ${this.options.quietWindows} windows` } });
+          if (r.ok) this.deps.publisher?.publish(r.report);
+        });
+        return;
+    }
+  }
+
+  private buildReport(id: string, client: string, tier: string, service: string, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, action: ProposedAction): AnomalyReport {
+    const history: HistoryEntry[] = [{ ts: now, who: this.who, what: 'detected', note: `score ${fusion.score} (${fusion.dominant})` }];
+    if (action.heldBack) history.push({ ts: now, who: this.who, what: 'held_back', note: `policy action ${this.policy.analyzer.actions[action.rule]?.action ?? '?'} not applied: ${action.heldBack}` });
+    if (action.pending) history.push({ ts: now, who: this.who, what: 'pending', note: `${action.kind} awaits approval (requireApproval)` });
+    return {
+      v: 1,
+      id,
+      ts: now,
+      client,
+      tier,
+      ...(service ? { service } : {}),
+      window: { start: acc.start, end: acc.end, sizeMs },
+      score: fusion.score,
+      detectors: fusion.detectors,
+      explanation: fusion.explanation,
+      summary: fusion.summary,
+      action: anomalyAction(action, action.apply ? now : null),
+      status: action.pending ? 'pending' : 'open',
+      history,
+    };
+  }
+
+  private async openReport(st: ClientState, report: AnomalyReport, action: ProposedAction, now: number): Promise<void> {
+    let r = report;
+    if (action.apply) {
+      const applied = await this.applyAction(st, action, now, report.id, report.summary);
+      if (applied) {
+        r = { ...r, status: 'actioned', action: anomalyAction(action, now, applied.until), history: [...r.history, { ts: now, who: this.who, what: 'actioned', note: describeAction(action, applied.until) }] };
+      } else {
+        r = { ...r, action: { ...r.action, applied: false }, history: [...r.history, { ts: now, who: this.who, what: 'action_failed', note: 'control plane write failed; retried on the next anomalous window' }] };
+      }
+    }
+    try {
+      await this.deps.reports.create(r);
+    } catch (err) {
+      this.metrics.reportErrors.inc();
+      this.log('error', 'storing an anomaly report failed', { id: r.id, err: (err as Error).message });
+    }
+    this.deps.publisher?.publish(r);
+  }
+
+  private async escalate(st: ClientState, reportId: string, action: ProposedAction, fusion: FusionResult, now: number): Promise<void> {
+    const store = this.deps.reports;
+    const current = await store.get(reportId);
+    if (current?.status === 'dismissed') {
+      // an operator dismissed this episode meanwhile (maybe through another instance): respect it
+      st.decision = { ...actionEnded(st.decision), suppressedUntil: now + this.policy.analyzer.cooldownMs };
+      return;
+    }
+    let entry: HistoryEntry = { ts: now, who: this.who, what: action.pending ? 'pending' : 'escalated', note: `score ${fusion.score}: ${describeAction(action, null)}` };
+    let next: AnomalyAction = anomalyAction(action, null);
+    let to: AnomalyReport['status'] | undefined = action.pending ? 'pending' : undefined;
+    if (action.apply) {
+      const applied = await this.applyAction(st, action, now, reportId, fusion.summary);
+      if (applied) {
+        next = anomalyAction(action, now, applied.until);
+        entry = { ...entry, what: 'actioned', note: `score ${fusion.score}: ${describeAction(action, applied.until)}` };
+        to = current?.status === 'confirmed' ? undefined : 'actioned';
+      } else {
+        entry = { ...entry, what: 'action_failed', note: 'control plane write failed; retried on the next anomalous window' };
+        next = { ...next, applied: false };
+      }
+    }
+    await store.updateDetails(reportId, { score: Math.max(fusion.score, current?.score ?? 0), detectors: fusion.detectors, explanation: fusion.explanation, summary: fusion.summary });
+    const t = await store.transition(reportId, { ...(to ? { to } : {}), action: next, entry });
+    if (t.ok) this.deps.publisher?.publish(t.report);
+  }
+
+  private async applyAction(st: ClientState, action: ProposedAction, now: number, anomalyId: string, summary: string): Promise<ActiveAction | null> {
+    if (action.kind === 'observe') return null;
+    try {
+      const applied = await this.actuator.apply(st.key, { kind: action.kind, ...(action.multiplier !== undefined ? { multiplier: action.multiplier } : {}), ttlMs: action.ttlMs ?? 600_000 }, now, `anomaly ${anomalyId}: ${summary}`, anomalyId);
+      this.metrics.actions.inc({ action: action.kind });
+      return applied;
+    } catch (err) {
+      this.metrics.controlErrors.inc();
+      this.log('error', 'control-plane write failed', { client: st.key, action: action.kind, err: (err as Error).message });
+      // not applied: let the next anomalous window try again
+      st.decision = actionEnded(st.decision);
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- service series, expiry, retention
+
+  private finishServiceWindows(minWatermark: number, now: number, result: TickResult): void {
+    if (this.serviceWindows.size === 0) return;
+    const ends = [...this.serviceWindows.keys()].filter((end) => end <= minWatermark).sort((a, b) => a - b);
+    const effects: Effect[] = [];
+    for (const end of ends) {
+      const services = this.serviceWindows.get(end)!;
+      this.serviceWindows.delete(end);
+      for (const [service, requests] of services) {
+        let s = this.serviceSeries.get(service);
+        if (!s) {
+          if (this.serviceSeries.size >= 1_000) continue;
+          this.serviceSeries.set(service, (s = { scorer: this.seriesFactory.create('full'), recent: [], decision: INITIAL_DECISION_STATE }));
+        }
+        const score = s.scorer.update(requests, end);
+        s.recent.push({ end, requests, score: Math.round(score * 1e4) / 1e4 });
+        if (s.recent.length > 360) s.recent.shift();
+        const client = `service:${service}`;
+        const id = reportIdFor(client, end, W10);
+        // service-wide anomalies are reported, never acted on here (the load controller owns services)
+        const { state, outcome } = decide(s.decision, { now, score, detectors: { series: score }, sizeMs: W10, allowlisted: true, reportId: id }, { ...this.decisionConfig(), policy: { ...this.policy.analyzer, actions: [] }, openThreshold: this.options.serviceThreshold });
+        s.decision = state;
+        if (outcome.kind === 'open') {
+          const text = `service ${service}: ${requests} requests in 10s, unusual for its request-rate series (score ${score.toFixed(2)})`;
+          const report: AnomalyReport = {
+            v: 1,
+            id,
+            ts: now,
+            client,
+            service,
+            window: { start: end - W10, end, sizeMs: W10 },
+            score: Math.round(score * 1e4) / 1e4,
+            detectors: { series: Math.round(score * 1e4) / 1e4 },
+            explanation: [{ feature: 'requests_10s', observed: requests, baseline: 0, spread: 0, z: 0, detector: 'series', text }],
+            summary: text,
+            action: { kind: 'observe', applied: false },
+            status: 'open',
+            history: [{ ts: now, who: this.who, what: 'detected', note: 'service-wide request rate' }],
+          };
+          result.opened.push(report);
+          this.metrics.anomalies.inc({ detector: 'series', action: 'observe' });
+          effects.push(async () => {
+            await this.deps.reports.create(report);
+            this.deps.publisher?.publish(report);
+          });
+        }
+      }
+    }
+    // bounded: ends older than every partition's watermark are gone; a stuck partition is capped here
+    while (this.serviceWindows.size > 1_000) this.serviceWindows.delete(this.serviceWindows.keys().next().value as number);
+    for (const effect of effects) effect().catch((err: unknown) => this.log('error', 'storing a service report failed', { err: (err as Error).message }));
+  }
+
+  private async housekeeping(now: number): Promise<void> {
+    try {
+      for (const a of await this.actuator.expire(now)) {
+        const st = this.clients.peek(a.client);
+        if (st) st.decision = actionEnded(st.decision);
+        if (!a.anomalyId) continue;
+        const r = await this.deps.reports.transition(a.anomalyId, { to: 'expired', from: ['actioned'], entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended (until ${new Date(a.until).toISOString()})` } });
+        if (!r.ok && r.reason === 'conflict') await this.deps.reports.transition(a.anomalyId, { entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended` } });
+        const latest = await this.deps.reports.get(a.anomalyId);
+        if (latest) this.deps.publisher?.publish(latest);
+      }
+    } catch (err) {
+      this.metrics.controlErrors.inc();
+      this.log('warn', 'expiring actions failed; retried next tick', { err: (err as Error).message });
+    }
+    if (now - this.lastTrim >= 60_000) {
+      this.lastTrim = now;
+      try {
+        await this.deps.reports.trim(now, this.policy.analyzer.retentionMs);
+      } catch (err) {
+        this.metrics.reportErrors.inc();
+        this.log('warn', 'trimming reports failed', { err: (err as Error).message });
+      }
+    }
+    if (now - this.lastGauges >= 5_000) {
+      this.lastGauges = now;
+      this.metrics.clients.set(this.clients.size);
+      try {
+        const active = await this.actuator.list(now);
+        this.metrics.activeBlocks.set(active.filter((a) => a.kind === 'block').length);
+        this.metrics.activeOverrides.set(active.filter((a) => a.kind === 'tighten').length);
+      } catch {
+        // the control plane is down: gauges keep their last value
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- partitions, lifecycle
+
+  /**
+   * Partitions this instance no longer owns (a rebalance): their open windows are closed now as
+   * partial — not scored, not learned — because the new owner counts the rest of them.
+   */
+  async revoke(partitions: readonly number[], now: number = this.clock()): Promise<number> {
+    const closed: Closed[] = [];
+    for (const p of partitions) {
+      const pc = this.partitions.get(p);
+      if (!pc) continue;
+      this.collect(pc, Number.POSITIVE_INFINITY, closed, true);
+      this.partitions.delete(p);
+    }
+    await this.process(closed, now);
+    return closed.length;
+  }
+
+  /** Closes and scores every open window (end of a replay or a benchmark run). */
+  async finish(now: number = this.clock()): Promise<TickResult> {
+    for (const pc of this.partitions.values()) pc.maxTs = Number.POSITIVE_INFINITY;
+    const result = await this.tick(now);
+    for (const pc of this.partitions.values()) pc.maxTs = pc.closedUntil;
+    return result;
+  }
+
+  setPolicy(policy: Policy): void {
+    this.policy = policy;
+    this.allowlist = new Set(policy.analyzer.allowlist);
+    // maxClients applies on restart: lru-cache fixes its bound at construction
+  }
+
+  get currentPolicy(): Policy {
+    return this.policy;
+  }
+
+  setAutoencoder(scorer: AutoencoderScorer | null): void {
+    const old = this.autoencoder;
+    this.autoencoder = scorer;
+    this.metrics.modelInfo.reset();
+    if (scorer) this.metrics.modelInfo.set({ version: scorer.metadata.version, backend: scorer.backend }, 1);
+    if (old && old !== scorer) old.dispose();
+  }
+
+  get model(): AutoencoderScorer | null {
+    return this.autoencoder;
+  }
+
+  /** Clean 10 s feature vectors seen recently (reservoir sample), for retraining. */
+  trainingSample(): Float64Array[] {
+    return [...this.reservoir];
+  }
+
+  /** Decision state hook for operator actions (approve/dismiss/unblock) on a client this instance owns. */
+  updateDecision(client: string, update: (state: DecisionState) => DecisionState): void {
+    const st = this.clients.peek(client);
+    if (st) st.decision = update(st.decision);
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  get seriesDetector(): string {
+    return this.seriesFactory.name;
+  }
+
+  // ---------------------------------------------------------------- views for the operator API
+
+  client(key: string): ClientView | null {
+    const st = this.clients.peek(key);
+    if (!st) return null;
+    const baselineOf = (sizeMs: number): ClientView['baseline']['10s'] => {
+      const b = sizeMs === W10 ? st.b10 : st.b60;
+      const exp = expectationFor(b, this.population.ring(st.tier, sizeMs), st.seasonal, sizeMs, this.clock(), sizeMs === W10 ? this.options.minHistory10s : this.options.minHistory60s);
+      const out: ClientView['baseline']['10s'] = [];
+      for (let i = 0; i < FEATURE_COUNT; i++) {
+        out.push({ feature: featureName(i), centre: round4(exp.raw[i]!), spread: round4(exp.sigma[i]!), source: exp.source });
+      }
+      return out;
+    };
+    return {
+      client: st.key,
+      tier: st.tier,
+      service: st.service,
+      windows: { '10s': st.b10.windows, '60s': st.b60.windows },
+      stateBytes: st.stateBytes,
+      lastScore: st.lastScore,
+      decision: st.decision,
+      baseline: { '10s': baselineOf(W10), '60s': baselineOf(W60) },
+      recent: { '10s': st.recent10.list(), '60s': st.recent60.list() },
+      seasonal: st.seasonal !== null,
+    };
+  }
+
+  /** Clients by last score (highest first), for an overview. */
+  topClients(limit = 20): Array<{ client: string; tier: string; lastScore: number }> {
+    const out: Array<{ client: string; tier: string; lastScore: number }> = [];
+    for (const st of this.clients.values()) out.push({ client: st.key, tier: st.tier, lastScore: st.lastScore });
+    return out.sort((a, b) => b.lastScore - a.lastScore).slice(0, limit);
+  }
+
+  service(name: string): ServiceSeriesView | null {
+    const s = this.serviceSeries.get(name);
+    return s ? { service: name, points: [...s.recent] } : null;
+  }
+
+  services(): string[] {
+    return [...this.serviceSeries.keys()];
+  }
+
+  /** Mean state bytes over (up to) `sample` clients. */
+  meanStateBytes(sample = 1_000): number {
+    let n = 0;
+    let sum = 0;
+    for (const st of this.clients.values()) {
+      sum += st.stateBytes;
+      if (++n >= sample) break;
+    }
+    return n ? Math.round(sum / n) : 0;
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function featureName(i: number): string {
+  return FEATURE_NAMES[i]!;
+}
+
+function round4(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : NaN;
+}
+
+/** Deterministic: the same client and window give the same id on any instance (idempotent creates). */
+export function reportIdFor(client: string, windowEnd: number, sizeMs: number): string {
+  const h = fmix32(hashString(client) ^ sizeMs);
+  const h2 = hashString(`${client}#${sizeMs}`);
+  return `${windowEnd.toString(36)}-${h.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
+}
+
+function anomalyAction(a: ProposedAction, appliedAt: number | null, until?: number): AnomalyAction {
+  return {
+    kind: a.kind,
+    ...(a.multiplier !== undefined && a.kind === 'tighten' ? { multiplier: a.multiplier } : {}),
+    ...(a.ttlMs !== undefined && a.kind !== 'observe' ? { ttlMs: a.ttlMs } : {}),
+    ...(until !== undefined ? { until } : appliedAt !== null && a.ttlMs !== undefined && a.kind !== 'observe' ? { until: appliedAt + a.ttlMs } : {}),
+    applied: until !== undefined,
+  };
+}
+
+function describeAction(a: ProposedAction, until: number | null): string {
+  const end = until !== null ? ` until ${new Date(until).toISOString()}` : a.ttlMs !== undefined ? ` for ${Math.round(a.ttlMs / 1000)}s` : '';
+  return a.kind === 'tighten' ? `tighten ×${a.multiplier}${end}` : `${a.kind}${end}`;
+}
+
+export { RecentWindows };

@@ -1,0 +1,87 @@
+/**
+ * The expected value and spread of each feature for one closed window: the client's own baseline,
+ * its tier's population while the client is young (a mixture weighted by history), and for volume
+ * features the hour-of-week expectation when the client has history in this hour ("normal for a
+ * Tuesday 09:00" may be well above the last half hour).
+ */
+import { FEATURES, FEATURE_COUNT, F, fromDetectorScale } from '../../models/features.js';
+import type { RobustRing } from './robustRing.js';
+import type { WindowBaseline } from './windowBaseline.js';
+import type { HourOfWeekProfile } from './seasonal.js';
+
+export type BaselineSource = 'client' | 'population' | 'blend' | 'none';
+
+export interface Expectation {
+  /** Detector scale. NaN where nothing is known. */
+  readonly centre: Float64Array;
+  readonly sigma: Float64Array;
+  /** `centre` in the feature's own units. */
+  readonly raw: Float64Array;
+  readonly source: BaselineSource;
+  /** Weight of the client's own history in [0, 1]. */
+  readonly clientWeight: number;
+  /** Set when the hour-of-week expectation raised the volume features. */
+  readonly seasonal: { readonly bucket: number; readonly shift: number } | null;
+}
+
+export function expectationFor(
+  client: WindowBaseline,
+  population: RobustRing | null,
+  seasonal: HourOfWeekProfile | null,
+  sizeMs: number,
+  windowEnd: number,
+  minHistory: number,
+): Expectation {
+  const centre = new Float64Array(FEATURE_COUNT);
+  const sigma = new Float64Array(FEATURE_COUNT);
+  const raw = new Float64Array(FEATURE_COUNT);
+  const w0 = Math.min(1, client.windows / minHistory);
+  let usedClient = false;
+  let usedPopulation = false;
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    const cc = client.centre(i);
+    const cs = client.sigma(i);
+    const pc = population && population.support[i]! > 0 ? population.centre[i]! : NaN;
+    const ps = population && population.support[i]! > 1 ? population.sigma[i]! : 0;
+    let w = Number.isNaN(cc) ? 0 : w0;
+    if (Number.isNaN(pc)) w = Number.isNaN(cc) ? 0 : 1;
+    if (w === 0 && Number.isNaN(pc)) {
+      centre[i] = NaN;
+      sigma[i] = NaN;
+      raw[i] = NaN;
+      continue;
+    }
+    if (w > 0) usedClient = true;
+    if (w < 1) usedPopulation = true;
+    if (w === 1) {
+      centre[i] = cc;
+      sigma[i] = cs;
+    } else if (w === 0) {
+      centre[i] = pc;
+      sigma[i] = ps;
+    } else {
+      // mixture of two distributions: its variance includes the distance between their centres
+      centre[i] = w * cc + (1 - w) * pc;
+      sigma[i] = Math.sqrt(w * cs * cs + (1 - w) * ps * ps + w * (1 - w) * (cc - pc) ** 2);
+    }
+  }
+  let seasonalInfo: Expectation['seasonal'] = null;
+  if (seasonal && !Number.isNaN(centre[F.requests]!)) {
+    const expected = seasonal.expected(windowEnd - 1);
+    if (expected) {
+      const perWindow = sizeMs === 60_000 ? expected.logRate : Math.log1p(Math.expm1(expected.logRate) * (sizeMs / 60_000));
+      const shift = perWindow - centre[F.requests]!;
+      if (shift > 0) {
+        for (let i = 0; i < FEATURE_COUNT; i++) {
+          if (!FEATURES[i]!.seasonal || Number.isNaN(centre[i]!)) continue;
+          centre[i]! += shift;
+          sigma[i] = Math.sqrt(sigma[i]! ** 2 + expected.spread ** 2);
+        }
+        seasonalInfo = { bucket: expected.bucket, shift };
+      }
+    }
+  }
+  for (let i = 0; i < FEATURE_COUNT; i++) raw[i] = Number.isNaN(centre[i]!) ? NaN : fromDetectorScale(i, centre[i]!);
+  const source: BaselineSource = usedClient && usedPopulation ? 'blend' : usedClient ? 'client' : usedPopulation ? 'population' : 'none';
+  return { centre, sigma, raw, source, clientWeight: usedClient ? w0 : 0, seasonal: seasonalInfo };
+}

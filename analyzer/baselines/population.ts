@@ -1,0 +1,36 @@
+/**
+ * The population baseline per tier and window size: median and MAD over the last 512 clean
+ * windows of that tier's clients (any age). A client with little history of its own is compared
+ * with these peers instead of with nothing; as its history grows it moves to its own baseline.
+ * 512 × 13 × 4 bytes per tier and window size.
+ */
+import { FEATURE_COUNT } from '../../models/features.js';
+import { RobustRing } from './robustRing.js';
+
+export const POPULATION_RING = 512;
+/** Bound on tiers tracked (tiers come from the policy or from events; unknown names share one slot). */
+export const MAX_POPULATION_TIERS = 64;
+
+export class PopulationBaselines {
+  private readonly rings = new Map<string, RobustRing>();
+
+  learn(tier: string, sizeMs: number, scaled: ArrayLike<number>): void {
+    this.ring(tier, sizeMs, true)!.push(scaled);
+  }
+
+  /** The tier's ring, or null before any of its windows was learned. */
+  ring(tier: string, sizeMs: number, create = false): RobustRing | null {
+    let key = `${tier}/${sizeMs}`;
+    let ring = this.rings.get(key);
+    if (!ring && create) {
+      if (this.rings.size >= MAX_POPULATION_TIERS * 2) key = `*/${sizeMs}`;
+      ring = this.rings.get(key);
+      if (!ring) this.rings.set(key, (ring = new RobustRing(FEATURE_COUNT, POPULATION_RING, 64)));
+    }
+    return ring ?? null;
+  }
+
+  tiers(): string[] {
+    return [...new Set([...this.rings.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
+  }
+}

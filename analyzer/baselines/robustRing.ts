@@ -1,0 +1,76 @@
+/**
+ * The last `length` values of each feature and their median and MAD (simple-statistics),
+ * recomputed every `every` pushes rather than per window: the robust centre and spread of a
+ * baseline change slowly, and sorting on every close would cost more than everything else.
+ * σ = 1.4826 · MAD (consistent with the standard deviation for normal data).
+ */
+import { median, medianAbsoluteDeviation } from 'simple-statistics';
+
+export const MAD_TO_SIGMA = 1.4826;
+
+export class RobustRing {
+  private readonly values: Float32Array;
+  private pos = 0;
+  private filled = 0;
+  private sinceStats: number;
+  readonly centre: Float32Array;
+  readonly sigma: Float32Array;
+  /** Non-NaN values per feature behind centre/sigma. */
+  readonly support: Uint16Array;
+
+  constructor(
+    readonly width: number,
+    readonly length: number,
+    private readonly every: number,
+  ) {
+    this.values = new Float32Array(width * length).fill(NaN);
+    this.centre = new Float32Array(width).fill(NaN);
+    this.sigma = new Float32Array(width).fill(NaN);
+    this.support = new Uint16Array(width);
+    this.sinceStats = every;
+  }
+
+  get size(): number {
+    return this.filled;
+  }
+
+  push(vector: ArrayLike<number>): void {
+    const base = this.pos * this.width;
+    for (let i = 0; i < this.width; i++) this.values[base + i] = vector[i]!;
+    this.pos = (this.pos + 1) % this.length;
+    if (this.filled < this.length) this.filled++;
+    // early on every push matters; later the statistics move slowly
+    if (++this.sinceStats >= (this.filled < this.every * 2 ? 1 : this.every)) this.recompute();
+  }
+
+  /** Value `back` pushes ago (0 = the latest), or NaN. */
+  value(back: number, feature: number): number {
+    if (back >= this.filled) return NaN;
+    const slot = (this.pos - 1 - back + this.length * 2) % this.length;
+    return this.values[slot * this.width + feature]!;
+  }
+
+  recompute(): void {
+    this.sinceStats = 0;
+    const column: number[] = [];
+    for (let f = 0; f < this.width; f++) {
+      column.length = 0;
+      for (let r = 0; r < this.filled; r++) {
+        const v = this.values[r * this.width + f]!;
+        if (!Number.isNaN(v)) column.push(v);
+      }
+      this.support[f] = column.length;
+      if (column.length === 0) {
+        this.centre[f] = NaN;
+        this.sigma[f] = NaN;
+        continue;
+      }
+      this.centre[f] = median(column);
+      this.sigma[f] = column.length > 1 ? MAD_TO_SIGMA * medianAbsoluteDeviation(column) : 0;
+    }
+  }
+
+  get bytes(): number {
+    return this.values.byteLength + this.centre.byteLength + this.sigma.byteLength + this.support.byteLength + 32;
+  }
+}

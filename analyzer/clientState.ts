@@ -1,0 +1,95 @@
+/**
+ * Everything the analyzer holds for one client, and its size. The LRU over clients (policy
+ * `analyzer.maxClients`) bounds the total; analyzer/README.md states the per-client figure that
+ * `stateBytes` computes.
+ */
+import { FEATURE_COUNT, FeatureContext, WindowAccumulator } from '../models/features.js';
+import { WindowBaseline } from './baselines/windowBaseline.js';
+import { HourOfWeekProfile } from './baselines/seasonal.js';
+import { INITIAL_DECISION_STATE, type DecisionState } from './decisions/decide.js';
+import { LowAndSlowState } from './detectors/rules.js';
+import type { SeriesScorer } from './detectors/seriesScorer.js';
+import type { DetectionOptions } from './options.js';
+
+/** The last `length` windows of one size: end, fused score and raw features (for the operator API). */
+export class RecentWindows {
+  private readonly ends: Float64Array;
+  private readonly scores: Float32Array;
+  private readonly vectors: Float32Array;
+  private pos = 0;
+  private filled = 0;
+
+  constructor(readonly length: number) {
+    this.ends = new Float64Array(length);
+    this.scores = new Float32Array(length);
+    this.vectors = new Float32Array(length * FEATURE_COUNT);
+  }
+
+  push(end: number, score: number, vector: ArrayLike<number>): void {
+    this.ends[this.pos] = end;
+    this.scores[this.pos] = score;
+    for (let i = 0; i < FEATURE_COUNT; i++) this.vectors[this.pos * FEATURE_COUNT + i] = vector[i]!;
+    this.pos = (this.pos + 1) % this.length;
+    if (this.filled < this.length) this.filled++;
+  }
+
+  /** Oldest first. */
+  list(): Array<{ end: number; score: number; features: number[] }> {
+    const out: Array<{ end: number; score: number; features: number[] }> = [];
+    for (let k = this.filled; k > 0; k--) {
+      const slot = (this.pos - k + this.length) % this.length;
+      out.push({ end: this.ends[slot]!, score: Math.round(this.scores[slot]! * 1e4) / 1e4, features: Array.from(this.vectors.subarray(slot * FEATURE_COUNT, (slot + 1) * FEATURE_COUNT)) });
+    }
+    return out;
+  }
+
+  get bytes(): number {
+    return this.ends.byteLength + this.scores.byteLength + this.vectors.byteLength + 24;
+  }
+}
+
+export class ClientState {
+  readonly ctx = new FeatureContext();
+  /** Open 10 s windows, oldest first (normally one; two while the older waits out the lateness). */
+  readonly windows: WindowAccumulator[] = [];
+  /** The newest open window: the ingest fast path. */
+  current: WindowAccumulator | null = null;
+  /** The 60 s roll-up of this minute's closed 10 s windows. */
+  roll: WindowAccumulator | null = null;
+  readonly b10: WindowBaseline;
+  readonly b60: WindowBaseline;
+  /** Allocated once the client has `seasonalAfterMinutes` minutes of history. */
+  seasonal: HourOfWeekProfile | null = null;
+  minutes = 0;
+  series: SeriesScorer | null = null;
+  readonly lowSlow = new LowAndSlowState();
+  decision: DecisionState = INITIAL_DECISION_STATE;
+  readonly recent10: RecentWindows;
+  readonly recent60: RecentWindows;
+  service = '';
+  evicted = false;
+  /** Fused score of the last scored window (any size). */
+  lastScore = 0;
+
+  constructor(
+    readonly key: string,
+    public tier: string,
+    public partition: number,
+    opts: DetectionOptions,
+  ) {
+    this.b10 = new WindowBaseline(opts.ring10s, opts.ewmaAlpha10s);
+    this.b60 = new WindowBaseline(opts.ring60s, opts.ewmaAlpha60s);
+    this.recent10 = new RecentWindows(opts.recentWindows);
+    this.recent60 = new RecentWindows(opts.recentWindows);
+  }
+
+  /** Bytes held now (typed arrays and fixed fields; JS object headers estimated). */
+  get stateBytes(): number {
+    let bytes = 200 + this.key.length * 2 + this.ctx.bytes + this.b10.bytes + this.b60.bytes + LowAndSlowState.bytes + this.recent10.bytes + this.recent60.bytes;
+    for (const w of this.windows) bytes += w.stateBytes;
+    if (this.roll) bytes += this.roll.stateBytes;
+    if (this.seasonal) bytes += HourOfWeekProfile.bytes;
+    if (this.series) bytes += this.series.stateBytes;
+    return bytes;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The decision core, pure: given a client's decision state and one scored window, what happens —
+ * nothing, a new report (an episode opens), an escalation, or the episode ends. No I/O, no clock
+ * of its own; the analyzer applies the outcome.
+ *
+ * - Hysteresis: an episode opens at `openThreshold` and ends only after `quietWindows` 10 s windows
+ *   below `closeThreshold`; one report per episode (escalations update it).
+ * - Policy: `analyzer.actions`, first match wins (minScore, optional detector that must have fired).
+ * - Cool-down: after an action on a client, no new action of the same or a weaker kind for
+ *   `cooldownMs` (a stronger kind — tighten → block — applies at once); after an operator dismissed
+ *   a report, no action at all for `cooldownMs`.
+ * - Allowlisted clients are reported but never acted on; with `requireApproval` an action waits
+ *   (status pending) until an operator approves it.
+ */
+import type { ActionKind, ActionRule, AnalyzerConfig } from '../../models/policy/index.js';
+
+export const STRENGTH: Readonly<Record<ActionKind, number>> = { observe: 0, tighten: 1, block: 2 };
+
+export interface ProposedAction {
+  readonly kind: ActionKind;
+  readonly multiplier?: number;
+  readonly ttlMs?: number;
+  /** Index of the policy rule that matched, or -1. */
+  readonly rule: number;
+  /** Whether to write it to the control plane now (false: observe, pending approval, or held back). */
+  readonly apply: boolean;
+  readonly pending: boolean;
+  /** Why the policy's action was not applied as is: allowlisted, cooldown, suppressed. */
+  readonly heldBack?: 'allowlisted' | 'cooldown' | 'suppressed';
+}
+
+export interface Episode {
+  readonly reportId: string;
+  readonly openedAt: number;
+  readonly maxScore: number;
+  /** 10 s windows in a row below the close threshold. */
+  readonly quiet: number;
+  /** The action in force (or pending) for this episode. */
+  readonly action: ActionKind;
+  readonly applied: boolean;
+  readonly pending: boolean;
+  readonly until: number | null;
+}
+
+export interface DecisionState {
+  readonly episode: Episode | null;
+  /** Last action applied to this client: kind and when (for the cool-down). */
+  readonly lastAction: { readonly kind: ActionKind; readonly at: number } | null;
+  /** No action until this time (an operator dismissed a report). */
+  readonly suppressedUntil: number;
+}
+
+export const INITIAL_DECISION_STATE: DecisionState = { episode: null, lastAction: null, suppressedUntil: 0 };
+
+export interface DecisionInput {
+  readonly now: number;
+  readonly score: number;
+  readonly detectors: Readonly<Record<string, number>>;
+  readonly sizeMs: number;
+  readonly allowlisted: boolean;
+  /** Id the report gets if this window opens an episode. */
+  readonly reportId: string;
+}
+
+export interface DecisionConfig {
+  readonly policy: AnalyzerConfig;
+  readonly openThreshold: number;
+  readonly closeThreshold: number;
+  readonly quietWindows: number;
+  readonly firedThreshold: number;
+}
+
+export type Outcome =
+  | { readonly kind: 'none' }
+  /** A new episode: create the report with this action. */
+  | { readonly kind: 'open'; readonly action: ProposedAction }
+  /** A stronger action for the open episode's report. */
+  | { readonly kind: 'escalate'; readonly action: ProposedAction; readonly reportId: string }
+  /** The episode's score rose: refresh the report's details. */
+  | { readonly kind: 'update'; readonly reportId: string }
+  /** The episode ended (hysteresis satisfied). */
+  | { readonly kind: 'close'; readonly reportId: string };
+
+/** First matching policy rule: score ≥ minScore and, if it names a detector, that detector fired. */
+export function matchActionRule(actions: readonly ActionRule[], score: number, detectors: Readonly<Record<string, number>>, firedThreshold: number): { rule: ActionRule; index: number } | null {
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i]!;
+    if (score < a.minScore) continue;
+    if (a.detector !== null && !((detectors[a.detector] ?? 0) >= firedThreshold)) continue;
+    return { rule: a, index: i };
+  }
+  return null;
+}
+
+function propose(input: DecisionInput, state: DecisionState, cfg: DecisionConfig): ProposedAction {
+  const match = matchActionRule(cfg.policy.actions, input.score, input.detectors, cfg.firedThreshold);
+  if (!match || match.rule.action === 'observe') return { kind: 'observe', rule: match?.index ?? -1, apply: false, pending: false };
+  const { rule, index } = match;
+  const base = { kind: rule.action, ...(rule.multiplier !== null ? { multiplier: rule.multiplier } : {}), ttlMs: rule.ttlMs, rule: index };
+  if (input.allowlisted) return { ...base, kind: 'observe', apply: false, pending: false, heldBack: 'allowlisted' };
+  if (input.now < state.suppressedUntil) return { ...base, kind: 'observe', apply: false, pending: false, heldBack: 'suppressed' };
+  const last = state.lastAction;
+  if (last && input.now - last.at < cfg.policy.cooldownMs && STRENGTH[rule.action] <= STRENGTH[last.kind]) {
+    return { ...base, kind: 'observe', apply: false, pending: false, heldBack: 'cooldown' };
+  }
+  if (cfg.policy.requireApproval) return { ...base, apply: false, pending: true };
+  return { ...base, apply: true, pending: false };
+}
+
+export function decide(state: DecisionState, input: DecisionInput, cfg: DecisionConfig): { state: DecisionState; outcome: Outcome } {
+  const ep = state.episode;
+  if (!ep) {
+    if (input.score < cfg.openThreshold) return { state, outcome: { kind: 'none' } };
+    const action = propose(input, state, cfg);
+    const until = action.apply && action.ttlMs !== undefined ? input.now + action.ttlMs : null;
+    return {
+      state: {
+        ...state,
+        episode: { reportId: input.reportId, openedAt: input.now, maxScore: input.score, quiet: 0, action: action.pending || action.apply ? action.kind : 'observe', applied: action.apply, pending: action.pending, until },
+        lastAction: action.apply ? { kind: action.kind, at: input.now } : state.lastAction,
+      },
+      outcome: { kind: 'open', action },
+    };
+  }
+  if (input.score < cfg.closeThreshold) {
+    if (input.sizeMs > 10_000) return { state, outcome: { kind: 'none' } };
+    const quiet = ep.quiet + 1;
+    if (quiet >= cfg.quietWindows) return { state: { ...state, episode: null }, outcome: { kind: 'close', reportId: ep.reportId } };
+    return { state: { ...state, episode: { ...ep, quiet } }, outcome: { kind: 'none' } };
+  }
+  const quiet = 0;
+  const action = propose(input, state, cfg);
+  const current = ep.applied || ep.pending ? STRENGTH[ep.action] : -1;
+  if ((action.apply || action.pending) && STRENGTH[action.kind] > current) {
+    const until = action.apply && action.ttlMs !== undefined ? input.now + action.ttlMs : null;
+    return {
+      state: {
+        ...state,
+        episode: { ...ep, quiet, maxScore: Math.max(ep.maxScore, input.score), action: action.kind, applied: action.apply, pending: action.pending, until },
+        lastAction: action.apply ? { kind: action.kind, at: input.now } : state.lastAction,
+      },
+      outcome: { kind: 'escalate', action, reportId: ep.reportId },
+    };
+  }
+  // refresh the report when the score rose clearly (bounded writes: ≥ 0.05 above the last maximum)
+  if (input.score >= ep.maxScore + 0.05) {
+    return { state: { ...state, episode: { ...ep, quiet, maxScore: input.score } }, outcome: { kind: 'update', reportId: ep.reportId } };
+  }
+  return { state: quiet === ep.quiet ? state : { ...state, episode: { ...ep, quiet } }, outcome: { kind: 'none' } };
+}
+
+/** The action of the episode ended (TTL passed or removed by an operator): the episode stays, unactioned. */
+export function actionEnded(state: DecisionState): DecisionState {
+  if (!state.episode) return state;
+  return { ...state, episode: { ...state.episode, action: 'observe', applied: false, pending: false, until: null } };
+}
+
+/** An operator approved the pending action at `now`. */
+export function approved(state: DecisionState, kind: ActionKind, now: number, until: number): DecisionState {
+  return {
+    ...state,
+    episode: state.episode ? { ...state.episode, action: kind, applied: true, pending: false, until } : null,
+    lastAction: { kind, at: now },
+  };
+}
+
+/** An operator dismissed the report at `now`: no action for the cool-down. */
+export function dismissed(state: DecisionState, now: number, cooldownMs: number): DecisionState {
+  return { ...actionEnded(state), suppressedUntil: now + cooldownMs };
+}

@@ -1,0 +1,79 @@
+/**
+ * Reports in memory (the demo, tests, replays): the same semantics as the Redis store, bounded by
+ * retention and by `maxReports` (oldest dropped first, counted in `dropped`).
+ */
+import type { AnomalyReport } from '../../models/anomaly.js';
+import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+
+export class MemoryReportStore implements ReportStore {
+  /** Insertion order = detection order (ts ascending, roughly). */
+  private readonly reports = new Map<string, AnomalyReport>();
+  dropped = 0;
+
+  constructor(private readonly maxReports = 100_000) {}
+
+  async create(report: AnomalyReport): Promise<boolean> {
+    if (this.reports.has(report.id)) return false;
+    this.reports.set(report.id, structuredClone(report));
+    while (this.reports.size > this.maxReports) {
+      const oldest = this.reports.keys().next().value as string;
+      this.reports.delete(oldest);
+      this.dropped++;
+    }
+    return true;
+  }
+
+  async updateDetails(id: string, d: ReportDetails): Promise<AnomalyReport | null> {
+    const r = this.reports.get(id);
+    if (!r) return null;
+    const next = { ...r, score: d.score, detectors: { ...d.detectors }, explanation: [...d.explanation], summary: d.summary };
+    this.reports.set(id, next);
+    return structuredClone(next);
+  }
+
+  async transition(id: string, change: ReportTransition): Promise<TransitionResult> {
+    const r = this.reports.get(id);
+    if (!r) return { ok: false, reason: 'not_found' };
+    if (change.from && !change.from.includes(r.status)) return { ok: false, reason: 'conflict', report: structuredClone(r) };
+    const next: AnomalyReport = {
+      ...r,
+      status: change.to ?? r.status,
+      action: change.action ?? r.action,
+      history: [...r.history, change.entry],
+    };
+    this.reports.set(id, next);
+    return { ok: true, report: structuredClone(next) };
+  }
+
+  async get(id: string): Promise<AnomalyReport | null> {
+    const r = this.reports.get(id);
+    return r ? structuredClone(r) : null;
+  }
+
+  async list(query: ReportQuery = {}): Promise<ReportPage> {
+    const size = pageSize(query);
+    const matching = [...this.reports.values()]
+      .filter((r) => (query.status === undefined || r.status === query.status) && (query.client === undefined || r.client === query.client) && (query.since === undefined || r.ts >= query.since) && (query.until === undefined || r.ts <= query.until))
+      .sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1));
+    const offset = query.cursor ? Math.max(0, Number(query.cursor) || 0) : 0;
+    const items = matching.slice(offset, offset + size).map((r) => structuredClone(r));
+    return { items, next: offset + size < matching.length ? String(offset + size) : null };
+  }
+
+  async trim(now: number, retentionMs: number): Promise<number> {
+    let removed = 0;
+    for (const [id, r] of this.reports) {
+      if (r.ts < now - retentionMs) {
+        this.reports.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  get size(): number {
+    return this.reports.size;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,232 @@
+/**
+ * Reports in Redis. Every key carries the hash tag `{<prefix>}` so one report's keys and the
+ * indexes share a slot: the Lua scripts and pipelines work on a Redis Cluster too.
+ *
+ *   {P}:r:<id>        hash  doc (report JSON without status/action/history), status, action, client, ts
+ *   {P}:h:<id>        list  history entries (JSON), appended atomically with status changes
+ *   {P}:ts            zset  id by detection time (all reports)
+ *   {P}:st:<status>   zset  id by detection time, one per status
+ *   {P}:c:<client>    zset  id by detection time, one per client
+ *   {P}:stream        stream of changes (id, what, status), capped at ~10,000 entries, for tailing
+ *
+ * Retention: `trim()` (the analyzer runs it every minute) deletes reports older than the retention
+ * and their index entries; report keys also carry a PEXPIRE of retention + 1 day as a backstop.
+ * Default prefix `rw:anomalies`.
+ */
+import type { Redis, Cluster } from 'ioredis';
+import { ANOMALY_STATUSES, decodeAnomalyReport, type AnomalyReport, type AnomalyStatus } from '../../models/anomaly.js';
+import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+
+export const DEFAULT_REPORTS_PREFIX = 'rw:anomalies';
+const DAY_MS = 86_400_000;
+
+export interface ReportKeys {
+  report(id: string): string;
+  history(id: string): string;
+  readonly byTs: string;
+  status(s: AnomalyStatus): string;
+  client(c: string): string;
+  readonly stream: string;
+}
+
+export function reportKeys(prefix = DEFAULT_REPORTS_PREFIX): ReportKeys {
+  const p = `{${prefix}}`;
+  return {
+    report: (id) => `${p}:r:${id}`,
+    history: (id) => `${p}:h:${id}`,
+    byTs: `${p}:ts`,
+    status: (s) => `${p}:st:${s}`,
+    client: (c) => `${p}:c:${c}`,
+    stream: `${p}:stream`,
+  };
+}
+
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', ARGV[2], 'action', ARGV[3], 'client', ARGV[4], 'ts', ARGV[5], 'id', ARGV[6])
+for i = 9, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'id', ARGV[6], 'what', 'detected', 'status', ARGV[2])
+return 1
+`;
+
+// KEYS: r, h, stream, st:<each status in ANOMALY_STATUSES order>
+// ARGV: allowed-from (comma list or ''), to ('' keeps), action JSON ('' keeps), entry JSON, stream maxlen, what
+const TRANSITION = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if ARGV[1] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[1], '[^,]+') do if s == status then ok = true end end
+  if not ok then return -1 end
+end
+local id = redis.call('HGET', KEYS[1], 'id')
+local ts = redis.call('HGET', KEYS[1], 'ts')
+local statuses = {${ANOMALY_STATUSES.map((s) => `'${s}'`).join(',')}}
+local to = status
+if ARGV[2] ~= '' and ARGV[2] ~= status then
+  to = ARGV[2]
+  for i, s in ipairs(statuses) do
+    if s == status then redis.call('ZREM', KEYS[3 + i], id) end
+    if s == to then redis.call('ZADD', KEYS[3 + i], ts, id) end
+  end
+  redis.call('HSET', KEYS[1], 'status', to)
+end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'action', ARGV[3]) end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'what', ARGV[6], 'status', to)
+return 1
+`;
+
+const UPDATE_DOC = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[2], 'what', 'updated', 'status', redis.call('HGET', KEYS[1], 'status'))
+return 1
+`;
+
+export interface RedisReportStoreOptions {
+  readonly prefix?: string;
+  /** Backstop expiry of report keys (retention + 1 day). */
+  readonly retentionMs?: number;
+  readonly streamMaxLen?: number;
+}
+
+export class RedisReportStore implements ReportStore {
+  readonly keys: ReportKeys;
+  private readonly expireMs: number;
+  private readonly streamMaxLen: number;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    opts: RedisReportStoreOptions = {},
+  ) {
+    this.keys = reportKeys(opts.prefix);
+    this.expireMs = (opts.retentionMs ?? 7 * DAY_MS) + DAY_MS;
+    this.streamMaxLen = opts.streamMaxLen ?? 10_000;
+  }
+
+  async create(report: AnomalyReport): Promise<boolean> {
+    const { status, action, history, ...doc } = report;
+    const k = this.keys;
+    const created = await this.redis.eval(
+      CREATE,
+      6,
+      k.report(report.id),
+      k.history(report.id),
+      k.byTs,
+      k.status(status),
+      k.client(report.client),
+      k.stream,
+      JSON.stringify(doc),
+      status,
+      JSON.stringify(action),
+      report.client,
+      String(report.ts),
+      report.id,
+      String(this.expireMs),
+      String(this.streamMaxLen),
+      ...history.map((h) => JSON.stringify(h)),
+    );
+    return Number(created) === 1;
+  }
+
+  async updateDetails(id: string, d: ReportDetails): Promise<AnomalyReport | null> {
+    const raw = await this.redis.hget(this.keys.report(id), 'doc');
+    if (raw === null) return null;
+    const doc = { ...(JSON.parse(raw) as Record<string, unknown>), score: d.score, detectors: d.detectors, explanation: d.explanation, summary: d.summary };
+    const ok = await this.redis.eval(UPDATE_DOC, 2, this.keys.report(id), this.keys.stream, JSON.stringify(doc), id, String(this.streamMaxLen));
+    return Number(ok) === 1 ? this.get(id) : null;
+  }
+
+  async transition(id: string, change: ReportTransition): Promise<TransitionResult> {
+    const k = this.keys;
+    const result = Number(
+      await this.redis.eval(
+        TRANSITION,
+        3 + ANOMALY_STATUSES.length,
+        k.report(id),
+        k.history(id),
+        k.stream,
+        ...ANOMALY_STATUSES.map((s) => k.status(s)),
+        change.from ? change.from.join(',') : '',
+        change.to ?? '',
+        change.action ? JSON.stringify(change.action) : '',
+        JSON.stringify(change.entry),
+        String(this.streamMaxLen),
+        change.entry.what,
+      ),
+    );
+    if (result === 0) return { ok: false, reason: 'not_found' };
+    const report = await this.get(id);
+    if (!report) return { ok: false, reason: 'not_found' };
+    if (result === -1) return { ok: false, reason: 'conflict', report };
+    return { ok: true, report };
+  }
+
+  async get(id: string): Promise<AnomalyReport | null> {
+    const [[, hash], [, history]] = (await this.redis.pipeline().hgetall(this.keys.report(id)).lrange(this.keys.history(id), 0, -1).exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
+    return assemble(hash, history);
+  }
+
+  async list(query: ReportQuery = {}): Promise<ReportPage> {
+    const size = pageSize(query);
+    const k = this.keys;
+    const index = query.client !== undefined ? k.client(query.client) : query.status !== undefined ? k.status(query.status) : k.byTs;
+    const max = query.until !== undefined ? String(query.until) : '+inf';
+    const min = query.since !== undefined ? String(query.since) : '-inf';
+    let offset = query.cursor ? Math.max(0, Number(query.cursor) || 0) : 0;
+    const items: AnomalyReport[] = [];
+    // ids come newest first from the index; other filters apply after reading, so fetch until the page is full
+    for (;;) {
+      const ids = await this.redis.zrevrangebyscore(index, max, min, 'LIMIT', offset, size);
+      if (ids.length === 0) return { items, next: null };
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(k.report(id)).lrange(k.history(id), 0, -1);
+      const replies = (await pipe.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        offset++;
+        const report = assemble(replies[2 * i]?.[1] as Record<string, string>, replies[2 * i + 1]?.[1] as string[]);
+        if (!report) continue;
+        if (query.status !== undefined && report.status !== query.status) continue;
+        if (query.client !== undefined && report.client !== query.client) continue;
+        items.push(report);
+        if (items.length === size) return { items, next: String(offset) };
+      }
+      if (ids.length < size) return { items, next: null };
+    }
+  }
+
+  async trim(now: number, retentionMs: number): Promise<number> {
+    const k = this.keys;
+    let removed = 0;
+    for (;;) {
+      const ids = await this.redis.zrangebyscore(k.byTs, '-inf', String(now - retentionMs - 1), 'LIMIT', 0, 200);
+      if (ids.length === 0) return removed;
+      const clients = (await Promise.all(ids.map((id) => this.redis.hget(k.report(id), 'client')))) as Array<string | null>;
+      const pipe = this.redis.pipeline();
+      ids.forEach((id, i) => {
+        pipe.del(k.report(id), k.history(id));
+        pipe.zrem(k.byTs, id);
+        for (const s of ANOMALY_STATUSES) pipe.zrem(k.status(s), id);
+        if (clients[i]) pipe.zrem(k.client(clients[i]!), id);
+      });
+      await pipe.exec();
+      removed += ids.length;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function assemble(hash: Record<string, string> | undefined, history: string[] | undefined): AnomalyReport | null {
+  if (!hash || !hash.doc) return null;
+  const doc = JSON.parse(hash.doc) as Record<string, unknown>;
+  const text = JSON.stringify({ ...doc, status: hash.status, action: JSON.parse(hash.action ?? 'null'), history: (history ?? []).map((h) => JSON.parse(h)) });
+  const decoded = decodeAnomalyReport(text);
+  return decoded.ok ? decoded.value : null;
+}
