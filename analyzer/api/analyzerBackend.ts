@@ -1,0 +1,219 @@
+/**
+ * The OperatorBackend of the real analyzer: reports from its ReportStore (Redis or memory), blocks
+ * and overrides through its Actuator / ControlPlane, series and baselines from its per-client state,
+ * and the load multiplier history from the control plane (LoadHistory) or the load controller.
+ *
+ * Operator decisions are claimed on the report first — `ReportStore.transition` is atomic and
+ * conditional on the status we saw, so two operators (or an operator and the analyzer) cannot both
+ * win — and only then carried out on the control plane. An approve whose write fails is rolled
+ * back to pending with the failure in the history.
+ */
+import type { AnomalyAction, AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
+import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
+import type { ControlPlane } from '../../models/controlPlane.js';
+import {
+  OperatorError,
+  type AnomalyEvidence,
+  type AnomalyPage,
+  type AnomalyQuery,
+  type BlockInput,
+  type ClientView,
+  type LoadPoint,
+  type LoadView,
+  type OperatorAction,
+  type OperatorBackend,
+  type OverrideInput,
+  type Series,
+} from './backend.js';
+import { cleanNote, transition } from './transitions.js';
+
+/**
+ * The parts of the analyzer's ReportStore (analyzer/reports/store.ts) used here, written out so
+ * this adapter depends on the store's contract, not on its module: RedisReportStore and
+ * MemoryReportStore satisfy it as they are.
+ */
+export interface ReportStoreLike {
+  list(query: { status?: AnomalyStatus; client?: string; since?: number; limit?: number; cursor?: string }): Promise<{ readonly items: readonly AnomalyReport[]; readonly next: string | null }>;
+  get(id: string): Promise<AnomalyReport | null>;
+  /** Atomically: only if the status is one of `from`, set `to`/`action`, append `entry`. */
+  transition(
+    id: string,
+    change: { readonly to?: AnomalyStatus; readonly from?: readonly AnomalyStatus[]; readonly action?: AnomalyAction; readonly entry: HistoryEntry },
+  ): Promise<{ readonly ok: true; readonly report: AnomalyReport } | { readonly ok: false; readonly reason: 'not_found' } | { readonly ok: false; readonly reason: 'conflict'; readonly report: AnomalyReport }>;
+}
+
+/** The part of the analyzer's Actuator (analyzer/actions/actuator.ts) used to apply an approved action. */
+export interface ActuatorLike {
+  apply(client: string, req: { kind: 'tighten' | 'block'; multiplier?: number; ttlMs: number }, now: number, reason: string, anomalyId?: string): Promise<unknown>;
+}
+
+export interface AnalyzerBackendParts {
+  readonly reports: ReportStoreLike;
+  readonly plane: ControlPlane;
+  /** When given, actions are applied and lifted through it (it also expires what it wrote). */
+  readonly actuator?: ActuatorLike;
+  readonly now?: () => number;
+  /** Default TTL of an approved action whose report carries none. */
+  readonly defaultTtlMs?: number;
+  /**
+   * Called after an operator decision took effect, so the analyzer's own decision state follows it
+   * (a dismissed client is not acted on again during the cool-down; an approved action is in force).
+   */
+  readonly onDecision?: (report: AnomalyReport, action: OperatorAction) => void | Promise<void>;
+  /** The client's series around `at` (the analyzer's recent windows), when it still holds them. */
+  readonly seriesOf?: (client: string, at: number) => Series | null;
+  readonly clientOf?: (client: string) => ClientView | null;
+  /** Multiplier history (LoadHistory follows the control plane; a load controller may keep its own). */
+  readonly loadHistory?: { list(): readonly LoadPoint[] };
+}
+
+export class AnalyzerBackend implements OperatorBackend {
+  private readonly now: () => number;
+
+  constructor(private readonly parts: AnalyzerBackendParts) {
+    this.now = parts.now ?? Date.now;
+  }
+
+  async listAnomalies(query: AnomalyQuery): Promise<AnomalyPage> {
+    const page = await this.parts.reports.list({
+      limit: query.limit,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.client ? { client: query.client } : {}),
+      ...(query.since !== undefined ? { since: query.since } : {}),
+      ...(query.cursor ? { cursor: query.cursor } : {}),
+    });
+    return { items: page.items, next: page.next };
+  }
+
+  async getAnomaly(id: string): Promise<{ report: AnomalyReport; evidence: AnomalyEvidence } | null> {
+    const report = await this.parts.reports.get(id);
+    if (!report) return null;
+    return { report, evidence: { features: report.explanation, series: this.parts.seriesOf?.(report.client, report.ts) ?? null } };
+  }
+
+  async act(id: string, action: OperatorAction, who: string, note?: string): Promise<AnomalyReport> {
+    const { reports } = this.parts;
+    const report = await reports.get(id);
+    if (!report) throw new OperatorError('not_found', `no anomaly ${id}`);
+    const ts = this.now();
+    const t = transition(report, action, who, ts, cleanNote(note));
+    if (!t.ok) throw new OperatorError('conflict', t.reason);
+
+    let nextAction = report.action;
+    if (t.effect === 'apply') {
+      const ttlMs = report.action.ttlMs ?? this.parts.defaultTtlMs ?? 600_000;
+      nextAction = { ...report.action, ttlMs, until: ts + ttlMs, applied: true };
+    }
+    const claimed = await reports.transition(id, { to: t.status, from: [report.status], action: nextAction, entry: t.entry });
+    if (!claimed.ok) {
+      if (claimed.reason === 'not_found') throw new OperatorError('not_found', `no anomaly ${id}`);
+      throw new OperatorError('conflict', `the anomaly changed meanwhile: it is ${claimed.report.status} now`);
+    }
+    let updated = claimed.report;
+
+    if (t.effect === 'apply') {
+      try {
+        await this.apply(report, nextAction.until!, ts);
+      } catch (err) {
+        await reports.transition(id, { to: report.status, from: [t.status], action: report.action, entry: { ts: this.now(), who: 'analyzer', what: 'apply failed', note: String((err as Error).message).slice(0, 500) } });
+        throw new OperatorError('unavailable', `the action could not be written to the control plane: ${(err as Error).message}`);
+      }
+    } else if (t.effect === 'lift') {
+      const lifted = await this.lift(report);
+      if (lifted) {
+        const r = await reports.transition(id, { entry: { ts, who, what: lifted } });
+        if (r.ok) updated = r.report;
+      }
+    }
+    await this.parts.onDecision?.(updated, action);
+    return updated;
+  }
+
+  async listBlocks(): Promise<ReadonlyMap<string, BlockValue>> {
+    return (await this.parts.plane.read()).blocks;
+  }
+
+  async addBlock(input: BlockInput, who: string): Promise<number> {
+    const seq = await this.parts.plane.write('block', input.client, { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
+    if (input.anomalyId) await this.audit(input.anomalyId, who, 'blocked');
+    return seq;
+  }
+
+  async removeBlock(client: string, who: string, note?: string): Promise<boolean> {
+    const existing = (await this.parts.plane.read()).blocks.get(client);
+    if (!existing) return false;
+    await this.parts.plane.write('block', client, null);
+    if (existing.anomalyId) await this.audit(existing.anomalyId, who, 'unblocked', note);
+    return true;
+  }
+
+  async listOverrides(): Promise<ReadonlyMap<string, OverrideValue>> {
+    return (await this.parts.plane.read()).overrides;
+  }
+
+  async addOverride(input: OverrideInput, who: string): Promise<number> {
+    const { rule, client, ...value } = input;
+    const seq = await this.parts.plane.write('override', overrideField(rule, client), value);
+    if (input.anomalyId) await this.audit(input.anomalyId, who, 'overridden');
+    return seq;
+  }
+
+  async removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean> {
+    const field = overrideField(rule, client);
+    const existing = (await this.parts.plane.read()).overrides.get(field);
+    if (!existing) return false;
+    await this.parts.plane.write('override', field, null);
+    if (existing.anomalyId) await this.audit(existing.anomalyId, who, 'override removed', note);
+    return true;
+  }
+
+  async getLoad(): Promise<LoadView> {
+    const state = await this.parts.plane.read();
+    const services = [...state.load].map(([service, v]) => ({ service, ...v }));
+    const history = this.parts.loadHistory?.list() ?? services.map((s) => ({ ts: s.since, service: s.service, multiplier: s.multiplier, reason: s.reason }));
+    return { services, history: [...history] };
+  }
+
+  async getClient(client: string): Promise<ClientView | null> {
+    const view = this.parts.clientOf?.(client) ?? null;
+    if (view) return view;
+    const series = this.parts.seriesOf?.(client, this.now()) ?? null;
+    return series ? { client, baseline: null, series } : null;
+  }
+
+  /** Appends to a report's history without changing its status (a missing report is fine: it may have aged out). */
+  private async audit(id: string, who: string, what: string, note?: string): Promise<void> {
+    const cleaned = cleanNote(note);
+    await this.parts.reports.transition(id, { entry: { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) } });
+  }
+
+  private async apply(report: AnomalyReport, until: number, now: number): Promise<void> {
+    const kind = report.action.kind;
+    if (kind === 'observe') return;
+    const reason = `anomaly ${report.id}: ${report.summary}`.slice(0, 512);
+    if (this.parts.actuator) {
+      await this.parts.actuator.apply(report.client, { kind, ttlMs: until - now, ...(report.action.multiplier !== undefined ? { multiplier: report.action.multiplier } : {}) }, now, reason, report.id);
+      return;
+    }
+    if (kind === 'block') await this.parts.plane.write('block', report.client, { until, reason, anomalyId: report.id });
+    else await this.parts.plane.write('override', overrideField('*', report.client), { multiplier: report.action.multiplier ?? 0.5, until, reason, anomalyId: report.id });
+  }
+
+  /** Lifts what this anomaly put in place — never a newer block/override set by another anomaly or an operator. */
+  private async lift(report: AnomalyReport): Promise<string | null> {
+    const { plane } = this.parts;
+    const state = await plane.read();
+    if (report.action.kind === 'block') {
+      if (state.blocks.get(report.client)?.anomalyId !== report.id) return null;
+      await plane.write('block', report.client, null);
+      return 'unblocked';
+    }
+    let lifted = false;
+    for (const [field, v] of state.overrides) {
+      if (v.anomalyId !== report.id) continue;
+      await plane.write('override', field, null);
+      lifted = true;
+    }
+    return lifted ? 'override removed' : null;
+  }
+}
