@@ -141,6 +141,23 @@ test('the charts package into archives that carry the library chart and render t
   assert.deepEqual(strip(render(join(out, 'example-service-0.1.0.tgz'), { values: ['service-production.yaml'] })), strip(render(CHARTS.example, { values: ['service-production.yaml'] })));
 });
 
+test('object names stay valid DNS labels of at most 63 characters with the longest release name helm allows', () => {
+  const release = 'a-very-long-release-name-for-the-checkout-team-prod1'.padEnd(53, 'x');
+  for (const [chart, values] of [[CHARTS.analyzer, 'production.yaml'], [CHARTS.example, 'service-production.yaml']] as const) {
+    for (const obj of render(chart, { release, values: [values] })) {
+      assert.match(obj.metadata.name, /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, `${obj.kind} ${obj.metadata.name}`);
+    }
+  }
+});
+
+test('an image digest pins both programs to it, whatever the tag', () => {
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const analyzer = find<Workload>(render(CHARTS.analyzer, { set: { 'image.digest': digest } }), 'Deployment').spec.template.spec.containers[0]!;
+  assert.equal(analyzer.image, `ratewarden/ratewarden@${digest}`);
+  const sidecar = find<Workload>(render(CHARTS.example, { set: { 'ratewarden.image.digest': digest } }), 'Deployment').spec.template.spec.containers.find((c) => c.name === 'ratewarden')!;
+  assert.equal(sidecar.image, `ratewarden/ratewarden@${digest}`);
+});
+
 // --- values.schema.json and install-time checks ----------------------------------------------
 
 const schemaCases: Array<[string, Record<string, string>, RegExp]> = [
