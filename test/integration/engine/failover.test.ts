@@ -1,0 +1,135 @@
+/**
+ * Redis failure, on a private Redis this test pauses (SIGSTOP) and resumes: failMode open turns a
+ * stalled Redis into fast local decisions at limit / replicas and counts store errors; failMode
+ * closed answers unavailable; both recover by themselves once Redis answers again. A Redis that
+ * lost its scripts (SCRIPT FLUSH) is answered with EVAL.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { createEngine, type Engine } from '../../../sidecar/engine/index.js';
+import { uniqueName } from '../../helpers/infra.js';
+import { facts, policy } from '../../unit/engine/helpers.js';
+import { startPrivateRedis, type PrivateRedis } from './privateRedis.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+before(async () => {
+  server = await startPrivateRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+  await redis.ping();
+});
+after(async () => {
+  server?.resume();
+  redis?.disconnect();
+  await server?.stop();
+});
+
+function engine(failMode: 'open' | 'closed', errors: Error[]): Engine {
+  const p = policy(`store: { kind: redis, failMode: ${failMode}, timeout: 100ms, replicas: 4, keyPrefix: ${uniqueName('fo')} }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 8, window: 1h }
+`);
+  return createEngine({ policy: p, service: 's', redis, hooks: { storeError: (e) => errors.push(e) } });
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const value = await fn();
+  return [value, performance.now() - started];
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('Redis failure', () => {
+  it('fail open: a stalled Redis costs one timeout, then local limits of limit / replicas, then recovers', async () => {
+    const errors: Error[] = [];
+    const e = engine('open', errors);
+    assert.equal((await e.decide(facts({ ip: '10.0.0.1' }))).kind, 'allow');
+    assert.equal(e.stats!().fallbackDecisions, 0);
+
+    server.pause();
+    try {
+      const [first, ms] = await timed(() => e.decide(facts({ ip: '10.0.0.2' })));
+      assert.equal(first.kind, 'allow');
+      assert.ok(ms < 400, `the first decision during the stall took ${ms} ms`);
+      assert.equal(first.headline!.limit, 2); // 8 / 4 replicas
+      assert.ok(errors.length >= 1);
+      assert.equal(e.storeHealthy(), false);
+
+      const [rest, restMs] = await timed(() => Promise.all(Array.from({ length: 4 }, () => e.decide(facts({ ip: '10.0.0.3' })))));
+      assert.deepEqual(rest.map((v) => v.kind), ['allow', 'allow', 'limit', 'limit']);
+      assert.ok(restMs < 50, `decisions with the breaker open took ${restMs} ms`);
+      assert.ok(e.stats!().storeErrors >= 1);
+    } finally {
+      server.resume();
+    }
+    await until('recovery', async () => {
+      await e.decide(facts({ ip: '10.0.0.4' }));
+      return e.storeHealthy();
+    });
+    const before = e.stats!().fallbackDecisions;
+    const v = await e.decide(facts({ ip: '10.0.0.5' }));
+    assert.equal(v.headline!.limit, 8);
+    assert.equal(e.stats!().fallbackDecisions, before);
+    await e.close();
+  });
+
+  it('fail closed: a stalled Redis answers unavailable with a Retry-After, and recovers', async () => {
+    const errors: Error[] = [];
+    const e = engine('closed', errors);
+    assert.equal((await e.decide(facts())).kind, 'allow');
+    server.pause();
+    try {
+      const v = await e.decide(facts());
+      assert.equal(v.kind, 'unavailable');
+      assert.ok(v.retryAfterMs! >= 1_000);
+      assert.ok(errors.length >= 1);
+    } finally {
+      server.resume();
+    }
+    await until('recovery', async () => (await e.decide(facts({ ip: '10.1.0.1' }))).kind === 'allow');
+    await e.close();
+  });
+
+  it('answers with EVAL when Redis has lost its scripts', async () => {
+    const errors: Error[] = [];
+    const e = engine('closed', errors);
+    assert.equal((await e.decide(facts({ ip: '10.2.0.1' }))).kind, 'allow');
+    await redis.script('FLUSH');
+    const v = await e.decide(facts({ ip: '10.2.0.1' }));
+    assert.equal(v.kind, 'allow');
+    assert.equal(v.headline!.remaining, 6);
+    assert.deepEqual(errors, []);
+    await e.close();
+  });
+
+  it('releases a concurrency lease that Redis granted after the decision had timed out', async () => {
+    const errors: Error[] = [];
+    const prefix = uniqueName('late');
+    const p = policy(`store: { kind: redis, failMode: open, timeout: 100ms, keyPrefix: ${prefix} }
+rules:
+  - { id: c, key: [ip], algorithm: concurrency, limit: 5, timeout: 1h }
+`);
+    const e = createEngine({ policy: p, service: 's', redis, hooks: { storeError: (err) => errors.push(err) } });
+    await redis.ping();
+    server.pause();
+    let v;
+    try {
+      v = await e.decide(facts({ ip: '10.3.0.1' })); // sent, then times out: decided locally
+    } finally {
+      server.resume();
+    }
+    assert.equal(v.kind, 'allow');
+    // Redis executes the stale call once resumed; its lease must be given back
+    await until('the late lease to be released', async () => (await redis.zcard(`{${prefix}:c:ip:10.3.0.1}:cc`)) === 0);
+    v.release?.();
+    await e.close();
+  });
+});
