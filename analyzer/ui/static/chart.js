@@ -77,9 +77,9 @@ export function seriesChart(container, series, marks = {}) {
     series: [
       {},
       { label: series.feature, stroke: '#2f6fde', width: 2, points: { show: false } },
-      { label: `baseline + ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3] },
-      { label: `baseline − ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3] },
-      { label: 'baseline', stroke: '#17a589', width: 1.5 },
+      { label: `baseline + ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3], points: { show: false } },
+      { label: `baseline − ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3], points: { show: false } },
+      { label: 'baseline', stroke: '#17a589', width: 1.5, points: { show: false } },
     ],
     bands: [{ series: [2, 3], fill: 'rgba(23,165,137,0.14)' }],
     plugins: [markers(list)],

@@ -33,9 +33,13 @@ export function anomalyLink(id, text = id) {
   return h('a', { class: 'mono', href: `#/anomalies/${encodeURIComponent(id)}` }, text);
 }
 
-/** A live countdown cell: the app ticks every element with data-until once a second. */
-export function timeLeft(until) {
-  return h('span', { class: 'time-left', dataset: { until: String(until) } }, fmtDuration(until - Date.now()));
+/**
+ * A live countdown cell: the app ticks every element with data-until once a second. Pass the
+ * server's `remainingMs` when known, so a browser clock that is off does not change what is shown.
+ */
+export function timeLeft(until, remainingMs) {
+  const deadline = Number.isFinite(remainingMs) ? Date.now() + remainingMs : until;
+  return h('span', { class: 'time-left', title: new Date(until).toISOString(), dataset: { until: String(deadline) } }, fmtDuration(deadline - Date.now()));
 }
 
 export function tickTimeLeft(root = document) {

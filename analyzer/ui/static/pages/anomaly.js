@@ -121,8 +121,8 @@ export function render(main, params, ctx) {
           fact('Detectors', detectorChips(r.detectors)),
           fact('Action', actionLabel(r.action)),
           fact('Window', `${fmtTime(r.window.start)} → ${fmtTime(r.window.end)}`),
-          fact('Block', block ? h('span', null, 'blocked, ', timeLeft(block.until), ' left') : 'none'),
-          fact('Overrides', overrides.length ? overrides.map((o) => h('div', { class: 'mono' }, `${o.rule} ${o.multiplier !== undefined ? '×' + o.multiplier : 'limit ' + o.limit} `, timeLeft(o.until))) : 'none'),
+          fact('Block', block ? h('span', null, 'blocked, ', timeLeft(block.until, block.remainingMs), ' left') : 'none'),
+          fact('Overrides', overrides.length ? overrides.map((o) => h('div', { class: 'mono' }, `${o.rule} ${o.multiplier !== undefined ? '×' + o.multiplier : 'limit ' + o.limit} `, timeLeft(o.until, o.remainingMs))) : 'none'),
         ),
         h(
           'div',

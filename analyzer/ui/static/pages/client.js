@@ -48,7 +48,7 @@ export function render(main, params, ctx) {
         'section',
         { class: 'page' },
         h('div', { class: 'page-head' }, h('h1', null, 'Client ', h('span', { class: 'mono' }, key)), view.tier ? h('span', { class: 'chip' }, view.tier) : null),
-        h('div', { class: 'card facts' }, h('div', { class: 'fact' }, h('span', { class: 'label' }, 'Block'), h('span', { class: 'value' }, view.block ? h('span', null, view.block.reason, ' — ', timeLeft(view.block.until), ' left ') : 'none', unblock)), h('div', { class: 'fact' }, h('span', { class: 'label' }, 'Overrides'), h('span', { class: 'value' }, view.overrides.length ? view.overrides.map((o) => h('div', { class: 'mono' }, `${o.rule} ${o.multiplier !== undefined ? '×' + o.multiplier : 'limit ' + o.limit} `, timeLeft(o.until))) : 'none'))),
+        h('div', { class: 'card facts' }, h('div', { class: 'fact' }, h('span', { class: 'label' }, 'Block'), h('span', { class: 'value' }, view.block ? h('span', null, view.block.reason, ' — ', timeLeft(view.block.until, view.block.remainingMs), ' left ') : 'none', unblock)), h('div', { class: 'fact' }, h('span', { class: 'label' }, 'Overrides'), h('span', { class: 'value' }, view.overrides.length ? view.overrides.map((o) => h('div', { class: 'mono' }, `${o.rule} ${o.multiplier !== undefined ? '×' + o.multiplier : 'limit ' + o.limit} `, timeLeft(o.until, o.remainingMs))) : 'none'))),
         h('h2', null, 'Recent series'),
         view.series ? chartBox : empty('The analyzer holds no recent series for this client.'),
         h('h2', null, 'Baseline'),

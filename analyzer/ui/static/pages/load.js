@@ -25,7 +25,7 @@ export function render(main) {
                 h('div', { class: 'big' }, `×${fmtNum(s.multiplier)}`),
                 h('div', null, s.reason),
                 h('small', { class: 'muted', title: fmtTime(s.since) }, `since ${fmtAgo(s.since)}`),
-                s.until ? h('small', null, ' · refreshes within ', timeLeft(s.until)) : null,
+                s.until ? h('small', null, ' · refreshes within ', timeLeft(s.until, s.until - view.now)) : null,
                 s.tiers ? h('div', { class: 'tiers' }, Object.entries(s.tiers).map(([t, m]) => h('span', { class: 'chip' }, `${t} ×${fmtNum(m)}`))) : null,
               ),
             )
