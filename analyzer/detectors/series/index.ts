@@ -3,7 +3,7 @@
  * a CSV replayed by `ratewarden replay`). See seriesDetector.ts for how it works and
  * bench/nab/README.md for how it was evaluated.
  */
-export type { SeriesDetector, SeriesDetectorOptions, SeriesProfile } from './types.js';
+export type { SeriesDetector, SeriesDetectorOptions, SeriesExplanation, SeriesProfile } from './types.js';
 export { createSeriesDetector } from './seriesDetector.js';
 export { PROFILES, paramsFor, type SeriesParams } from './params.js';
 export { createZScoreDetector } from './zscoreDetector.js';

@@ -24,7 +24,7 @@
 import { paramsFor, type SeriesParams } from './params.js';
 import { detectPeriod } from './periodDetector.js';
 import { TAIL_SLOTS, tailScoreThenLearn } from './tailModel.js';
-import type { SeriesDetector, SeriesDetectorOptions } from './types.js';
+import type { SeriesDetector, SeriesDetectorOptions, SeriesExplanation } from './types.js';
 
 const FORMAT = 1;
 const DAY_MS = 86_400_000;
@@ -64,6 +64,13 @@ class StreamingSeriesDetector implements SeriesDetector {
   private readonly peakDecay: number;
   private readonly shortNorm: number;
   private readonly bucketMs: number;
+  // the last prediction, kept as plain numbers (no allocation per update); see explain()
+  private lastModel: SeriesExplanation['model'] | undefined;
+  private lastObserved = 0;
+  private lastExpected = 0;
+  private lastSpread = 0;
+  private lastZ = 0;
+  private lastPeriod = 0;
 
   constructor(p: SeriesParams) {
     this.p = p;
@@ -92,6 +99,14 @@ class StreamingSeriesDetector implements SeriesDetector {
       throw new Error('series detector state has another format or profile');
     }
     this.s = state.slice();
+    this.lastModel = undefined;
+  }
+
+  explain(): SeriesExplanation | undefined {
+    const model = this.lastModel;
+    if (model === undefined) return undefined;
+    const e = { observed: this.lastObserved, expected: this.lastExpected, spread: this.lastSpread, z: this.lastZ, model };
+    return model === 'lag' ? { ...e, period: this.lastPeriod } : e;
   }
 
   update(x: number, tsMs: number): number {
@@ -106,6 +121,9 @@ class StreamingSeriesDetector implements SeriesDetector {
     const sLevel = effectiveScale(s[L_S]!, s[L_SP]!, m, p);
     let z = n > 0 ? eLevel / sLevel : 0;
     let chosenScale = s[L_S]!;
+    let model: SeriesExplanation['model'] = 'level';
+    let expected = n > 0 ? m : x;
+    let spread = sLevel;
 
     let bucket = -1;
     let eDaily = NaN;
@@ -115,8 +133,11 @@ class StreamingSeriesDetector implements SeriesDetector {
       if (!Number.isNaN(predicted)) {
         eDaily = x - predicted;
         if (s[D_N]! >= p.seasonalMinSamples && s[D_S]! < chosenScale) {
-          z = eDaily / effectiveScale(s[D_S]!, s[D_SP]!, m, p);
+          spread = effectiveScale(s[D_S]!, s[D_SP]!, m, p);
+          z = eDaily / spread;
           chosenScale = s[D_S]!;
+          model = 'daily';
+          expected = predicted;
         }
       }
     }
@@ -125,12 +146,22 @@ class StreamingSeriesDetector implements SeriesDetector {
     const period = s[G_P]!;
     const pushed = s[H_PUSHED]!;
     if (period > 0 && pushed >= period) {
-      eLag = x - s[this.historyAt + ((pushed - period) % p.historyLength)]!;
+      const predicted = s[this.historyAt + ((pushed - period) % p.historyLength)]!;
+      eLag = x - predicted;
       if (s[G_N]! >= p.lagMinSamples && s[G_S]! < chosenScale) {
-        z = eLag / effectiveScale(s[G_S]!, s[G_SP]!, m, p);
+        spread = effectiveScale(s[G_S]!, s[G_SP]!, m, p);
+        z = eLag / spread;
+        model = 'lag';
+        expected = predicted;
       }
     }
     z = clamp(z, p.zMax);
+    this.lastModel = model;
+    this.lastObserved = x;
+    this.lastExpected = expected;
+    this.lastSpread = spread;
+    this.lastZ = z;
+    this.lastPeriod = period;
 
     // 2–4. raw scores → surprises under the series' own tail
     let surprise = 0;

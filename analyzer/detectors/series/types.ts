@@ -14,8 +14,28 @@ export interface SeriesDetector {
   readonly stateBytes: number;
   /** A copy of the complete state; restore() on a detector of the same name/profile resumes it exactly. */
   serialize(): Float64Array;
+  /**
+   * Why the last finite value got its score (for anomaly reports' explanation): what the
+   * detector expected, its spread, the robust z, and which model made the prediction.
+   * undefined before the first finite value (and after restore(), until the next update).
+   */
+  explain(): SeriesExplanation | undefined;
   /** Replaces the state with one serialize() produced; throws on a state of another shape. */
   restore(state: Float64Array): void;
+}
+
+export interface SeriesExplanation {
+  readonly observed: number;
+  /** The prediction the value was compared with. */
+  readonly expected: number;
+  /** The robust spread (mean absolute deviation of the chosen model's residuals). */
+  readonly spread: number;
+  /** (observed − expected) / spread, capped at ±zMax. */
+  readonly z: number;
+  /** 'level' (robust EWMA), 'daily' (time-of-day bucket), 'lag' (value one period ago), 'window' (baselines). */
+  readonly model: 'level' | 'daily' | 'lag' | 'window';
+  /** The period in updates when model is 'lag'. */
+  readonly period?: number;
 }
 
 export type SeriesProfile = 'light' | 'full';

@@ -137,3 +137,28 @@ test('with minScale 1 a burst in a sparse count series stands out, idle-to-one-r
   assert.ok(steady < 0.7, `steady ${steady}`);
   assert.ok(burst > 0.8 && burst > steady, `burst ${burst} vs steady ${steady}`);
 });
+
+test('explain() tells what the last value was compared with, and by which model', () => {
+  const d = createSeriesDetector({ profile: 'light' });
+  assert.equal(d.explain(), undefined);
+  const { ts, xs } = noisySeries(10, 1000, 100, 5);
+  for (let i = 0; i < xs.length; i++) d.update(xs[i]!, ts[i]!);
+  d.update(180, ts[999]! + MINUTE);
+  const e = d.explain()!;
+  assert.equal(e.observed, 180);
+  assert.ok(Math.abs(e.expected - 100) < 5, `expected ${e.expected}`);
+  assert.ok(e.spread > 1 && e.spread < 10, `spread ${e.spread}`);
+  assert.ok(Math.abs(e.z - (180 - e.expected) / e.spread) < 1e-9);
+  assert.ok(['level', 'daily'].includes(e.model));
+});
+
+test('the full profile explains a periodic series with the lag model and its period', () => {
+  const n = 3000;
+  const ts = Array.from({ length: n }, (_, i) => T0 + i * 300_000);
+  const xs = Array.from({ length: n }, (_, i) => (i % 100 === 0 || i % 100 === 6 ? 20 : 0));
+  const d = createSeriesDetector({ profile: 'full' });
+  for (let i = 0; i < n; i++) d.update(xs[i]!, ts[i]!);
+  const e = d.explain()!;
+  assert.equal(e.model, 'lag');
+  assert.equal(e.period, 100);
+});
