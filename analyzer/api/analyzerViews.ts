@@ -26,8 +26,8 @@ export interface AnalyzerLike {
 export interface AnalyzerViewOptions {
   /** Band width in spreads (the statistical detector's threshold). */
   readonly k?: number;
-  /** The policy's `analyzer.cooldownMs`: how long a dismissed client is left alone. */
-  readonly cooldownMs: number;
+  /** The policy's `analyzer.cooldownMs`: how long a dismissed client is left alone (a function follows policy reloads). */
+  readonly cooldownMs: number | (() => number);
   readonly now?: () => number;
 }
 
@@ -77,7 +77,7 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
     /** Feeds an operator decision back into the decision state of the client (if this instance holds it). */
     onDecision(report: AnomalyReport, action: OperatorAction): void {
       const t = now();
-      if (action === 'dismiss') analyzer.updateDecision(report.client, (s) => dismissed(s, t, options.cooldownMs));
+      if (action === 'dismiss') analyzer.updateDecision(report.client, (s) => dismissed(s, t, typeof options.cooldownMs === 'function' ? options.cooldownMs() : options.cooldownMs));
       else if (action === 'approve' && report.action.kind !== 'observe') analyzer.updateDecision(report.client, (s) => approved(s, report.action.kind, t, report.action.until ?? t));
     },
   };

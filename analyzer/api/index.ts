@@ -9,6 +9,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { operatorApi, type OperatorApiOptions } from './plugin.js';
 import { operatorUi, type OperatorUiOptions } from '../ui/plugin.js';
+import type { ControlPlane } from '../../models/controlPlane.js';
+import { AnalyzerBackend, type ActuatorLike, type ReportStoreLike } from './analyzerBackend.js';
+import { analyzerViews, type AnalyzerLike } from './analyzerViews.js';
+import type { LoadPoint } from './backend.js';
 
 export type OperatorPluginOptions = OperatorApiOptions & OperatorUiOptions;
 
@@ -17,7 +21,31 @@ export const operatorPlugin: FastifyPluginAsync<OperatorPluginOptions> = async (
   await app.register(operatorUi, options.redirectRoot === undefined ? {} : { redirectRoot: options.redirectRoot });
 };
 
-export { operatorApi, operatorUi };
+/**
+ * The backend for a running Analyzer, in one call:
+ *
+ *   const loadHistory = new LoadHistory();
+ *   await loadHistory.follow(controlPlane);
+ *   const backend = operatorBackendFor(analyzer, { reports, plane: controlPlane, cooldownMs: () => policy.analyzer.cooldownMs, loadHistory });
+ */
+export function operatorBackendFor(
+  analyzer: AnalyzerLike & { readonly actuator: ActuatorLike },
+  parts: { reports: ReportStoreLike; plane: ControlPlane; cooldownMs: number | (() => number); now?: () => number; loadHistory?: { list(): readonly LoadPoint[] } },
+): AnalyzerBackend {
+  const views = analyzerViews(analyzer, { cooldownMs: parts.cooldownMs, ...(parts.now ? { now: parts.now } : {}) });
+  return new AnalyzerBackend({
+    reports: parts.reports,
+    plane: parts.plane,
+    actuator: analyzer.actuator,
+    ...(parts.now ? { now: parts.now } : {}),
+    ...(parts.loadHistory ? { loadHistory: parts.loadHistory } : {}),
+    seriesOf: views.seriesOf,
+    clientOf: views.clientOf,
+    onDecision: views.onDecision,
+  });
+}
+
+export { operatorApi, operatorUi, analyzerViews };
 export { AnalyzerBackend, type AnalyzerBackendParts } from './analyzerBackend.js';
 export { StandaloneBackend } from './standaloneBackend.js';
 export { LoadHistory } from './loadHistory.js';
