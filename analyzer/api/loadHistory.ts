@@ -40,6 +40,8 @@ export class LoadHistory {
   record(point: LoadPoint): void {
     const last = this.points.findLast((p) => p.service === point.service);
     if (last && last.ts === point.ts && last.multiplier === point.multiplier) return;
+    // arrival order is the truth (seq order); a change never dates before the one it replaced
+    if (last && point.ts < last.ts) point = { ...point, ts: last.ts };
     this.points.push(point);
     if (this.points.length > this.max) {
       this.points.shift();
@@ -47,8 +49,9 @@ export class LoadHistory {
     }
   }
 
+  /** Oldest first. */
   list(): LoadPoint[] {
-    return [...this.points].sort((a, b) => a.ts - b.ts);
+    return [...this.points];
   }
 
   async close(): Promise<void> {
