@@ -21,8 +21,11 @@ export interface RatePattern {
   readonly tzOffsetHours: number;
   /** Local hour of the daily peak. */
   readonly peakHour: number;
-  /** Diurnal amplitude in [0,1): rate × (1 + amplitude·cos(2π(h − peak)/24)). */
-  readonly amplitude: number;
+  /**
+   * Diurnal concentration κ ≥ 0: the day follows a von Mises curve exp(κ·cos(2π(h − peak)/24)) / I0(κ)
+   * (mean 1): a daytime peak and a long quiet night; κ = 0 is flat, κ = 1 a peak/trough ratio of e².
+   */
+  readonly concentration: number;
   /** Weekend rate relative to a weekday (before normalisation to a weekly mean of 1). */
   readonly weekendFactor: number;
   /** Sigma of the log-rate AR(1) minute noise (0: a smooth Poisson process). */
@@ -74,6 +77,8 @@ export interface PopulationOptions {
   readonly ratePerSec?: number;
   /** false: flat rates (no diurnal/weekly pattern, no noise), e.g. for live demos and benchmarks. */
   readonly patterns?: boolean;
+  /** [UTC offset in hours, weight] of the clients' time zones (default: mostly the Americas and Europe). */
+  readonly timeZones?: ReadonlyArray<readonly [number, number]>;
   /** RW_HASH_KEY the sidecar uses (default: process.env.RW_HASH_KEY), so key ids match its events. */
   readonly hashKey?: string;
 }
@@ -94,7 +99,7 @@ interface KindProfile {
   readonly userAgents: UserAgentFamily;
   readonly rateMultiplier: number;
   readonly routes: Readonly<Partial<Record<RouteName, number>>>;
-  readonly amplitude: readonly [number, number];
+  readonly concentration: readonly [number, number];
   /** Local peak hour: mean and sd. */
   readonly peak: readonly [number, number];
   readonly weekend: readonly [number, number];
@@ -111,7 +116,7 @@ const KINDS: Readonly<Record<ClientKind, KindProfile>> = {
     userAgents: 'browser',
     rateMultiplier: 1,
     routes: { 'items.get': 35, 'items.list': 15, search: 25, me: 8, login: 4, 'orders.create': 6, graphql: 5, 'reports.get': 2 },
-    amplitude: [0.5, 0.85],
+    concentration: [0.6, 1.2],
     peak: [20, 1.5],
     weekend: [0.9, 1.3],
     noiseSigma: 0.5,
@@ -124,7 +129,7 @@ const KINDS: Readonly<Record<ClientKind, KindProfile>> = {
     userAgents: 'mobile',
     rateMultiplier: 1.5,
     routes: { graphql: 45, me: 15, 'items.get': 20, search: 12, login: 5, 'orders.create': 3 },
-    amplitude: [0.5, 0.85],
+    concentration: [0.6, 1.2],
     peak: [19, 2],
     weekend: [1, 1.3],
     noiseSigma: 0.5,
@@ -138,7 +143,8 @@ const KINDS: Readonly<Record<ClientKind, KindProfile>> = {
     userAgents: 'server',
     rateMultiplier: 2,
     routes: { 'items.get': 30, 'items.list': 25, 'orders.create': 20, graphql: 15, search: 10 },
-    amplitude: [0.05, 0.35],
+    // machines follow their customers' users, but with a flatter day
+    concentration: [0.1, 0.6],
     peak: [13, 2],
     weekend: [0.3, 0.8],
     noiseSigma: 0.3,
@@ -151,7 +157,7 @@ const KINDS: Readonly<Record<ClientKind, KindProfile>> = {
     userAgents: 'server',
     rateMultiplier: 0.7,
     routes: { 'reports.create': 15, 'reports.get': 35, 'items.list': 35, search: 15 },
-    amplitude: [0.6, 0.95],
+    concentration: [1.0, 2.0],
     peak: [11, 1.5],
     weekend: [0.1, 0.4],
     noiseSigma: 0.4,
@@ -161,12 +167,15 @@ const KINDS: Readonly<Record<ClientKind, KindProfile>> = {
   },
 };
 
-/** Time zones by region weight: the Americas, Europe, Asia-Pacific. */
-const TIME_ZONES = new WeightedTable<number>([
-  [-8, 0.15], [-6, 0.1], [-5, 0.2],
-  [0, 0.12], [1, 0.15], [2, 0.08],
-  [5.5, 0.06], [8, 0.08], [9, 0.06],
-]);
+/**
+ * Time zones by weight: a service with most of its users in the Americas and Europe and some in
+ * Asia-Pacific, so the total traffic keeps a clear daily shape (a perfectly global mix would flatten it).
+ */
+const DEFAULT_TIME_ZONES: ReadonlyArray<readonly [number, number]> = [
+  [-8, 0.12], [-6, 0.1], [-5, 0.33],
+  [0, 0.1], [1, 0.2], [2, 0.05],
+  [5.5, 0.04], [8, 0.04], [9, 0.02],
+];
 
 const DEFAULT_TIER_MIX: Readonly<Record<Tier, number>> = { free: 0.65, pro: 0.28, enterprise: 0.07 };
 const DEFAULT_TIER_RATE: Readonly<Record<Tier, number>> = { free: 1, pro: 4, enterprise: 12 };
@@ -185,6 +194,7 @@ export function createPopulation(options: PopulationOptions): Population {
   const patterns = options.patterns ?? true;
   const hashKey = options.hashKey ?? process.env.RW_HASH_KEY;
   const ips = new IpAllocator();
+  const timeZones = new WeightedTable(options.timeZones ?? DEFAULT_TIME_ZONES);
 
   const drafts: Array<Omit<SimClient, 'meanRatePerMin'> & { rate: number }> = [];
   for (let index = 0; index < count; index++) {
@@ -211,16 +221,16 @@ export function createPopulation(options: PopulationOptions): Population {
     // each client's mix differs from its kind's by a Gamma(2) factor per route (Dirichlet-like)
     const routes = new WeightedTable(Object.entries(profile.routes).map(([r, w]) => [r as RouteName, w! * rng.gamma(2, 0.5)] as const));
 
-    const tz = TIME_ZONES.sample(rng);
+    const tz = timeZones.sample(rng);
     const pattern: RatePattern = patterns
       ? {
           tzOffsetHours: tz,
           peakHour: rng.normal(profile.peak[0], profile.peak[1]),
-          amplitude: rng.uniform(profile.amplitude[0], profile.amplitude[1]),
+          concentration: rng.uniform(profile.concentration[0], profile.concentration[1]),
           weekendFactor: rng.uniform(profile.weekend[0], profile.weekend[1]),
           noiseSigma: profile.noiseSigma,
         }
-      : { tzOffsetHours: tz, peakHour: 12, amplitude: 0, weekendFactor: 1, noiseSigma: 0 };
+      : { tzOffsetHours: tz, peakHour: 12, concentration: 0, weekendFactor: 1, noiseSigma: 0 };
 
     const rate = Math.min(MAX_RATE_PER_MIN, rng.logNormal(median, sigma) * tierRate[tier] * profile.rateMultiplier * (anonymous ? 0.5 : 1));
     drafts.push({
@@ -259,15 +269,39 @@ export function createPopulation(options: PopulationOptions): Population {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
+/** Modified Bessel function I0 (the von Mises normaliser), by its power series. */
+export function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const q = (x * x) / 4;
+  for (let k = 1; k < 50; k++) {
+    term *= q / (k * k);
+    sum += term;
+    if (term < sum * 1e-15) break;
+  }
+  return sum;
+}
+
+const I0_CACHE = new Map<number, number>();
+function normaliser(k: number): number {
+  let v = I0_CACHE.get(k);
+  if (v === undefined) {
+    if (I0_CACHE.size > 100_000) I0_CACHE.clear();
+    I0_CACHE.set(k, (v = besselI0(k)));
+  }
+  return v;
+}
+
 /**
  * The client's rate at `ms` relative to its weekly mean (diurnal × weekly, mean 1 over a week):
- * a cosine day in the client's local time, weekends scaled by weekendFactor.
+ * a von Mises day in the client's local time, weekends scaled by weekendFactor.
  */
 export function rateMultiplier(pattern: RatePattern, ms: number): number {
-  if (pattern.amplitude === 0 && pattern.weekendFactor === 1) return 1;
+  if (pattern.concentration === 0 && pattern.weekendFactor === 1) return 1;
   const localMs = ms + pattern.tzOffsetHours * HOUR_MS;
   const hour = (localMs % DAY_MS) / HOUR_MS;
-  const diurnal = 1 + pattern.amplitude * Math.cos((2 * Math.PI * (hour - pattern.peakHour)) / 24);
+  const k = pattern.concentration;
+  const diurnal = k === 0 ? 1 : Math.exp(k * Math.cos((2 * Math.PI * (hour - pattern.peakHour)) / 24)) / normaliser(k);
   // 1970-01-01 was a Thursday: day 0 → 4 with Sunday = 0
   const dow = (Math.floor(localMs / DAY_MS) + 4) % 7;
   const weekend = dow === 0 || dow === 6;

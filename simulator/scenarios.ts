@@ -148,10 +148,10 @@ function anonymousCaller(ip: string, userAgent: string): Caller {
 }
 
 /**
- * A mid-rate keyed client (30th–90th percentile of keyed clients by rate): busy enough that its
- * owner's traffic is visible, not so busy that the attack drowns in it.
+ * A keyed client from a band of percentiles of keyed clients by rate (e.g. 30th–90th): busy enough
+ * that its owner's traffic is visible, not so busy that the attack drowns in it.
  */
-function pickVictim(rng: Rng, ctx: ScenarioContext, kinds: readonly ClientKind[], explicit: string | undefined, scenario: string): SimClient {
+function pickVictim(rng: Rng, ctx: ScenarioContext, kinds: readonly ClientKind[], band: readonly [number, number], explicit: string | undefined, scenario: string): SimClient {
   if (explicit !== undefined) {
     const client = ctx.population.clients.find((c) => c.clientKey === explicit);
     if (!client || client.apiKey === null) throw new RangeError(`${scenario}.victim: "${explicit}" is not a keyed client of the population`);
@@ -159,9 +159,9 @@ function pickVictim(rng: Rng, ctx: ScenarioContext, kinds: readonly ClientKind[]
     return client;
   }
   const keyed = ctx.population.clients.filter((c) => c.apiKey !== null && !ctx.taken.has(c.clientKey)).sort((a, b) => a.meanRatePerMin - b.meanRatePerMin || a.index - b.index);
-  const band = keyed.slice(Math.floor(keyed.length * 0.3), Math.ceil(keyed.length * 0.9));
-  const preferred = band.filter((c) => kinds.includes(c.kind));
-  const pool = preferred.length > 0 ? preferred : band.length > 0 ? band : keyed;
+  const inBand = keyed.slice(Math.floor(keyed.length * band[0]), Math.ceil(keyed.length * band[1]));
+  const preferred = inBand.filter((c) => kinds.includes(c.kind));
+  const pool = preferred.length > 0 ? preferred : inBand.length > 0 ? inBand : keyed;
   if (pool.length === 0) throw new RangeError(`${scenario}: the population has no keyed client left to victimise`);
   const victim = rng.pick(pool);
   ctx.taken.add(victim.clientKey);
@@ -301,20 +301,24 @@ function volumetricBurst(w: Window, spec: ScenarioSpec, ctx: ScenarioContext): P
   };
 }
 
-/** Key sharing: an existing client's key suddenly used from 60 more IPs, each at a casual user's pace. */
+/**
+ * Key sharing: a busy existing client's key (60th–95th percentile) suddenly also used from 60 more
+ * IPs, roughly doubling its traffic (at least 0.1/min per sharing IP, so the spread shows within an hour), with the
+ * owner's own route mix.
+ */
 function keySharing(w: Window, spec: ScenarioSpec, ctx: ScenarioContext): PlannedScenario {
   const n = spec.attackers ?? 60;
   const idRng = w.rng.fork('identities');
-  const victim = pickVictim(idRng, ctx, ['web', 'integration', 'analytics'], spec.victim, 'key-sharing');
+  const victim = pickVictim(idRng, ctx, ['web', 'integration', 'analytics'], [0.6, 0.95], spec.victim, 'key-sharing');
   const sharers = Array.from({ length: n }, () => {
     const ip = ctx.ips.next(idRng, 'access');
     const userAgent = pickUserAgent(idRng, idRng.float() < 0.6 ? 'browser' : 'mobile');
-    // some sharers are much more active than others (Pareto weights)
-    return { ip, caller: withUserAgent(victim, userAgent), weight: idRng.pareto(1, 1.5) };
+    // some sharers are more active than others (mildly Pareto weights)
+    return { ip, caller: withUserAgent(victim, userAgent), weight: idRng.pareto(1, 3) };
   });
-  const perIpPerMin = 0.5 * w.intensity;
+  const totalPerMin = Math.max(victim.meanRatePerMin, n * 0.1) * w.intensity;
   // the sharers live elsewhere: their own evening peak in another time zone
-  const pattern: RatePattern = { tzOffsetHours: idRng.pick([-5, 1, 8]), peakHour: 20, amplitude: ctx.population.patterns ? 0.5 : 0, weekendFactor: ctx.population.patterns ? 1.1 : 1, noiseSigma: 0 };
+  const pattern: RatePattern = { tzOffsetHours: idRng.pick([-5, 1, 8]), peakHour: 20, concentration: ctx.population.patterns ? 0.7 : 0, weekendFactor: ctx.population.patterns ? 1.1 : 1, noiseSigma: 0 };
   const table = new WeightedTable(sharers.map((s, i) => [i, s.weight] as const));
   return {
     label: {
@@ -324,13 +328,13 @@ function keySharing(w: Window, spec: ScenarioSpec, ctx: ScenarioContext): Planne
       ips: sharers.map((s) => s.ip),
       onsetMs: w.onsetMs,
       endMs: w.endMs,
-      description: `${victim.name}'s ${victim.tier} key used from ${n} more IPs (~${(n * perIpPerMin).toFixed(0)}/min in total, its own route mix)`,
+      description: `${victim.name}'s ${victim.tier} key used from ${n} more IPs (~${totalPerMin.toFixed(1)}/min in total, its own route mix)`,
     },
     actors: (builder) => {
       const rng = w.rng.fork('sharers');
       const arrivals = new PiecewisePoisson(rng, w.onsetMs, w.endMs, (from) => {
         const end = minuteSegmentEnd(from);
-        return { endMs: end, ratePerMs: ((n * perIpPerMin) / MINUTE_MS) * rateMultiplier(pattern, (from + end) / 2) };
+        return { endMs: end, ratePerMs: (totalPerMin / MINUTE_MS) * rateMultiplier(pattern, (from + end) / 2) };
       });
       return [
         new ArrivalActor(arrivals, (ts) => {
@@ -390,7 +394,7 @@ const HEAVY_GRAPHQL = ['{ items(first: 100) { id name price stock supplier { id 
 function compromisedKey(w: Window, spec: ScenarioSpec, ctx: ScenarioContext): PlannedScenario {
   const n = spec.attackers ?? 3;
   const idRng = w.rng.fork('identities');
-  const victim = pickVictim(idRng, ctx, ['web', 'integration', 'analytics'], spec.victim, 'compromised-key');
+  const victim = pickVictim(idRng, ctx, ['web', 'integration', 'analytics'], [0.3, 0.9], spec.victim, 'compromised-key');
   const first = ctx.ips.next(idRng, 'hosting');
   const ips = [first];
   while (ips.length < n) ips.push(ctx.ips.next(idRng, 'hosting', idRng.float() < 0.5 ? first : undefined));

@@ -75,7 +75,7 @@ test('a client’s rate pattern averages to one over a week and peaks near its l
     const wednesday = start + 2 * DAY;
     const peakUtcHour = c.pattern.peakHour - c.pattern.tzOffsetHours;
     const at = (h: number) => rateMultiplier(c.pattern, wednesday + (((h % 24) + 24) % 24) * 3_600_000);
-    if (c.pattern.amplitude > 0.1) assert.ok(at(peakUtcHour) > at(peakUtcHour + 12));
+    if (c.pattern.concentration > 0.1) assert.ok(at(peakUtcHour) > at(peakUtcHour + 12));
   }
 });
 
