@@ -43,6 +43,7 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
     const windows = view.recent[size];
     if (index < 0 || windows.length === 0) return null;
     const b = baseline[index]!;
+    const limitedIndex = baseline.findIndex((x) => x.feature === 'ratio_limited');
     const mean = Number.isFinite(b.centre) ? b.centre : null;
     const spread = Number.isFinite(b.spread) ? b.spread : null;
     return {
@@ -53,6 +54,7 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
       value: windows.map((w) => w.features[index] ?? 0),
       mean: windows.map(() => mean),
       spread: windows.map(() => spread),
+      ...(limitedIndex >= 0 ? { limited: windows.map((w) => Math.round((w.features[index] ?? 0) * (w.features[limitedIndex] ?? 0))) } : {}),
       k,
     };
   };

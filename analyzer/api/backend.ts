@@ -44,6 +44,8 @@ export interface Series {
   readonly value: readonly number[];
   readonly mean: ReadonlyArray<number | null>;
   readonly spread: ReadonlyArray<number | null>;
+  /** Of `value`, how many the sidecars answered 429/403 (limited or blocked), when known: shows a block taking effect. */
+  readonly limited?: readonly number[];
   /** Width of the band in spreads (the detectors' threshold). */
   readonly k: number;
 }

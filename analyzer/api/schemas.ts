@@ -112,6 +112,7 @@ const series = z
     value: z.array(z.number()),
     mean: z.array(z.number().nullable()),
     spread: z.array(z.number().nullable()),
+    limited: z.array(z.number()).optional().describe('of value, how many the sidecars limited or blocked'),
     k: z.number().describe('band is mean ± k·spread'),
   });
 

@@ -65,6 +65,8 @@ export function seriesChart(container, series, marks = {}) {
   const upper = series.mean.map((m, i) => (m === null || series.spread[i] === null ? null : m + series.k * series.spread[i]));
   const lower = series.mean.map((m, i) => (m === null || series.spread[i] === null ? null : Math.max(0, m - series.k * series.spread[i])));
   const data = [x, series.value, upper, lower, series.mean];
+  const limited = Array.isArray(series.limited) && series.limited.some((v) => v > 0);
+  if (limited) data.push(series.limited);
   container.dataset.points = String(x.length);
   const list = [];
   if (marks.window) list.push({ from: marks.window.start, to: marks.window.end });
@@ -80,6 +82,7 @@ export function seriesChart(container, series, marks = {}) {
       { label: `baseline + ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3], points: { show: false } },
       { label: `baseline − ${series.k}σ`, stroke: 'rgba(23,165,137,0.5)', width: 1, dash: [3, 3], points: { show: false } },
       { label: 'baseline', stroke: '#17a589', width: 1.5, points: { show: false } },
+      ...(limited ? [{ label: 'limited/blocked by sidecars', stroke: '#e4572e', fill: 'rgba(228,87,46,0.25)', width: 1.5, points: { show: false } }] : []),
     ],
     bands: [{ series: [2, 3], fill: 'rgba(23,165,137,0.14)' }],
     plugins: [markers(list)],

@@ -39,18 +39,19 @@ let prefix: string;
 let analyzer: Analyzer;
 let app: FastifyInstance;
 
-function event(client: string, ts: number, status = 200): CallEvent {
-  return { v: 1, ts, pod: 'p', service: 'demo', method: 'GET', route: '/api/items', status, latencyMs: 5, bytesIn: 100, bytesOut: 1000, ip: '10.0.0.1', client, user: null, uaHash: 'ua1', decision: 'allowed', rule: null, cost: 1 };
+function event(client: string, ts: number, status = 200, decision: CallEvent['decision'] = 'allowed'): CallEvent {
+  return { v: 1, ts, pod: 'p', service: 'demo', method: 'GET', route: '/api/items', status, latencyMs: 5, bytesIn: 100, bytesOut: 1000, ip: '10.0.0.1', client, user: null, uaHash: 'ua1', decision, rule: null, cost: 1 };
 }
 
-/** `seconds` of traffic: 20 normal clients at 0.5 req/s; the attacker normal too, or 40 req/s of 401s. */
-async function traffic(seconds: number, attacking: boolean): Promise<void> {
+/** `seconds` of traffic: 20 normal clients at 0.5 req/s; the attacker normal too, or 40 req/s of 401s (403s once the sidecars block it). */
+async function traffic(seconds: number, attacker: 'normal' | 'attacking' | 'blocked'): Promise<void> {
   const from = now;
   for (let s = 0; s < seconds; s++) {
     const t = from + s * 1000;
     const batch: CallEvent[] = [];
     for (let c = 0; c < 20; c++) if ((s + c) % 2 === 0) batch.push(event(`apiKey:${String(c).padStart(16, '0')}`, t + c));
-    if (attacking) for (let j = 0; j < 40; j++) batch.push(event(ATTACKER, t + j, 401));
+    if (attacker === 'attacking') for (let j = 0; j < 40; j++) batch.push(event(ATTACKER, t + j, 401));
+    else if (attacker === 'blocked') for (let j = 0; j < 40; j++) batch.push(event(ATTACKER, t + j, 403, 'blocked'));
     else if (s % 2 === 0) batch.push(event(ATTACKER, t));
     now = t + 1000;
     analyzer.ingest(batch);
@@ -95,8 +96,8 @@ after(async () => {
 let report: AnomalyReport;
 
 test('the analyzer blocks the attacker and the API lists the actioned report', { timeout: 60_000 }, async () => {
-  await traffic(840, false);
-  await traffic(60, true);
+  await traffic(840, 'normal');
+  await traffic(60, 'attacking');
   const res = await call('GET', `/api/anomalies?client=${encodeURIComponent(ATTACKER)}`);
   assert.equal(res.status, 200);
   report = res.body.items[0];
@@ -106,7 +107,8 @@ test('the analyzer blocks the attacker and the API lists the actioned report', {
   assert.equal(JSON.parse((await redis.hget(keys.blocks, ATTACKER))!).anomalyId, report.id);
 });
 
-test("the detail's evidence carries the analyzer's recent request series with the spike", async () => {
+test("the detail's evidence carries the analyzer's recent request series: the spike, then the sidecars' 403s", async () => {
+  await traffic(30, 'blocked');
   const res = await call('GET', `/api/anomalies/${encodeURIComponent(report.id)}`);
   assert.equal(res.status, 200);
   const series = res.body.evidence.series;
@@ -114,6 +116,9 @@ test("the detail's evidence carries the analyzer's recent request series with th
   assert.ok(series.ts.length >= 10);
   assert.ok(Math.max(...series.value) >= 300, `max ${Math.max(...series.value)}`);
   assert.equal(res.body.block.anomalyId, report.id);
+  // the upstream's 401s are not "limited"; the sidecars' blocked answers are
+  assert.equal(series.limited[series.ts.findIndex((t: number) => t > report.ts - 30_000)], 0);
+  assert.ok(Math.max(...series.limited) >= 300, `limited ${series.limited}`);
   const client = await call('GET', `/api/clients/${encodeURIComponent(ATTACKER)}`);
   assert.ok(client.body.baseline.features.some((f: { feature: string }) => f.feature === 'requests_10s'));
 });
@@ -123,6 +128,6 @@ test('dismiss lifts the block and the analyzer does not block the client again d
   assert.equal(res.status, 200);
   assert.equal(await redis.hget(keys.blocks, ATTACKER), null);
   assert.ok(analyzer.client(ATTACKER)!.decision.suppressedUntil > now);
-  await traffic(30, true);
+  await traffic(30, 'attacking');
   assert.equal(await redis.hget(keys.blocks, ATTACKER), null);
 });

@@ -37,15 +37,19 @@ export function makeSeries(seed: number, end: number, mean: number, spikeAt: num
   const value: number[] = [];
   const means: number[] = [];
   const spreads: number[] = [];
+  const limited: number[] = [];
   for (let i = 119; i >= 0; i--) {
     const t = end - i * STEP;
     ts.push(t);
     const base = mean * (1 + 0.15 * Math.sin(t / 300_000)) + (r() - 0.5) * mean * 0.3;
-    value.push(Math.max(0, Math.round((spikeAt !== null && t >= spikeAt ? base * spike : base) * 10) / 10));
+    const v = Math.max(0, Math.round((spikeAt !== null && t >= spikeAt ? base * spike : base) * 10) / 10);
+    value.push(v);
+    // the block lands about 30 s into the spike: from then on the sidecars answer 403
+    limited.push(spikeAt !== null && spike > 4 && t >= spikeAt + 30_000 ? v : 0);
     means.push(mean);
     spreads.push(mean * 0.12);
   }
-  return { feature: 'requests_10s', unit: 'req/10s', stepMs: STEP, ts, value, mean: means, spread: spreads, k: 3 };
+  return { feature: 'requests_10s', unit: 'req/10s', stepMs: STEP, ts, value, mean: means, spread: spreads, limited, k: 3 };
 }
 
 interface Seed {
