@@ -9,18 +9,17 @@
  * Run with `help` for every option.
  */
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { once } from 'node:events';
 import { parseDuration } from '../models/duration.js';
-import { createKafka, kafkaConnectionFromEnv, parseListen } from '../models/infra.js';
 import { encodeCallEvent } from '../models/events.js';
 import { createSimulation, DEFAULT_START_MS } from './generate.js';
-import { defaultScenarios, SCENARIO_NAMES, type ScenarioName, type ScenarioSpec } from './scenarios.js';
+import { defaultScenarios, SCENARIO_NAMES, type ScenarioSpec } from './scenarios.js';
 import { startStubUpstream } from './stub-upstream.js';
 import { driveHttp } from './drivers/http.js';
-import { driveKafka } from './drivers/kafka.js';
 
 const USAGE = `usage: node --import tsx simulator/cli.ts <command> [options]
 
@@ -137,12 +136,13 @@ export async function runSimulatorCli(argv: string[]): Promise<number> {
         await once(out, 'finish');
       }
       const labelsPath = o.labels ?? (o.out ? join(dirname(o.out), 'labels.json') : null);
-      if (labelsPath) createWriteStream(labelsPath).end(labels);
+      if (labelsPath) await writeFile(labelsPath, labels);
       else process.stderr.write(labels);
       process.stderr.write(`simulator: ${count} events, ${sim.labels.length} labelled attacks${labelsPath ? ` → ${labelsPath}` : ''}\n`);
       return 0;
     }
     case 'stub': {
+      const { parseListen } = await import('../models/infra.js');
       const listen = parseListen(o.listen ?? '127.0.0.1:8081', '--listen', '127.0.0.1');
       let capacity;
       if (o.capacity) {
@@ -188,6 +188,9 @@ export async function runSimulatorCli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'kafka': {
+      // loaded only here, so `generate` and `stub` start without the Kafka and Redis clients
+      const { createKafka, kafkaConnectionFromEnv } = await import('../models/infra.js');
+      const { driveKafka } = await import('./drivers/kafka.js');
       const conn = kafkaConnectionFromEnv();
       if (!conn) fail('kafka: set KAFKA_BROKERS');
       const rate = numberOf(o.rate, '--rate');

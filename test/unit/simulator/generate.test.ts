@@ -153,3 +153,10 @@ test('an endless simulation is generated lazily', () => {
   }
   assert.equal(n, 5000);
 });
+
+test('normalTraffic: false simulates the attacks alone', () => {
+  const sim = createSimulation({ seed: 6, duration: '10m', population: { clients: 50 }, scenarios: defaultScenarios(10 * 60_000), normalTraffic: false });
+  const calls = [...sim.calls()];
+  assert.ok(calls.length > 100);
+  assert.ok(calls.every((c) => c.scenario !== null));
+});
