@@ -21,6 +21,8 @@ export interface AnalyzerLike {
     readonly recent: Record<'10s' | '60s', ReadonlyArray<{ end: number; score: number; features: readonly number[] }>>;
   } | null;
   updateDecision(client: string, update: (state: DecisionState) => DecisionState): void;
+  /** Service-wide request-rate series (reports with client `service:<name>`). */
+  service?(name: string): { readonly points: ReadonlyArray<{ end: number; requests: number; score: number }> } | null;
 }
 
 export interface AnalyzerViewOptions {
@@ -59,17 +61,28 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
     };
   };
 
+  /** The client's recent 10 s request counts (60 s when that is all there is); a service's own series for `service:<name>`. */
+  const seriesOf = (client: string): Series | null => {
+    if (client.startsWith('service:') && analyzer.service) {
+      const points = analyzer.service(client.slice('service:'.length))?.points ?? [];
+      if (points.length === 0) return null;
+      return { feature: 'requests_10s', unit: 'req/10s', stepMs: SIZES['10s'], ts: points.map((p) => p.end), value: points.map((p) => p.requests), mean: points.map(() => null), spread: points.map(() => null), k };
+    }
+    const view = analyzer.client(client);
+    if (!view) return null;
+    return seriesFrom(view, '10s') ?? seriesFrom(view, '60s');
+  };
+
+  // plain functions (no `this`): callers pass them around detached
   return {
-    /** The client's recent 10 s request counts (60 s when that is all there is). */
-    seriesOf(client: string): Series | null {
-      const view = analyzer.client(client);
-      if (!view) return null;
-      return seriesFrom(view, '10s') ?? seriesFrom(view, '60s');
-    },
+    seriesOf,
 
     clientOf(client: string): ClientView | null {
       const view = analyzer.client(client);
-      if (!view) return null;
+      if (!view) {
+        const series = client.startsWith('service:') ? seriesOf(client) : null;
+        return series ? { client, baseline: null, series } : null;
+      }
       const features = (['10s', '60s'] as const).flatMap((size) =>
         view.baseline[size].filter((b) => Number.isFinite(b.centre)).map((b) => ({ feature: `${b.feature}_${size}`, mean: b.centre, spread: Number.isFinite(b.spread) ? b.spread : 0, n: view.windows[size] })),
       );

@@ -131,3 +131,13 @@ test('dismiss lifts the block and the analyzer does not block the client again d
   await traffic(30, 'attacking');
   assert.equal(await redis.hget(keys.blocks, ATTACKER), null);
 });
+
+test("a service-wide report's evidence is the service's own request series", async () => {
+  const res = await call('GET', `/api/anomalies?client=${encodeURIComponent('service:demo')}`);
+  assert.equal(res.status, 200);
+  const id = res.body.items[0]?.id;
+  assert.ok(id, 'the burst should also stand out in the service series');
+  const detail = await call('GET', `/api/anomalies/${encodeURIComponent(id)}`);
+  assert.ok(detail.body.evidence.series.value.length > 0);
+  assert.equal(detail.body.evidence.series.mean[0], null);
+});
