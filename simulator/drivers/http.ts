@@ -131,8 +131,8 @@ interface StopFlag {
 }
 
 /**
- * Dispatches items when their due time (ms since the start) arrives, until the source ends, the
- * deadline passes or `stop` is set. Sleeps between due times (≤ 20 ms, so stop is prompt) and
+ * Dispatches items when their due time (ms since the start) arrives, until the source ends, an
+ * item falls due at or after the deadline, or `stop` is set. Sleeps between due times (≤ 20 ms, so stop is prompt) and
  * yields to the event loop every 64 sends when behind, so responses keep being read.
  */
 async function runPaced<T>(source: Iterator<T>, dueOf: (item: T, index: number) => number, dispatch: (item: T) => void, deadlineMs: number, stop: StopFlag): Promise<number> {
@@ -142,8 +142,8 @@ async function runPaced<T>(source: Iterator<T>, dueOf: (item: T, index: number) 
   let burst = 0;
   while (!current.done && !stop.stopped) {
     const now = performance.now() - start;
-    if (now >= deadlineMs) break;
     const due = dueOf(current.value, index);
+    // everything due before the deadline is sent, even if a stalled event loop reaches it late
     if (due >= deadlineMs) break;
     if (due <= now) {
       dispatch(current.value);
@@ -157,6 +157,19 @@ async function runPaced<T>(source: Iterator<T>, dueOf: (item: T, index: number) 
       burst = 0;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, Math.min(due - now, 20)));
+        stop.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      stop.wake = null;
+    }
+  }
+  // a run with a deadline lasts until it (nothing more was due), so rates divide by the real span
+  if (!current.done) {
+    while (!stop.stopped && performance.now() - start < deadlineMs) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, Math.min(deadlineMs - (performance.now() - start), 20)));
         stop.wake = () => {
           clearTimeout(timer);
           resolve();
