@@ -62,6 +62,9 @@ export class KafkaEventSink implements EventSink {
   private failures = 0;
   private backoffUntil = 0;
   private closed = false;
+  /** The batch being sent, and whether close() gave up on it (it is then counted as dropped). */
+  private inFlight: EncodedEvent[] | null = null;
+  private abandoned = false;
   /** Counters (also exported as metrics), for tests and the shutdown log line. */
   published = 0;
   sent = 0;
@@ -133,18 +136,21 @@ export class KafkaEventSink implements EventSink {
 
   private async sendOne(): Promise<void> {
     const batch = this.ring.shift(this.batchSize);
+    this.inFlight = batch;
     try {
       if (!this.connected) {
         await this.producer.connect();
         this.connected = true;
       }
       await this.producer.send(batch);
+      if (this.abandoned) return;
       this.sent += batch.length;
       this.metrics?.eventsSent.inc(batch.length);
       if (this.failures > 0) this.logger?.info({ buffered: this.ring.size, dropped: this.dropped }, 'event delivery recovered');
       this.failures = 0;
       this.backoffUntil = 0;
     } catch (err) {
+      if (this.abandoned) return;
       this.failures++;
       this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       this.metrics?.eventsSendErrors.inc();
@@ -156,6 +162,8 @@ export class KafkaEventSink implements EventSink {
       if (this.failures === 1 || this.failures % 32 === 0) {
         this.logger?.warn({ err: (err as Error).message, failures: this.failures, buffered: this.ring.size, dropped: this.dropped }, 'event delivery failing; buffering');
       }
+    } finally {
+      this.inFlight = null;
     }
   }
 
@@ -181,13 +189,19 @@ export class KafkaEventSink implements EventSink {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.immediate !== null) clearImmediate(this.immediate);
-    const left = this.ring.size;
+    let left = this.ring.size;
     if (left > 0) {
       this.ring.shift(left);
       this.drop(left);
     }
+    if (this.inFlight !== null) {
+      // a send still hanging at the deadline: counted as not delivered (at-most-once accounting)
+      this.abandoned = true;
+      left += this.inFlight.length;
+      this.drop(this.inFlight.length);
+    }
     this.metrics?.eventsBuffered.set(0);
-    if (left > 0 || this.current !== null) this.logger?.warn({ undelivered: left }, 'events not delivered at shutdown');
+    if (left > 0) this.logger?.warn({ undelivered: left }, 'events not delivered at shutdown');
     const remaining = Math.max(500, timeoutMs - (Date.now() - started));
     await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(remaining)]);
   }
