@@ -1,0 +1,77 @@
+/**
+ * `ratewarden sidecar` as a command: start-up errors exit 2 with a clear message before anything
+ * listens; a good start prints one JSON ready line; SIGTERM drains and exits 0; secrets never reach
+ * the logs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { childEnv } from '../../helpers/infra.js';
+import { httpRequest, runRatewarden, startSidecarProcess, startStubUpstream, tempDir } from '../../helpers/proc.js';
+
+function policyFile(text: string): string {
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+const MEMORY = 'version: 1\nidentity: { apiKey: { header: x-api-key } }\nstore: { kind: memory }\nrules:\n  - { id: k, key: [apiKey], algorithm: fixed-window, limit: 100, window: 1h }\n';
+
+test('store.kind redis without REDIS_URL or REDIS_CLUSTER_NODES exits 2 and says what is missing', async () => {
+  const file = policyFile('version: 1\nstore: { kind: redis }\nrules:\n  - { id: g, key: [global], algorithm: token-bucket, rate: 10/s, burst: 10 }\n');
+  const r = await runRatewarden(['sidecar', '--config', file, '--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env: childEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /REDIS_URL/);
+  assert.match(r.stderr, /REDIS_CLUSTER_NODES/);
+});
+
+test('a JWT secret variable that is not set exits 2 naming it', async () => {
+  const file = policyFile('version: 1\nidentity: { jwt: { algorithms: [HS256], secretEnv: RW_E2E_MISSING_SECRET } }\nrules:\n  - { id: u, key: [user], algorithm: token-bucket, rate: 10/s, burst: 10 }\n');
+  const r = await runRatewarden(['sidecar', '--config', file, '--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env: childEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /RW_E2E_MISSING_SECRET/);
+  assert.match(r.stderr, /RW_CONFIG_IDENTITY/);
+});
+
+test('a policy with errors exits 2 listing each error with its path', async () => {
+  const file = policyFile('version: 1\nrules:\n  - { id: a, key: [ip], algorithm: fixed-window, limit: 0, window: 10x }\n');
+  const r = await runRatewarden(['sidecar', '--config', file, '--upstream', 'http://127.0.0.1:1'], { env: childEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /rules\[0\]\.window/);
+  assert.match(r.stderr, /not starting/);
+});
+
+test('a missing --upstream exits 2 with the usage', async () => {
+  const r = await runRatewarden(['sidecar', '--config', policyFile(MEMORY)], { env: childEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--upstream/);
+});
+
+test('it starts with events disabled when KAFKA_BROKERS is unset, keeps /metrics off the public port, never logs secrets, and drains on SIGTERM', async () => {
+  const up = await startStubUpstream();
+  const sc = await startSidecarProcess({ policy: MEMORY, upstream: up.url, env: childEnv() });
+  try {
+    assert.ok(sc.logs.some((l) => l.msg === 'events disabled: KAFKA_BROKERS is not set'));
+    assert.equal(sc.logs.filter((l) => l.msg === 'ready').length, 1);
+    assert.match(String(sc.ready.admin), /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(sc.ready.admin, sc.ready.listen);
+    // the public port proxies everything, /metrics included: it is the upstream that answers
+    const pub = await httpRequest(sc.url + '/metrics', { headers: { 'x-api-key': 'cli-secret-key' } });
+    assert.equal(pub.headers['x-upstream'], 'stub');
+    const adm = await httpRequest(sc.adminUrl + '/metrics');
+    assert.match(adm.text, /ratewarden_requests_total/);
+    assert.ok(!adm.text.includes('cli-secret-key'));
+    // hostile input in path and headers, and an upstream failure: nothing of it is logged in clear
+    await httpRequest(sc.url + '/x%0A%7B%22msg%22%3A%22forged%22%7D?api_key=cli-secret-key', { headers: { 'x-api-key': 'cli-secret-key', 'user-agent': 'evil"}{"msg":"forged"}', authorization: 'Bearer cli-secret-token' } });
+  } finally {
+    const exit = await sc.stop('SIGTERM');
+    await up.close();
+    assert.equal(exit.code, 0);
+  }
+  assert.ok(sc.logs.some((l) => l.msg === 'draining'));
+  assert.ok(sc.logs.some((l) => l.msg === 'stopped'));
+  const all = sc.output();
+  assert.ok(!all.includes('cli-secret-key') && !all.includes('cli-secret-token'));
+  assert.ok(!all.includes('forged'));
+});
