@@ -27,7 +27,8 @@ import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
 import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
-import { evaluateRules } from './detectors/rules.js';
+import { compromisedKey, evaluateRules, keySharing } from './detectors/rules.js';
+import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
 import { scoreStatistical } from './detectors/statistical.js';
 import { fuse, type FusionResult } from './fusion.js';
@@ -136,6 +137,8 @@ export class Analyzer {
   private reservoirSeen = 0;
   private readonly reservoirRng = mulberry32(0x5eed);
   private readonly reservoirSize: number;
+  /** Event time of the first event this instance saw (start of the warm-up). */
+  private firstEventTs = Number.POSITIVE_INFINITY;
   private lastTrim = 0;
   private lastGauges = 0;
   private ticking: Promise<TickResult> | null = null;
@@ -171,6 +174,7 @@ export class Analyzer {
     if (events.length === 0) return;
     const pc = this.partitionClock(partition);
     pc.lastArrival = this.clock();
+    if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = events[0]!.ts;
     const clients = this.clients;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
@@ -183,6 +187,10 @@ export class Analyzer {
       const start = ts - (ts % W10);
       if (cur !== null && cur.start === start) cur.add(e, st.ctx);
       else this.windowFor(st, pc, start).add(e, st.ctx);
+      if (st.credential) {
+        const minute = Math.floor(ts / 60_000);
+        (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
+      }
       if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
     }
     this.metrics.eventsConsumed.inc(events.length);
@@ -394,10 +402,19 @@ export class Analyzer {
       const pop = this.population.ring(st.tier, sizeMs);
       const exp = expectationFor(baseline, pop, st.seasonal, sizeMs, acc.end, is10 ? o.minHistory10s : o.minHistory60s);
       const statistical = scoreStatistical(x, xs, exp, sizeMs, o.z0, o.zScale);
-      const rules = evaluateRules(x, exp, is10 ? o.rules10s : o.rules60s, sizeMs, st.key);
+      const rules = evaluateRules(x, exp, is10 ? o.rules10s : o.rules60s, sizeMs, o.youngVolumeFactor);
       if (!is10) {
         const slow = st.lowSlow.update(x, o.lowAndSlow);
         if (slow) rules.push(slow);
+      }
+      let recentIps = -1;
+      if (st.ids) {
+        const minute = Math.floor((acc.end - 1) / 60_000);
+        recentIps = st.ids.ips.seenSince(minute - o.keySharing.horizonMinutes + 1);
+        const shared = keySharing(recentIps, st.usualIps, o.keySharing);
+        if (shared) rules.push(shared);
+        const taken = compromisedKey(st.ids.strangerRequests(minute), st.ids.ips.newSince(minute - 9), o.compromisedKey);
+        if (taken) rules.push(taken);
       }
       let series: number | null = null;
       if (is10) {
@@ -405,14 +422,21 @@ export class Analyzer {
         series = st.series.update(x[F.requests]!, acc.end);
       }
       const fusion = fuse({ sizeMs, tier: st.tier, requests: x[F.requests]!, statistical, rules, series, autoencoder: aeScores[i] ?? null, expectation: exp }, o.weights);
-      // learn only what looked normal, so an attack does not become the baseline
+      // learn what did not look anomalous, so an attack does not become the baseline (during the
+      // warm-up everything: a big client must not stay anomalous for lack of its own history)
+      const warm = acc.end < this.firstEventTs + o.warmupMs;
+      if (warm || fusion.score < o.openThreshold) baseline.learn(xs);
       if (fusion.score < o.closeThreshold) {
-        baseline.learn(xs);
         this.population.learn(st.tier, sizeMs, xs);
         if (is10) this.sample(x);
       }
       if (!is10) {
         st.minutes++;
+        // the usual ten-minute IP count, learned from clean minutes once a horizon of history exists
+        if (recentIps >= 0 && fusion.score < o.closeThreshold && st.minutes >= o.keySharing.horizonMinutes) {
+          st.usualIpsN++;
+          st.usualIps += (recentIps - st.usualIps) / Math.min(st.usualIpsN, 50);
+        }
         if (st.seasonal === null && st.minutes >= o.seasonalAfterMinutes) st.seasonal = new HourOfWeekProfile(0.05, o.seasonalMinSamples);
         if (st.seasonal && fusion.score < o.closeThreshold) st.seasonal.update(acc.end, xs[F.requests]!);
       }
@@ -420,7 +444,7 @@ export class Analyzer {
       st.lastScore = fusion.score;
       st.service = acc.service || st.service;
       result.scored.push({ client: st.key, tier: st.tier, sizeMs, start: acc.start, end: acc.end, features: x, fusion });
-      this.decideFor(st, acc, sizeMs, fusion, now, result, effects);
+      if (!warm) this.decideFor(st, acc, sizeMs, fusion, now, result, effects);
     }
   }
 
@@ -437,7 +461,7 @@ export class Analyzer {
 
   private decisionConfig(): DecisionConfig {
     const o = this.options;
-    return { policy: this.policy.analyzer, openThreshold: o.openThreshold, closeThreshold: o.closeThreshold, quietWindows: o.quietWindows, firedThreshold: o.firedThreshold };
+    return { policy: this.policy.analyzer, openThreshold: o.openThreshold, closeThreshold: o.closeThreshold, quietMs: o.quietMs, firedThreshold: o.firedThreshold };
   }
 
   private decideFor(st: ClientState, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
@@ -465,7 +489,7 @@ export class Analyzer {
         return;
       case 'close':
         effects.push(async () => {
-          const r = await this.deps.reports.transition(outcome.reportId, { entry: { ts: now, who: this.who, what: 'quiet', note: `score below ${this.options.closeThreshold} for ${this.options.quietWindows} windows` } });
+          const r = await this.deps.reports.transition(outcome.reportId, { entry: { ts: now, who: this.who, what: 'quiet', note: `no window scored ${this.options.closeThreshold} or more for ${Math.round(this.options.quietMs / 1000)} s` } });
           if (r.ok) this.deps.publisher?.publish(r.report);
         });
         return;

@@ -7,7 +7,8 @@ import { FEATURE_COUNT, FeatureContext, WindowAccumulator } from '../models/feat
 import { WindowBaseline } from './baselines/windowBaseline.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { INITIAL_DECISION_STATE, type DecisionState } from './decisions/decide.js';
-import { LowAndSlowState } from './detectors/rules.js';
+import { isCredentialKey, LowAndSlowState } from './detectors/rules.js';
+import { KeyIdentities } from './recentIps.js';
 import type { SeriesScorer } from './detectors/seriesScorer.js';
 import type { DetectionOptions } from './options.js';
 
@@ -62,7 +63,12 @@ export class ClientState {
   seasonal: HourOfWeekProfile | null = null;
   minutes = 0;
   series: SeriesScorer | null = null;
-  readonly lowSlow = new LowAndSlowState();
+  readonly lowSlow: LowAndSlowState;
+  /** IPs and user agents of a credential (API-key and user clients only), and its usual ten-minute IP count. */
+  ids: KeyIdentities | null = null;
+  readonly credential: boolean;
+  usualIps = 0;
+  usualIpsN = 0;
   decision: DecisionState = INITIAL_DECISION_STATE;
   readonly recent10: RecentWindows;
   readonly recent60: RecentWindows;
@@ -81,11 +87,14 @@ export class ClientState {
     this.b60 = new WindowBaseline(opts.ring60s, opts.ewmaAlpha60s);
     this.recent10 = new RecentWindows(opts.recentWindows);
     this.recent60 = new RecentWindows(opts.recentWindows);
+    this.lowSlow = new LowAndSlowState(opts.lowAndSlow.span);
+    this.credential = isCredentialKey(key);
   }
 
   /** Bytes held now (typed arrays and fixed fields; JS object headers estimated). */
   get stateBytes(): number {
-    let bytes = 200 + this.key.length * 2 + this.ctx.bytes + this.b10.bytes + this.b60.bytes + LowAndSlowState.bytes + this.recent10.bytes + this.recent60.bytes;
+    let bytes = 220 + this.key.length * 2 + this.ctx.bytes + this.b10.bytes + this.b60.bytes + this.lowSlow.bytes + this.recent10.bytes + this.recent60.bytes;
+    if (this.ids) bytes += this.ids.bytes;
     for (const w of this.windows) bytes += w.stateBytes;
     if (this.roll) bytes += this.roll.stateBytes;
     if (this.seasonal) bytes += HourOfWeekProfile.bytes;

@@ -17,22 +17,35 @@ export interface RuleThresholds {
   readonly minRequests: number;
   /** … and at least this multiple of the (seasonal) baseline. */
   readonly volumeFactor: number;
-  /** Key sharing: distinct IPs behind one API key / user at least this many. */
-  readonly minDistinctIps: number;
+  /** Enumeration: ids walked in order in the window at least this many, and this share of requests. */
+  readonly minSequential: number;
+  readonly minSequentialShare: number;
+}
+
+export interface KeySharingThresholds {
+  /** Distinct IPs behind one API key / user over this many minutes … */
+  readonly horizonMinutes: number;
+  /** … at least this many, and at least factor × the client's usual count + margin. */
+  readonly minIps: number;
+  readonly factor: number;
+  readonly margin: number;
+}
+
+export interface CompromisedKeyThresholds {
+  /** Requests over ten minutes from strangers (a new IP with a new user agent) on an established key … */
+  readonly minRequests: number;
+  /** … from at least this many new IPs. */
+  readonly minNewIps: number;
 }
 
 export interface LowAndSlowThresholds {
-  /** Window of the test, in 60 s windows, and how many of them must be elevated. */
+  /** Horizon of the rule, in 60 s windows. */
   readonly span: number;
-  readonly minElevated: number;
-  /** Elevated: at least this multiple of the slow baseline … */
-  readonly factor: number;
-  /** … and at least this many per minute (requests, auth failures, new routes). */
-  readonly minRequests: number;
+  /** Sustained auth failures: at least this many 401/403 over the span, at least minShare of requests. */
   readonly minAuthFailures: number;
-  readonly minNewRoutes: number;
-  /** Slow baseline EWMA weight per 60 s window (≈ 1/alpha minutes of memory). */
-  readonly alpha: number;
+  /** Sustained enumeration: at least this many ids walked in order over the span, at least minShare of requests. */
+  readonly minSequential: number;
+  readonly minShare: number;
 }
 
 export interface DetectionOptions {
@@ -44,9 +57,14 @@ export interface DetectionOptions {
   readonly scoreSlice: number;
   /** A report opens at this fused score … */
   readonly openThreshold: number;
-  /** … and its episode ends after `quietWindows` 10 s windows below this one (hysteresis). */
+  /** … and its episode ends once no window scored this much for `quietMs` (hysteresis). */
   readonly closeThreshold: number;
-  readonly quietWindows: number;
+  readonly quietMs: number;
+  /**
+   * Event time after this analyzer's first event during which windows are learned but no report
+   * opens: at start-up every client is new and the population is empty.
+   */
+  readonly warmupMs: number;
   /** A detector counts as having fired (for policy `detector:` filters) at this score. */
   readonly firedThreshold: number;
   /** Windows of own history before a client stops leaning on its tier's population. */
@@ -64,6 +82,10 @@ export interface DetectionOptions {
   readonly weights: Readonly<Record<'rules' | 'statistical' | 'series' | 'autoencoder', number>>;
   readonly rules10s: RuleThresholds;
   readonly rules60s: RuleThresholds;
+  readonly keySharing: KeySharingThresholds;
+  readonly compromisedKey: CompromisedKeyThresholds;
+  /** Volumetric factor against the tier's busiest members (99th percentile) while a client is young. */
+  readonly youngVolumeFactor: number;
   readonly lowAndSlow: LowAndSlowThresholds;
   /** Service-wide request-rate series: reports (observe only) at this series score. */
   readonly serviceThreshold: number;
@@ -80,7 +102,8 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   scoreSlice: 2_000,
   openThreshold: 0.5,
   closeThreshold: 0.3,
-  quietWindows: 3,
+  quietMs: 120_000,
+  warmupMs: 10 * 60_000,
   firedThreshold: 0.5,
   minHistory10s: 30,
   minHistory60s: 10,
@@ -98,7 +121,8 @@ export const DEFAULT_DETECTION: DetectionOptions = {
     minNewRouteShare: 0.5,
     minRequests: 200,
     volumeFactor: 6,
-    minDistinctIps: 8,
+    minSequential: 10,
+    minSequentialShare: 0.5,
   },
   rules60s: {
     minAuthFailures: 20,
@@ -107,9 +131,13 @@ export const DEFAULT_DETECTION: DetectionOptions = {
     minNewRouteShare: 0.5,
     minRequests: 900,
     volumeFactor: 6,
-    minDistinctIps: 12,
+    minSequential: 30,
+    minSequentialShare: 0.5,
   },
-  lowAndSlow: { span: 10, minElevated: 8, factor: 1.5, minRequests: 10, minAuthFailures: 3, minNewRoutes: 5, alpha: 0.01 },
+  keySharing: { horizonMinutes: 10, minIps: 16, factor: 2, margin: 6 },
+  compromisedKey: { minRequests: 8, minNewIps: 2 },
+  youngVolumeFactor: 3,
+  lowAndSlow: { span: 10, minAuthFailures: 30, minSequential: 20, minShare: 0.5 },
   serviceThreshold: 0.9,
   seasonalAfterMinutes: 60,
   seasonalMinSamples: 20,

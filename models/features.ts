@@ -49,6 +49,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   { name: 'interarrival_cv', kind: 'level', direction: 'down', log: false, seasonal: false, weight: 0.5, unit: '', description: 'coefficient of variation of gaps between requests (low: machine-regular)' },
   { name: 'ua_changes', kind: 'count', direction: 'up', log: true, seasonal: false, weight: 0.8, unit: 'changes', description: 'times the user agent changed between consecutive requests' },
   { name: 'new_route_share', kind: 'ratio', direction: 'up', log: false, seasonal: false, weight: 0.9, unit: '', description: 'share of requests to routes this client never requested before' },
+  { name: 'sequential_id_share', kind: 'ratio', direction: 'up', log: false, seasonal: false, weight: 1, unit: '', description: 'share of requests whose numeric path id follows the previous one (+1…+3) on the same path: enumeration' },
 ];
 
 export const FEATURE_COUNT = FEATURES.length;
@@ -69,6 +70,7 @@ export const F = {
   interarrivalCv: 10,
   uaChanges: 11,
   newRouteShare: 12,
+  sequentialIdShare: 13,
 } as const;
 
 /** The tumbling windows, closed by event time. */
@@ -90,6 +92,9 @@ export const MIN_GAPS_FOR_CV = 3;
 export class FeatureContext {
   lastTs = -1;
   lastUa: string | null = null;
+  /** Hash of the path before the last numeric segment, and that number (enumeration). */
+  lastIdPrefix = 0;
+  lastId = -1;
   readonly routes = new RouteMemory();
   /** Closed windows so far. */
   windowsSeen = 0;
@@ -100,7 +105,7 @@ export class FeatureContext {
   }
 
   get bytes(): number {
-    return 40 + this.routes.bytes;
+    return 56 + this.routes.bytes;
   }
 }
 
@@ -119,6 +124,7 @@ export class WindowAccumulator {
   gapSq = 0;
   uaChanges = 0;
   newRoutes = 0;
+  sequentialIds = 0;
   /** Whether the client had route history when this window opened (else new_route_share is NaN). */
   routeHistory: boolean;
   readonly routes = new DistinctCounter();
@@ -172,6 +178,24 @@ export class WindowAccumulator {
     if (!ctx.routes.seenOrAdd(routeHash)) this.newRoutes++;
     this.ips.add(hashString(e.ip));
     this.service = e.service;
+    const route = e.route;
+    const last = route.charCodeAt(route.length - 1);
+    if (last >= 48 && last <= 57) this.numericId(route, ctx);
+  }
+
+  /** `/api/items/41` after `/api/items/40`: an id walked in order (enumeration). */
+  private numericId(route: string, ctx: FeatureContext): void {
+    let i = route.length - 1;
+    while (i >= 0 && route.charCodeAt(i) >= 48 && route.charCodeAt(i) <= 57) i--;
+    if (i < 0 || route.charCodeAt(i) !== 47 || route.length - i > 16) return;
+    const id = Number(route.slice(i + 1));
+    const prefix = hashString(route.slice(0, i));
+    if (prefix === ctx.lastIdPrefix && ctx.lastId >= 0) {
+      const step = id - ctx.lastId;
+      if (step >= 1 && step <= 3) this.sequentialIds++;
+    }
+    ctx.lastIdPrefix = prefix;
+    ctx.lastId = id;
   }
 
   /** Adds a closed sub-window (10 s into 60 s): sums add, distinct sets unite. */
@@ -189,6 +213,7 @@ export class WindowAccumulator {
     this.gapSq += o.gapSq;
     this.uaChanges += o.uaChanges;
     this.newRoutes += o.newRoutes;
+    this.sequentialIds += o.sequentialIds;
     this.routeHistory = this.routeHistory && o.routeHistory;
     this.routes.merge(o.routes);
     this.ips.merge(o.ips);
@@ -211,6 +236,7 @@ export class WindowAccumulator {
     out[F.interarrivalCv] = interarrivalCv(this.gapN, this.gapSum, this.gapSq);
     out[F.uaChanges] = this.uaChanges;
     out[F.newRouteShare] = this.routeHistory && n > 0 ? this.newRoutes / n : NaN;
+    out[F.sequentialIdShare] = n > 0 ? this.sequentialIds / n : 0;
     return out;
   }
 

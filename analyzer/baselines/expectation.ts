@@ -9,6 +9,9 @@ import type { RobustRing } from './robustRing.js';
 import type { WindowBaseline } from './windowBaseline.js';
 import type { HourOfWeekProfile } from './seasonal.js';
 
+/** Windows a tier's population needs before new clients are compared with it. */
+export const MIN_POPULATION_SUPPORT = 32;
+
 export type BaselineSource = 'client' | 'population' | 'blend' | 'none';
 
 export interface Expectation {
@@ -17,6 +20,12 @@ export interface Expectation {
   readonly sigma: Float64Array;
   /** `centre` in the feature's own units. */
   readonly raw: Float64Array;
+  /**
+   * What a rule should treat as this client's plausible normal, in the feature's units: the centre
+   * for a client with its own history; while it leans on its tier, the share of the tier's busiest
+   * normal members (99th percentile) instead of the tier's median — a new client may be a big one.
+   */
+  readonly ceiling: Float64Array;
   readonly source: BaselineSource;
   /** Weight of the client's own history in [0, 1]. */
   readonly clientWeight: number;
@@ -35,24 +44,29 @@ export function expectationFor(
   const centre = new Float64Array(FEATURE_COUNT);
   const sigma = new Float64Array(FEATURE_COUNT);
   const raw = new Float64Array(FEATURE_COUNT);
+  const high = new Float64Array(FEATURE_COUNT);
   const w0 = Math.min(1, client.windows / minHistory);
   let usedClient = false;
   let usedPopulation = false;
   for (let i = 0; i < FEATURE_COUNT; i++) {
     const cc = client.centre(i);
     const cs = client.sigma(i);
-    const pc = population && population.support[i]! > 0 ? population.centre[i]! : NaN;
-    const ps = population && population.support[i]! > 1 ? population.sigma[i]! : 0;
+    // a population says something only once it has enough windows behind it
+    const pc = population && population.support[i]! >= MIN_POPULATION_SUPPORT ? population.centre[i]! : NaN;
+    const ps = Number.isNaN(pc) ? 0 : population!.sigma[i]!;
+    const ph = Number.isNaN(pc) ? NaN : population!.high[i]!;
     let w = Number.isNaN(cc) ? 0 : w0;
     if (Number.isNaN(pc)) w = Number.isNaN(cc) ? 0 : 1;
     if (w === 0 && Number.isNaN(pc)) {
       centre[i] = NaN;
       sigma[i] = NaN;
       raw[i] = NaN;
+      high[i] = NaN;
       continue;
     }
     if (w > 0) usedClient = true;
     if (w < 1) usedPopulation = true;
+    high[i] = w === 1 ? cc : w === 0 ? ph : w * cc + (1 - w) * ph;
     if (w === 1) {
       centre[i] = cc;
       sigma[i] = cs;
@@ -75,13 +89,18 @@ export function expectationFor(
         for (let i = 0; i < FEATURE_COUNT; i++) {
           if (!FEATURES[i]!.seasonal || Number.isNaN(centre[i]!)) continue;
           centre[i]! += shift;
+          high[i]! += shift;
           sigma[i] = Math.sqrt(sigma[i]! ** 2 + expected.spread ** 2);
         }
         seasonalInfo = { bucket: expected.bucket, shift };
       }
     }
   }
-  for (let i = 0; i < FEATURE_COUNT; i++) raw[i] = Number.isNaN(centre[i]!) ? NaN : fromDetectorScale(i, centre[i]!);
+  const ceiling = new Float64Array(FEATURE_COUNT);
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    raw[i] = Number.isNaN(centre[i]!) ? NaN : fromDetectorScale(i, centre[i]!);
+    ceiling[i] = Number.isNaN(high[i]!) ? raw[i]! : Math.max(raw[i]!, fromDetectorScale(i, high[i]!));
+  }
   const source: BaselineSource = usedClient && usedPopulation ? 'blend' : usedClient ? 'client' : usedPopulation ? 'population' : 'none';
-  return { centre, sigma, raw, source, clientWeight: usedClient ? w0 : 0, seasonal: seasonalInfo };
+  return { centre, sigma, raw, ceiling, source, clientWeight: usedClient ? w0 : 0, seasonal: seasonalInfo };
 }

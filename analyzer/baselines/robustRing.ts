@@ -2,9 +2,10 @@
  * The last `length` values of each feature and their median and MAD (simple-statistics),
  * recomputed every `every` pushes rather than per window: the robust centre and spread of a
  * baseline change slowly, and sorting on every close would cost more than everything else.
- * σ = 1.4826 · MAD (consistent with the standard deviation for normal data).
+ * σ = 1.4826 · MAD (consistent with the standard deviation for normal data). `high` is the 99th
+ * percentile: what the busiest normal members of a population reach.
  */
-import { median, medianAbsoluteDeviation } from 'simple-statistics';
+import { medianSorted, quantileSorted } from 'simple-statistics';
 
 export const MAD_TO_SIGMA = 1.4826;
 
@@ -15,6 +16,7 @@ export class RobustRing {
   private sinceStats: number;
   readonly centre: Float32Array;
   readonly sigma: Float32Array;
+  readonly high: Float32Array;
   /** Non-NaN values per feature behind centre/sigma. */
   readonly support: Uint16Array;
 
@@ -26,6 +28,7 @@ export class RobustRing {
     this.values = new Float32Array(width * length).fill(NaN);
     this.centre = new Float32Array(width).fill(NaN);
     this.sigma = new Float32Array(width).fill(NaN);
+    this.high = new Float32Array(width).fill(NaN);
     this.support = new Uint16Array(width);
     this.sinceStats = every;
   }
@@ -63,14 +66,20 @@ export class RobustRing {
       if (column.length === 0) {
         this.centre[f] = NaN;
         this.sigma[f] = NaN;
+        this.high[f] = NaN;
         continue;
       }
-      this.centre[f] = median(column);
-      this.sigma[f] = column.length > 1 ? MAD_TO_SIGMA * medianAbsoluteDeviation(column) : 0;
+      column.sort((a, b) => a - b);
+      const m = medianSorted(column);
+      this.centre[f] = m;
+      this.high[f] = quantileSorted(column, 0.99);
+      for (let i = 0; i < column.length; i++) column[i] = Math.abs(column[i]! - m);
+      column.sort((a, b) => a - b);
+      this.sigma[f] = column.length > 1 ? MAD_TO_SIGMA * medianSorted(column) : 0;
     }
   }
 
   get bytes(): number {
-    return this.values.byteLength + this.centre.byteLength + this.sigma.byteLength + this.support.byteLength + 32;
+    return this.values.byteLength + this.centre.byteLength * 3 + this.support.byteLength + 32;
   }
 }

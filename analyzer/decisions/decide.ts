@@ -3,8 +3,8 @@
  * nothing, a new report (an episode opens), an escalation, or the episode ends. No I/O, no clock
  * of its own; the analyzer applies the outcome.
  *
- * - Hysteresis: an episode opens at `openThreshold` and ends only after `quietWindows` 10 s windows
- *   below `closeThreshold`; one report per episode (escalations update it).
+ * - Hysteresis: an episode opens at `openThreshold` and ends only after no window of the client
+ *   scored `closeThreshold` or more for `quietMs`; one report per episode (escalations update it).
  * - Policy: `analyzer.actions`, first match wins (minScore, optional detector that must have fired).
  * - Cool-down: after an action on a client, no new action of the same or a weaker kind for
  *   `cooldownMs` (a stronger kind — tighten → block — applies at once); after an operator dismissed
@@ -33,8 +33,8 @@ export interface Episode {
   readonly reportId: string;
   readonly openedAt: number;
   readonly maxScore: number;
-  /** 10 s windows in a row below the close threshold. */
-  readonly quiet: number;
+  /** When a window last scored at or above the close threshold. */
+  readonly lastHot: number;
   /** The action in force (or pending) for this episode. */
   readonly action: ActionKind;
   readonly applied: boolean;
@@ -66,7 +66,7 @@ export interface DecisionConfig {
   readonly policy: AnalyzerConfig;
   readonly openThreshold: number;
   readonly closeThreshold: number;
-  readonly quietWindows: number;
+  readonly quietMs: number;
   readonly firedThreshold: number;
 }
 
@@ -116,19 +116,17 @@ export function decide(state: DecisionState, input: DecisionInput, cfg: Decision
     return {
       state: {
         ...state,
-        episode: { reportId: input.reportId, openedAt: input.now, maxScore: input.score, quiet: 0, action: action.pending || action.apply ? action.kind : 'observe', applied: action.apply, pending: action.pending, until },
+        episode: { reportId: input.reportId, openedAt: input.now, maxScore: input.score, lastHot: input.now, action: action.pending || action.apply ? action.kind : 'observe', applied: action.apply, pending: action.pending, until },
         lastAction: action.apply ? { kind: action.kind, at: input.now } : state.lastAction,
       },
       outcome: { kind: 'open', action },
     };
   }
   if (input.score < cfg.closeThreshold) {
-    if (input.sizeMs > 10_000) return { state, outcome: { kind: 'none' } };
-    const quiet = ep.quiet + 1;
-    if (quiet >= cfg.quietWindows) return { state: { ...state, episode: null }, outcome: { kind: 'close', reportId: ep.reportId } };
-    return { state: { ...state, episode: { ...ep, quiet } }, outcome: { kind: 'none' } };
+    if (input.now - ep.lastHot >= cfg.quietMs) return { state: { ...state, episode: null }, outcome: { kind: 'close', reportId: ep.reportId } };
+    return { state, outcome: { kind: 'none' } };
   }
-  const quiet = 0;
+  const lastHot = input.now;
   const action = propose(input, state, cfg);
   const current = ep.applied || ep.pending ? STRENGTH[ep.action] : -1;
   if ((action.apply || action.pending) && STRENGTH[action.kind] > current) {
@@ -136,7 +134,7 @@ export function decide(state: DecisionState, input: DecisionInput, cfg: Decision
     return {
       state: {
         ...state,
-        episode: { ...ep, quiet, maxScore: Math.max(ep.maxScore, input.score), action: action.kind, applied: action.apply, pending: action.pending, until },
+        episode: { ...ep, lastHot, maxScore: Math.max(ep.maxScore, input.score), action: action.kind, applied: action.apply, pending: action.pending, until },
         lastAction: action.apply ? { kind: action.kind, at: input.now } : state.lastAction,
       },
       outcome: { kind: 'escalate', action, reportId: ep.reportId },
@@ -144,9 +142,9 @@ export function decide(state: DecisionState, input: DecisionInput, cfg: Decision
   }
   // refresh the report when the score rose clearly (bounded writes: ≥ 0.05 above the last maximum)
   if (input.score >= ep.maxScore + 0.05) {
-    return { state: { ...state, episode: { ...ep, quiet, maxScore: input.score } }, outcome: { kind: 'update', reportId: ep.reportId } };
+    return { state: { ...state, episode: { ...ep, lastHot, maxScore: input.score } }, outcome: { kind: 'update', reportId: ep.reportId } };
   }
-  return { state: quiet === ep.quiet ? state : { ...state, episode: { ...ep, quiet } }, outcome: { kind: 'none' } };
+  return { state: { ...state, episode: { ...ep, lastHot } }, outcome: { kind: 'none' } };
 }
 
 /** The action of the episode ended (TTL passed or removed by an operator): the episode stays, unactioned. */

@@ -6,21 +6,29 @@
  *   share ≥ max(minRatio, baseline share + 0.3).
  * - scraping — many distinct routes, mostly never requested before: distinct ≥ max(floor,
  *   4 × baseline + 3) and new-route share ≥ minNewRouteShare (without route history: twice the
- *   distinct threshold).
+ *   distinct threshold); or enumeration: ≥ minSequential ids walked in order, ≥ their share.
  * - volumetric — requests ≥ max(floor, volumeFactor × seasonal baseline).
- * - key_sharing — one API key or user from many IPs: distinct IPs ≥ max(floor, 3 × baseline + 2).
- * - low_and_slow — on 60 s windows: requests, auth failures or new routes at ≥ factor × a slow
- *   (hours-long) baseline in ≥ minElevated of the last `span` minutes.
+ * - key_sharing — one API key or user from many IPs: distinct IPs over the last ten minutes
+ *   ≥ max(minIps, factor × the client's usual ten-minute count + margin).
+ * - compromised_key — an established key used, over ten minutes, by strangers: requests from an IP
+ *   and a user agent both new to the key (≥ minRequests, from ≥ minNewIps new IPs), while its owner
+ *   may go on using it as before.
+ * - low_and_slow — over the last `span` minutes: sustained auth failures or sustained enumeration
+ *   at a rate too low for the per-window rules. (A sustained rise in plain volume is the
+ *   statistical detector's job on 60 s windows against the hour-of-week baseline: a slow baseline
+ *   without seasonality would take every morning ramp for abuse.)
+ * Rules comparing with a baseline (scraping, volumetric, key sharing) stay silent while there is
+ * none (a client seen for the first time when the analyzer has no population yet).
  *
  * A rule's score is 0.75 at its threshold and rises towards 1 with the margin
  * (1 − 0.25 · (value/threshold)^−1.3: 0.90 at 2×, 0.96 at 4×).
  */
 import { F, featureLabel } from '../../models/features.js';
 import type { Expectation } from '../baselines/expectation.js';
-import type { LowAndSlowThresholds, RuleThresholds } from '../options.js';
+import type { CompromisedKeyThresholds, KeySharingThresholds, LowAndSlowThresholds, RuleThresholds } from '../options.js';
 import { fmt } from '../format.js';
 
-export const RULE_NAMES = ['credential_stuffing', 'scraping', 'volumetric', 'key_sharing', 'low_and_slow'] as const;
+export const RULE_NAMES = ['credential_stuffing', 'scraping', 'volumetric', 'key_sharing', 'compromised_key', 'low_and_slow'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 
 export interface RuleHit {
@@ -48,7 +56,7 @@ export function isCredentialKey(client: string): boolean {
   return /(^|\|)(apiKey|user):/.test(client) && !/(^|\|)ip:/.test(client);
 }
 
-export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleThresholds, sizeMs: number, client: string): RuleHit[] {
+export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleThresholds, sizeMs: number, youngVolumeFactor = t.volumeFactor): RuleHit[] {
   const hits: RuleHit[] = [];
   const window = sizeMs >= 60_000 ? `${sizeMs / 60_000}m` : `${sizeMs / 1000}s`;
   const requests = raw[F.requests]!;
@@ -73,119 +81,138 @@ export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleT
     });
   }
 
+  const known = exp.source !== 'none';
+
   // scraping / enumeration
   const distinct = raw[F.distinctRoutes]!;
-  const baseDistinct = orZero(exp.raw[F.distinctRoutes]!);
+  const baseDistinct = orZero(exp.ceiling[F.distinctRoutes]!);
   const newShare = raw[F.newRouteShare]!;
+  const seqShare = raw[F.sequentialIdShare]!;
+  const sequential = seqShare * requests;
   let distinctThreshold = Math.max(t.minDistinctRoutes, 4 * baseDistinct + 3);
   if (Number.isNaN(newShare)) distinctThreshold *= 2;
-  if (distinct >= distinctThreshold && (Number.isNaN(newShare) || newShare >= t.minNewRouteShare)) {
-    const margin = distinct / distinctThreshold;
+  const wide = known && distinct >= distinctThreshold && (Number.isNaN(newShare) || newShare >= t.minNewRouteShare);
+  const walking = sequential >= t.minSequential && seqShare >= t.minSequentialShare;
+  if (wide || walking) {
+    const margin = Math.max(wide ? distinct / distinctThreshold : 0, walking ? sequential / t.minSequential : 0);
     const share = Number.isNaN(newShare) ? '' : `, ${Math.round(newShare * 100)}% never requested before`;
+    const walk = walking ? `, ${Math.round(sequential)} ids walked in order` : '';
     hits.push({
       rule: 'scraping',
       score: ruleScore(margin),
-      feature: featureLabel(F.distinctRoutes, sizeMs),
-      observed: distinct,
-      baseline: baseDistinct,
+      feature: walking && !wide ? featureLabel(F.sequentialIdShare, sizeMs) : featureLabel(F.distinctRoutes, sizeMs),
+      observed: walking && !wide ? seqShare : distinct,
+      baseline: walking && !wide ? orZero(exp.raw[F.sequentialIdShare]!) : baseDistinct,
       margin,
-      text: `scraping/enumeration: ${distinct} distinct routes in ${window} (normal ${fmt(baseDistinct)})${share}`,
+      text: `scraping/enumeration: ${distinct} distinct routes in ${window} (normal ${fmt(baseDistinct)})${share}${walk}`,
     });
   }
 
-  // volumetric burst
-  const volumeThreshold = Math.max(t.minRequests, t.volumeFactor * baseRequests);
-  if (requests >= volumeThreshold) {
+  // volumetric burst (against the ceiling: a young client may be one of its tier's big ones)
+  const ceilingRequests = orZero(exp.ceiling[F.requests]!);
+  // against its own history the factor is volumeFactor; against its peers' busiest, youngVolumeFactor
+  const factor = exp.clientWeight * t.volumeFactor + (1 - exp.clientWeight) * youngVolumeFactor;
+  const volumeThreshold = Math.max(t.minRequests, factor * ceilingRequests);
+  if (known && requests >= volumeThreshold) {
     const margin = requests / volumeThreshold;
     hits.push({
       rule: 'volumetric',
       score: ruleScore(margin),
       feature: featureLabel(F.requests, sizeMs),
       observed: requests,
-      baseline: baseRequests,
+      baseline: ceilingRequests,
       margin,
-      text: `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, baseRequests))}× the normal ${fmt(baseRequests)}`,
+      text: `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, ceilingRequests))}× ${exp.source === 'client' ? 'the normal' : 'what its peers reach,'} ${fmt(ceilingRequests)}`,
     });
-  }
-
-  // key sharing
-  if (isCredentialKey(client)) {
-    const ips = raw[F.distinctIps]!;
-    const baseIps = orZero(exp.raw[F.distinctIps]!);
-    const ipThreshold = Math.max(t.minDistinctIps, 3 * baseIps + 2);
-    if (ips >= ipThreshold) {
-      const margin = ips / ipThreshold;
-      hits.push({
-        rule: 'key_sharing',
-        score: ruleScore(margin),
-        feature: featureLabel(F.distinctIps, sizeMs),
-        observed: ips,
-        baseline: baseIps,
-        margin,
-        text: `key sharing: one key used from ${ips} IPs in ${window} (normal ${fmt(baseIps)})`,
-      });
-    }
   }
   return hits;
 }
 
-const SIGNALS = ['requests', 'auth failures', 'new routes'] as const;
+/**
+ * Key sharing over a horizon: `ips` distinct addresses used the key in the last
+ * `horizonMinutes`; `usual` is the client's usual count over such a horizon (0 when unknown).
+ */
+export function keySharing(ips: number, usual: number, t: KeySharingThresholds): RuleHit | null {
+  const threshold = Math.max(t.minIps, t.factor * usual + t.margin);
+  if (ips < threshold) return null;
+  const margin = ips / threshold;
+  return {
+    rule: 'key_sharing',
+    score: ruleScore(margin),
+    feature: `distinct_ips_${t.horizonMinutes}m`,
+    observed: ips,
+    baseline: usual,
+    margin,
+    text: `key sharing: one key used from ${ips} IPs in the last ${t.horizonMinutes} minutes (usually ${fmt(usual)})`,
+  };
+}
+
+/** Compromised key: `strangers` requests in ten minutes from new IP + new agent pairs, `newIps` new IPs. */
+export function compromisedKey(strangers: number, newIps: number, t: CompromisedKeyThresholds): RuleHit | null {
+  if (strangers < t.minRequests || newIps < t.minNewIps) return null;
+  const margin = strangers / t.minRequests;
+  return {
+    rule: 'compromised_key',
+    score: ruleScore(margin),
+    feature: 'ua_changes_10m',
+    observed: strangers,
+    baseline: 0,
+    margin,
+    text: `compromised key: ${strangers} requests in the last 10 minutes from ${newIps} IPs and a user agent this key never used before`,
+  };
+}
 
 /**
- * Per-client memory of the low-and-slow rule: a slow EWMA per signal (log1p scale) and a bit per
- * recent minute saying whether it was elevated. While elevated, the slow baseline learns ten times
- * slower, so a sustained campaign does not become normal within the span. 40 bytes.
+ * Per-client memory of the low-and-slow rule: the last `span` minutes' requests, auth failures and
+ * ids walked in order. 40 + 12 × span bytes.
  */
 export class LowAndSlowState {
-  private readonly slow = new Float64Array(3);
-  private readonly masks = new Uint16Array(3);
-  private n = 0;
+  private readonly ring: Float32Array;
+  private pos = 0;
+  private filled = 0;
 
-  /** Feeds one closed 60 s window; returns a hit when a signal has been elevated long enough. */
+  constructor(readonly span: number) {
+    this.ring = new Float32Array(3 * span);
+  }
+
+  /** Feeds one closed 60 s window; returns a hit when abuse has been sustained over the span. */
   update(raw: ArrayLike<number>, t: LowAndSlowThresholds): RuleHit | null {
     const requests = raw[F.requests]!;
-    const values = [requests, raw[F.ratio401403]! * requests, orZero(raw[F.newRouteShare]!) * requests];
-    const minimums = [t.minRequests, t.minAuthFailures, t.minNewRoutes];
-    const spanMask = (1 << t.span) - 1;
+    const base = this.pos * 3;
+    this.ring[base] = requests;
+    this.ring[base + 1] = raw[F.ratio401403]! * requests;
+    this.ring[base + 2] = raw[F.sequentialIdShare]! * requests;
+    this.pos = (this.pos + 1) % this.span;
+    if (this.filled < this.span) this.filled++;
+    let sumRequests = 0;
+    let sumFailures = 0;
+    let sumSequential = 0;
+    for (let i = 0; i < this.filled; i++) {
+      sumRequests += this.ring[i * 3]!;
+      sumFailures += this.ring[i * 3 + 1]!;
+      sumSequential += this.ring[i * 3 + 2]!;
+    }
+    const minutes = this.filled;
     let best: RuleHit | null = null;
-    for (let s = 0; s < 3; s++) {
-      const logValue = Math.log1p(values[s]!);
-      const base = Math.expm1(this.slow[s]!);
-      const elevated = this.n >= t.span && values[s]! >= Math.max(minimums[s]!, t.factor * base + 2);
-      this.masks[s] = ((this.masks[s]! << 1) | (elevated ? 1 : 0)) & spanMask;
-      const alpha = elevated ? t.alpha / 10 : t.alpha;
-      const a = this.n * alpha < 1 ? 1 / (this.n + 1) : alpha;
-      this.slow[s] = this.n === 0 ? logValue : this.slow[s]! + a * (logValue - this.slow[s]!);
-      const count = popcount(this.masks[s]!);
-      if (elevated && count >= t.minElevated) {
-        const margin = Math.max(1, values[s]! / Math.max(minimums[s]!, t.factor * base + 2));
-        // sustained moderate elevation is weaker evidence than a burst: capped below the block range
-        const score = ruleScore(margin * (count / t.minElevated), 0.85);
-        if (!best || score > best.score) {
-          best = {
-            rule: 'low_and_slow',
-            score,
-            feature: s === 0 ? featureLabel(F.requests, 60_000) : s === 1 ? featureLabel(F.ratio401403, 60_000) : featureLabel(F.newRouteShare, 60_000),
-            observed: values[s]!,
-            baseline: base,
-            margin,
-            text: `low and slow: ${SIGNALS[s]} elevated in ${count} of the last ${t.span} minutes (${fmt(values[s]!)}/min vs ${fmt(base)} long-term)`,
-          };
-        }
+    if (sumFailures >= t.minAuthFailures && sumFailures >= t.minShare * sumRequests) {
+      const margin = sumFailures / t.minAuthFailures;
+      best = { rule: 'low_and_slow', score: ruleScore(margin, 0.85), feature: featureLabel(F.ratio401403, 60_000), observed: round(sumFailures / Math.max(1, sumRequests)), baseline: 0, margin, text: `low and slow: ${Math.round(sumFailures)} of ${Math.round(sumRequests)} requests answered 401/403 over the last ${minutes} minutes` };
+    }
+    if (sumSequential >= t.minSequential && sumSequential >= t.minShare * sumRequests) {
+      const margin = sumSequential / t.minSequential;
+      const score = ruleScore(margin, 0.85);
+      if (!best || score > best.score) {
+        best = { rule: 'low_and_slow', score, feature: featureLabel(F.sequentialIdShare, 60_000), observed: round(sumSequential / Math.max(1, sumRequests)), baseline: 0, margin, text: `low and slow: ${Math.round(sumSequential)} of ${Math.round(sumRequests)} requests walked ids in order over the last ${minutes} minutes` };
       }
     }
-    this.n++;
     return best;
   }
 
-  static readonly bytes = 40;
+  get bytes(): number {
+    return 40 + this.ring.byteLength;
+  }
 }
 
-function popcount(x: number): number {
-  let c = 0;
-  while (x) {
-    x &= x - 1;
-    c++;
-  }
-  return c;
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }

@@ -1,10 +1,11 @@
 /**
- * Training the autoencoder: from the deterministic normal-population generator (models/ml/traffic.ts)
- * or from a file of feature vectors (e.g. exported from the simulator or from a running analyzer),
- * into an artifact directory (model.json + weights.bin + metadata.json).
+ * Training the autoencoder on normal traffic, into an artifact directory (model.json + weights.bin +
+ * metadata.json). Sources: the project's traffic simulator (simulator/, normal clients only — the
+ * default when it is installed), the small built-in generator (models/ml/traffic.ts), a file of
+ * feature vectors, or vectors handed over in memory (the analyzer's scheduled retraining).
  *
  *   node --import tsx models/ml/train.ts --out models/artifacts/autoencoder-v1 [--version autoencoder-v1]
- *        [--clients 400] [--minutes 90] [--seed 7] [--epochs 25] [--vectors FILE]
+ *        [--source simulator|generator] [--clients 500] [--minutes 180] [--seed 1001] [--epochs 25] [--vectors FILE]
  *
  * `ratewarden analyzer --train` calls trainArtifact() with the same options.
  * A vectors file is JSON lines, each an array of the 13 features in models/features.ts order or an
@@ -45,6 +46,28 @@ export function normalVectors(opts: NormalVectorOptions): Float64Array[] {
   return out;
 }
 
+/**
+ * 10 s feature vectors of the simulator's normal clients (no attacks). Loaded lazily: models/ does
+ * not depend on the simulator, and an installation without it falls back to the generator.
+ */
+export async function simulatorVectors(opts: NormalVectorOptions): Promise<Float64Array[]> {
+  const specifier = '../../simulator/index.js';
+  const sim = (await import(specifier)) as {
+    createSimulation(o: { seed: number; duration: number; population: { clients: number } }): { startMs: number; events(): Iterable<import('../events.js').CallEvent> };
+  };
+  const windowMs = opts.windowMs ?? 10_000;
+  const run = sim.createSimulation({ seed: opts.seed, duration: opts.minutes * 60_000, population: { clients: opts.clients } });
+  const warmupEnd = run.startMs + (opts.warmupMinutes ?? 10) * 60_000;
+  const wf = new WindowedFeatures(windowMs);
+  const out: Float64Array[] = [];
+  for (const e of run.events()) {
+    const closed = wf.add(e);
+    if (closed && closed.start >= warmupEnd) out.push(closed.vector);
+  }
+  for (const closed of wf.closeUntil(Number.POSITIVE_INFINITY)) if (closed.start >= warmupEnd) out.push(closed.vector);
+  return out;
+}
+
 export async function readVectorsFile(file: string): Promise<Float64Array[]> {
   const text = await readFile(file, 'utf8');
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -81,6 +104,8 @@ export interface TrainArtifactOptions {
   readonly vectorsFile?: string;
   /** Or on vectors already in memory (the analyzer's scheduled retraining). */
   readonly vectors?: readonly Float64Array[];
+  /** Generated traffic: the simulator (default when present) or the built-in generator. */
+  readonly generator?: 'simulator' | 'generator';
   readonly source?: string;
   readonly log?: (line: string) => void;
 }
@@ -88,7 +113,7 @@ export interface TrainArtifactOptions {
 export async function trainArtifact(opts: TrainArtifactOptions): Promise<AutoencoderMetadata> {
   const log = opts.log ?? (() => undefined);
   const rt = await loadTf(log);
-  const seed = opts.seed ?? 7;
+  const seed = opts.seed ?? 1001;
   let vectors: readonly Float64Array[];
   let description: string;
   let source: string;
@@ -101,11 +126,26 @@ export async function trainArtifact(opts: TrainArtifactOptions): Promise<Autoenc
     description = `${vectors.length} feature vectors from ${opts.vectorsFile}`;
     source = opts.vectorsFile;
   } else {
-    const clients = opts.clients ?? 400;
-    const minutes = opts.minutes ?? 90;
-    vectors = normalVectors({ clients, minutes, seed });
-    description = `normal population traffic from models/ml/traffic.ts: ${clients} clients (browser 50 %, mobile 20 %, integration 20 %, batch 10 %), ${minutes} minutes from Mon 2024-01-01 08:00 UTC, first 10 minutes discarded, 10 s windows`;
-    source = `generator seed=${seed}`;
+    const clients = opts.clients ?? 500;
+    const minutes = opts.minutes ?? 180;
+    let sim: Float64Array[] | null = null;
+    if (opts.generator !== 'generator') {
+      try {
+        sim = await simulatorVectors({ clients, minutes, seed });
+      } catch (err) {
+        if (opts.generator === 'simulator') throw err;
+        log(`simulator not available (${(err as Error).message.split('\n')[0]}); using the built-in generator`);
+      }
+    }
+    if (sim) {
+      vectors = sim;
+      description = `normal traffic of the project simulator (simulator/): ${clients} clients, no attacks, ${minutes} minutes from Mon 2024-01-01 00:00 UTC, first 10 minutes discarded, 10 s windows`;
+      source = `simulator seed=${seed}`;
+    } else {
+      vectors = normalVectors({ clients, minutes, seed });
+      description = `normal population traffic from models/ml/traffic.ts: ${clients} clients (browser 50 %, mobile 20 %, integration 20 %, batch 10 %), ${minutes} minutes from Mon 2024-01-01 08:00 UTC, first 10 minutes discarded, 10 s windows`;
+      source = `generator seed=${seed}`;
+    }
   }
   log(`training on ${vectors.length} vectors (${description})`);
   const trained = await trainAutoencoder(rt, vectors, {
@@ -132,6 +172,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       epochs: { type: 'string' },
       vectors: { type: 'string' },
+      source: { type: 'string' },
     },
   });
   if (!values.out) throw new Error('--out DIR is required');
@@ -143,6 +184,7 @@ async function main(): Promise<void> {
     ...(values.seed ? { seed: Number(values.seed) } : {}),
     ...(values.epochs ? { epochs: Number(values.epochs) } : {}),
     ...(values.vectors ? { vectorsFile: values.vectors } : {}),
+    ...(values.source === 'simulator' || values.source === 'generator' ? { generator: values.source } : {}),
     log: (line) => process.stderr.write(line + '\n'),
   });
 }

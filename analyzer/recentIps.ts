@@ -1,0 +1,112 @@
+/**
+ * Who uses a credential (API key or user) lately: its IPs and user agents with the minute each was
+ * first and last seen. Two rules read it: key sharing (many distinct IPs over ten minutes — a mobile
+ * app shows a handful, a key shared in a community dozens) and compromised key (an established key
+ * suddenly used from new IPs with a user agent it never had: another party holds it).
+ *
+ * Fixed tables — 64 IPs and 16 user agents; when full, the entry seen longest ago is replaced — so
+ * counts are exact up to 64 distinct IPs per horizon and saturate there, and "new" means "not seen
+ * since the table last held it". About 1 KB, only for API-key and user clients.
+ */
+export const IP_CAPACITY = 64;
+export const UA_CAPACITY = 16;
+const STRANGER_SPAN = 10;
+
+class SeenTable {
+  private readonly hashes: Uint32Array;
+  private readonly first: Uint32Array;
+  private readonly last: Uint32Array;
+  private n = 0;
+  private recent = 0;
+
+  constructor(private readonly capacity: number) {
+    this.hashes = new Uint32Array(capacity);
+    this.first = new Uint32Array(capacity);
+    this.last = new Uint32Array(capacity);
+  }
+
+  /** Records a sighting in `minute`; returns the minute the value was first seen. */
+  touch(hash: number, minute: number): number {
+    const hashes = this.hashes;
+    let i = this.recent;
+    if (!(i < this.n && hashes[i] === hash)) {
+      for (i = 0; i < this.n; i++) if (hashes[i] === hash) break;
+      if (i === this.n) {
+        if (this.n < this.capacity) this.n++;
+        else {
+          i = 0;
+          for (let j = 1; j < this.capacity; j++) if (this.last[j]! < this.last[i]!) i = j;
+        }
+        hashes[i] = hash;
+        this.first[i] = minute;
+      }
+      this.recent = i;
+    }
+    if (minute > this.last[i]!) this.last[i] = minute;
+    return this.first[i]!;
+  }
+
+  /** Distinct values seen at or after `minute`. */
+  seenSince(minute: number): number {
+    let c = 0;
+    for (let i = 0; i < this.n; i++) if (this.last[i]! >= minute) c++;
+    return c;
+  }
+
+  /** Distinct values first seen at or after `minute`. */
+  newSince(minute: number): number {
+    let c = 0;
+    for (let i = 0; i < this.n; i++) if (this.first[i]! >= minute) c++;
+    return c;
+  }
+
+  get bytes(): number {
+    return this.capacity * 12 + 24;
+  }
+}
+
+export class KeyIdentities {
+  readonly ips = new SeenTable(IP_CAPACITY);
+  readonly uas = new SeenTable(UA_CAPACITY);
+  /** Requests per minute (ring) that came from a new IP with a new user agent. */
+  private readonly strangers = new Uint16Array(STRANGER_SPAN);
+  private strangerMinute = 0;
+  /** Minute of the first request seen. */
+  readonly since: number;
+
+  constructor(minute: number) {
+    this.since = minute;
+  }
+
+  /** Ingest path: one request from `ipHash` with `uaHash` (0: no user agent) in `minute`. */
+  observe(ipHash: number, uaHash: number, minute: number): void {
+    const ipFirst = this.ips.touch(ipHash, minute);
+    if (uaHash === 0) return;
+    const uaFirst = this.uas.touch(uaHash, minute);
+    // a stranger: both the address and the agent are new within the span, on a key older than that
+    if (minute - this.since >= STRANGER_SPAN && minute - ipFirst < STRANGER_SPAN && minute - uaFirst < STRANGER_SPAN) {
+      this.advance(minute);
+      const slot = minute % STRANGER_SPAN;
+      if (this.strangers[slot]! < 65535) this.strangers[slot]!++;
+    }
+  }
+
+  private advance(minute: number): void {
+    if (minute <= this.strangerMinute) return;
+    // clear the minutes skipped since the last stranger
+    for (let m = Math.max(this.strangerMinute + 1, minute - STRANGER_SPAN + 1); m <= minute; m++) this.strangers[m % STRANGER_SPAN] = 0;
+    this.strangerMinute = minute;
+  }
+
+  /** Requests from strangers in the last ten minutes up to `minute`. */
+  strangerRequests(minute: number): number {
+    if (minute - this.strangerMinute >= STRANGER_SPAN) return 0;
+    let sum = 0;
+    for (let m = Math.max(minute - STRANGER_SPAN + 1, this.strangerMinute - STRANGER_SPAN + 1); m <= Math.min(minute, this.strangerMinute); m++) sum += this.strangers[m % STRANGER_SPAN]!;
+    return sum;
+  }
+
+  get bytes(): number {
+    return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + 32;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Detection quality on the simulator's labelled attack scenarios: the simulation's events are fed
+ * through the analyzer (the same Analyzer class `ratewarden analyzer` runs) on simulated time, one
+ * tick per simulated second, and the reports it opens are matched against the ground truth.
+ *
+ * - recall: share of attacks (labels) with a report on one of their clients between onset and
+ *   end + 2 min; per-client recall is printed too.
+ * - false alarms: reports on clients outside every label (or outside their label's window), per
+ *   10,000 active client-minutes (a client is active in a minute when it sent at least one event).
+ * - time to detect: first true report − onset.
+ * Targets (issue 5): recall ≥ 0.95, ≤ 1 false alarm per 10k client-minutes, detection ≤ 30 s.
+ */
+import { parsePolicy, type Policy } from '../../models/policy/index.js';
+import { MemoryControlPlane } from '../../models/controlPlane.js';
+import type { CallEvent } from '../../models/events.js';
+import type { AnomalyReport } from '../../models/anomaly.js';
+import { loadTf } from '../../models/ml/backend.js';
+import { AutoencoderScorer } from '../../models/ml/autoencoder.js';
+import { createSimulation, defaultScenarios, type ScenarioSpec } from '../../simulator/index.js';
+import { Analyzer } from '../../analyzer/analyzer.js';
+import { MemoryReportStore } from '../../analyzer/reports/memoryStore.js';
+import { loadSeriesFactory } from '../../analyzer/detectors/seriesScorer.js';
+import { shippedModelDir } from '../../analyzer/model.js';
+import type { DetectionOptions } from '../../analyzer/options.js';
+
+export const EVAL_POLICY = `
+version: 1
+identity: { apiKey: { header: x-api-key } }
+rules:
+  - { id: per-key, key: [apiKey], algorithm: sliding-window-counter, limit: 1000, window: 60s }
+tiers: { free: {}, pro: { multiplier: 4 }, enterprise: { multiplier: 12 } }
+analyzer:
+  actions:
+    - { minScore: 0.9, action: block, ttl: 10m }
+    - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
+  cooldown: 5m
+  maxClients: 100000
+`;
+
+export interface DetectionEvalOptions {
+  readonly seed?: number;
+  readonly durationMs?: number;
+  readonly clients?: number;
+  readonly scenarios?: readonly ScenarioSpec[];
+  readonly autoencoder?: boolean;
+  readonly detection?: Partial<DetectionOptions>;
+  /** Grace after a label's end in which reports still count as true. */
+  readonly graceMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LabelResult {
+  readonly id: string;
+  readonly scenario: string;
+  readonly clients: number;
+  readonly detectedClients: number;
+  readonly detected: boolean;
+  readonly timeToDetectS: number | null;
+  readonly firstDetector: string | null;
+}
+
+export interface DetectionEval {
+  readonly recall: number;
+  readonly clientRecall: number;
+  readonly falseAlarms: number;
+  readonly clientMinutes: number;
+  readonly falseAlarmsPer10kClientMinutes: number;
+  readonly medianTimeToDetectS: number | null;
+  readonly maxTimeToDetectS: number | null;
+  readonly labels: readonly LabelResult[];
+  readonly falseAlarmSamples: ReadonlyArray<{ client: string; ts: string; score: number; summary: string }>;
+  /** False alarms by the detector that scored highest. */
+  readonly falseAlarmsByDetector: Readonly<Record<string, number>>;
+  readonly serviceReports: number;
+  readonly events: number;
+  readonly seconds: number;
+}
+
+export async function evaluateDetection(opts: DetectionEvalOptions = {}): Promise<DetectionEval> {
+  const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const durationMs = opts.durationMs ?? 3 * 3_600_000;
+  const sim = createSimulation({ seed: opts.seed ?? 1, duration: durationMs, population: { clients: opts.clients ?? 500 }, scenarios: opts.scenarios ?? defaultScenarios(durationMs) });
+  const parsed = parsePolicy(EVAL_POLICY);
+  if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.message).join('; '));
+  const policy: Policy = parsed.policy;
+  let now = sim.startMs;
+  let autoencoder: AutoencoderScorer | null = null;
+  if (opts.autoencoder !== false) autoencoder = await AutoencoderScorer.load(await loadTf(log), shippedModelDir());
+  const reports = new MemoryReportStore();
+  const analyzer = new Analyzer({ policy, controlPlane: new MemoryControlPlane(), reports, clock: () => now, autoencoder, series: await loadSeriesFactory(), ...(opts.detection ? { detection: opts.detection } : {}) });
+  const opened: AnomalyReport[] = [];
+  const activeMinutes = new Set<string>();
+  let batch: CallEvent[] = [];
+  let nextTick = sim.startMs + 1_000;
+  let events = 0;
+  for (const e of sim.events()) {
+    while (e.ts >= nextTick) {
+      now = nextTick;
+      analyzer.ingest(batch);
+      batch = [];
+      opened.push(...(await analyzer.tick(now)).opened);
+      nextTick += 1_000;
+    }
+    batch.push(e);
+    events++;
+    activeMinutes.add(`${e.client}@${Math.floor(e.ts / 60_000)}`);
+  }
+  now = sim.endMs;
+  analyzer.ingest(batch);
+  opened.push(...(await analyzer.tick(now)).opened);
+  now = sim.endMs + 10_000;
+  opened.push(...(await analyzer.finish(now)).opened);
+
+  const grace = opts.graceMs ?? 120_000;
+  const labelOf = new Map<string, (typeof sim.labels)[number]>();
+  for (const l of sim.labels) for (const c of l.clients) labelOf.set(c, l);
+  const attackClients = new Set(labelOf.keys());
+  const clientReports = opened.filter((r) => !r.client.startsWith('service:'));
+  const isTrue = (r: AnomalyReport): boolean => {
+    const l = labelOf.get(r.client);
+    return l !== undefined && r.ts >= l.onsetMs && r.ts <= l.endMs + grace;
+  };
+  const falseReports = clientReports.filter((r) => !isTrue(r));
+  let clientMinutes = 0;
+  for (const key of activeMinutes) if (!attackClients.has(key.slice(0, key.lastIndexOf('@')))) clientMinutes++;
+  const labels: LabelResult[] = sim.labels.map((l) => {
+    const hits = clientReports.filter((r) => l.clients.includes(r.client) && isTrue(r)).sort((a, b) => a.ts - b.ts);
+    const first = hits[0];
+    return {
+      id: l.id,
+      scenario: l.scenario,
+      clients: l.clients.length,
+      detectedClients: new Set(hits.map((h) => h.client)).size,
+      detected: hits.length > 0,
+      timeToDetectS: first ? (first.ts - l.onsetMs) / 1000 : null,
+      firstDetector: first ? topDetector(first) : null,
+    };
+  });
+  const ttd = labels.filter((l) => l.timeToDetectS !== null).map((l) => l.timeToDetectS!).sort((a, b) => a - b);
+  const totalClients = labels.reduce((s, l) => s + l.clients, 0);
+  return {
+    recall: labels.length ? labels.filter((l) => l.detected).length / labels.length : 1,
+    clientRecall: totalClients ? labels.reduce((s, l) => s + l.detectedClients, 0) / totalClients : 1,
+    falseAlarms: falseReports.length,
+    clientMinutes,
+    falseAlarmsPer10kClientMinutes: clientMinutes ? (falseReports.length / clientMinutes) * 10_000 : 0,
+    medianTimeToDetectS: ttd.length ? ttd[Math.floor((ttd.length - 1) / 2)]! : null,
+    maxTimeToDetectS: ttd.length ? ttd[ttd.length - 1]! : null,
+    labels,
+    falseAlarmsByDetector: countBy(falseReports.map((r) => topDetector(r))),
+    falseAlarmSamples: falseReports.slice(0, Number(process.env.RW_EVAL_SAMPLES ?? 20)).map((r) => ({ client: r.client, ts: new Date(r.ts).toISOString(), score: r.score, summary: r.summary })),
+    serviceReports: opened.length - clientReports.length,
+    events,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+function topDetector(r: AnomalyReport): string {
+  return Object.entries(r.detectors).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '-';
+}
+
+function countBy(items: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[i] = (out[i] ?? 0) + 1;
+  return out;
+}
+
+export function formatDetection(r: DetectionEval): string {
+  const lines = [
+    `detection on simulator scenarios: recall ${r.recall.toFixed(2)} (clients ${r.clientRecall.toFixed(2)}), false alarms ${r.falseAlarms} = ${r.falseAlarmsPer10kClientMinutes.toFixed(2)} per 10k client-minutes (${r.clientMinutes} client-minutes), time to detect median ${r.medianTimeToDetectS ?? '-'} s, max ${r.maxTimeToDetectS ?? '-'} s; ${r.events} events in ${r.seconds} s`,
+  ];
+  for (const l of r.labels) lines.push(`  ${l.id.padEnd(24)} ${l.detected ? 'detected' : 'MISSED  '} clients ${l.detectedClients}/${l.clients}  ttd ${l.timeToDetectS ?? '-'} s  by ${l.firstDetector ?? '-'}`);
+  if (r.falseAlarms > 0) lines.push(`  false alarms by detector: ${Object.entries(r.falseAlarmsByDetector).sort((a, b) => b[1] - a[1]).map(([d, n]) => `${d} ${n}`).join(', ')}`);
+  for (const f of r.falseAlarmSamples) lines.push(`  false alarm ${f.ts} ${f.client} ${f.score}: ${f.summary}`);
+  return lines.join('\n');
+}
