@@ -35,7 +35,7 @@ export interface CompiledRule {
   /** Redis key = redisKeyStart + key + redisKeyEnd: `{<prefix>:<rule>:<key>}:<code>` (one hash tag per rule and key). */
   readonly redisKeyStart: string;
   readonly redisKeyEnd: string;
-  /** Lua flags: 1 shadow, 2 countRejected, 4 queue. */
+  /** Lua flags: 1 shadow, 2 countRejected, 4 queue, 8 takes a token. */
   readonly luaFlags: number;
   /** Lua `extra` for rules that take no token: maxDelay of a leaky bucket, else ''. */
   readonly luaExtra: string;
@@ -119,7 +119,17 @@ function matcher(rule: Rule): (method: string, path: string, host: string) => bo
     (methods === null || methods.has(method)) && (paths === null || anyOf(paths, path)) && (hosts === null || anyOf(hosts, host));
 }
 
-export function compileRule(rule: Rule, keyPrefix: string): CompiledRule {
+/** Key builders by key spec, so rules keyed alike share one builder (and the engine builds their key once). */
+type KeyBuilders = Map<string, (f: RequestFacts) => string>;
+
+function sharedKeyBuilder(parts: readonly KeyPart[], builders: KeyBuilders): (f: RequestFacts) => string {
+  const spec = parts.map((p) => (p.kind === 'header' ? `header:${p.name}` : p.kind)).join('|');
+  let fn = builders.get(spec);
+  if (!fn) builders.set(spec, (fn = keyBuilder(parts)));
+  return fn;
+}
+
+export function compileRule(rule: Rule, keyPrefix: string, builders: KeyBuilders = new Map()): CompiledRule {
   const impl = ALGORITHM_IMPLS[rule.algorithm];
   return {
     rule,
@@ -140,18 +150,23 @@ export function compileRule(rule: Rule, keyPrefix: string): CompiledRule {
     fixedCost: rule.algorithm === 'concurrency' ? 1 : rule.cost.kind === 'fixed' ? rule.cost.units : null,
     graphql: rule.cost.kind === 'graphql' ? rule.cost.graphql : null,
     matches: matcher(rule),
-    keyOf: keyBuilder(rule.key),
+    keyOf: sharedKeyBuilder(rule.key, builders),
     memoryPrefix: `${rule.id}\u0000${impl.code}\u0000`,
     redisKeyStart: `{${keyPrefix}:${rule.id}:`,
     redisKeyEnd: `}:${impl.code}`,
-    luaFlags: (rule.shadow ? 1 : 0) | (rule.countRejected ? 2 : 0) | (rule.mode === 'queue' ? 4 : 0),
+    luaFlags:
+      (rule.shadow ? 1 : 0) |
+      (rule.countRejected ? 2 : 0) |
+      (rule.mode === 'queue' ? 4 : 0) |
+      (rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log' ? 8 : 0),
     luaExtra: rule.algorithm === 'leaky-bucket' ? String(rule.mode === 'queue' ? rule.maxDelayMs : 0) : '',
     needsToken: rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log',
   };
 }
 
 export function compilePolicy(policy: Policy): CompiledPolicy {
-  const rules = policy.rules.map((r) => compileRule(r, policy.store.keyPrefix));
+  const builders: KeyBuilders = new Map();
+  const rules = policy.rules.map((r) => compileRule(r, policy.store.keyPrefix, builders));
   const tierMultipliers = new Map(Object.values(policy.tiers).map((t) => [t.name, t.multiplier] as const));
   return {
     policy,

@@ -112,6 +112,9 @@ export class RuleEngine implements Engine {
     let tierMult = 0;
     let load = -1;
     let mixed = false;
+    // rules keyed alike share one key string (and so one memory-store lookup)
+    let lastKeyOf: CompiledRule['keyOf'] | null = null;
+    let lastKey = '';
     const rules = cp.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
@@ -126,7 +129,11 @@ export class RuleEngine implements Engine {
         load = control.loadMultiplier(facts.tier, now);
         tierMult = cp.tierMultipliers.get(facts.tier) ?? cp.defaultTierMultiplier;
       }
-      const c = this.check(rule, facts, units, tierMult, load, now);
+      if (rule.keyOf !== lastKeyOf) {
+        lastKeyOf = rule.keyOf;
+        lastKey = rule.keyOf(facts);
+      }
+      const c = this.check(rule, lastKey, facts, units, tierMult, load, now);
       if (checks === null) checks = [c];
       else checks.push(c);
       if (rule.scope !== 'shared') mixed = true;
@@ -148,7 +155,7 @@ export class RuleEngine implements Engine {
   }
 
   /** A rule's Check for this request: key, cost and the effective limit. */
-  private check(rule: CompiledRule, facts: RequestFacts, units: number, tierMult: number, load: number, now: number): Check {
+  private check(rule: CompiledRule, key: string, facts: RequestFacts, units: number, tierMult: number, load: number, now: number): Check {
     let limit = rule.rule.limit;
     let burst = rule.rule.burst;
     let mult = rule.applyTiers ? tierMult : 1;
@@ -169,7 +176,7 @@ export class RuleEngine implements Engine {
       limit = Math.floor(limit + 1e-9); // window and concurrency limits count whole requests
       burst = limit;
     }
-    const c = new Check(rule, rule.keyOf(facts), limit, burst, units);
+    const c = new Check(rule, key, limit, burst, units);
     if (rule.needsToken) c.token = this.tokenPrefix + (++this.seq).toString(36);
     return c;
   }

@@ -1,7 +1,8 @@
 import type { Redis, Cluster } from 'ioredis';
-import { REJECT } from '../algorithms/index.js';
+import { ALLOW, REJECT, type Result } from '../algorithms/index.js';
 import { snapshot, type Check, type Consumption } from '../check.js';
-import { SCRIPTS, type Script } from './scripts.js';
+import { SCRIPTS } from './scripts.js';
+import type { CompiledRule } from '../compile.js';
 import { keySlot } from './slot.js';
 import { CircuitBreaker } from './circuitBreaker.js';
 
@@ -36,10 +37,14 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-const OP_DECIDE = 'd';
-const OP_DECIDE_FAILED = 'f';
-const OP_REFUND = 'r';
-const OP_LEASE = 'l';
+/** Below this many decisions a call is not split further (each call has a fixed cost on both sides). */
+const MIN_SPLIT = 32;
+
+/** Unit operations (lua/driver.ts): the header of a unit is op × 1000 + number of checks. */
+const OP_DECIDE = 0;
+const OP_DECIDE_FAILED = 1;
+const OP_REFUND = 2;
+const OP_LEASE = 3;
 type Op = typeof OP_DECIDE | typeof OP_DECIDE_FAILED | typeof OP_REFUND | typeof OP_LEASE;
 
 /** One request's decision, possibly split over several slots (units). */
@@ -176,14 +181,20 @@ export class RedisStore {
     }
   }
 
+  /**
+   * Sends what is queued, split over the free in-flight slots (but not below MIN_SPLIT units a call),
+   * so that Redis runs one batch while this process reads the previous reply and builds the next.
+   */
   private flush(): void {
     this.scheduled = false;
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const free = this.maxInFlight - this.inFlight;
+      const size = Math.min(this.maxBatch, Math.max(MIN_SPLIT, Math.ceil(this.queue.length / free)));
       let batch: Unit[];
-      if (this.queue.length <= this.maxBatch) {
+      if (this.queue.length <= size) {
         batch = this.queue;
         this.queue = [];
-      } else batch = this.queue.splice(0, this.maxBatch);
+      } else batch = this.queue.splice(0, size);
       this.sendRound(batch);
     }
   }
@@ -250,24 +261,35 @@ export class RedisStore {
 
   private send(call: Call, done: () => void): void {
     const keys: string[] = [];
-    const argv: Array<string | number> = [this.now === null ? '' : this.now(), call.units.length];
+    const rules: Array<string | number> = [];
+    const body: Array<string | number> = [];
+    const ruleIndex = new Map<CompiledRule, number>();
     let code: string | null = null;
     let mixed = false;
     let decisions = 0;
     for (const u of call.units) {
-      argv.push(u.op, u.checks.length);
+      body.push(u.op * 1000 + u.checks.length);
       if (u.op !== OP_REFUND) decisions += u.checks.length;
       for (const c of u.checks) {
         const rule = c.rule;
+        let idx = ruleIndex.get(rule);
+        if (idx === undefined) {
+          idx = ruleIndex.size + 1;
+          ruleIndex.set(rule, idx);
+          rules.push(rule.code, rule.windowMs, rule.luaFlags, rule.luaExtra);
+          if (code === null) code = rule.code;
+          else if (code !== rule.code) mixed = true;
+        }
         const key = rule.redisKeyStart + c.key + rule.redisKeyEnd;
         keys.push(key);
         if (rule.code === 'swl') keys.push(key + ':n');
-        if (code === null) code = rule.code;
-        else if (code !== rule.code) mixed = true;
-        if (u.op === OP_REFUND) argv.push(rule.code, c.limit, c.windowMs, c.burst, c.cost, c.token ?? '', c.at);
-        else argv.push(rule.code, c.limit, c.windowMs, c.burst, c.cost, rule.luaFlags, c.token ?? rule.luaExtra);
+        body.push(idx, c.limit, c.burst, c.cost);
+        if (rule.needsToken) body.push(c.token ?? '');
+        if (u.op === OP_REFUND) body.push(c.at);
       }
     }
+    const head: Array<string | number> = [this.now === null ? '' : this.now(), ruleIndex.size];
+    const argv = [head, rules, [call.units.length], body];
     const script = SCRIPTS[mixed || code === null ? 'all' : code]!;
     this.calls++;
     this.decisions += decisions;
@@ -289,21 +311,17 @@ export class RedisStore {
       this.failUnits(call.units, wrapped);
       done();
     };
-    this.evalsha(script, keys, argv).then(onReply, (err: Error) => {
+    this.call('evalsha', script.sha, keys, argv).then(onReply, (err: Error) => {
       if (!String(err?.message).startsWith('NOSCRIPT')) return onFail(err);
       // the node lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it again
       this.call('eval', script.source, keys, argv).then(onReply, onFail);
     });
   }
 
-  private evalsha(script: Script, keys: string[], argv: Array<string | number>): Promise<unknown> {
-    return this.call('evalsha', script.sha, keys, argv);
-  }
-
-  /** ioredis flattens array arguments; its typings only say so for single values. */
-  private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Array<string | number>): Promise<unknown> {
+  /** ioredis flattens array arguments (one level); its typings only say so for single values. */
+  private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Array<Array<string | number>>): Promise<unknown> {
     const fn = this.client[command] as unknown as (...args: unknown[]) => Promise<unknown>;
-    return fn.call(this.client, first, keys.length, keys, argv);
+    return fn.call(this.client, first, keys.length, keys, ...argv);
   }
 
   private applyReply(units: readonly Unit[], reply: number[]): void {
@@ -311,15 +329,11 @@ export class RedisStore {
     let i = 1;
     for (const u of units) {
       if (u.op === OP_REFUND) continue;
-      let pass = u.op === OP_DECIDE;
       const checks = u.checks as readonly Check[];
+      let pass = u.op === OP_DECIDE;
       for (const c of checks) {
-        c.status = reply[i]!;
-        c.remaining = reply[i + 1]!;
-        c.resetMs = reply[i + 2]!;
-        c.waitMs = reply[i + 3]!;
+        i = u.op === OP_LEASE ? readLease(reply, i, c) : readDecision(reply, i, c);
         c.at = now;
-        i += 4;
         if (c.status === REJECT && !c.rule.shadow) pass = false;
       }
       if (u.op === OP_LEASE) pass = checks[0]!.status !== REJECT;
@@ -362,24 +376,24 @@ export class RedisStore {
 
   /** A reply after its timeout: the decisions were already taken elsewhere; undo what it admitted. */
   private cleanupLate(units: readonly Unit[], reply: number[]): void {
-    let i = 1;
     const undo: Consumption[] = [];
+    const scratch: Result = { status: REJECT, remaining: 0, resetMs: 0, waitMs: 0 };
+    const admitted: boolean[] = [];
+    let i = 1;
     for (const u of units) {
       if (u.op === OP_REFUND) continue;
       let pass = u.op === OP_DECIDE;
-      const start = i;
+      admitted.length = 0;
       for (const c of u.checks) {
-        if (reply[i] === REJECT && !c.rule.shadow) pass = false;
-        i += 4;
+        i = u.op === OP_LEASE ? readLease(reply, i, scratch) : readDecision(reply, i, scratch);
+        admitted.push(scratch.status !== REJECT);
+        if (scratch.status === REJECT && !c.rule.shadow) pass = false;
+        if (u.op === OP_LEASE && scratch.status !== REJECT) undo.push(snapshot(c as Check, scratch.remaining, reply[0]!));
       }
-      let j = start;
-      for (const c of u.checks) {
-        const admitted = reply[j] !== REJECT;
-        j += 4;
-        if (u.op === OP_LEASE ? admitted : pass && admitted && !c.rule.countRejected) {
-          undo.push(snapshot(c as Check, u.op === OP_LEASE ? reply[j - 3]! : c.cost, reply[0]!));
-        }
-      }
+      if (u.op === OP_LEASE || !pass) continue;
+      u.checks.forEach((c, j) => {
+        if (admitted[j] && !c.rule.countRejected) undo.push(snapshot(c as Check, c.cost, reply[0]!));
+      });
     }
     if (undo.length > 0) this.refund(undo);
   }
@@ -397,4 +411,33 @@ export class RedisStore {
     this.queue = [];
     this.failUnits(queued, err);
   }
+}
+
+/** One decided check of a reply (lua/driver.ts): status + 4 × remaining, then reset or wait (and wait when queued). */
+function readDecision(reply: readonly number[], i: number, out: Result): number {
+  const packed = reply[i]!;
+  const status = packed % 4;
+  out.status = status;
+  out.remaining = (packed - status) / 4;
+  if (status === ALLOW) {
+    out.resetMs = reply[i + 1]!;
+    out.waitMs = 0;
+    return i + 2;
+  }
+  if (status === REJECT) {
+    out.waitMs = out.resetMs = reply[i + 1]!;
+    return i + 2;
+  }
+  out.resetMs = reply[i + 1]!;
+  out.waitMs = reply[i + 2]!;
+  return i + 3;
+}
+
+/** One leased check of a reply: status, units granted, resetMs, waitMs (the shared budget left when granted). */
+function readLease(reply: readonly number[], i: number, out: Result): number {
+  out.status = reply[i]!;
+  out.remaining = reply[i + 1]!;
+  out.resetMs = reply[i + 2]!;
+  out.waitMs = reply[i + 3]!;
+  return i + 4;
 }

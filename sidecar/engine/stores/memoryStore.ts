@@ -3,10 +3,12 @@ import { REJECT, type Demand } from '../algorithms/index.js';
 import { shouldConsume, type Check } from '../check.js';
 
 /**
- * Counters in this process's memory: an LRU bounded by `maxKeys`, each entry with a TTL equal to
- * its algorithm's idle horizon (after which no state means the same as the state). lru-cache checks
- * TTLs lazily on access (`ttlAutopurge: false`): no timer per key. A full cache evicts the least
- * recently used key — counted, because a client can create keys.
+ * Counters in this process's memory: an LRU bounded by `maxKeys` distinct keys (client keys such as
+ * `apiKey:…` or `ip:…|header:…`), each entry holding the state of every rule keyed on it — so a
+ * request under five rules keyed by API key costs one lookup, not five. lru-cache expires entries
+ * lazily on access (`ttlAutopurge: false`: no timer per key); an entry's TTL is the longest idle
+ * horizon of the rules it holds (after which no state means the same as the state) and is renewed on
+ * every access. A full cache evicts the least recently used key — counted, because clients create keys.
  *
  * Decisions are synchronous, hence atomic: every check is evaluated, then the ones that should count
  * consume (`shouldConsume`).
@@ -14,8 +16,16 @@ import { shouldConsume, type Check } from '../check.js';
  * `divisor` > 1 makes this the fail-open fallback: each rule's limit is divided among the expected
  * replicas (counts rounded up, so no limit drops to 0; buckets keep at least one unit of capacity).
  */
+interface Entry {
+  /** State per rule slot. */
+  states: unknown[];
+  ttl: number;
+}
+
 export class MemoryStore {
-  private readonly lru: LRUCache<string, object>;
+  private readonly lru: LRUCache<string, Entry>;
+  /** Rule (id + algorithm) → slot in every entry; grow-only, so a hot reload keeps unchanged rules' state. */
+  private readonly slots = new Map<string, number>();
   private evicted = 0;
 
   constructor(
@@ -23,7 +33,7 @@ export class MemoryStore {
     onEvict?: (count: number) => void,
     private readonly divisor: number = 1,
   ) {
-    this.lru = new LRUCache<string, object>({
+    this.lru = new LRUCache<string, Entry>({
       max: maxKeys,
       ttl: 60_000, // replaced per entry on set
       ttlAutopurge: false,
@@ -45,6 +55,15 @@ export class MemoryStore {
     return this.evicted;
   }
 
+  private slot(c: Check): number {
+    let s = this.slots.get(c.rule.memoryPrefix);
+    if (s === undefined) {
+      s = this.slots.size;
+      this.slots.set(c.rule.memoryPrefix, s);
+    }
+    return s;
+  }
+
   private demand(c: Check): Demand {
     if (this.divisor === 1) return c;
     c.divisor = this.divisor;
@@ -57,33 +76,52 @@ export class MemoryStore {
    */
   decide(checks: readonly Check[], from: number, to: number, now: number, alreadyRejected = false): boolean {
     let pass = !alreadyRejected;
+    let lastKey: string | null = null;
+    let entry: Entry | undefined;
     for (let i = from; i < to; i++) {
       const c = checks[i]!;
-      const s = this.lru.get(c.rule.memoryPrefix + c.key);
+      if (c.key !== lastKey) {
+        lastKey = c.key;
+        entry = this.lru.get(c.key);
+      }
+      const s = entry === undefined ? undefined : entry.states[this.slot(c)];
       c.state = s;
       c.rule.impl.evaluate(s, this.demand(c), now, c);
       c.at = now;
       if (c.status === REJECT && !c.rule.shadow) pass = false;
     }
-    if (alreadyRejected) pass = false;
     for (let i = from; i < to; i++) {
       const c = checks[i]!;
       const before = c.state;
       c.state = undefined;
       c.committed = false;
       if (!shouldConsume(c, pass)) continue;
-      const after = c.rule.impl.consume(before, this.demand(c), now, c.status !== REJECT, c.token) as object;
-      if (before === undefined) this.lru.set(c.rule.memoryPrefix + c.key, after, { ttl: Math.max(1, c.rule.impl.idleMs(c)) });
+      const after = c.rule.impl.consume(before, this.demand(c), now, c.status !== REJECT, c.token);
+      if (before === undefined) this.keep(c, after);
       c.committed = pass && c.status !== REJECT && !c.rule.countRejected;
     }
-    return pass && !alreadyRejected;
+    return pass;
+  }
+
+  /** Stores a new state (the first for this rule and key), extending the entry's TTL if this rule needs longer. */
+  private keep(c: Check, state: unknown): void {
+    const ttl = Math.max(1, c.rule.impl.idleMs(c));
+    let entry = this.lru.get(c.key);
+    if (entry === undefined) {
+      entry = { states: [], ttl };
+      this.lru.set(c.key, entry, { ttl });
+    } else if (ttl > entry.ttl) {
+      entry.ttl = ttl;
+      this.lru.set(c.key, entry, { ttl });
+    }
+    entry.states[this.slot(c)] = state;
   }
 
   /** Gives back a committed admission (a later rule or store rejected the request); releases a lease. */
   refund(c: Check): void {
     if (!c.committed) return;
     c.committed = false;
-    const s = this.lru.get(c.rule.memoryPrefix + c.key);
+    const s = this.lru.get(c.key)?.states[this.slot(c)];
     if (s !== undefined) c.rule.impl.refund(s, this.demand(c), c.at, c.token);
   }
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { graphqlCost } from '../../../sidecar/engine/index.js';
 
-const cfg = { maxDepth: 5, fieldCost: 1, listFactor: 10, maxCost: null };
+const cfg: { maxDepth: number; fieldCost: number; listFactor: number; maxCost: number | null } = { maxDepth: 5, fieldCost: 1, listFactor: 10, maxCost: null };
 const cost = (query: string, extra: { operationName?: string; variables?: Record<string, unknown> } = {}, c = cfg) => graphqlCost({ query, ...extra }, c);
 
 describe('graphql cost', () => {

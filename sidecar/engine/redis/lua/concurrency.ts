@@ -7,18 +7,18 @@ export const CONCURRENCY_LUA = `
 ALG.cc = {
   keys = 1,
   eval = function(c, now)
-    redis.call('ZREMRANGEBYSCORE', c.key, '-inf', now)
-    local n = redis.call('ZCARD', c.key)
+    call('ZREMRANGEBYSCORE', c.key, '-inf', now)
+    local n = call('ZCARD', c.key)
     if n + 1 <= c.limit then return admit(c, c.limit - n - 1, 0) end
     reject(c, c.limit - n, 1000)
   end,
   consume = function(c, now, admitted)
     if not admitted then return end
-    redis.call('ZADD', c.key, now + c.W, c.extra)
-    redis.call('PEXPIRE', c.key, c.W + 1)
+    call('ZADD', c.key, now + c.W, c.extra)
+    call('PEXPIRE', c.key, c.W + 1)
   end,
   refund = function(c, at)
-    redis.call('ZREM', c.key, c.extra)
+    call('ZREM', c.key, c.extra)
   end,
 }
 `;

@@ -4,77 +4,109 @@
  * shouldConsume). Requests are processed in order, so the call is exactly as if each had been its
  * own script call, without the round trips.
  *
- * ARGV[1]  time in ms ('' = the Redis server's TIME, the default: sidecars' clocks never matter)
- * ARGV[2]  number of units; then per unit: op, number of checks, then 7 fields per check.
- *   op 'd' decide:  code, limit, windowMs, burst, cost, flags (1 shadow, 2 countRejected, 4 queue), extra
- *   op 'f' decide a request already rejected elsewhere (only countRejected rules consume): same fields
- *   op 'r' refund an admission made at \`at\`: code, limit, windowMs, burst, cost, token, at
- *   op 'l' lease up to \`cost\` units (global-leased): code, limit, windowMs, burst, want, flags, extra
- *   extra: the lease id / log member (concurrency, sliding-window-log), maxDelay (leaky bucket), or ''.
+ * ARGV (kept short: argument handling is a large part of the cost on both sides)
+ *   [1]  time in ms ('' = the Redis server's TIME, the default: sidecars' clocks never matter)
+ *   [2]  number of rules R, then per rule: code, windowMs, flags (1 shadow, 2 countRejected,
+ *        4 queue, 8 takes a token), maxDelayMs (leaky bucket) or ''
+ *   then the number of units, and per unit a header op × 1000 + number of checks, op being
+ *        0 decide, 1 decide a request already rejected elsewhere (only countRejected rules consume),
+ *        2 refund admissions, 3 lease (global-leased: up to `cost` units)
+ *   and per check: rule index (1-based), limit, burst, cost, then the token (lease id / log member)
+ *        when the rule takes one, then for a refund the time of the admission.
  * KEYS: each check's keys in order (one, or two for sliding-window-log), all under one hash tag per
  *   (rule, key): {<prefix>:<rule>:<key>}:<code>.
- * Reply: { now, then per 'd'/'f'/'l' check: status, remaining, resetMs, waitMs } ('r' adds nothing).
- *   For a granted lease ('l', status 1): remaining = units granted, waitMs = the shared budget left.
+ * Reply: { now, then per decided check: status + 4 × remaining, then resetMs (admitted) or waitMs
+ *   (rejected, where resetMs = waitMs), then for a queued check (status 2) also waitMs; per leased
+ *   check: status, units granted, resetMs, waitMs (for a grant: the shared budget left) }.
  */
 export const DRIVER_LUA = `
 local now
 if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
 else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local t = call('TIME')
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+end
+local rules = {}
+local a = 3
+for r = 1, tonumber(ARGV[2]) do
+  local code = ARGV[a]
+  local flags = tonumber(ARGV[a + 2])
+  local alg = ALG[code]
+  rules[r] = { alg = alg, eval = alg.eval, consume = alg.consume, code = code, W = tonumber(ARGV[a + 1]), shadow = flags % 2 == 1,
+               countRejected = flags % 4 >= 2 and code ~= 'cc', queue = flags % 8 >= 4, token = flags >= 8,
+               maxDelay = tonumber(ARGV[a + 3]) or 0, keys = alg.keys }
+  a = a + 4
 end
 local out = { now }
 local o = 1
-local a = 3
 local k = 1
-for u = 1, tonumber(ARGV[2]) do
-  local op = ARGV[a]
-  local n = tonumber(ARGV[a + 1])
-  a = a + 2
-  local checks = {}
+-- one table per check position, reused by every unit of the call (a fresh table per check, grown
+-- field by field, costs more than the Redis commands themselves)
+local pool = {}
+local units = tonumber(ARGV[a])
+a = a + 1
+for u = 1, units do
+  local h = tonumber(ARGV[a])
+  a = a + 1
+  local n = h % 1000
+  local op = (h - n) / 1000
   for i = 1, n do
-    local code = ARGV[a]
-    local alg = ALG[code]
-    local c = { alg = alg, code = code, key = KEYS[k], limit = tonumber(ARGV[a + 1]), W = tonumber(ARGV[a + 2]),
-                burst = tonumber(ARGV[a + 3]), cost = tonumber(ARGV[a + 4]) }
-    if alg.keys == 2 then c.key2 = KEYS[k + 1] end
-    k = k + alg.keys
-    if op == 'r' then
-      c.extra = ARGV[a + 5]
-      c.at = tonumber(ARGV[a + 6])
-    else
-      local flags = tonumber(ARGV[a + 5])
-      c.shadow = flags % 2 == 1
-      c.countRejected = math.floor(flags / 2) % 2 == 1
-      c.queue = math.floor(flags / 4) % 2 == 1
-      c.extra = ARGV[a + 6]
-      if code == 'lb' then c.maxDelay = tonumber(c.extra) or 0 end
+    local c = pool[i]
+    if not c then
+      c = { R = false, key = false, key2 = false, W = 0, limit = 0, burst = 0, cost = 0, extra = false, at = 0, status = 0,
+            remaining = 0, reset = 0, wait = 0, w = 0, count = 0, cw = 0, c = 0, p = 0, same = false, t = 0, ts = 0, perMs = 0,
+            x = 0, sum = 0, T = 0, cap = 0, tat = 0, nxt = 0, maxd = 0 }
+      pool[i] = c
     end
-    a = a + 7
-    checks[i] = c
+    local R = rules[tonumber(ARGV[a])]
+    c.R = R
+    c.W = R.W
+    c.limit, c.burst, c.cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    a = a + 4
+    if R.token then
+      c.extra = ARGV[a]
+      a = a + 1
+    end
+    if op == 2 then
+      c.at = tonumber(ARGV[a])
+      a = a + 1
+    end
+    c.key = KEYS[k]
+    if R.keys == 2 then c.key2 = KEYS[k + 1] end
+    k = k + R.keys
   end
-  if op == 'r' then
-    for i = 1, n do checks[i].alg.refund(checks[i], checks[i].at) end
-  elseif op == 'l' then
+  if op == 2 then
+    for i = 1, n do pool[i].R.alg.refund(pool[i], pool[i].at) end
+  elseif op == 3 then
     for i = 1, n do
-      local c = checks[i]
-      c.alg.lease(c, now)
+      local c = pool[i]
+      c.R.alg.lease(c, now)
       out[o + 1], out[o + 2], out[o + 3], out[o + 4] = c.status, c.remaining, c.reset, c.wait
       o = o + 4
     end
   else
-    local pass = op == 'd'
+    local pass = op == 0
     for i = 1, n do
-      local c = checks[i]
-      c.alg.eval(c, now)
-      if c.status == 0 and not c.shadow then pass = false end
+      local c = pool[i]
+      c.R.eval(c, now)
+      if c.status == 0 and not c.R.shadow then pass = false end
     end
     for i = 1, n do
-      local c = checks[i]
-      if (pass and c.status ~= 0) or (c.countRejected and c.code ~= 'cc') then c.alg.consume(c, now, c.status ~= 0) end
-      out[o + 1], out[o + 2], out[o + 3], out[o + 4] = c.status, c.remaining, c.reset, c.wait
-      o = o + 4
+      local c = pool[i]
+      local st = c.status
+      if (pass and st ~= 0) or c.R.countRejected then c.R.consume(c, now, st ~= 0) end
+      out[o + 1] = st + 4 * c.remaining
+      if st == 1 then
+        out[o + 2] = c.reset
+        o = o + 2
+      elseif st == 0 then
+        out[o + 2] = c.wait
+        o = o + 2
+      else
+        out[o + 2], out[o + 3] = c.reset, c.wait
+        o = o + 3
+      end
     end
   end
 end

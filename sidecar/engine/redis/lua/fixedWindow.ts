@@ -1,10 +1,13 @@
-/** Fixed window in Lua (mirror of ../../algorithms/fixedWindow.ts). Hash {w: window start, c: count}; TTL: until the window ends. */
+/**
+ * Fixed window in Lua (mirror of ../../algorithms/fixedWindow.ts). Hash {w: window start, c: count};
+ * TTL: until the window ends (set when a window's first request is counted).
+ */
 export const FIXED_WINDOW_LUA = `
 ALG.fw = {
   keys = 1,
   eval = function(c, now)
     local w = now - (now % c.W)
-    local s = redis.call('HMGET', c.key, 'w', 'c')
+    local s = call('HMGET', c.key, 'w', 'c')
     local count = 0
     if tonumber(s[1]) == w then count = tonumber(s[2]) end
     c.w = w
@@ -15,13 +18,17 @@ ALG.fw = {
     else reject(c, c.limit - count, fin) end
   end,
   consume = function(c, now, admitted)
-    redis.call('HSET', c.key, 'w', c.w, 'c', num(c.count + c.cost))
-    redis.call('PEXPIRE', c.key, c.w + c.W - now + 1)
+    if c.count == 0 then
+      call('HSET', c.key, 'w', c.w, 'c', num(c.cost))
+      call('PEXPIRE', c.key, c.w + c.W - now + 1)
+    else
+      call('HSET', c.key, 'c', num(c.count + c.cost))
+    end
   end,
   refund = function(c, at)
-    local s = redis.call('HMGET', c.key, 'w', 'c')
+    local s = call('HMGET', c.key, 'w', 'c')
     if tonumber(s[1]) == at - (at % c.W) then
-      redis.call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
+      call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
     end
   end,
 }

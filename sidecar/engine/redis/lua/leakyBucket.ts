@@ -9,7 +9,7 @@ ALG.lb = {
     if c.limit <= 0 then return reject(c, 0, c.W) end
     local T = c.W / c.limit
     local cap = c.burst * T
-    local st = tonumber(redis.call('GET', c.key))
+    local st = tonumber(call('GET', c.key))
     local tat = now
     if st and st > now then tat = st end
     local nxt = tat + c.cost * T
@@ -17,14 +17,14 @@ ALG.lb = {
     local over = nxt - now - cap
     if over <= 1e-9 then return admit(c, (cap - (nxt - now)) / T, nxt - now) end
     local maxDelay = 0
-    if c.queue then maxDelay = c.maxDelay end
+    if c.R.queue then maxDelay = c.R.maxDelay end
     c.maxd = maxDelay
     if c.cost > c.burst + maxDelay / T then return reject(c, (cap - (tat - now)) / T, cap) end
     if over <= maxDelay then
       c.status = 2
       c.remaining = 0
-      c.wait = math.ceil(over)
-      c.reset = math.ceil(nxt - now)
+      c.wait = ceil(over)
+      c.reset = ceil(nxt - now)
       return
     end
     reject(c, (cap - (tat - now)) / T, over - maxDelay)
@@ -33,11 +33,11 @@ ALG.lb = {
     if c.limit <= 0 then return end
     local n = c.nxt
     if not admitted then n = math.max(c.tat, math.min(n, now + c.cap + (c.maxd or 0))) end
-    redis.call('SET', c.key, num(n), 'PX', math.ceil(n - now) + 1)
+    call('SET', c.key, num(n), 'PX', ceil(n - now) + 1)
   end,
   refund = function(c, at)
-    local st = tonumber(redis.call('GET', c.key))
-    if st then redis.call('SET', c.key, num(st - c.cost * (c.W / c.limit)), 'KEEPTTL') end
+    local st = tonumber(call('GET', c.key))
+    if st then call('SET', c.key, num(st - c.cost * (c.W / c.limit)), 'KEEPTTL') end
   end,
 }
 `;

@@ -1,15 +1,16 @@
 /**
  * Sliding window counter in Lua (mirror of ../../algorithms/slidingWindowCounter.ts). Hash
  * {w: current window start, c: its count, p: the previous window's count}; TTL: until the end of
- * the next window (after which both counts are out of the estimate).
+ * the next window (after which both counts are out of the estimate), set when the window rolls.
  */
 export const SLIDING_WINDOW_COUNTER_LUA = `
 local function swc_read(c, now)
   local W = c.W
   local cw = now - (now % W)
-  local s = redis.call('HMGET', c.key, 'w', 'c', 'p')
+  local s = call('HMGET', c.key, 'w', 'c', 'p')
   local cc, p = 0, 0
   local sw = tonumber(s[1])
+  c.same = sw == cw
   if sw == cw then
     cc = tonumber(s[2])
     p = tonumber(s[3])
@@ -19,6 +20,14 @@ local function swc_read(c, now)
   c.cw = cw
   c.c = cc
   c.p = p
+end
+local function swc_write(c, now, count)
+  if c.same then
+    call('HSET', c.key, 'c', num(count))
+  else
+    call('HSET', c.key, 'w', c.cw, 'c', num(count), 'p', num(c.p))
+    call('PEXPIRE', c.key, c.cw + 2 * c.W - now + 1)
+  end
 end
 ALG.swc = {
   keys = 1,
@@ -32,21 +41,20 @@ ALG.swc = {
     local wait
     if cc + c.cost > L then
       local x = 0
-      if cc > 0 then x = math.max(0, math.ceil(W - ((L - c.cost) * W) / cc)) end
+      if cc > 0 then x = math.max(0, ceil(W - ((L - c.cost) * W) / cc)) end
       wait = cw + W - now + x
     else
-      wait = math.ceil(W - ((L - cc - c.cost) * W) / p) - e
+      wait = ceil(W - ((L - cc - c.cost) * W) / p) - e
     end
     reject(c, L - weighted / W - cc, wait)
   end,
   consume = function(c, now, admitted)
-    redis.call('HSET', c.key, 'w', c.cw, 'c', num(c.c + c.cost), 'p', num(c.p))
-    redis.call('PEXPIRE', c.key, c.cw + 2 * c.W - now + 1)
+    swc_write(c, now, c.c + c.cost)
   end,
   refund = function(c, at)
-    local s = redis.call('HMGET', c.key, 'w', 'c')
+    local s = call('HMGET', c.key, 'w', 'c')
     if tonumber(s[1]) == at - (at % c.W) then
-      redis.call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
+      call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
     end
   end,
   -- global-leased: reserve up to c.cost units of the current window for a sidecar to spend locally
@@ -54,17 +62,16 @@ ALG.swc = {
     swc_read(c, now)
     local W, L, cc, p = c.W, c.limit, c.c, c.p
     local e = now - c.cw
-    local g = math.min(c.cost, math.floor(L - (p * (W - e)) / W - cc + 1e-9))
+    local g = math.min(c.cost, floor(L - (p * (W - e)) / W - cc + 1e-9))
     if g < 1 then
       c.cost = 1
       return ALG.swc.eval(c, now)
     end
-    redis.call('HSET', c.key, 'w', c.cw, 'c', num(cc + g), 'p', num(p))
-    redis.call('PEXPIRE', c.key, c.cw + 2 * W - now + 1)
+    swc_write(c, now, cc + g)
     c.status = 1
     c.remaining = g
     c.reset = c.cw + W - now
-    c.wait = math.max(0, math.floor(L - (p * (W - e)) / W - cc - g))
+    c.wait = math.max(0, floor(L - (p * (W - e)) / W - cc - g))
   end,
 }
 `;

@@ -14,16 +14,16 @@ ALG.swl = {
   keys = 2,
   eval = function(c, now)
     local cutoff = now - c.W
-    local sum = tonumber(redis.call('GET', c.key2) or '0')
-    local expired = redis.call('ZRANGEBYSCORE', c.key, '-inf', cutoff)
+    local sum = tonumber(call('GET', c.key2) or '0')
+    local expired = call('ZRANGEBYSCORE', c.key, '-inf', cutoff)
     if #expired > 0 then
       for i = 1, #expired do sum = sum - swl_cost(expired[i]) end
-      redis.call('ZREMRANGEBYSCORE', c.key, '-inf', cutoff)
-      if redis.call('ZCARD', c.key) == 0 then
+      call('ZREMRANGEBYSCORE', c.key, '-inf', cutoff)
+      if call('ZCARD', c.key) == 0 then
         sum = 0
-        redis.call('DEL', c.key2)
+        call('DEL', c.key2)
       else
-        redis.call('SET', c.key2, num(sum), 'KEEPTTL')
+        call('SET', c.key2, num(sum), 'KEEPTTL')
       end
     end
     c.sum = sum
@@ -34,7 +34,7 @@ ALG.swl = {
     local last = now
     local idx = 0
     while freed < need do
-      local batch = redis.call('ZRANGE', c.key, idx, idx + 63, 'WITHSCORES')
+      local batch = call('ZRANGE', c.key, idx, idx + 63, 'WITHSCORES')
       if #batch == 0 then break end
       for j = 1, #batch, 2 do
         freed = freed + swl_cost(batch[j])
@@ -49,17 +49,17 @@ ALG.swl = {
     if (not admitted) and c.sum >= 2 * c.limit then return end
     local member = c.extra
     if c.cost ~= 1 then member = member .. '/' .. num(c.cost) end
-    redis.call('ZADD', c.key, now, member)
-    redis.call('PEXPIRE', c.key, c.W + 1)
-    redis.call('SET', c.key2, num(c.sum + c.cost), 'PX', c.W + 1)
+    call('ZADD', c.key, now, member)
+    call('PEXPIRE', c.key, c.W + 1)
+    call('SET', c.key2, num(c.sum + c.cost), 'PX', c.W + 1)
   end,
   refund = function(c, at)
     local member = c.extra
     if c.cost ~= 1 then member = member .. '/' .. num(c.cost) end
-    if redis.call('ZREM', c.key, member) == 1 then
-      local sum = tonumber(redis.call('GET', c.key2) or '0') - c.cost
+    if call('ZREM', c.key, member) == 1 then
+      local sum = tonumber(call('GET', c.key2) or '0') - c.cost
       if sum < 0 then sum = 0 end
-      redis.call('SET', c.key2, num(sum), 'KEEPTTL')
+      call('SET', c.key2, num(sum), 'KEEPTTL')
     end
   end,
 }
