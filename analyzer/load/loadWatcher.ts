@@ -1,0 +1,181 @@
+/**
+ * Load signals per service from the call events: p50/p99 upstream latency, the 5xx/timeout ratio
+ * and the request count over a sliding window, plus each tier's share of the demand (what priority
+ * shedding divides). Pure and bounded: events are bucketed by their own timestamp into one-second
+ * slots of a ring; a window is read by merging its slots. Services, and tiers per service, are
+ * capped; what does not fit is counted, not kept.
+ *
+ * Which events say something about the upstream: only forwarded ones — decision `allowed` or
+ * `shadow_limited` (`queued` ones too for errors, but not for latency: their latency includes our
+ * own pacing delay). Requests the sidecar answered itself (429, 403, and the adaptive limiter's 503,
+ * which is `limited`) never reached the upstream. Status 499 (the client left) is no latency sample.
+ * An error is any 5xx the upstream gave, or the sidecar's 502/504 when it could not reach it.
+ */
+import type { CallEvent } from '../../models/events.js';
+import { LatencySketch } from './latencySketch.js';
+
+export interface LoadSignals {
+  readonly service: string;
+  /** Window the signals cover, ms, ending at `at`. */
+  readonly windowMs: number;
+  readonly at: number;
+  /** Forwarded requests (latency samples + errors). */
+  readonly count: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Errors / forwarded, null without forwarded requests. */
+  readonly errorRate: number | null;
+  /** Requests per tier, every decision (the demand priority shedding divides). */
+  readonly tierDemand: Readonly<Record<string, number>>;
+  /** Gauges scraped from the upstream's Prometheus endpoint (name → value), when configured. */
+  readonly gauges: Readonly<Record<string, number>>;
+}
+
+export interface LoadWatcherOptions {
+  /** Sliding window, ms (default 5 s; whole seconds). */
+  readonly windowMs?: number;
+  /** Services tracked at most (default 256). */
+  readonly maxServices?: number;
+  /** Distinct tiers per service (default 32; more count as `other`). */
+  readonly maxTiers?: number;
+}
+
+const SLOT_MS = 1_000;
+
+class Slot {
+  epoch = -1;
+  forwarded = 0;
+  errors = 0;
+  readonly latency = new LatencySketch();
+  readonly tiers = new Map<string, number>();
+
+  reset(epoch: number): void {
+    this.epoch = epoch;
+    this.forwarded = 0;
+    this.errors = 0;
+    this.latency.reset();
+    this.tiers.clear();
+  }
+}
+
+class ServiceWindow {
+  readonly slots: Slot[];
+  lastSeen = 0;
+  constructor(n: number) {
+    this.slots = Array.from({ length: n }, () => new Slot());
+  }
+}
+
+export class LoadWatcher {
+  readonly windowMs: number;
+  private readonly slotCount: number;
+  private readonly maxServices: number;
+  private readonly maxTiers: number;
+  private readonly services = new Map<string, ServiceWindow>();
+  /** Events for services past the cap. */
+  droppedServices = 0;
+  /** Events older than the window when they arrived. */
+  late = 0;
+  private newestEpoch = -Infinity;
+
+  constructor(opts: LoadWatcherOptions = {}) {
+    this.windowMs = Math.max(SLOT_MS, Math.round((opts.windowMs ?? 5_000) / SLOT_MS) * SLOT_MS);
+    this.slotCount = this.windowMs / SLOT_MS + 1; // + the slot being filled
+    this.maxServices = opts.maxServices ?? 256;
+    this.maxTiers = opts.maxTiers ?? 32;
+  }
+
+  observe(events: readonly CallEvent[]): void {
+    for (let i = 0; i < events.length; i++) this.add(events[i]!);
+  }
+
+  add(e: CallEvent): void {
+    let w = this.services.get(e.service);
+    if (w === undefined) {
+      if (this.services.size >= this.maxServices) {
+        this.droppedServices++;
+        return;
+      }
+      w = new ServiceWindow(this.slotCount);
+      this.services.set(e.service, w);
+    }
+    const epoch = Math.floor(e.ts / SLOT_MS);
+    if (epoch > this.newestEpoch) this.newestEpoch = epoch;
+    if (epoch <= this.newestEpoch - this.slotCount) {
+      this.late++;
+      return;
+    }
+    const slot = w.slots[epoch % this.slotCount]!;
+    if (slot.epoch !== epoch) {
+      if (slot.epoch > epoch) {
+        this.late++;
+        return;
+      }
+      slot.reset(epoch);
+    }
+    if (e.ts > w.lastSeen) w.lastSeen = e.ts;
+    const tier = e.tier ?? '';
+    const held = slot.tiers.get(tier);
+    if (held !== undefined) slot.tiers.set(tier, held + 1);
+    else if (slot.tiers.size < this.maxTiers) slot.tiers.set(tier, 1);
+    else slot.tiers.set('other', (slot.tiers.get('other') ?? 0) + 1);
+    const d = e.decision;
+    if (d === 'allowed' || d === 'shadow_limited' || d === 'queued') {
+      const status = e.status;
+      if (status === 499) return;
+      slot.forwarded++;
+      if (status >= 500) slot.errors++;
+      else if (d !== 'queued') slot.latency.add(e.latencyMs);
+    }
+  }
+
+  /** Services with events inside the window ending at `now`. */
+  activeServices(now: number): string[] {
+    const out: string[] = [];
+    for (const [name, w] of this.services) if (w.lastSeen > now - this.windowMs) out.push(name);
+    return out;
+  }
+
+  /** Forgets services without events for `idleMs` (bounded state when services come and go). */
+  prune(now: number, idleMs = 10 * 60_000): number {
+    let n = 0;
+    for (const [name, w] of this.services) {
+      if (w.lastSeen < now - idleMs) {
+        this.services.delete(name);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The signals over the last windowMs (whole one-second slots: the one `now` falls in, partly filled, and windowMs / 1 s before it). */
+  signals(service: string, now: number, gauges: Readonly<Record<string, number>> = {}): LoadSignals {
+    const w = this.services.get(service);
+    const latency = new LatencySketch();
+    let forwarded = 0;
+    let errors = 0;
+    const tierDemand: Record<string, number> = {};
+    if (w) {
+      const last = Math.floor(now / SLOT_MS);
+      const first = last - this.windowMs / SLOT_MS; // whole seconds covering the window, the current one partly
+      for (const slot of w.slots) {
+        if (slot.epoch < first || slot.epoch > last) continue;
+        forwarded += slot.forwarded;
+        errors += slot.errors;
+        latency.merge(slot.latency);
+        for (const [tier, n] of slot.tiers) tierDemand[tier] = (tierDemand[tier] ?? 0) + n;
+      }
+    }
+    return {
+      service,
+      windowMs: this.windowMs,
+      at: now,
+      count: forwarded,
+      p50Ms: latency.quantile(0.5),
+      p99Ms: latency.quantile(0.99),
+      errorRate: forwarded > 0 ? errors / forwarded : null,
+      tierDemand,
+      gauges,
+    };
+  }
+}

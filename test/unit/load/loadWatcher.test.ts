@@ -1,0 +1,106 @@
+/**
+ * The load watcher: per-service latency quantiles, error ratio and tier demand over a sliding
+ * window of call events — counting only what reached the upstream.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LoadWatcher } from '../../../analyzer/load/loadWatcher.js';
+import { LatencySketch } from '../../../analyzer/load/latencySketch.js';
+import { event, events } from './fixtures.js';
+
+const T0 = 1_700_000_000_000;
+
+test('p50 and p99 come within 5% of the exact quantiles', () => {
+  const w = new LoadWatcher({ windowMs: 5_000 });
+  // latencies 1..1000 ms, shuffled deterministically
+  w.observe(events(1_000, T0, 4_000, (i) => ({ latencyMs: ((i * 7919) % 1_000) + 1 })));
+  const s = w.signals('shop', T0 + 4_000);
+  assert.equal(s.count, 1_000);
+  assert.ok(Math.abs(s.p50Ms! - 500) / 500 <= 0.05, `p50 ${s.p50Ms}`);
+  assert.ok(Math.abs(s.p99Ms! - 990) / 990 <= 0.05, `p99 ${s.p99Ms}`);
+});
+
+test('the error rate counts 5xx answers among forwarded requests', () => {
+  const w = new LoadWatcher();
+  w.observe(events(100, T0, 1_000, (i) => ({ status: i < 3 ? 502 : i < 5 ? 500 : 200 })));
+  const s = w.signals('shop', T0 + 1_000);
+  assert.equal(s.errorRate, 0.05);
+});
+
+test("requests the sidecar answered itself — rate limited, blocked, or shed by the adaptive limit — are no upstream signal", () => {
+  const w = new LoadWatcher();
+  w.observe(events(50, T0, 1_000, () => ({ latencyMs: 40 })));
+  w.observe(events(30, T0, 1_000, () => ({ status: 429, decision: 'limited', latencyMs: 0.3 })));
+  w.observe(events(20, T0, 1_000, () => ({ status: 503, decision: 'limited', rule: '@adaptive-concurrency', latencyMs: 5 })));
+  w.observe(events(5, T0, 1_000, () => ({ status: 403, decision: 'blocked' })));
+  const s = w.signals('shop', T0 + 1_000);
+  assert.equal(s.count, 50);
+  assert.equal(s.errorRate, 0);
+  assert.ok(s.p50Ms! >= 38, `p50 ${s.p50Ms}`);
+  assert.equal(s.tierDemand.free, 105, 'but every request is demand');
+});
+
+test('queued requests count for errors but not latency (their latency includes our own pacing delay)', () => {
+  const w = new LoadWatcher();
+  w.observe(events(40, T0, 1_000, () => ({ latencyMs: 20 })));
+  w.observe(events(40, T0, 1_000, () => ({ decision: 'queued', latencyMs: 1_500 })));
+  const s = w.signals('shop', T0 + 1_000);
+  assert.equal(s.count, 80);
+  assert.ok(s.p99Ms! < 25, `p99 ${s.p99Ms}`);
+});
+
+test('events leave the window as it slides', () => {
+  const w = new LoadWatcher({ windowMs: 3_000 });
+  w.observe(events(100, T0, 1_000, () => ({ latencyMs: 500 })));
+  w.observe(events(100, T0 + 3_000, 1_000, () => ({ latencyMs: 10 })));
+  assert.equal(w.signals('shop', T0 + 3_999).count, 200, 'the window covers whole seconds: 3 s back from the second in progress');
+  const s = w.signals('shop', T0 + 4_500);
+  assert.equal(s.count, 100);
+  assert.ok(s.p99Ms! < 15);
+});
+
+test('an event older than the window when it arrives is counted as late and ignored', () => {
+  const w = new LoadWatcher({ windowMs: 2_000 });
+  w.add(event(T0 + 10_000));
+  w.add(event(T0));
+  assert.equal(w.late, 1);
+  assert.equal(w.signals('shop', T0 + 10_000).count, 1);
+});
+
+test('services are kept apart, and past the cap new services are counted and dropped', () => {
+  const w = new LoadWatcher({ maxServices: 2 });
+  w.add(event(T0, { service: 'a', latencyMs: 10 }));
+  w.add(event(T0, { service: 'b', latencyMs: 90 }));
+  w.add(event(T0, { service: 'c' }));
+  assert.equal(w.droppedServices, 1);
+  assert.deepEqual(w.activeServices(T0 + 1).sort(), ['a', 'b']);
+  assert.ok(w.signals('a', T0 + 1).p50Ms! < 11);
+  assert.ok(w.signals('b', T0 + 1).p50Ms! > 85);
+});
+
+test('tier demand is counted per tier, distinct tiers per service capped into "other"', () => {
+  const w = new LoadWatcher({ maxTiers: 2 });
+  w.add(event(T0, { tier: 'free' }));
+  w.add(event(T0, { tier: 'pro' }));
+  w.add(event(T0, { tier: 'x' }));
+  w.add(event(T0, { tier: 'y' }));
+  assert.deepEqual(w.signals('shop', T0 + 1).tierDemand, { free: 1, pro: 1, other: 2 });
+});
+
+test('idle services are pruned', () => {
+  const w = new LoadWatcher();
+  w.add(event(T0));
+  assert.equal(w.prune(T0 + 11 * 60_000), 1);
+  assert.deepEqual(w.activeServices(T0 + 11 * 60_000), []);
+});
+
+test('an empty sketch has no quantile; merged sketches add up', () => {
+  const a = new LatencySketch();
+  assert.equal(a.quantile(0.99), null);
+  a.add(10);
+  const b = new LatencySketch();
+  b.add(100);
+  a.merge(b);
+  assert.equal(a.count, 2);
+  assert.ok(Math.abs(a.quantile(1)! - 100) <= 5);
+});
