@@ -110,7 +110,7 @@ export interface ClientView {
   readonly lastScore: number;
   readonly decision: DecisionState;
   readonly baseline: Record<'10s' | '60s', Array<{ feature: string; centre: number; spread: number; source: string }>>;
-  readonly recent: Record<'10s' | '60s', Array<{ end: number; score: number; features: number[] }>>;
+  readonly recent: Record<'10s' | '60s', ReturnType<RecentWindows['list']>>;
   readonly seasonal: boolean;
 }
 
@@ -440,7 +440,9 @@ export class Analyzer {
         if (st.seasonal === null && st.minutes >= o.seasonalAfterMinutes) st.seasonal = new HourOfWeekProfile(0.05, o.seasonalMinSamples);
         if (st.seasonal && fusion.score < o.closeThreshold) st.seasonal.update(acc.end, xs[F.requests]!);
       }
-      (is10 ? st.recent10 : st.recent60).push(acc.end, fusion.score, x);
+      const requestsCentre = exp.raw[F.requests]!;
+      const requestsSpread = Number.isNaN(requestsCentre) ? NaN : Math.max(0, Math.expm1(exp.centre[F.requests]! + Math.sqrt(exp.sigma[F.requests]! ** 2 + 1 / (1 + Math.max(0, requestsCentre)))) - requestsCentre);
+      (is10 ? st.recent10 : st.recent60).push(acc.end, fusion.score, x, requestsCentre, requestsSpread);
       st.lastScore = fusion.score;
       st.service = acc.service || st.service;
       result.scored.push({ client: st.key, tier: st.tier, sizeMs, start: acc.start, end: acc.end, features: x, fusion });

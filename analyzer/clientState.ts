@@ -12,40 +12,56 @@ import { KeyIdentities } from './recentIps.js';
 import type { SeriesScorer } from './detectors/seriesScorer.js';
 import type { DetectionOptions } from './options.js';
 
-/** The last `length` windows of one size: end, fused score and raw features (for the operator API). */
+/**
+ * The last `length` windows of one size, for the operator API: end, fused score, every feature, and
+ * the request count's baseline centre and spread at the time.
+ */
 export class RecentWindows {
   private readonly ends: Float64Array;
-  private readonly scores: Float32Array;
+  private readonly numbers: Float32Array;
   private readonly vectors: Float32Array;
   private pos = 0;
   private filled = 0;
 
   constructor(readonly length: number) {
     this.ends = new Float64Array(length);
-    this.scores = new Float32Array(length);
+    this.numbers = new Float32Array(length * 4);
     this.vectors = new Float32Array(length * FEATURE_COUNT);
   }
 
-  push(end: number, score: number, vector: ArrayLike<number>): void {
-    this.ends[this.pos] = end;
-    this.scores[this.pos] = score;
-    for (let i = 0; i < FEATURE_COUNT; i++) this.vectors[this.pos * FEATURE_COUNT + i] = vector[i]!;
-    this.pos = (this.pos + 1) % this.length;
+  push(end: number, score: number, vector: ArrayLike<number>, centre: number, spread: number): void {
+    const p = this.pos;
+    this.ends[p] = end;
+    this.numbers[p * 4] = score;
+    this.numbers[p * 4 + 1] = vector[0]!;
+    this.numbers[p * 4 + 2] = centre;
+    this.numbers[p * 4 + 3] = spread;
+    for (let i = 0; i < FEATURE_COUNT; i++) this.vectors[p * FEATURE_COUNT + i] = vector[i]!;
+    this.pos = (p + 1) % this.length;
     if (this.filled < this.length) this.filled++;
   }
 
   /** Oldest first. */
-  list(): Array<{ end: number; score: number; features: number[] }> {
-    const out: Array<{ end: number; score: number; features: number[] }> = [];
+  list(): Array<{ end: number; score: number; requests: number; centre: number | null; spread: number | null; features: number[] }> {
+    const out: Array<{ end: number; score: number; requests: number; centre: number | null; spread: number | null; features: number[] }> = [];
     for (let k = this.filled; k > 0; k--) {
       const slot = (this.pos - k + this.length) % this.length;
-      out.push({ end: this.ends[slot]!, score: Math.round(this.scores[slot]! * 1e4) / 1e4, features: Array.from(this.vectors.subarray(slot * FEATURE_COUNT, (slot + 1) * FEATURE_COUNT)) });
+      const centre = this.numbers[slot * 4 + 2]!;
+      const spread = this.numbers[slot * 4 + 3]!;
+      out.push({
+        end: this.ends[slot]!,
+        score: Math.round(this.numbers[slot * 4]! * 1e4) / 1e4,
+        requests: this.numbers[slot * 4 + 1]!,
+        centre: Number.isFinite(centre) ? Math.round(centre * 100) / 100 : null,
+        spread: Number.isFinite(spread) ? Math.round(spread * 100) / 100 : null,
+        features: Array.from(this.vectors.subarray(slot * FEATURE_COUNT, (slot + 1) * FEATURE_COUNT), (x) => Math.round(x * 1e4) / 1e4),
+      });
     }
     return out;
   }
 
   get bytes(): number {
-    return this.ends.byteLength + this.scores.byteLength + this.vectors.byteLength + 24;
+    return this.ends.byteLength + this.numbers.byteLength + this.vectors.byteLength + 32;
   }
 }
 

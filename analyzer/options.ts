@@ -141,7 +141,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   serviceThreshold: 0.9,
   seasonalAfterMinutes: 60,
   seasonalMinSamples: 20,
-  recentWindows: 30,
+  recentWindows: 20,
 };
 
 export function detectionOptions(overrides: Partial<DetectionOptions> = {}): DetectionOptions {

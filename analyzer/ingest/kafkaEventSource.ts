@@ -1,0 +1,136 @@
+/**
+ * The analyzer's EventSource in production: a kafkajs consumer group on `ratewarden.events`.
+ * Instances of one group split the topic's partitions (messages are keyed by client, so a client's
+ * events stay on one partition and one instance).
+ *
+ * Delivery: each batch is decoded (decodeCallEvent; undecodable messages are counted through
+ * `onBad` and skipped), handed to the handler — which updates the analyzer's state — and only then
+ * is the batch's offset committed. An instance that dies between the two replays at most that one
+ * batch on the new owner: events are processed at least once, duplicates bounded by one batch
+ * (≤ maxBytesPerPartition) per partition per failure. Long batches heartbeat every 2,000 messages.
+ *
+ * Rebalance: kafkajs reports the new assignment after each join; partitions that left are passed
+ * to `onRevoked`, so the analyzer closes their open windows (the new owner counts the rest).
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { decodeCallEvent, type CallEvent } from '../../models/events.js';
+import type { EventBatchMeta, EventSource } from '../../models/eventBus.js';
+
+export interface KafkaEventSourceOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly groupId: string;
+  /** Where a group without committed offsets starts: the beginning (true) or new messages only (default). */
+  readonly fromBeginning?: boolean;
+  readonly maxBytesPerPartition?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** Partitions this instance no longer owns after a rebalance. */
+  readonly onRevoked?: (partitions: number[]) => void | Promise<void>;
+  /** Partitions this instance owns after a rebalance. */
+  readonly onAssigned?: (partitions: number[]) => void;
+  /** Sum of the lag (messages behind the head) of the partitions consumed, after each batch. */
+  readonly onLag?: (lag: number) => void;
+  readonly onError?: (err: Error) => void;
+}
+
+const HEARTBEAT_EVERY = 2_000;
+
+export class KafkaEventSource implements EventSource {
+  private consumer: Consumer | null = null;
+  private assigned = new Set<number>();
+  private readonly lag = new Map<number, number>();
+  private stopped: (() => void) | null = null;
+  /** Messages decoded and handed over, and messages skipped as undecodable. */
+  readonly stats = { events: 0, bad: 0, batches: 0, commits: 0 };
+
+  constructor(private readonly opts: KafkaEventSourceOptions) {}
+
+  get partitions(): number[] {
+    return [...this.assigned].sort((a, b) => a - b);
+  }
+
+  get totalLag(): number {
+    let sum = 0;
+    for (const [p, l] of this.lag) if (this.assigned.has(p)) sum += l;
+    return sum;
+  }
+
+  async run(handler: (events: readonly CallEvent[], meta: EventBatchMeta) => Promise<void>, onBad?: (error: string) => void): Promise<void> {
+    const { kafka, topic, groupId } = this.opts;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1_000,
+      rebalanceTimeout: 20_000,
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: true,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const now = new Set<number>(e.payload.memberAssignment[topic] ?? []);
+      const revoked = [...this.assigned].filter((p) => !now.has(p));
+      this.assigned = now;
+      for (const p of revoked) this.lag.delete(p);
+      if (revoked.length > 0) void Promise.resolve(this.opts.onRevoked?.(revoked)).catch((err: unknown) => this.opts.onError?.(err as Error));
+      this.opts.onAssigned?.(this.partitions);
+    });
+    consumer.on(consumer.events.CRASH, (e) => this.opts.onError?.(e.payload.error));
+    const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: this.opts.fromBeginning ?? false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.batch(payload, handler, onBad),
+    });
+    await done;
+  }
+
+  private async batch(payload: EachBatchPayload, handler: (events: readonly CallEvent[], meta: EventBatchMeta) => Promise<void>, onBad?: (error: string) => void): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary } = payload;
+    const events: CallEvent[] = [];
+    let last: string | null = null;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i++) {
+      if (!isRunning() || isStale()) break;
+      const message = messages[i]!;
+      const value = message.value;
+      const decoded = value ? decodeCallEvent(value) : ({ ok: false, error: 'empty message' } as const);
+      if (decoded.ok) events.push(decoded.value);
+      else {
+        this.stats.bad++;
+        onBad?.(decoded.error);
+      }
+      last = message.offset;
+      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1) await heartbeat();
+    }
+    if (last === null) return;
+    // state first …
+    if (events.length > 0) await handler(events, { partition: batch.partition, lastOffset: last });
+    this.stats.events += events.length;
+    this.stats.batches++;
+    // … then the offset: the next message to read is last + 1
+    resolveOffset(last);
+    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+    this.stats.commits++;
+    const highWatermark = BigInt(batch.highWatermark);
+    const behind = highWatermark - (BigInt(last) + 1n);
+    this.lag.set(batch.partition, Number(behind > 0n ? behind : 0n));
+    this.opts.onLag?.(this.totalLag);
+    await heartbeat();
+  }
+
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = null;
+    if (consumer) {
+      await consumer.stop().catch(() => undefined);
+      await consumer.disconnect().catch(() => undefined);
+    }
+    this.stopped?.();
+    this.stopped = null;
+  }
+}
