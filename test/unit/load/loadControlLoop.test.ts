@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { MemoryControlPlane, type ControlPlane } from '../../../models/controlPlane.js';
+import { MemoryControlPlane, type Unsequenced } from '../../../models/controlPlane.js';
 import { decodeControlMessage, type ControlKind, type LoadValue } from '../../../models/control.js';
 import { LoadControlLoop, loadTtlMs } from '../../../analyzer/load/loadControlLoop.js';
 import { getLoad } from '../../../analyzer/load/index.js';
@@ -20,10 +20,10 @@ class RecordingPlane extends MemoryControlPlane {
   writes: Array<{ field: string; value: LoadValue | null; at: number }> = [];
   failing = false;
   now = 0;
-  override async write<K extends ControlKind>(kind: K, field: string, value: Parameters<ControlPlane['write']>[2] | null): Promise<number> {
+  override async write<K extends ControlKind>(kind: K, field: string, value: Unsequenced<K> | null): Promise<number> {
     if (this.failing) throw new Error('Redis is down');
     if (kind === 'load') this.writes.push({ field, value: value as LoadValue | null, at: this.now });
-    return super.write(kind, field, value as never);
+    return super.write(kind, field, value);
   }
 }
 
