@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
+import { parseDuration } from '../models/duration.js';
 import { eventsTopic } from '../models/events.js';
 import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
 
@@ -22,14 +23,28 @@ export interface AnalyzerStartConfig {
   readonly readonlyToken: string | null;
   readonly instance: string;
   readonly ctlPrefix: string;
+  /** Learned model directory (--model, RW_MODEL_DIR): `shipped` (default), a directory, or `none`. */
+  readonly model: string;
+  /** Scheduled retraining (--retrain-every, RW_RETRAIN_EVERY), or null (off, the default). */
+  readonly retrainEveryMs: number | null;
+  /** Where retrained versions are written (--model-out, RW_MODEL_OUT). */
+  readonly modelOut: string;
+  /** Key prefix of the report store (RW_REPORTS_PREFIX, default rw:anomalies). */
+  readonly reportsPrefix: string;
+  /** A new consumer group starts at the oldest retained event instead of new ones (RW_FROM_BEGINNING=1). */
+  readonly fromBeginning: boolean;
 }
 
-export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT]';
+export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT] [--group ID] [--model DIR|none] [--retrain-every DUR] [--model-out DIR]\n       ratewarden analyzer --train --out DIR [--source simulator|generator|FILE] [--version V] [--clients N] [--minutes N] [--seed N] [--epochs N]';
 
 export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): AnalyzerStartConfig {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: { config: { type: 'string' }, listen: { type: 'string' }, group: { type: 'string' } }, strict: true });
+    parsed = parseArgs({
+      args: [...argv],
+      options: { config: { type: 'string' }, listen: { type: 'string' }, group: { type: 'string' }, model: { type: 'string' }, 'retrain-every': { type: 'string' }, 'model-out': { type: 'string' } },
+      strict: true,
+    });
   } catch (err) {
     throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${(err as Error).message}\n${ANALYZER_USAGE}`);
   }
@@ -47,5 +62,73 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     readonlyToken: env.RW_READONLY_TOKEN || null,
     instance: env.RW_POD ?? hostname(),
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
+    model: v.model ?? env.RW_MODEL_DIR ?? 'shipped',
+    retrainEveryMs: optionalDuration(v['retrain-every'] ?? env.RW_RETRAIN_EVERY, '--retrain-every'),
+    modelOut: v['model-out'] ?? env.RW_MODEL_OUT ?? 'models/artifacts',
+    reportsPrefix: env.RW_REPORTS_PREFIX || 'rw:anomalies',
+    fromBeginning: env.RW_FROM_BEGINNING === '1' || env.RW_FROM_BEGINNING === 'true',
+  };
+}
+
+function optionalDuration(text: string | undefined, what: string): number | null {
+  if (text === undefined || text === '' || text === 'off') return null;
+  const ms = parseDuration(text);
+  if (ms === null || ms < 60_000) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is not a duration of at least 1m (e.g. 6h)\n${ANALYZER_USAGE}`);
+  return ms;
+}
+
+/** `ratewarden analyzer --train …`: trains the learned model and exits. */
+export interface AnalyzerTrainConfig {
+  readonly outDir: string;
+  readonly version: string | null;
+  /** `simulator`, `generator`, or a file of feature vectors. */
+  readonly source: string;
+  readonly clients: number | null;
+  readonly minutes: number | null;
+  readonly seed: number | null;
+  readonly epochs: number | null;
+}
+
+export function isTrainInvocation(argv: readonly string[]): boolean {
+  return argv.includes('--train');
+}
+
+export function parseAnalyzerTrainArgs(argv: readonly string[]): AnalyzerTrainConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        train: { type: 'boolean' },
+        out: { type: 'string' },
+        version: { type: 'string' },
+        source: { type: 'string' },
+        clients: { type: 'string' },
+        minutes: { type: 'string' },
+        seed: { type: 'string' },
+        epochs: { type: 'string' },
+        config: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${(err as Error).message}\n${ANALYZER_USAGE}`);
+  }
+  const v = parsed.values;
+  if (!v.out) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--train needs --out DIR (e.g. models/artifacts/autoencoder-v2)\n${ANALYZER_USAGE}`);
+  const int = (text: string | undefined, what: string): number | null => {
+    if (text === undefined) return null;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what} must be a positive integer (got "${text}")`);
+    return n;
+  };
+  return {
+    outDir: v.out,
+    version: v.version ?? null,
+    source: v.source ?? 'simulator',
+    clients: int(v.clients, '--clients'),
+    minutes: int(v.minutes, '--minutes'),
+    seed: int(v.seed, '--seed'),
+    epochs: int(v.epochs, '--epochs'),
   };
 }

@@ -78,8 +78,20 @@ export class KafkaEventSource implements EventSource {
     });
     consumer.on(consumer.events.CRASH, (e) => this.opts.onError?.(e.payload.error));
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: this.opts.fromBeginning ?? false });
+    // a missing topic or an unreachable broker at start-up is retried until stop(), not fatal
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: this.opts.fromBeginning ?? false });
+        break;
+      } catch (err) {
+        if (this.consumer !== consumer) return;
+        this.opts.onError?.(err as Error);
+        await consumer.disconnect().catch(() => undefined);
+        await Promise.race([done, new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)))]);
+        if (this.consumer !== consumer) return;
+      }
+    }
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -1,5 +1,118 @@
-// Placeholder until the analyzer command lands; it must never reach main.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('ratewarden analyzer: not built yet\n');
-  return 2;
+/**
+ * `ratewarden analyzer --config F [--listen H:P]`: the analyzer with its operator API and UI.
+ * `ratewarden analyzer --train --out DIR [...]`: trains the learned model and exits.
+ *
+ * Production needs both Kafka (KAFKA_BROKERS: the call events it consumes) and Redis (REDIS_URL or
+ * REDIS_CLUSTER_NODES: the control plane it writes actions to, and the report store). Without
+ * either it refuses to start (exit 2) and says so; `ratewarden demo` runs everything in one process
+ * without them.
+ */
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { ANALYZER_USAGE, isTrainInvocation, parseAnalyzerArgs, parseAnalyzerTrainArgs } from '../../analyzer/config.js';
+import { ErrorCodes, RatewardenError } from '../../models/errors.js';
+import { loadPolicyFile, formatPolicyErrors } from '../../models/policy/index.js';
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${ANALYZER_USAGE}\n`);
+    return 0;
+  }
+  if (isTrainInvocation(argv)) return train(argv);
+  const config = parseAnalyzerArgs(argv);
+  const missing: string[] = [];
+  if (!config.kafka) missing.push('KAFKA_BROKERS (host:port,… — the analyzer consumes call events from Kafka topic ' + config.eventsTopic + ')');
+  if (!config.redis) missing.push('REDIS_URL or REDIS_CLUSTER_NODES (the control plane it writes blocks/overrides to, and the anomaly report store)');
+  if (missing.length > 0) {
+    throw new RatewardenError(ErrorCodes.CONFIG_STORE, `the analyzer needs Kafka and Redis; missing ${missing.join(' and ')}. For a single-process try-out without them run \`ratewarden demo\`.`);
+  }
+  const loaded = loadPolicyFile(config.configFile);
+  if (!loaded.ok) {
+    process.stderr.write(formatPolicyErrors(loaded.errors, config.configFile) + '\n');
+    return 2;
+  }
+  const policy = loaded.policy;
+
+  const [{ createKafka, createRedisClient }, { controlKeys }, { RedisControlPlane }, { startAnalyzer }, { KafkaEventSource }, { RedisReportStore }, { KafkaReportPublisher }, api] = await Promise.all([
+    import('../../models/infra.js'),
+    import('../../models/control.js'),
+    import('../../models/controlPlane.js'),
+    import('../../analyzer/server.js'),
+    import('../../analyzer/ingest/kafkaEventSource.js'),
+    import('../../analyzer/reports/redisStore.js'),
+    import('../../analyzer/reports/publisher.js'),
+    import('../../analyzer/api/index.js'),
+  ]);
+
+  const redis = createRedisClient(config.redis!, { name: 'ratewarden-analyzer', commandTimeoutMs: 5_000 });
+  redis.on('error', () => undefined); // ioredis reconnects; failed writes are counted where they happen
+  const kafka = createKafka(config.kafka!, `ratewarden-analyzer-${config.instance}`);
+  const controlPlane = new RedisControlPlane(redis, controlKeys(config.ctlPrefix));
+  const reports = new RedisReportStore(redis, { prefix: config.reportsPrefix, retentionMs: policy.analyzer.retentionMs });
+  let running: Awaited<ReturnType<typeof startAnalyzer>> | null = null;
+  const source = new KafkaEventSource({
+    kafka,
+    topic: config.eventsTopic,
+    groupId: config.groupId,
+    fromBeginning: config.fromBeginning,
+    onRevoked: async (partitions) => {
+      await running?.state.analyzer.revoke(partitions);
+    },
+    onLag: (lag) => running?.state.metrics.consumerLag.set(lag),
+    onError: (err) => running?.app.log.error({ err: err.message }, 'kafka consumer error'),
+  });
+  const publisher = new KafkaReportPublisher(kafka, { onError: (err) => running?.app.log.warn({ err: err.message }, 'publishing anomaly reports failed; retrying') });
+  const loadHistory = new api.LoadHistory();
+  await loadHistory.follow(controlPlane).catch(() => undefined);
+
+  running = await startAnalyzer({
+    policy,
+    source,
+    controlPlane,
+    reports,
+    publisher,
+    listen: config.listen,
+    model: config.model === 'none' ? null : config.model,
+    retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
+    instance: config.instance || hostname(),
+    plugins: [
+      async (app, state) => {
+        const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory });
+        await app.register(api.operatorPlugin, { backend, adminToken: config.adminToken, readonlyToken: config.readonlyToken });
+      },
+    ],
+  });
+  running.app.log.info({ address: running.address, topic: config.eventsTopic, group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await running.close();
+  await loadHistory.close();
+  redis.disconnect();
+  return 0;
+}
+
+async function train(argv: string[]): Promise<number> {
+  const t = parseAnalyzerTrainArgs(argv);
+  const { trainArtifact } = await import('../../models/ml/train.js');
+  const source = t.source === 'simulator' || t.source === 'generator' ? { generator: t.source as 'simulator' | 'generator' } : { vectorsFile: t.source };
+  const metadata = await trainArtifact({
+    outDir: t.outDir,
+    version: t.version ?? (t.outDir.split(/[\\/]/).filter(Boolean).pop() || 'autoencoder'),
+    ...source,
+    ...(t.clients ? { clients: t.clients } : {}),
+    ...(t.minutes ? { minutes: t.minutes } : {}),
+    ...(t.seed ? { seed: t.seed } : {}),
+    ...(t.epochs ? { epochs: t.epochs } : {}),
+    log: (line) => process.stderr.write(line + '\n'),
+  });
+  process.stdout.write(`${join(t.outDir, 'metadata.json')}: ${metadata.version}, ${metadata.training.rows} rows, q99 ${metadata.errorQuantiles.q99}, q999 ${metadata.errorQuantiles.q999}\n`);
+  return 0;
 }

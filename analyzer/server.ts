@@ -1,0 +1,217 @@
+/**
+ * The analyzer as a service: consumes an EventSource (Kafka in production, MemoryEventBus in the
+ * demo), ticks the Analyzer every second (window closing, scoring and decisions happen there, never
+ * on the ingest path), and serves `/metrics` and `/healthz` on a fastify instance that other
+ * features register onto — the operator API and UI (`plugins`), the load controller later.
+ *
+ *   const running = await startAnalyzer({ policy, source, controlPlane, reports, listen: { host, port } });
+ *   running.state.analyzer.client('apiKey:…');   // baselines and recent windows
+ *   await running.close();
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ControlPlane } from '../models/controlPlane.js';
+import type { EventSource } from '../models/eventBus.js';
+import type { Policy } from '../models/policy/index.js';
+import type { AutoencoderScorer } from '../models/ml/autoencoder.js';
+import { Analyzer, type LogFn } from './analyzer.js';
+import { loadSeriesFactory, type SeriesFactory } from './detectors/seriesScorer.js';
+import { AnalyzerMetrics } from './metrics.js';
+import { loadAutoencoder, retrain, shippedModelDir } from './model.js';
+import type { DetectionOptions } from './options.js';
+import type { ReportPublisher } from './reports/publisher.js';
+import type { ReportStore } from './reports/store.js';
+
+/** What plugins and embedders get: the live analyzer and the parts it writes through. */
+export interface AnalyzerState {
+  readonly analyzer: Analyzer;
+  readonly metrics: AnalyzerMetrics;
+  readonly controlPlane: ControlPlane;
+  readonly reports: ReportStore;
+  readonly publisher: ReportPublisher | null;
+  readonly source: EventSource;
+  /** The current policy (follows setPolicy). */
+  policy(): Policy;
+  /** False until the event source is consuming; false again while closing. */
+  readonly consuming: boolean;
+  /** Why the learned model is not in use, if it is not. */
+  readonly modelError: string | null;
+}
+
+/** Registers routes (or anything else) on the analyzer's fastify instance before it listens. */
+export type AnalyzerPlugin = (app: FastifyInstance, state: AnalyzerState) => void | Promise<void>;
+
+export interface StartAnalyzerOptions {
+  readonly policy: Policy;
+  readonly source: EventSource;
+  readonly controlPlane: ControlPlane;
+  readonly reports: ReportStore;
+  readonly publisher?: ReportPublisher | null;
+  /** HTTP listener; null: no HTTP server (the state is still returned). Default 0.0.0.0:9090. */
+  readonly listen?: { readonly host: string; readonly port: number } | null;
+  readonly plugins?: readonly AnalyzerPlugin[];
+  /** The learned model: `shipped` (default), a directory, an already loaded scorer, or null for none. */
+  readonly model?: 'shipped' | string | AutoencoderScorer | null;
+  /** Retrain on the analyzer's clean windows every `everyMs`, writing versions under `outDir`. */
+  readonly retrain?: { readonly everyMs: number; readonly outDir: string } | null;
+  readonly series?: SeriesFactory;
+  readonly detection?: Partial<DetectionOptions>;
+  readonly clock?: () => number;
+  readonly tickIntervalMs?: number;
+  /** fastify logger: false (silent), true, or pino options. Default: info level. */
+  readonly logger?: boolean | Record<string, unknown>;
+  readonly instance?: string;
+  readonly metrics?: AnalyzerMetrics;
+  /** Sum of consumer lag, polled for the consumer_lag gauge when the source does not push it. */
+  readonly lag?: () => number;
+}
+
+export interface RunningAnalyzer {
+  /** `http://host:port` of the listener, or null without one. */
+  readonly address: string | null;
+  readonly app: FastifyInstance;
+  readonly state: AnalyzerState;
+  close(): Promise<void>;
+}
+
+export async function startAnalyzer(options: StartAnalyzerOptions): Promise<RunningAnalyzer> {
+  const app = Fastify({ logger: options.logger ?? { level: process.env.RW_LOG_LEVEL ?? 'info' } });
+  const logger = app.log;
+  const log: LogFn = (level, msg, fields) => logger[level](fields ?? {}, msg);
+  const clock = options.clock ?? Date.now;
+  const metrics = options.metrics ?? new AnalyzerMetrics(true);
+
+  let autoencoder: AutoencoderScorer | null = null;
+  let modelError: string | null = null;
+  const model = options.model === undefined ? 'shipped' : options.model;
+  if (model !== null) {
+    try {
+      autoencoder = typeof model === 'string' ? await loadAutoencoder(model === 'shipped' ? shippedModelDir() : model, log) : model;
+    } catch (err) {
+      // the other detectors work without it; say so on /healthz and in the log
+      modelError = (err as Error).message;
+      log('warn', `learned model not loaded, continuing without it: ${modelError}`);
+    }
+  }
+  const series = options.series ?? (await loadSeriesFactory());
+  log('info', `series detector: ${series.name}`);
+
+  const analyzer = new Analyzer({
+    policy: options.policy,
+    controlPlane: options.controlPlane,
+    reports: options.reports,
+    ...(options.publisher ? { publisher: options.publisher } : {}),
+    clock,
+    ...(options.detection ? { detection: options.detection } : {}),
+    autoencoder,
+    series,
+    metrics,
+    log,
+    ...(options.instance ? { instance: options.instance } : {}),
+  });
+
+  let consuming = false;
+  const state: AnalyzerState = {
+    analyzer,
+    metrics,
+    controlPlane: options.controlPlane,
+    reports: options.reports,
+    publisher: options.publisher ?? null,
+    source: options.source,
+    policy: () => analyzer.currentPolicy,
+    get consuming() {
+      return consuming;
+    },
+    get modelError() {
+      return modelError;
+    },
+  };
+
+  // scrapes and probes are not worth a log line each
+  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+    if (options.lag) metrics.consumerLag.set(options.lag());
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/healthz', { logLevel: 'warn' }, async (_req, reply) => {
+    const body = {
+      ok: consuming,
+      consuming,
+      clients: analyzer.clientCount,
+      model: analyzer.model ? { version: analyzer.model.metadata.version, backend: analyzer.model.backend } : { error: modelError ?? 'disabled' },
+      seriesDetector: analyzer.seriesDetector,
+    };
+    return reply.code(consuming ? 200 : 503).send(body);
+  });
+  for (const plugin of options.plugins ?? []) await plugin(app, state);
+
+  let address: string | null = null;
+  const listen = options.listen === undefined ? { host: '0.0.0.0', port: 9090 } : options.listen;
+  if (listen) {
+    await app.listen({ host: listen.host, port: listen.port });
+    const a = app.server.address();
+    address = typeof a === 'object' && a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : null;
+  } else await app.ready();
+
+  // consume: the handler only counts (ingest); closing and scoring run on the tick
+  const running = options.source
+    .run(
+      async (events, meta) => {
+        analyzer.ingest(events, meta.partition);
+      },
+      (error) => {
+        metrics.eventsBad.inc();
+        log('debug', 'bad event skipped', { error });
+      },
+    )
+    .catch((err: unknown) => log('error', 'event source stopped', { err: (err as Error).message }))
+    .finally(() => (consuming = false));
+  consuming = true;
+
+  let ticking = false;
+  const tick = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    analyzer
+      .tick(clock())
+      .catch((err: unknown) => log('error', 'tick failed', { err: (err as Error).message }))
+      .finally(() => {
+        ticking = false;
+        if (options.lag) metrics.consumerLag.set(options.lag());
+      });
+  }, options.tickIntervalMs ?? 1_000);
+  tick.unref();
+
+  let retraining = false;
+  const retrainTimer = options.retrain
+    ? setInterval(() => {
+        if (retraining) return;
+        retraining = true;
+        retrain(analyzer, { outDir: options.retrain!.outDir }, clock(), log)
+          .then((dir) => {
+            if (dir) modelError = null;
+          })
+          .catch((err: unknown) => log('error', 'retraining failed; the current model stays', { err: (err as Error).message }))
+          .finally(() => (retraining = false));
+      }, options.retrain.everyMs)
+    : null;
+  retrainTimer?.unref();
+
+  let closed = false;
+  return {
+    address,
+    app,
+    state,
+    async close() {
+      if (closed) return;
+      closed = true;
+      consuming = false;
+      clearInterval(tick);
+      if (retrainTimer) clearInterval(retrainTimer);
+      await options.source.stop();
+      await running;
+      while (ticking) await new Promise((r) => setTimeout(r, 10));
+      await options.publisher?.close();
+      await app.close();
+    },
+  };
+}
