@@ -341,7 +341,12 @@ export class RuleEngine implements Engine {
     return this.service;
   }
 
+  /** Gives leased units back and lets queued refunds and releases reach Redis (bounded by store.timeoutMs), then stops. */
   async close(): Promise<void> {
-    this.redis?.close();
+    if (this.redis) {
+      this.leased?.close();
+      await this.redis.drain(this.compiled.policy.store.timeoutMs);
+      this.redis.close();
+    }
   }
 }

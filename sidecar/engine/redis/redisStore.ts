@@ -404,6 +404,14 @@ export class RedisStore {
     this.onError(err);
   }
 
+  /** Resolves once nothing is queued or in flight (or after `timeoutMs`): lets refunds go out before close. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while ((this.queue.length > 0 || this.inFlight > 0) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
   close(): void {
     this.closed = true;
     const err = new StoreUnavailableError('the engine is closed');

@@ -53,6 +53,7 @@ class Pool {
 
 export class LeasedStore {
   private readonly pools: LRUCache<string, Pool>;
+  private closed = false;
 
   constructor(
     private readonly redis: RedisStore,
@@ -96,6 +97,12 @@ export class LeasedStore {
     }
     if (wait === null) return this.settle(checks, now);
     return Promise.all(wait).then(() => this.settle(checks, this.now()));
+  }
+
+  /** Gives every unspent leased unit back (clean shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const pool of this.pools.values()) this.giveBack(pool);
   }
 
   /** Gives back admissions of a request another rule rejected. */
@@ -192,12 +199,16 @@ export class LeasedStore {
     pool.spent = 0;
     pool.since = now;
     const req = new Check(c.rule, c.key, c.limit, c.burst, want);
+    // Lifetimes count from when the lease was asked for, not from when the answer arrived: the grant
+    // happened in between, so this never lets a unit be spent later than H after its grant (nor, for
+    // a sliding window, after the window it was counted in).
+    const asked = now;
     const p = this.redis.lease(req).then(
       (granted) => {
         const t = this.now();
         pool.fetching = null;
         if (!granted) {
-          pool.emptyUntil = t + req.waitMs;
+          pool.emptyUntil = asked + req.waitMs;
           pool.remaining = 0;
           pool.resetMs = req.resetMs;
           return;
@@ -205,18 +216,23 @@ export class LeasedStore {
         pool.emptyUntil = 0;
         pool.remaining = req.waitMs; // for a lease, the shared budget left after the grant
         pool.resetMs = req.resetMs;
-        // a sliding-window grant is only good in the window it was counted in
         const life = c.rule.algorithm === 'sliding-window-counter' ? Math.min(H, req.resetMs) : H;
+        const expires = asked + life;
         const units = req.remaining;
+        if (expires <= t || this.closed) {
+          // arrived too late to be spent within its lifetime (or after close): straight back
+          this.redis.refund([snapshot(pool.proto, units, req.at)]);
+          return;
+        }
         if (pool.aUnits <= 0 || pool.aExpires <= t) {
           this.returnA(pool);
           pool.aUnits = units;
-          pool.aExpires = t + life;
+          pool.aExpires = expires;
           pool.aAt = req.at;
         } else {
           this.returnB(pool);
           pool.bUnits = units;
-          pool.bExpires = t + life;
+          pool.bExpires = expires;
           pool.bAt = req.at;
         }
       },

@@ -4,9 +4,13 @@
  *
  * Whole numbers go to Redis as Lua numbers (converted exactly below 1e14); fractional ones with
  * %.17g — Redis would otherwise use %.14g and round fractional tokens (999.999999999999 → 1000).
+ * TTLs are computed in script time; with an injected time (tests only) they get an hour of SLACK.
  */
 export const COMMON_LUA = `
 local floor, ceil, tonumber, call = math.floor, math.ceil, tonumber, redis.call
+-- added to every TTL when the caller injects the time (tests): Redis expires keys in real time, and
+-- an injected clock may run slower than real time
+local SLACK = 0
 local function num(x)
   if x == floor(x) and x > -1e14 and x < 1e14 then return x end
   return string.format('%.17g', x)

@@ -15,7 +15,7 @@ ALG.cc = {
   consume = function(c, now, admitted)
     if not admitted then return end
     call('ZADD', c.key, now + c.W, c.extra)
-    call('PEXPIRE', c.key, c.W + 1)
+    call('PEXPIRE', c.key, c.W + 1 + SLACK)
   end,
   refund = function(c, at)
     call('ZREM', c.key, c.extra)

@@ -23,6 +23,7 @@ export const DRIVER_LUA = `
 local now
 if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
+  SLACK = 3600000
 else
   local t = call('TIME')
   now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)

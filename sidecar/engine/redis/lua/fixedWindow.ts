@@ -20,7 +20,7 @@ ALG.fw = {
   consume = function(c, now, admitted)
     if c.count == 0 then
       call('HSET', c.key, 'w', c.w, 'c', num(c.cost))
-      call('PEXPIRE', c.key, c.w + c.W - now + 1)
+      call('PEXPIRE', c.key, c.w + c.W - now + 1 + SLACK)
     else
       call('HSET', c.key, 'c', num(c.count + c.cost))
     end

@@ -33,7 +33,7 @@ ALG.lb = {
     if c.limit <= 0 then return end
     local n = c.nxt
     if not admitted then n = math.max(c.tat, math.min(n, now + c.cap + (c.maxd or 0))) end
-    call('SET', c.key, num(n), 'PX', ceil(n - now) + 1)
+    call('SET', c.key, num(n), 'PX', ceil(n - now) + 1 + SLACK)
   end,
   refund = function(c, at)
     local st = tonumber(call('GET', c.key))

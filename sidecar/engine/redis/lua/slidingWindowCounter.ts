@@ -26,7 +26,7 @@ local function swc_write(c, now, count)
     call('HSET', c.key, 'c', num(count))
   else
     call('HSET', c.key, 'w', c.cw, 'c', num(count), 'p', num(c.p))
-    call('PEXPIRE', c.key, c.cw + 2 * c.W - now + 1)
+    call('PEXPIRE', c.key, c.cw + 2 * c.W - now + 1 + SLACK)
   end
 end
 ALG.swc = {

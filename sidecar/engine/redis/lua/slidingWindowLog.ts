@@ -50,8 +50,8 @@ ALG.swl = {
     local member = c.extra
     if c.cost ~= 1 then member = member .. '/' .. num(c.cost) end
     call('ZADD', c.key, now, member)
-    call('PEXPIRE', c.key, c.W + 1)
-    call('SET', c.key2, num(c.sum + c.cost), 'PX', c.W + 1)
+    call('PEXPIRE', c.key, c.W + 1 + SLACK)
+    call('SET', c.key2, num(c.sum + c.cost), 'PX', c.W + 1 + SLACK)
   end,
   refund = function(c, at)
     local member = c.extra

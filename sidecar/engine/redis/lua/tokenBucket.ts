@@ -31,7 +31,7 @@ local function tb_write(c, now, nt)
   if c.x < now + need then
     local x = now + need + 1000
     call('HSET', c.key, 't', num(nt), 'ts', c.ts, 'x', x)
-    call('PEXPIRE', c.key, x - now)
+    call('PEXPIRE', c.key, x - now + SLACK)
   else
     call('HSET', c.key, 't', num(nt), 'ts', c.ts)
   end
