@@ -219,12 +219,13 @@ export class RuleEngine implements Engine {
       else if (c.rule.scope === 'global-leased') leased.push(c);
       else remote.push(c);
     }
+    /** The checks decided so far: a store skipped after a rejection reports no outcome. */
+    let decided: Check[] = local;
     let pass = true;
     if (local.length > 0) {
       pass = this.memory.decide(local, 0, local.length, now);
       for (const c of local) c.where = Where.Memory;
     }
-    let decided: Check[] = local;
     if (leased.length > 0 && pass) {
       let leasedPass: boolean;
       try {
@@ -233,7 +234,7 @@ export class RuleEngine implements Engine {
         for (const c of leased) c.where = Where.Leased;
       } catch {
         if (this.compiled.policy.store.failMode === 'closed') {
-          this.refundAll(all);
+          this.refundAll(decided);
           return unavailableVerdict(all, cost);
         }
         this.fallbackDecisions++;
@@ -241,7 +242,7 @@ export class RuleEngine implements Engine {
         for (const c of leased) c.where = Where.Fallback;
       }
       if (!leasedPass) pass = false;
-      decided = local.length > 0 ? local.concat(leased) : leased;
+      decided = decided.concat(leased);
     }
     if (remote.length > 0 && (pass || remote.some((c) => c.rule.countRejected))) {
       let remotePass = false;
@@ -254,9 +255,9 @@ export class RuleEngine implements Engine {
           failed = true;
         }
       }
-      if (failed) return this.withoutRedis(all, remote, pass, cost, this.clock.now());
+      decided = decided.concat(remote);
+      if (failed) return this.withoutRedis(decided, remote, pass, cost, this.clock.now());
       if (!remotePass) pass = false;
-      decided = all;
     }
     if (!pass) this.refundAll(decided);
     return verdictFromChecks(decided, cost, this.releaser(decided));
