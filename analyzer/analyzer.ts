@@ -22,7 +22,7 @@ import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencod
 import { mulberry32 } from '../models/ml/prng.js';
 import type { Policy } from '../models/policy/index.js';
 import { Actuator, type ActiveAction } from './actions/actuator.js';
-import { expectationFor } from './baselines/expectation.js';
+import { expectationBuffers, expectationFor } from './baselines/expectation.js';
 import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
@@ -142,6 +142,7 @@ export class Analyzer {
   private lastTrim = 0;
   private lastGauges = 0;
   private ticking: Promise<TickResult> | null = null;
+  private readonly scratch = expectationBuffers();
 
   constructor(private readonly deps: AnalyzerOptions) {
     this.options = detectionOptions(deps.detection);
@@ -400,7 +401,7 @@ export class Analyzer {
       const is10 = sizeMs === W10;
       const baseline = is10 ? st.b10 : st.b60;
       const pop = this.population.ring(st.tier, sizeMs);
-      const exp = expectationFor(baseline, pop, st.seasonal, sizeMs, acc.end, is10 ? o.minHistory10s : o.minHistory60s);
+      const exp = expectationFor(baseline, pop, st.seasonal, sizeMs, acc.end, is10 ? o.minHistory10s : o.minHistory60s, this.scratch);
       const statistical = scoreStatistical(x, xs, exp, sizeMs, o.z0, o.zScale);
       const rules = evaluateRules(x, exp, is10 ? o.rules10s : o.rules60s, sizeMs, o.youngVolumeFactor);
       if (!is10) {
@@ -467,7 +468,8 @@ export class Analyzer {
   }
 
   private decideFor(st: ClientState, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
-    const reportId = reportIdFor(st.key, acc.end, sizeMs);
+    // the id is only needed when this window opens an episode
+    const reportId = st.decision.episode === null && fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
     const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
     st.decision = state;
     switch (outcome.kind) {

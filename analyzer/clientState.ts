@@ -65,6 +65,27 @@ export class RecentWindows {
   }
 }
 
+/** What a client learns once its first window closes (allocated then, not on its first event). */
+class ClientModel {
+  readonly b10: WindowBaseline;
+  readonly b60: WindowBaseline;
+  readonly recent10: RecentWindows;
+  readonly recent60: RecentWindows;
+  readonly lowSlow: LowAndSlowState;
+
+  constructor(opts: DetectionOptions) {
+    this.b10 = new WindowBaseline(opts.ring10s, opts.ewmaAlpha10s);
+    this.b60 = new WindowBaseline(opts.ring60s, opts.ewmaAlpha60s);
+    this.recent10 = new RecentWindows(opts.recentWindows);
+    this.recent60 = new RecentWindows(opts.recentWindows);
+    this.lowSlow = new LowAndSlowState(opts.lowAndSlow.span);
+  }
+
+  get bytes(): number {
+    return this.b10.bytes + this.b60.bytes + this.recent10.bytes + this.recent60.bytes + this.lowSlow.bytes + 48;
+  }
+}
+
 export class ClientState {
   readonly ctx = new FeatureContext();
   /** Open 10 s windows, oldest first (normally one; two while the older waits out the lateness). */
@@ -73,21 +94,17 @@ export class ClientState {
   current: WindowAccumulator | null = null;
   /** The 60 s roll-up of this minute's closed 10 s windows. */
   roll: WindowAccumulator | null = null;
-  readonly b10: WindowBaseline;
-  readonly b60: WindowBaseline;
+  private model: ClientModel | null = null;
   /** Allocated once the client has `seasonalAfterMinutes` minutes of history. */
   seasonal: HourOfWeekProfile | null = null;
   minutes = 0;
   series: SeriesScorer | null = null;
-  readonly lowSlow: LowAndSlowState;
   /** IPs and user agents of a credential (API-key and user clients only), and its usual ten-minute IP count. */
   ids: KeyIdentities | null = null;
   readonly credential: boolean;
   usualIps = 0;
   usualIpsN = 0;
   decision: DecisionState = INITIAL_DECISION_STATE;
-  readonly recent10: RecentWindows;
-  readonly recent60: RecentWindows;
   service = '';
   evicted = false;
   /** Fused score of the last scored window (any size). */
@@ -97,19 +114,38 @@ export class ClientState {
     readonly key: string,
     public tier: string,
     public partition: number,
-    opts: DetectionOptions,
+    private readonly opts: DetectionOptions,
   ) {
-    this.b10 = new WindowBaseline(opts.ring10s, opts.ewmaAlpha10s);
-    this.b60 = new WindowBaseline(opts.ring60s, opts.ewmaAlpha60s);
-    this.recent10 = new RecentWindows(opts.recentWindows);
-    this.recent60 = new RecentWindows(opts.recentWindows);
-    this.lowSlow = new LowAndSlowState(opts.lowAndSlow.span);
     this.credential = isCredentialKey(key);
+  }
+
+  private get m(): ClientModel {
+    return (this.model ??= new ClientModel(this.opts));
+  }
+
+  get b10(): WindowBaseline {
+    return this.m.b10;
+  }
+
+  get b60(): WindowBaseline {
+    return this.m.b60;
+  }
+
+  get recent10(): RecentWindows {
+    return this.m.recent10;
+  }
+
+  get recent60(): RecentWindows {
+    return this.m.recent60;
+  }
+
+  get lowSlow(): LowAndSlowState {
+    return this.m.lowSlow;
   }
 
   /** Bytes held now (typed arrays and fixed fields; JS object headers estimated). */
   get stateBytes(): number {
-    let bytes = 220 + this.key.length * 2 + this.ctx.bytes + this.b10.bytes + this.b60.bytes + this.lowSlow.bytes + this.recent10.bytes + this.recent60.bytes;
+    let bytes = 220 + this.key.length * 2 + this.ctx.bytes + (this.model?.bytes ?? 0);
     if (this.ids) bytes += this.ids.bytes;
     for (const w of this.windows) bytes += w.stateBytes;
     if (this.roll) bytes += this.roll.stateBytes;

@@ -107,7 +107,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   firedThreshold: 0.5,
   minHistory10s: 30,
   minHistory60s: 10,
-  ring10s: 30,
+  ring10s: 20,
   ring60s: 30,
   ewmaAlpha10s: 0.02,
   ewmaAlpha60s: 0.05,
@@ -141,7 +141,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   serviceThreshold: 0.9,
   seasonalAfterMinutes: 60,
   seasonalMinSamples: 20,
-  recentWindows: 20,
+  recentWindows: 12,
 };
 
 export function detectionOptions(overrides: Partial<DetectionOptions> = {}): DetectionOptions {

@@ -33,6 +33,23 @@ export interface Expectation {
   readonly seasonal: { readonly bucket: number; readonly shift: number } | null;
 }
 
+/** Reusable arrays for expectationFor (the scoring loop computes one expectation at a time). */
+export interface ExpectationBuffers {
+  readonly centre: Float64Array;
+  readonly sigma: Float64Array;
+  readonly raw: Float64Array;
+  readonly high: Float64Array;
+  readonly ceiling: Float64Array;
+}
+
+export function expectationBuffers(): ExpectationBuffers {
+  return { centre: new Float64Array(FEATURE_COUNT), sigma: new Float64Array(FEATURE_COUNT), raw: new Float64Array(FEATURE_COUNT), high: new Float64Array(FEATURE_COUNT), ceiling: new Float64Array(FEATURE_COUNT) };
+}
+
+/**
+ * The expectation for one window. With `buffers` the result's arrays are those buffers: valid until
+ * the next call with the same buffers.
+ */
 export function expectationFor(
   client: WindowBaseline,
   population: RobustRing | null,
@@ -40,11 +57,9 @@ export function expectationFor(
   sizeMs: number,
   windowEnd: number,
   minHistory: number,
+  buffers: ExpectationBuffers = expectationBuffers(),
 ): Expectation {
-  const centre = new Float64Array(FEATURE_COUNT);
-  const sigma = new Float64Array(FEATURE_COUNT);
-  const raw = new Float64Array(FEATURE_COUNT);
-  const high = new Float64Array(FEATURE_COUNT);
+  const { centre, sigma, raw, high, ceiling } = buffers;
   const w0 = Math.min(1, client.windows / minHistory);
   let usedClient = false;
   let usedPopulation = false;
@@ -96,7 +111,6 @@ export function expectationFor(
       }
     }
   }
-  const ceiling = new Float64Array(FEATURE_COUNT);
   for (let i = 0; i < FEATURE_COUNT; i++) {
     raw[i] = Number.isNaN(centre[i]!) ? NaN : fromDetectorScale(i, centre[i]!);
     ceiling[i] = Number.isNaN(high[i]!) ? raw[i]! : Math.max(raw[i]!, fromDetectorScale(i, high[i]!));

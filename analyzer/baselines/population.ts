@@ -2,7 +2,7 @@
  * The population baseline per tier and window size: median, MAD and 99th percentile over the last 1,024 clean
  * windows of that tier's clients (any age). A client with little history of its own is compared
  * with these peers instead of with nothing; as its history grows it moves to its own baseline.
- * 1,024 × 14 × 4 bytes per tier and window size, statistics recomputed every 256 windows.
+ * 1,024 × 14 × 4 bytes per tier and window size, statistics recomputed every 512 windows.
  */
 import { FEATURE_COUNT } from '../../models/features.js';
 import { RobustRing } from './robustRing.js';
@@ -25,7 +25,7 @@ export class PopulationBaselines {
     if (!ring && create) {
       if (this.rings.size >= MAX_POPULATION_TIERS * 2) key = `*/${sizeMs}`;
       ring = this.rings.get(key);
-      if (!ring) this.rings.set(key, (ring = new RobustRing(FEATURE_COUNT, POPULATION_RING, 256)));
+      if (!ring) this.rings.set(key, (ring = new RobustRing(FEATURE_COUNT, POPULATION_RING, 512)));
     }
     return ring ?? null;
   }

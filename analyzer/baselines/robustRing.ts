@@ -7,6 +7,10 @@
  */
 import { medianSorted, quantileSorted } from 'simple-statistics';
 
+/** Scratch columns, reused across rings (scoring runs on one thread, one ring at a time). */
+let scratch = new Float64Array(1024);
+let deviations = new Float64Array(1024);
+
 export const MAD_TO_SIGMA = 1.4826;
 
 export class RobustRing {
@@ -42,8 +46,8 @@ export class RobustRing {
     for (let i = 0; i < this.width; i++) this.values[base + i] = vector[i]!;
     this.pos = (this.pos + 1) % this.length;
     if (this.filled < this.length) this.filled++;
-    // early on every push matters; later the statistics move slowly
-    if (++this.sinceStats >= (this.filled < this.every * 2 ? 1 : this.every)) this.recompute();
+    // early on (few values) every push matters; later the statistics move slowly
+    if (++this.sinceStats >= Math.min(this.every, Math.ceil(this.filled / 2))) this.recompute();
   }
 
   /** Value `back` pushes ago (0 = the latest), or NaN. */
@@ -55,27 +59,34 @@ export class RobustRing {
 
   recompute(): void {
     this.sinceStats = 0;
-    const column: number[] = [];
+    if (scratch.length < this.filled) {
+      scratch = new Float64Array(this.filled);
+      deviations = new Float64Array(this.filled);
+    }
     for (let f = 0; f < this.width; f++) {
-      column.length = 0;
+      let n = 0;
       for (let r = 0; r < this.filled; r++) {
         const v = this.values[r * this.width + f]!;
-        if (!Number.isNaN(v)) column.push(v);
+        if (v === v) scratch[n++] = v; // not NaN
       }
-      this.support[f] = column.length;
-      if (column.length === 0) {
+      this.support[f] = n;
+      if (n === 0) {
         this.centre[f] = NaN;
         this.sigma[f] = NaN;
         this.high[f] = NaN;
         continue;
       }
-      column.sort((a, b) => a - b);
-      const m = medianSorted(column);
+      // typed-array sort: numeric, no comparator calls
+      const column = scratch.subarray(0, n).sort();
+      const m = medianSorted(column as unknown as number[]);
       this.centre[f] = m;
-      this.high[f] = quantileSorted(column, 0.99);
-      for (let i = 0; i < column.length; i++) column[i] = Math.abs(column[i]! - m);
-      column.sort((a, b) => a - b);
-      this.sigma[f] = column.length > 1 ? MAD_TO_SIGMA * medianSorted(column) : 0;
+      this.high[f] = quantileSorted(column as unknown as number[], 0.99);
+      if (column[0] === column[n - 1]) {
+        this.sigma[f] = 0;
+        continue;
+      }
+      for (let i = 0; i < n; i++) deviations[i] = Math.abs(column[i]! - m);
+      this.sigma[f] = n > 1 ? MAD_TO_SIGMA * medianSorted(deviations.subarray(0, n).sort() as unknown as number[]) : 0;
     }
   }
 

@@ -17,7 +17,8 @@ export class WindowBaseline {
     ringLength: number,
     private readonly alpha: number,
   ) {
-    this.ring = new RobustRing(FEATURE_COUNT, ringLength, 4);
+    // robust statistics move slowly: recompute after a fifth of the ring has changed
+    this.ring = new RobustRing(FEATURE_COUNT, ringLength, Math.max(2, Math.ceil(ringLength / 5)));
   }
 
   /** `scaled`: the window's vector on detector scale. */
