@@ -21,7 +21,7 @@ export function actionLabel(action) {
   if (!action) return '—';
   let text = action.kind;
   if (action.kind === 'tighten' && action.multiplier !== undefined) text += ` ×${action.multiplier}`;
-  if (action.ttlMs) text += ` · ${fmtDuration(action.ttlMs)}`;
+  if (action.ttlMs && action.kind !== 'observe') text += ` · ${fmtDuration(action.ttlMs)}`;
   return h('span', { class: `action action-${action.kind}${action.applied ? ' applied' : ''}` }, text, action.kind !== 'observe' ? h('small', null, action.applied ? ' applied' : ' not applied') : null);
 }
 

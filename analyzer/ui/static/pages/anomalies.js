@@ -38,11 +38,32 @@ export function render(main, params, ctx) {
   since.addEventListener('change', apply);
   const form = h('form', { class: 'filters', onsubmit: (e) => (e.preventDefault(), apply()) }, status, client, since, h('button', { type: 'submit' }, 'Filter'));
 
+  const strip = h('div', { class: 'strip' });
   const body = h('div', { class: 'list-body' }, h('div', { class: 'loading' }, 'loading…'));
   const pager = h('div', { class: 'pager' });
-  replace(main, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, 'Anomalies'), form), body, pager));
+  replace(main, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, 'Anomalies'), form), strip, body, pager));
+
+  /** At a glance: what is in force right now (blocks, overrides, load), linking to the details. */
+  async function glance() {
+    try {
+      const [recent, blocks, overrides, loadView] = await Promise.all([api('anomalies', { query: { since: '1h', limit: 200 } }), api('blocks'), api('overrides'), api('load')]);
+      const active = (items) => items.filter((x) => x.remainingMs > 0).length;
+      const tight = loadView.services.filter((s) => s.multiplier < 1);
+      const stat = (value, label, href, hot) => h('a', { class: `stat${hot ? ' hot' : ''}`, href }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label));
+      replace(
+        strip,
+        stat(recent.items.length + (recent.next ? '+' : ''), 'anomalies in the last hour', '#/anomalies?since=1h', recent.items.length > 0),
+        stat(active(blocks.items), 'clients blocked (403)', '#/controls', active(blocks.items) > 0),
+        stat(active(overrides.items), 'overrides in force', '#/controls', active(overrides.items) > 0),
+        stat(tight.length ? tight.map((s) => `×${s.multiplier}`).join(' ') : '×1', tight.length ? `load: ${tight.map((s) => s.service).join(', ')}` : 'load: full limits', '#/load', tight.length > 0),
+      );
+    } catch {
+      // the list below shows the error
+    }
+  }
 
   async function load() {
+    glance();
     try {
       const page = await api('anomalies', { query: { ...filters, limit: PAGE, cursor } });
       draw(page);
