@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { parsePolicy, type Policy } from '../../models/policy/index.js';
 import { createEngine, type Engine, type RequestFacts } from '../../sidecar/engine/index.js';
-import { SCRIPTS } from '../../sidecar/engine/redis/scripts.js';
+import { SINGLE_DECISION_TOKEN_BUCKET } from './singleDecisionScript.js';
 
 export interface EngineBenchRow {
   readonly name: string;
@@ -163,12 +163,12 @@ async function closedLoop(decide: (i: number) => Promise<unknown>, inFlight: num
 
 function redisBenchmark(url: string, pipeline: number, requests: number): EngineBenchRow {
   const u = new URL(url);
-  const script = SCRIPTS.tb!;
+  const script = SINGLE_DECISION_TOKEN_BUCKET;
   const load = spawnSync('redis-cli', ['-h', u.hostname, '-p', u.port || '6379', 'SCRIPT', 'LOAD', script.source], { encoding: 'utf8' });
   if (load.status !== 0) throw new Error(`redis-cli SCRIPT LOAD failed: ${load.stderr}`);
   // one token-bucket decision per call, 10k random keys
   const args = ['-h', u.hostname, '-p', u.port || '6379', '-n', String(requests), '-c', '50', '-P', String(pipeline), '-r', String(KEYS), '--csv'];
-  const cmd = ['EVALSHA', script.sha, '1', '{rb:tb:__rand_int__}:tb', '', '1', 'd', '1', 'tb', String(HUGE), '1000', String(HUGE), '1', '0', ''];
+  const cmd = ['EVALSHA', script.sha, '1', '{rb:tb:__rand_int__}:tb', String(HUGE), '1000', String(HUGE), '1'];
   const r = spawnSync('redis-benchmark', [...args, ...cmd], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr || r.error?.message}`);
   const line = r.stdout.trim().split('\n').pop()!;
@@ -178,7 +178,7 @@ function redisBenchmark(url: string, pipeline: number, requests: number): Engine
     decisionsPerSec: Math.round(Number(cols[1])),
     p50_ms: round(Number(cols[4])),
     p99_ms: round(Number(cols[6])),
-    note: 'one decision per script call',
+    note: 'one decision per script call (the engine\'s token-bucket Lua)',
   };
 }
 

@@ -37,8 +37,8 @@ export interface CompiledRule {
   readonly redisKeyEnd: string;
   /** Lua flags: 1 shadow, 2 countRejected, 4 queue, 8 takes a token. */
   readonly luaFlags: number;
-  /** Lua `extra` for rules that take no token: maxDelay of a leaky bucket, else ''. */
-  readonly luaExtra: string;
+  /** Lua rule parameter: maxDelay of a leaky bucket in queue mode, else 0. */
+  readonly luaExtra: number;
   /** Whether the algorithm needs a unique token per request (lease id, log member). */
   readonly needsToken: boolean;
 }
@@ -159,7 +159,7 @@ export function compileRule(rule: Rule, keyPrefix: string, builders: KeyBuilders
       (rule.countRejected ? 2 : 0) |
       (rule.mode === 'queue' ? 4 : 0) |
       (rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log' ? 8 : 0),
-    luaExtra: rule.algorithm === 'leaky-bucket' ? String(rule.mode === 'queue' ? rule.maxDelayMs : 0) : '',
+    luaExtra: rule.algorithm === 'leaky-bucket' && rule.mode === 'queue' ? rule.maxDelayMs : 0,
     needsToken: rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log',
   };
 }

@@ -4,6 +4,7 @@ import { snapshot, type Check, type Consumption } from '../check.js';
 import { SCRIPTS } from './scripts.js';
 import type { CompiledRule } from '../compile.js';
 import { keySlot } from './slot.js';
+import { MsgpackArrayWriter } from './msgpack.js';
 import { CircuitBreaker } from './circuitBreaker.js';
 
 /**
@@ -94,6 +95,7 @@ export class RedisStore {
   private readonly maxBatch: number;
   private readonly onError: (err: Error) => void;
   private queue: Unit[] = [];
+  private readonly writer = new MsgpackArrayWriter();
   private scheduled = false;
   private inFlight = 0;
   private closed = false;
@@ -260,36 +262,49 @@ export class RedisStore {
   }
 
   private send(call: Call, done: () => void): void {
+    // pass 1: keys and the rule table
     const keys: string[] = [];
-    const rules: Array<string | number> = [];
-    const body: Array<string | number> = [];
     const ruleIndex = new Map<CompiledRule, number>();
     let code: string | null = null;
     let mixed = false;
     let decisions = 0;
     for (const u of call.units) {
-      body.push(u.op * 1000 + u.checks.length);
       if (u.op !== OP_REFUND) decisions += u.checks.length;
       for (const c of u.checks) {
         const rule = c.rule;
-        let idx = ruleIndex.get(rule);
-        if (idx === undefined) {
-          idx = ruleIndex.size + 1;
-          ruleIndex.set(rule, idx);
-          rules.push(rule.code, rule.windowMs, rule.luaFlags, rule.luaExtra);
+        if (!ruleIndex.has(rule)) {
+          ruleIndex.set(rule, ruleIndex.size + 1);
           if (code === null) code = rule.code;
           else if (code !== rule.code) mixed = true;
         }
         const key = rule.redisKeyStart + c.key + rule.redisKeyEnd;
         keys.push(key);
         if (rule.code === 'swl') keys.push(key + ':n');
-        body.push(idx, c.limit, c.burst, c.cost);
-        if (rule.needsToken) body.push(c.token ?? '');
-        if (u.op === OP_REFUND) body.push(c.at);
       }
     }
-    const head: Array<string | number> = [this.now === null ? '' : this.now(), ruleIndex.size];
-    const argv = [head, rules, [call.units.length], body];
+    // pass 2: the arguments, one msgpack array (lua/driver.ts)
+    const w = this.writer;
+    w.number(this.now === null ? 0 : this.now());
+    w.number(ruleIndex.size);
+    for (const rule of ruleIndex.keys()) {
+      w.string(rule.code);
+      w.number(rule.windowMs);
+      w.number(rule.luaFlags);
+      w.number(rule.luaExtra);
+    }
+    w.number(call.units.length);
+    for (const u of call.units) {
+      w.number(u.op * 1000 + u.checks.length);
+      for (const c of u.checks) {
+        w.number(ruleIndex.get(c.rule)!);
+        w.number(c.limit);
+        w.number(c.burst);
+        w.number(c.cost);
+        if (c.rule.needsToken) w.string(c.token ?? '');
+        if (u.op === OP_REFUND) w.number(c.at);
+      }
+    }
+    const argv = w.finish();
     const script = SCRIPTS[mixed || code === null ? 'all' : code]!;
     this.calls++;
     this.decisions += decisions;
@@ -319,9 +334,9 @@ export class RedisStore {
   }
 
   /** ioredis flattens array arguments (one level); its typings only say so for single values. */
-  private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Array<Array<string | number>>): Promise<unknown> {
+  private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Buffer): Promise<unknown> {
     const fn = this.client[command] as unknown as (...args: unknown[]) => Promise<unknown>;
-    return fn.call(this.client, first, keys.length, keys, ...argv);
+    return fn.call(this.client, first, keys.length, keys, argv);
   }
 
   private applyReply(units: readonly Unit[], reply: number[]): void {

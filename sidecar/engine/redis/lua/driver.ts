@@ -4,10 +4,11 @@
  * shouldConsume). Requests are processed in order, so the call is exactly as if each had been its
  * own script call, without the round trips.
  *
- * ARGV (kept short: argument handling is a large part of the cost on both sides)
- *   [1]  time in ms ('' = the Redis server's TIME, the default: sidecars' clocks never matter)
+ * ARGV[1] is one msgpack array (see ../msgpack.ts; argument handling was a large part of the cost
+ * on both sides), A below, holding:
+ *   [1]  time in ms (0 = the Redis server's TIME, the default: sidecars' clocks never matter)
  *   [2]  number of rules R, then per rule: code, windowMs, flags (1 shadow, 2 countRejected,
- *        4 queue, 8 takes a token), maxDelayMs (leaky bucket) or ''
+ *        4 queue, 8 takes a token), maxDelayMs (leaky bucket in queue mode, else 0)
  *   then the number of units, and per unit a header op × 1000 + number of checks, op being
  *        0 decide, 1 decide a request already rejected elsewhere (only countRejected rules consume),
  *        2 refund admissions, 3 lease (global-leased: up to `cost` units)
@@ -20,9 +21,9 @@
  *   check: status, units granted, resetMs, waitMs (for a grant: the shared budget left) }.
  */
 export const DRIVER_LUA = `
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
+local A = cmsgpack.unpack(ARGV[1])
+local now = A[1]
+if now ~= 0 then
   SLACK = 3600000
 else
   local t = call('TIME')
@@ -30,13 +31,13 @@ else
 end
 local rules = {}
 local a = 3
-for r = 1, tonumber(ARGV[2]) do
-  local code = ARGV[a]
-  local flags = tonumber(ARGV[a + 2])
+for r = 1, A[2] do
+  local code = A[a]
+  local flags = A[a + 2]
   local alg = ALG[code]
-  rules[r] = { alg = alg, eval = alg.eval, consume = alg.consume, code = code, W = tonumber(ARGV[a + 1]), shadow = flags % 2 == 1,
+  rules[r] = { alg = alg, eval = alg.eval, consume = alg.consume, code = code, W = A[a + 1], shadow = flags % 2 == 1,
                countRejected = flags % 4 >= 2 and code ~= 'cc', queue = flags % 8 >= 4, token = flags >= 8,
-               maxDelay = tonumber(ARGV[a + 3]) or 0, keys = alg.keys }
+               maxDelay = A[a + 3] or 0, keys = alg.keys }
   a = a + 4
 end
 local out = { now }
@@ -45,10 +46,10 @@ local k = 1
 -- one table per check position, reused by every unit of the call (a fresh table per check, grown
 -- field by field, costs more than the Redis commands themselves)
 local pool = {}
-local units = tonumber(ARGV[a])
+local units = A[a]
 a = a + 1
 for u = 1, units do
-  local h = tonumber(ARGV[a])
+  local h = A[a]
   a = a + 1
   local n = h % 1000
   local op = (h - n) / 1000
@@ -60,17 +61,17 @@ for u = 1, units do
             x = 0, sum = 0, T = 0, cap = 0, tat = 0, nxt = 0, maxd = 0 }
       pool[i] = c
     end
-    local R = rules[tonumber(ARGV[a])]
+    local R = rules[A[a]]
     c.R = R
     c.W = R.W
-    c.limit, c.burst, c.cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    c.limit, c.burst, c.cost = A[a + 1], A[a + 2], A[a + 3]
     a = a + 4
     if R.token then
-      c.extra = ARGV[a]
+      c.extra = A[a]
       a = a + 1
     end
     if op == 2 then
-      c.at = tonumber(ARGV[a])
+      c.at = A[a]
       a = a + 1
     end
     c.key = KEYS[k]
