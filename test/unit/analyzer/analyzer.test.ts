@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeAnomalyReport, encodeAnomalyReport } from '../../../models/anomaly.js';
+import { MemoryControlPlane } from '../../../models/controlPlane.js';
+import type { CallEvent } from '../../../models/events.js';
+import { Analyzer } from '../../../analyzer/analyzer.js';
+import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
+import { MemoryReportPublisher } from '../../../analyzer/reports/publisher.js';
+import { T0, ev, policy } from './helpers.js';
+
+const ACT = `analyzer:
+  maxClients: 1000
+  actions:
+    - { minScore: 0.9, action: block, ttl: 10m }
+    - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
+`;
+
+function setup(analyzerYaml = ACT, warmupMs = 60_000) {
+  let now = T0;
+  const plane = new MemoryControlPlane();
+  const reports = new MemoryReportStore();
+  const publisher = new MemoryReportPublisher();
+  const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs } });
+  return {
+    analyzer,
+    plane,
+    reports,
+    publisher,
+    get now() {
+      return now;
+    },
+    set now(t: number) {
+      now = t;
+    },
+  };
+}
+
+/** `seconds` of 20 normal clients at one request every two seconds, plus `extra(t)` per second. */
+async function drive(s: ReturnType<typeof setup>, seconds: number, extra: (t: number) => CallEvent[] = () => []) {
+  const opened = [];
+  for (let i = 0; i < seconds; i++) {
+    const t = s.now;
+    const batch: CallEvent[] = [];
+    for (let c = 0; c < 20; c++) if ((i + c) % 2 === 0) batch.push(ev({ ts: t + c * 10, client: `apiKey:${String(c).padStart(16, '0')}`, route: `/api/r${c % 4}`, ip: `10.0.0.${c}` }));
+    batch.push(...extra(t));
+    s.analyzer.ingest(batch);
+    s.now = t + 1_000;
+    opened.push(...(await s.analyzer.tick(s.now)).opened);
+  }
+  return opened;
+}
+
+const ATTACKER = 'ip:203.0.113.9';
+const stuffing = (t: number): CallEvent[] => Array.from({ length: 30 }, (_, j) => ev({ ts: t + j * 30, client: ATTACKER, ip: '203.0.113.9', method: 'POST', route: '/login', status: 401, uaHash: null }));
+
+test('a window closes only once event time has passed its end by the lateness', async () => {
+  const s = setup();
+  const at = async (t: number, events: CallEvent[]) => {
+    s.now = t;
+    s.analyzer.ingest(events);
+    return s.analyzer.tick(t + 100);
+  };
+  assert.equal((await at(T0 + 9_000, [ev({ ts: T0 + 1_000 }), ev({ ts: T0 + 9_000 })])).closed, 0);
+  assert.equal((await at(T0 + 11_000, [ev({ ts: T0 + 11_000 })])).closed, 0, 'watermark 9 s: the window [0, 10 s) waits');
+  const r = await at(T0 + 12_500, [ev({ ts: T0 + 12_500 })]);
+  assert.equal(r.closed, 1);
+  assert.equal(r.scored[0]!.features[0], 2);
+  assert.equal(r.scored[0]!.end, T0 + 10_000);
+});
+
+test('a late event is counted and folded into the open window, not lost', async () => {
+  const s = setup();
+  s.now = T0 + 13_000;
+  s.analyzer.ingest([ev({ ts: T0 + 1_000 }), ev({ ts: T0 + 13_000 })]);
+  await s.analyzer.tick(T0 + 13_100);
+  s.analyzer.ingest([ev({ ts: T0 + 2_000 })]);
+  const metric = await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_events_late_total');
+  assert.match(metric, /ratewarden_events_late_total 1/);
+  s.now = T0 + 25_000;
+  s.analyzer.ingest([ev({ ts: T0 + 25_000 })]);
+  const r = await s.analyzer.tick(T0 + 25_100);
+  assert.equal(r.scored.find((w) => w.sizeMs === 10_000)!.features[0], 2);
+});
+
+test('an idle partition advances with the clock, so the last window of a quiet client closes', async () => {
+  const s = setup();
+  s.analyzer.ingest([ev({ ts: T0 + 1_000 })]);
+  s.now = T0 + 1_000;
+  assert.equal((await s.analyzer.tick(T0 + 2_000)).closed, 0);
+  assert.equal((await s.analyzer.tick(T0 + 14_000)).closed, 1);
+});
+
+test('client state is bounded by an LRU over clients and evictions are counted', async () => {
+  const s = setup('analyzer:\n  maxClients: 3\n');
+  s.analyzer.ingest(Array.from({ length: 5 }, (_, i) => ev({ client: `ip:10.0.0.${i}` })));
+  assert.equal(s.analyzer.clientCount, 3);
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_clients_evicted_total'), /ratewarden_clients_evicted_total 2/);
+  assert.equal(s.analyzer.client('ip:10.0.0.0'), null);
+  assert.ok(s.analyzer.client('ip:10.0.0.4'));
+});
+
+test('credential stuffing after the warm-up opens one report, blocks the client in the control plane and publishes the report', async () => {
+  const s = setup();
+  await drive(s, 180);
+  const opened = await drive(s, 40, stuffing);
+  const mine = opened.filter((r) => r.client === ATTACKER);
+  assert.equal(mine.length, 1, 'one report per episode');
+  const id = mine[0]!.id;
+  const stored = (await s.reports.get(id))!;
+  assert.equal(stored.status, 'actioned');
+  assert.equal(stored.action.kind, 'block');
+  assert.equal(stored.action.applied, true);
+  assert.ok(stored.detectors.credential_stuffing! >= 0.75);
+  assert.match(stored.summary, /credential stuffing/);
+  assert.ok(decodeAnomalyReport(encodeAnomalyReport(stored)).ok, 'the report passes the codec');
+  const state = await s.plane.read();
+  const block = state.blocks.get(ATTACKER)!;
+  assert.equal(block.anomalyId, id);
+  assert.equal(block.until, stored.action.until);
+  assert.match(block.reason, /^anomaly /);
+  assert.ok(s.publisher.recent.some((r) => r.id === id && r.status === 'actioned'));
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_anomalies_total'), /detector="credential_stuffing",action="block"\} 1/);
+  assert.equal(opened.filter((r) => r.client.startsWith('apiKey:')).length, 0, 'no false alarm on the normal clients');
+});
+
+test('no report opens during the warm-up', async () => {
+  const s = setup(ACT, 10 * 60_000);
+  const opened = await drive(s, 60, stuffing);
+  assert.equal(opened.filter((r) => r.client === ATTACKER).length, 0);
+});
+
+test('a tighten is written as an override for any rule with the multiplier', async () => {
+  const s = setup(`analyzer:\n  actions:\n    - { minScore: 0.5, action: tighten, multiplier: 0.25, ttl: 2m }\n`);
+  await drive(s, 180);
+  const opened = (await drive(s, 20, stuffing)).filter((r) => r.client === ATTACKER);
+  const override = (await s.plane.read()).overrides.get(`*|${ATTACKER}`)!;
+  assert.equal(override.multiplier, 0.25);
+  assert.equal(override.anomalyId, opened[0]!.id);
+});
+
+test('an action ends at its TTL: the control-plane field is deleted and the report expires', async () => {
+  const s = setup(`analyzer:\n  actions:\n    - { minScore: 0.5, action: block, ttl: 1m }\n`);
+  await drive(s, 180);
+  const id = (await drive(s, 20, stuffing)).find((r) => r.client === ATTACKER)!.id;
+  assert.ok((await s.plane.read()).blocks.has(ATTACKER));
+  await drive(s, 70);
+  assert.ok(!(await s.plane.read()).blocks.has(ATTACKER));
+  const r = (await s.reports.get(id))!;
+  assert.equal(r.status, 'expired');
+  assert.ok(r.history.some((h) => h.what === 'expired'));
+});
+
+test('allowlisted clients are reported but never blocked', async () => {
+  const s = setup(`analyzer:\n  allowlist: ["${ATTACKER}"]\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`);
+  await drive(s, 180);
+  const r = (await drive(s, 20, stuffing)).find((x) => x.client === ATTACKER)!;
+  assert.equal(r.action.kind, 'observe');
+  assert.equal(r.status, 'open');
+  assert.ok(r.history.some((h) => h.what === 'held_back' && /allowlisted/.test(h.note ?? '')));
+  assert.equal((await s.plane.read()).blocks.size, 0);
+});
+
+test('with requireApproval the report waits pending and nothing is written', async () => {
+  const s = setup(`analyzer:\n  requireApproval: true\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`);
+  await drive(s, 180);
+  const r = (await drive(s, 20, stuffing)).find((x) => x.client === ATTACKER)!;
+  assert.equal(r.status, 'pending');
+  assert.equal(r.action.kind, 'block');
+  assert.equal(r.action.applied, false);
+  assert.equal((await s.plane.read()).blocks.size, 0);
+});
+
+test('revoked partitions close their open windows as partial: not scored, not learned', async () => {
+  const s = setup();
+  s.analyzer.ingest([ev({ ts: T0 + 1_000 })], 3);
+  const closed = await s.analyzer.revoke([3]);
+  assert.equal(closed, 1);
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_windows_partial_total'), /ratewarden_windows_partial_total 1/);
+  assert.equal(s.analyzer.client('apiKey:00000000000000aa')!.windows['10s'], 0);
+});
+
+test('the client view exposes baselines, recent windows and the state size', async () => {
+  const s = setup();
+  await drive(s, 400);
+  const view = s.analyzer.client('apiKey:0000000000000000')!;
+  assert.ok(view.windows['10s'] > 5);
+  assert.equal(view.baseline['10s'].find((b) => b.feature === 'requests')!.source, 'client');
+  assert.ok(view.recent['10s'].length > 0);
+  assert.ok(view.stateBytes > 1_000 && view.stateBytes < 16_000, `state ${view.stateBytes}`);
+});

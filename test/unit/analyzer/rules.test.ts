@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { F, FEATURE_COUNT } from '../../../models/features.js';
+import type { Expectation } from '../../../analyzer/baselines/expectation.js';
+import { compromisedKey, evaluateRules, isCredentialKey, keySharing, LowAndSlowState, ruleScore } from '../../../analyzer/detectors/rules.js';
+import { DEFAULT_DETECTION } from '../../../analyzer/options.js';
+import { KeyIdentities } from '../../../analyzer/recentIps.js';
+import { hashString } from '../../../models/featureSketches.js';
+
+const R10 = DEFAULT_DETECTION.rules10s;
+
+function window(values: Partial<Record<keyof typeof F, number>>): Float64Array {
+  const v = new Float64Array(FEATURE_COUNT);
+  v[F.newRouteShare] = 0;
+  for (const [k, x] of Object.entries(values)) v[F[k as keyof typeof F]] = x!;
+  return v;
+}
+
+/** A client with its own history: `normal` in the feature's units. */
+function own(normal: Partial<Record<keyof typeof F, number>>, source: Expectation['source'] = 'client', ceiling?: Partial<Record<keyof typeof F, number>>): Expectation {
+  const raw = new Float64Array(FEATURE_COUNT);
+  for (const [k, x] of Object.entries(normal)) raw[F[k as keyof typeof F]] = x!;
+  const high = Float64Array.from(raw);
+  for (const [k, x] of Object.entries(ceiling ?? {})) high[F[k as keyof typeof F]] = x!;
+  return { centre: raw.map((x) => Math.log1p(x)), sigma: new Float64Array(FEATURE_COUNT).fill(0.2), raw, ceiling: high, source, clientWeight: source === 'client' ? 1 : 0, seasonal: null };
+}
+
+const NORMAL = { requests: 20, ratio401403: 0.01, distinctRoutes: 5, distinctIps: 1 };
+
+test('a rule scores 0.75 at its threshold and approaches 1 with the margin', () => {
+  assert.equal(ruleScore(0.99), 0);
+  assert.equal(ruleScore(1), 0.75);
+  assert.ok(ruleScore(2) > 0.89 && ruleScore(2) < 0.91);
+  assert.ok(ruleScore(10) > 0.98);
+  assert.equal(ruleScore(10, 0.85), 0.85);
+});
+
+test('credential stuffing: many 401/403 answers fire; a few failed logins do not', () => {
+  const hits = evaluateRules(window({ requests: 120, ratio401403: 0.95 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor);
+  assert.deepEqual(hits.map((h) => h.rule), ['credential_stuffing']);
+  assert.match(hits[0]!.text, /114 of 120 requests answered 401\/403/);
+  assert.deepEqual(evaluateRules(window({ requests: 4, ratio401403: 0.75 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+});
+
+test('credential stuffing is judged against the client: a client that always fails a lot needs more', () => {
+  const noisy = own({ requests: 100, ratio401403: 0.3 });
+  assert.deepEqual(evaluateRules(window({ requests: 100, ratio401403: 0.55 }), noisy, R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+});
+
+test('scraping: many distinct, never-seen routes fire; so does walking ids in order', () => {
+  const wide = evaluateRules(window({ requests: 60, distinctRoutes: 58, newRouteShare: 0.95 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor);
+  assert.deepEqual(wide.map((h) => h.rule), ['scraping']);
+  const walk = evaluateRules(window({ requests: 30, distinctRoutes: 30, newRouteShare: 0.9, sequentialIdShare: 0.95 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor);
+  assert.deepEqual(walk.map((h) => h.rule), ['scraping']);
+  assert.match(walk[0]!.text, /ids walked in order/);
+  // many routes this client knows already: not scraping
+  assert.deepEqual(evaluateRules(window({ requests: 60, distinctRoutes: 58, newRouteShare: 0.1 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+});
+
+test('volumetric: far above its own baseline fires; a young client is compared with what busy peers reach', () => {
+  assert.deepEqual(evaluateRules(window({ requests: 400 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor).map((h) => h.rule), ['volumetric']);
+  assert.deepEqual(evaluateRules(window({ requests: 100 }), own(NORMAL), R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+  const peers = own({ requests: 3 }, 'population', { requests: 150 });
+  // 400 is 130× the median peer but under 3 × the 99th percentile: a big newcomer, not a flood
+  assert.deepEqual(evaluateRules(window({ requests: 400 }), peers, R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+  assert.deepEqual(evaluateRules(window({ requests: 600 }), peers, R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor).map((h) => h.rule), ['volumetric']);
+});
+
+test('rules that need a baseline stay silent while there is none', () => {
+  const none = own({ requests: NaN, distinctRoutes: NaN }, 'none');
+  assert.deepEqual(evaluateRules(window({ requests: 5_000, distinctRoutes: 900, newRouteShare: 1 }), none, R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor), []);
+  // credential stuffing means the same for anyone
+  assert.deepEqual(evaluateRules(window({ requests: 100, ratio401403: 1 }), none, R10, 10_000, DEFAULT_DETECTION.youngVolumeFactor).map((h) => h.rule), ['credential_stuffing']);
+});
+
+test('key sharing: dozens of IPs on one key in ten minutes fire; a mobile key’s handful does not', () => {
+  const t = DEFAULT_DETECTION.keySharing;
+  assert.equal(keySharing(8, 3, t), null);
+  const hit = keySharing(40, 3, t)!;
+  assert.equal(hit.rule, 'key_sharing');
+  assert.match(hit.text, /40 IPs in the last 10 minutes/);
+  assert.equal(keySharing(20, 8, t), null, 'a key that usually has 8 IPs needs 2 × 8 + 6');
+  assert.ok(isCredentialKey('apiKey:0011223344556677'));
+  assert.ok(!isCredentialKey('ip:10.0.0.1'));
+  assert.ok(!isCredentialKey('apiKey:0011223344556677|ip:10.0.0.1'));
+});
+
+test('compromised key: an established key suddenly used from new IPs with a new user agent', () => {
+  const t = DEFAULT_DETECTION.compromisedKey;
+  const ids = new KeyIdentities(0);
+  for (let m = 0; m < 30; m++) ids.observe(hashString('10.0.0.1'), hashString('owner-ua'), m);
+  assert.equal(ids.strangerRequests(29), 0);
+  for (let i = 0; i < 12; i++) ids.observe(hashString(`35.1.1.${i % 3}`), hashString('curl/8'), 30 + (i >> 2));
+  ids.observe(hashString('10.0.0.1'), hashString('owner-ua'), 32);
+  assert.equal(ids.strangerRequests(32), 12);
+  const hit = compromisedKey(ids.strangerRequests(32), ids.ips.newSince(32 - 9), t)!;
+  assert.equal(hit.rule, 'compromised_key');
+  // a new IP with the owner's agent (a phone changing networks) is not a stranger
+  const phone = new KeyIdentities(0);
+  for (let m = 0; m < 30; m++) phone.observe(hashString('10.0.0.1'), hashString('app'), m);
+  for (let i = 0; i < 20; i++) phone.observe(hashString(`100.64.0.${i}`), hashString('app'), 31);
+  assert.equal(phone.strangerRequests(31), 0);
+});
+
+test('low and slow: sustained failed logins or enumeration at a few per minute fire after minutes', () => {
+  const t = DEFAULT_DETECTION.lowAndSlow;
+  const logins = new LowAndSlowState(t.span);
+  let hit = null;
+  let minutes = 0;
+  while (!hit && minutes < 30) {
+    hit = logins.update(window({ requests: 8, ratio401403: 0.9 }), t);
+    minutes++;
+  }
+  assert.ok(hit, 'never fired');
+  assert.equal(hit.rule, 'low_and_slow');
+  assert.ok(minutes >= 4 && minutes <= 6, `fired after ${minutes} minutes`);
+  const walker = new LowAndSlowState(t.span);
+  const hits = Array.from({ length: 10 }, () => walker.update(window({ requests: 8, sequentialIdShare: 0.9 }), t));
+  assert.ok(hits.some((h) => h !== null));
+  const normal = new LowAndSlowState(t.span);
+  for (let m = 0; m < 30; m++) assert.equal(normal.update(window({ requests: 40, ratio401403: 0.02 }), t), null);
+});
