@@ -1,0 +1,159 @@
+/**
+ * The analyzer's consumer group on real Kafka: instances split the partitions, every event is
+ * handled once across a rebalance, offsets are committed only after the batch's state update, and
+ * undecodable messages are counted and skipped.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { encodeCallEvent, type CallEvent } from '../../../models/events.js';
+import { KafkaEventSource } from '../../../analyzer/ingest/kafkaEventSource.js';
+import { requireKafka, uniqueName } from '../../helpers/infra.js';
+
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+const topics: string[] = [];
+const sources: KafkaEventSource[] = [];
+
+before(async () => {
+  kafka = await requireKafka();
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer();
+  await producer.connect();
+});
+
+after(async () => {
+  for (const s of sources) await s.stop();
+  await producer?.disconnect();
+  if (topics.length) await admin?.deleteTopics({ topics }).catch(() => undefined);
+  await admin?.disconnect();
+});
+
+async function topic(partitions = 4): Promise<string> {
+  const name = uniqueName('rwtest-an-events');
+  await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  topics.push(name);
+  return name;
+}
+
+function event(i: number, client: string): CallEvent {
+  return { v: 1, ts: 1_700_000_000_000 + i, pod: 'p', service: 'api', method: 'GET', route: `/api/items/${i}`, status: 200, latencyMs: 5, bytesIn: 0, bytesOut: 100, ip: '10.0.0.1', client, user: null, uaHash: null, decision: 'allowed', rule: null, cost: 1 };
+}
+
+async function produce(name: string, from: number, count: number): Promise<void> {
+  const messages = Array.from({ length: count }, (_, k) => {
+    const i = from + k;
+    const client = `ip:10.1.${i % 37}.1`;
+    return { key: client, value: encodeCallEvent(event(i, client)) };
+  });
+  await producer.send({ topic: name, messages });
+}
+
+interface Member {
+  readonly source: KafkaEventSource;
+  readonly seen: Map<number, number>;
+  readonly revoked: number[];
+  readonly partitions: () => number[];
+}
+
+function member(name: string, group: string): Member {
+  const seen = new Map<number, number>();
+  const revoked: number[] = [];
+  const source = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, onRevoked: (p) => void revoked.push(...p) });
+  sources.push(source);
+  void source.run(async (events) => {
+    for (const e of events) seen.set(e.ts, (seen.get(e.ts) ?? 0) + 1);
+  });
+  return { source, seen, revoked, partitions: () => source.partitions };
+}
+
+async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('two instances split the partitions and handle every event exactly once across the rebalance', { timeout: 90_000 }, async () => {
+  const name = await topic(4);
+  const group = uniqueName('rwtest-an-group');
+  const a = member(name, group);
+  await until('the first member to own every partition', () => a.partitions().length === 4);
+  await produce(name, 0, 400);
+  await until('the first 400 events', () => a.seen.size === 400);
+  const b = member(name, group);
+  await until('the partitions to be split', () => a.partitions().length > 0 && b.partitions().length > 0 && a.partitions().length + b.partitions().length === 4, 45_000);
+  assert.deepEqual([...a.partitions(), ...b.partitions()].sort(), [0, 1, 2, 3], 'disjoint and complete');
+  assert.ok(a.revoked.length > 0, 'the first member was told which partitions it lost');
+  await produce(name, 400, 400);
+  await until('all 800 events', () => new Set([...a.seen.keys(), ...b.seen.keys()]).size === 800, 45_000);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const duplicates = [...a.seen.values(), ...b.seen.values()].filter((n) => n > 1).length + [...a.seen.keys()].filter((k) => b.seen.has(k)).length;
+  assert.equal(duplicates, 0, 'no event was handled twice');
+  assert.ok([...b.seen.keys()].some((ts) => ts >= 1_700_000_000_400), 'the second member consumed');
+});
+
+test('offsets are committed only after the handler finished updating state', { timeout: 60_000 }, async () => {
+  const name = await topic(1);
+  const group = uniqueName('rwtest-an-group');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let handled = 0;
+  const source = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true });
+  sources.push(source);
+  await produce(name, 0, 50);
+  void source.run(async (events) => {
+    await gate;
+    handled += events.length;
+  });
+  await new Promise((r) => setTimeout(r, 4_000));
+  const committedBefore = await admin.fetchOffsets({ groupId: group, topics: [name] });
+  assert.equal(handled, 0);
+  assert.equal(committedBefore[0]!.partitions[0]!.offset, '-1', 'nothing committed while the handler runs');
+  release();
+  await until('the batch to be handled', () => handled === 50);
+  let committed = '-1';
+  for (let i = 0; i < 50 && committed !== '50'; i++) {
+    committed = (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
+    if (committed !== '50') await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(committed, '50', 'the next offset to read');
+  await source.stop();
+});
+
+test('undecodable messages are counted and skipped; the rest is delivered and committed', { timeout: 60_000 }, async () => {
+  const name = await topic(1);
+  const group = uniqueName('rwtest-an-group');
+  await producer.send({
+    topic: name,
+    messages: [
+      { key: 'x', value: encodeCallEvent(event(1, 'ip:10.0.0.1')) },
+      { key: 'x', value: 'not json' },
+      { key: 'x', value: JSON.stringify({ v: 1, ts: 'yesterday' }) },
+      { key: 'x', value: JSON.stringify({ ...event(2, 'ip:10.0.0.1'), v: 9 }) },
+      { key: 'x', value: encodeCallEvent(event(3, 'ip:10.0.0.1')) },
+    ],
+  });
+  const bad: string[] = [];
+  const good: CallEvent[] = [];
+  const source = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true });
+  sources.push(source);
+  void source.run(
+    async (events) => void good.push(...events),
+    (error) => void bad.push(error),
+  );
+  await until('all five messages', () => good.length + bad.length === 5);
+  assert.deepEqual(good.map((e) => e.ts), [1_700_000_000_001, 1_700_000_000_003]);
+  assert.equal(bad.length, 3);
+  assert.equal(source.stats.bad, 3);
+  let committed = '-1';
+  for (let i = 0; i < 50 && committed !== '5'; i++) {
+    committed = (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
+    if (committed !== '5') await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(committed, '5', 'skipped messages do not stall the partition');
+  await source.stop();
+});
