@@ -18,6 +18,7 @@ import type { Identified, IdentityResolver } from './identity/index.js';
 import { IncomingFacts } from './identity/index.js';
 import { safe, type Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
+import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Waiter } from './adaptive/index.js';
 import type { ForwardResult, UpstreamProxy } from './proxy/forward.js';
 import { upstreamRequestHeaders } from './proxy/headers.js';
 
@@ -42,6 +43,8 @@ export interface Runtime {
   onIdle: (() => void) | null;
   /** Errors the engine threw (a bug, not a store failure): logged once per 1000. */
   engineErrors: number;
+  /** Adaptive concurrency toward the upstream (policy upstream.adaptiveConcurrency), or null. */
+  adaptive?: AdaptiveGate | null;
 }
 
 const ANSWERED = { allowed: 'allowed' } as const;
@@ -51,8 +54,10 @@ export function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResp
   new Exchange(rt, req, res).start();
 }
 
-class Exchange {
+class Exchange implements Waiter {
   private readonly arrival = performance.now();
+  /** Slot under the adaptive concurrency limit (sidecar/adaptive/gate.ts), held until the upstream answers. */
+  private permit: Permit | null = null;
   private readonly ts: number;
   private identified: Identified | null = null;
   private verdict: Verdict | null = null;
@@ -117,6 +122,11 @@ class Exchange {
   };
 
   private decide(): void {
+    const gate = this.rt.adaptive;
+    if (gate != null && this.permit === null) {
+      gate.admit(this.identified!.facts.tier, this); // → onAdmit (now or after a short wait) or onShed
+      return;
+    }
     let decision: Promise<Verdict>;
     try {
       decision = this.rt.engine.decide(this.identified!.facts);
@@ -127,9 +137,26 @@ class Exchange {
     decision.then(this.onVerdict, (err: Error) => this.onEngineError(err));
   }
 
+  onAdmit(permit: Permit): void {
+    this.permit = permit;
+    if (this.done) permit.ignore();
+    else this.decide();
+  }
+
+  /** Shed by the adaptive limit: 503 before the engine is asked, so it costs no budget. */
+  onShed(_reason: ShedReason): void {
+    this.verdict = SHED_VERDICT;
+    this.answer(overloaded(), [], 'limited');
+  }
+
   private readonly onVerdict = (verdict: Verdict): void => {
     const rt = this.rt;
     this.verdict = verdict;
+    if (verdict.kind !== 'allow' && this.permit !== null) {
+      // not forwarded now (or, for a queue verdict, only after a pacing delay): free the slot
+      this.permit.ignore();
+      this.permit = null;
+    }
     rt.metrics.decisionSeconds.observe((performance.now() - this.arrival) / 1000);
     const headers: HeaderList = [];
     if (verdict.headline !== null) appendRateLimitHeaders(headers, verdict.headline, rt.styles, rt.clock.now(), verdict.kind === 'limit');
@@ -204,6 +231,7 @@ class Exchange {
   private readonly onForwarded = (r: ForwardResult): void => {
     if (r.upstreamMs !== null) this.rt.metrics.upstreamSeconds.observe(r.upstreamMs / 1000);
     if (r.failure !== null && r.failure !== 'aborted') this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
+    if (this.permit !== null) settleForward(this.permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
     this.finish(r.status, r.bytesIn, r.bytesOut);
   };
 
@@ -222,6 +250,7 @@ class Exchange {
   private finish(status: number, bytesIn: number, bytesOut: number, decision?: Decision): void {
     if (this.done) return;
     this.done = true;
+    this.permit?.ignore(); // no-op when already settled with the upstream's answer
     const rt = this.rt;
     const v = this.verdict;
     if (v !== null && v.release !== undefined) {

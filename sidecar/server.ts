@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './log.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy/forward.js';
 import { PolicyFileWatcher } from './reload.js';
+import { adaptiveGateFor } from './adaptive/index.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -205,6 +206,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       inflight: 0,
       onIdle: null,
       engineErrors: 0,
+      adaptive: adaptiveGateFor(null, policy, { registry: metrics.registry }),
     };
 
     // ---- the proxy listener: one catch-all route; the reply is hijacked before any body parsing
@@ -262,6 +264,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       rt.rejectInvalidTokens = next.identity.jwt?.rejectInvalid ?? false;
       rt.failOpen = next.store.failMode === 'open';
       proxy.timeoutMs = next.upstream.timeoutMs;
+      rt.adaptive = adaptiveGateFor(rt.adaptive ?? null, next, { registry: metrics.registry });
       policy = next;
     };
     let watcher: PolicyFileWatcher | null = null;
@@ -300,6 +303,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
         await subscriber?.close();
         if (plane && !opts.controlPlane) await plane.close().catch(() => undefined);
         await engine.close().catch(() => undefined);
+        rt.adaptive?.close();
         await proxy.close();
         if (adminApp) await adminApp.close().catch(() => undefined);
         for (const r of [storeRedis, controlRedis]) if (r) await r.quit().catch(() => r.disconnect());

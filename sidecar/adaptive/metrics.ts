@@ -21,16 +21,19 @@ export function adaptiveMetrics(registry: Registry): AdaptiveMetrics {
   if (existing) return existing;
   let source: (() => LimiterStats) | null = null;
   let tiers = new Set<string>();
+  // the gauges are on the registry only while a limiter exists (a reload may remove it)
+  const gauges: Gauge[] = [];
   const gauge = (name: string, help: string, pick: (s: LimiterStats) => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        if (source) this.set(pick(source()));
-        else this.reset();
-      },
-    });
+    gauges.push(
+      new Gauge({
+        name,
+        help,
+        registers: [],
+        collect() {
+          if (source) this.set(pick(source()));
+        },
+      }),
+    );
   };
   gauge('ratewarden_adaptive_limit', 'Adaptive concurrency limit toward the upstream', (s) => s.limit);
   gauge('ratewarden_adaptive_inflight', 'Requests in flight to the upstream under the adaptive limit', (s) => s.inflight);
@@ -49,6 +52,12 @@ export function adaptiveMetrics(registry: Registry): AdaptiveMetrics {
     },
     watch(stats) {
       source = stats;
+      for (const g of gauges) {
+        const name = (g as unknown as { name: string }).name;
+        const registered = registry.getSingleMetric(name) !== undefined;
+        if (stats && !registered) registry.registerMetric(g);
+        else if (!stats && registered) registry.removeSingleMetric(name);
+      }
     },
     setTiers(names) {
       tiers = new Set(names);
