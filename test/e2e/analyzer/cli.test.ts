@@ -1,0 +1,168 @@
+/**
+ * `ratewarden analyzer` as a process on real Kafka and Redis: it consumes call events from its
+ * topic, learns for the warm-up, blocks a credential-stuffing client in the control-plane hash of
+ * RW_CTL_PREFIX, stores the report in Redis, publishes it on `ratewarden.anomalies`, and counts it
+ * all in /metrics. Event time is synthetic (a past quarter of an hour produced at once), so the run
+ * takes seconds.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Consumer, Kafka } from 'kafkajs';
+import { decodeAnomalyReport, type AnomalyReport } from '../../../models/anomaly.js';
+import { controlKeys } from '../../../models/control.js';
+import { ANOMALIES_TOPIC, encodeCallEvent, type CallEvent } from '../../../models/events.js';
+import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
+import { metricValue, runRatewarden, spawnRatewarden, tempDir, waitFor, type RunningProcess } from '../../helpers/proc.js';
+
+const POLICY = `version: 1
+identity: { apiKey: { header: x-api-key } }
+rules:
+  - { id: per-key, key: [apiKey], algorithm: fixed-window, limit: 1000, window: 60s }
+analyzer:
+  actions:
+    - { minScore: 0.9, action: block, ttl: 10m }
+    - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
+`;
+const ADMIN = 'e2e-admin-token-0123456789';
+const ATTACKER = `ip:198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+const ctlPrefix = uniqueName('rwtest-ane2e-ctl');
+const reportsPrefix = uniqueName('rwtest-ane2e-rep');
+const topic = uniqueName('rwtest-ane2e-events');
+let redis: Redis;
+let kafka: Kafka;
+let analyzer: RunningProcess;
+let url: string;
+let reportsConsumer: Consumer;
+const published: AnomalyReport[] = [];
+let produced = 0;
+
+function event(ts: number, client: string, over: Partial<CallEvent> = {}): CallEvent {
+  return { v: 1, ts, pod: 'api-0', service: 'api', method: 'GET', route: '/api/items', status: 200, latencyMs: 12, bytesIn: 0, bytesOut: 800, ip: '10.0.0.1', client, user: null, uaHash: 'ua', decision: 'allowed', rule: null, cost: 1, ...over };
+}
+
+before(async () => {
+  kafka = await requireKafka();
+  redis = await connectRedis();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic: ANOMALIES_TOPIC, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true }).catch(() => undefined);
+  await admin.disconnect();
+
+  // listen on ratewarden.anomalies first (other tests may publish there too: filter by our attacker)
+  reportsConsumer = kafka.consumer({ groupId: uniqueName('rwtest-ane2e-reports') });
+  await reportsConsumer.connect();
+  await reportsConsumer.subscribe({ topic: ANOMALIES_TOPIC, fromBeginning: false });
+  const joined = new Promise<void>((resolve) => reportsConsumer.on(reportsConsumer.events.GROUP_JOIN, () => resolve()));
+  await reportsConsumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.key?.toString() !== ATTACKER) return;
+      const d = decodeAnomalyReport(message.value!);
+      if (d.ok) published.push(d.value);
+    },
+  });
+  await joined;
+
+  // 14 minutes of event time ending a minute ago: 20 normal clients, then a credential-stuffing burst
+  const producer = kafka.producer();
+  await producer.connect();
+  const start = Date.now() - 15 * 60_000;
+  const messages: Array<{ key: string; value: string }> = [];
+  for (let s = 0; s < 14 * 60; s++) {
+    const t = start + s * 1_000;
+    for (let c = 0; c < 20; c++) {
+      if ((s + c) % 3 !== 0) continue;
+      const client = `apiKey:${String(c).padStart(16, '0')}`;
+      messages.push({ key: client, value: encodeCallEvent(event(t + c * 7, client, { route: `/api/r${c % 4}`, ip: `10.0.1.${c}` })) });
+    }
+    if (s >= 13 * 60) for (let j = 0; j < 12; j++) messages.push({ key: ATTACKER, value: encodeCallEvent(event(t + j * 80, ATTACKER, { method: 'POST', route: '/login', status: 401, ip: ATTACKER.slice(3), uaHash: null })) });
+  }
+  messages.push({ key: 'garbage', value: 'this is not an event' });
+  for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic, messages: messages.slice(i, i + 2_000) });
+  produced = messages.length;
+  await producer.disconnect();
+
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, POLICY);
+  analyzer = spawnRatewarden(['analyzer', '--config', file, '--listen', '127.0.0.1:0'], {
+    env: childEnv({
+      REDIS_URL: infraEnv().REDIS_URL!,
+      KAFKA_BROKERS: infraEnv().KAFKA_BROKERS!,
+      RW_ADMIN_TOKEN: ADMIN,
+      RW_CTL_PREFIX: ctlPrefix,
+      RW_REPORTS_PREFIX: reportsPrefix,
+      RW_EVENTS_TOPIC: topic,
+      RW_GROUP_ID: uniqueName('rwtest-ane2e-group'),
+      RW_FROM_BEGINNING: '1',
+      RW_LOG_LEVEL: 'info',
+    }),
+  });
+  const started = await analyzer.waitForLog((l) => l.msg === 'analyzer started', 60_000);
+  url = String(started.address);
+});
+
+after(async () => {
+  await analyzer?.stop('SIGTERM');
+  await reportsConsumer?.disconnect().catch(() => undefined);
+  if (redis) {
+    const k = controlKeys(ctlPrefix);
+    const stale = await redis.keys(`{${reportsPrefix}}*`);
+    await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
+    redis.disconnect();
+  }
+  const admin = kafka?.admin();
+  if (admin) {
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+});
+
+test('the analyzer loads the shipped model and says which TensorFlow.js backend it uses', async () => {
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { ok: boolean; model: { version: string; backend: string } };
+  assert.equal(health.ok, true);
+  assert.equal(health.model.version, 'autoencoder-v1');
+  assert.ok(['tensorflow', 'wasm', 'cpu'].includes(health.model.backend));
+  assert.ok(analyzer.logs.some((l) => /tensorflow\.js backend:/.test(String(l.msg))));
+});
+
+test('a credential-stuffing client is blocked in the control plane of RW_CTL_PREFIX', { timeout: 60_000 }, async () => {
+  const raw = await waitFor(() => redis.hget(controlKeys(ctlPrefix).blocks, ATTACKER), 'the block', 45_000, 200);
+  const block = JSON.parse(raw) as { until: number; reason: string; anomalyId: string };
+  assert.ok(block.until > Date.now());
+  assert.match(block.reason, /credential stuffing/);
+  const res = await fetch(`${url}/api/anomalies?client=${encodeURIComponent(ATTACKER)}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const body = (await res.json()) as { items: AnomalyReport[] };
+  assert.equal(body.items[0]!.id, block.anomalyId);
+  assert.equal(body.items[0]!.status, 'actioned');
+  assert.equal((await redis.hgetall(controlKeys(ctlPrefix).blocks))['apiKey:0000000000000001'], undefined, 'no normal client is blocked');
+});
+
+test('the report is published on ratewarden.anomalies', { timeout: 30_000 }, async () => {
+  await waitFor(() => published.length > 0 || null, 'the published report', 20_000, 100);
+  assert.equal(published[0]!.client, ATTACKER);
+  assert.ok(published.some((r) => r.status === 'actioned' && r.action.kind === 'block'));
+});
+
+test('/metrics counts consumed and bad events, the anomaly and the active block', { timeout: 30_000 }, async () => {
+  const text = await waitFor(async () => {
+    const t = await (await fetch(`${url}/metrics`)).text();
+    return (metricValue(t, 'ratewarden_events_consumed_total') ?? 0) >= produced - 1 && (metricValue(t, 'ratewarden_active_blocks') ?? 0) >= 1 ? t : null;
+  }, 'the metrics', 20_000, 250);
+  assert.equal(metricValue(text, 'ratewarden_events_consumed_total'), produced - 1);
+  assert.equal(metricValue(text, 'ratewarden_events_bad_total'), 1);
+  assert.ok((metricValue(text, 'ratewarden_anomalies_total', { detector: 'credential_stuffing', action: 'block' }) ?? 0) >= 1);
+  assert.ok(metricValue(text, 'ratewarden_consumer_lag') !== null);
+});
+
+test('without Kafka and Redis the analyzer refuses to start and says what it needs', { timeout: 20_000 }, async () => {
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, POLICY);
+  const r = await runRatewarden(['analyzer', '--config', file], { env: childEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /needs Kafka and Redis; missing KAFKA_BROKERS .* and REDIS_URL or REDIS_CLUSTER_NODES/);
+  assert.match(r.stderr, /ratewarden demo/);
+});
