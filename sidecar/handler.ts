@@ -76,7 +76,6 @@ class Exchange implements Waiter {
   start(): void {
     const rt = this.rt;
     rt.inflight++;
-    rt.metrics.inflight.inc();
     if (rt.draining) {
       this.answer(draining(), [], 'allowed', ['connection', 'close']);
       return;
@@ -286,7 +285,6 @@ class Exchange implements Waiter {
         tier: f?.tier ?? '',
       }),
     );
-    rt.metrics.inflight.dec();
     rt.inflight--;
     if (rt.draining && rt.inflight === 0) rt.onIdle?.();
   }

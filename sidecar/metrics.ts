@@ -5,6 +5,7 @@
  * decisions and reasons from fixed lists; no client-controlled string ever becomes a label.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fastMetrics.js';
 
 export const METRIC_PREFIX = 'ratewarden_';
 
@@ -15,9 +16,10 @@ const APPLY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.0
 
 export interface SidecarMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'rule' | 'decision'>;
-  readonly decisionSeconds: Histogram;
-  readonly upstreamSeconds: Histogram;
+  /** Per request: plain in-place counters (fastMetrics.ts), exported through the same registry. */
+  readonly requests: FastCounter<'rule' | 'decision'>;
+  readonly decisionSeconds: FastHistogram;
+  readonly upstreamSeconds: FastHistogram;
   readonly upstreamErrors: Counter<'kind'>;
   readonly storeErrors: Counter;
   readonly storeEvictions: Counter;
@@ -32,23 +34,21 @@ export interface SidecarMetrics {
   readonly policyReloads: Counter;
   readonly policyReloadErrors: Counter;
   readonly invalidTokens: Counter<'reason'>;
-  readonly inflight: Gauge;
-  /** Exports the engine's own gauges (keys held, store health), read at scrape time. */
-  watchEngine(engine: () => { storeHealthy(): boolean; stats?(): { readonly keys: number } }): void;
-  /** Cached children of `requests`: one Map lookup per request instead of prom-client's label hashing. */
+  /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
+  watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): { readonly keys: number } } }): void;
+  /** Counts one answered request. */
   countRequest(rule: string | null, decision: string): void;
 }
 
 export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): SidecarMetrics {
   const registry = new Registry();
   const p = METRIC_PREFIX;
-  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by deciding rule and decision', labelNames: ['rule', 'decision'] as const, registers: [registry] });
-  const children = new Map<string, { inc(): void }>();
+  const requests = new FastCounter<'rule' | 'decision'>(`${p}requests_total`, 'Requests answered, by deciding rule and decision', registry);
   const metrics: SidecarMetrics = {
     registry,
     requests,
-    decisionSeconds: new Histogram({ name: `${p}decision_seconds`, help: 'Time to identify the caller and decide (store round trip included)', buckets: DECISION_BUCKETS, registers: [registry] }),
-    upstreamSeconds: new Histogram({ name: `${p}upstream_seconds`, help: 'Upstream time to response headers', buckets: UPSTREAM_BUCKETS, registers: [registry] }),
+    decisionSeconds: new FastHistogram(`${p}decision_seconds`, 'Time to identify the caller and decide (store round trip included)', DECISION_BUCKETS, registry),
+    upstreamSeconds: new FastHistogram(`${p}upstream_seconds`, 'Upstream time to response headers', UPSTREAM_BUCKETS, registry),
     upstreamErrors: new Counter({ name: `${p}upstream_errors_total`, help: 'Upstream failures answered 502/504 (never counted against the client)', labelNames: ['kind'] as const, registers: [registry] }),
     storeErrors: new Counter({ name: `${p}store_errors_total`, help: 'Store calls that failed or timed out (failMode applied)', registers: [registry] }),
     storeEvictions: new Counter({ name: `${p}store_evictions_total`, help: 'Keys evicted from the bounded memory store (LRU full)', registers: [registry] }),
@@ -63,8 +63,16 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     policyReloads: new Counter({ name: `${p}policy_reloads_total`, help: 'Policy file changes applied', registers: [registry] }),
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
     invalidTokens: new Counter({ name: `${p}invalid_tokens_total`, help: 'Presented JWTs that were not accepted as an identity', labelNames: ['reason'] as const, registers: [registry] }),
-    inflight: new Gauge({ name: `${p}inflight_requests`, help: 'Requests being handled', registers: [registry] }),
-    watchEngine(engine) {
+    watchRuntime(rt) {
+      new Gauge({
+        name: `${p}inflight_requests`,
+        help: 'Requests being handled',
+        registers: [registry],
+        collect() {
+          this.set(rt.inflight);
+        },
+      });
+      const engine = () => rt.engine;
       new Gauge({
         name: `${p}store_keys`,
         help: 'Keys held by the memory stores',
@@ -84,13 +92,7 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
       });
     },
     countRequest(rule, decision) {
-      const key = (rule ?? '') + '\u0000' + decision;
-      let child = children.get(key);
-      if (child === undefined) {
-        child = requests.labels({ rule: rule ?? 'none', decision });
-        children.set(key, child);
-      }
-      child.inc();
+      requests.inc((rule ?? '') + '\u0000' + decision, () => ({ rule: rule ?? 'none', decision }));
     },
   };
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: `${p}sidecar_` });

@@ -12,7 +12,7 @@ import { RedisControlPlane, type ControlPlane } from '../models/controlPlane.js'
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
 import type { EventSink } from '../models/eventBus.js';
 import { DEFAULT_EVENTS_TOPIC } from '../models/events.js';
-import { createKafka, createRedisClient, type KafkaConnection, type RedisClient, type RedisConnection } from '../models/infra.js';
+import { createRedisClient, type KafkaConnection, type RedisClient, type RedisConnection } from '../models/infra.js';
 import type { Policy } from '../models/policy/index.js';
 import { headerStyles } from './answers/index.js';
 import { ControlState } from './control/controlState.js';
@@ -20,7 +20,8 @@ import { ControlPlaneSubscriber } from './control/subscriber.js';
 import { systemClock, type Clock, type Engine } from './engine/types.js';
 import { defaultEngineFactory, type EngineFactory } from './engineLoader.js';
 import { UserAgentHasher } from './events/callEvent.js';
-import { KafkaEventSink, NullEventSink, kafkajsProducer } from './events/kafkaSink.js';
+import { KafkaEventSink, NullEventSink } from './events/kafkaSink.js';
+import { createEventProducer } from './events/producers.js';
 import { handleRequest, type Runtime } from './handler.js';
 import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
@@ -156,8 +157,6 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       },
     });
     cleanups.push(() => engine.close());
-    metrics.watchEngine(() => rt.engine);
-
     // ---- identity
     let jwt: JwtVerifier | null = policy.identity.jwt ? await createJwtVerifier(policy.identity.jwt, { env, clock }) : null;
 
@@ -167,8 +166,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     if (opts.eventSink) sink = opts.eventSink;
     else if (opts.kafka) {
       const topic = opts.eventsTopic || policy.events.topic || DEFAULT_EVENTS_TOPIC;
+      const { producer, kind } = createEventProducer(opts.kafka, topic, policy.events.compression, `ratewarden-sidecar-${pod}`);
       ownSink = new KafkaEventSink({
-        producer: kafkajsProducer(createKafka(opts.kafka, `ratewarden-sidecar-${pod}`), topic, policy.events.compression),
+        producer,
         bufferSize: policy.events.bufferSize,
         lingerMs: policy.events.lingerMs,
         batchSize: policy.events.batchSize,
@@ -177,7 +177,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       });
       ownSink.start();
       sink = ownSink;
-      logger.info({ topic, brokers: opts.kafka.brokers }, 'events to Kafka');
+      logger.info({ topic, brokers: opts.kafka.brokers, producer: kind }, 'events to Kafka');
     } else {
       sink = new NullEventSink();
       logger.info('events disabled: KAFKA_BROKERS is not set');

@@ -38,6 +38,8 @@ export interface SidecarBenchOptions {
   readonly seconds?: number;
   readonly connections?: number;
   readonly log?: (line: string) => void;
+  /** Run only the cases whose name contains this text (the fixed-rate latency run needs the Redis + Kafka case). */
+  readonly only?: string;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -291,7 +293,9 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const tag = `bench-${Date.now().toString(36)}`;
   log(`sidecar benchmark: wrk -t1 -c${connections}, ${seconds}s per case${pinning ? ', servers on CPU 0, load generator on CPU 1' : ' (no CPU pinning)'}`);
 
-  const measure = async (name: string, url: string, note?: string): Promise<BenchRow> => {
+  const wanted = (name: string): boolean => !opts.only || name.toLowerCase().includes(opts.only.toLowerCase());
+  const measure = async (name: string, url: string, note?: string): Promise<BenchRow | null> => {
+    if (!wanted(name)) return null;
     await runWrk(url, warm, connections);
     const r = await runWrk(url, seconds, connections);
     const row: BenchRow = { name, rps: Math.round(r.rps), p50_ms: round(r.p50), p99_ms: round(r.p99), ...(note || r.non2xx ? { note: [note, r.non2xx ? `${r.non2xx} non-2xx` : ''].filter(Boolean).join('; ') } : {}) };
@@ -299,8 +303,9 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     log(`  ${name.padEnd(44)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${row.note ? '   (' + row.note + ')' : ''}`);
     return row;
   };
-  const withProc = async <T>(start: () => Promise<Proc> | null, body: (p: Proc) => Promise<T>, skipNote: string): Promise<T | null> => {
+  const withProc = async <T>(start: () => Promise<Proc> | null, body: (p: Proc) => Promise<T>, skipNote: string, name?: string): Promise<T | null> => {
     let p: Proc | null = null;
+    if (name !== undefined && !wanted(name)) return null;
     try {
       const started = start();
       if (started === null) {
@@ -324,23 +329,23 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const upUrl = `http://127.0.0.1:${upstream.port}`;
     await measure('upstream direct', upUrl + '/');
 
-    await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`), '');
-    await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`), '');
-    await withProc(() => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, {}, dir), (p) => measure('ratewarden (memory store)', `http://127.0.0.1:${p.port}/`), '');
+    await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy (no limiter)');
+    await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`), '', 'ratewarden (no rules)');
+    await withProc(() => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, {}, dir), (p) => measure('ratewarden (memory store)', `http://127.0.0.1:${p.port}/`), '', 'ratewarden (memory store)');
 
     let rwMax: BenchRow | null = null;
     const redisKafkaEnv = { REDIS_URL: infra.REDIS_URL ?? '', KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events`, RW_CTL_PREFIX: `${tag}:ctl` };
     const haveInfra = Boolean(infra.REDIS_URL && infra.KAFKA_BROKERS);
     const rkPolicy = `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:" }\nrules:\n${RULE}`;
     if (haveInfra) {
-      rwMax = await withProc(() => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir), (p) => measure('ratewarden (Redis + Kafka events)', `http://127.0.0.1:${p.port}/`), '');
+      rwMax = await withProc(() => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir), (p) => measure('ratewarden (Redis + Kafka events)', `http://127.0.0.1:${p.port}/`), '', 'ratewarden (Redis + Kafka events)');
     } else log('  (ratewarden Redis + Kafka skipped: REDIS_URL / KAFKA_BROKERS not set; run npm run infra:up)');
 
     if (infra.REDIS_URL) {
-      await withProc(() => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + @fastify/rate-limit (Redis)', `http://127.0.0.1:${p.port}/`), '');
-      await withProc(() => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + rate-limiter-flexible (Redis)', `http://127.0.0.1:${p.port}/`), '');
+      await withProc(() => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + @fastify/rate-limit (Redis)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy + @fastify/rate-limit (Redis)');
+      await withProc(() => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + rate-limiter-flexible (Redis)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy + rate-limiter-flexible (Redis)');
     }
-    await withProc(() => nginx(upstream.port, dir), (p) => measure('nginx limit_req', `http://127.0.0.1:${p.port}/`), 'nginx not installed');
+    await withProc(() => nginx(upstream.port, dir), (p) => measure('nginx limit_req', `http://127.0.0.1:${p.port}/`), 'nginx not installed', 'nginx limit_req');
 
     // added latency at half of ratewarden's maximum rate
     if (rwMax && rwMax.rps > 0) {
@@ -374,7 +379,8 @@ function round(x: number): number {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  run({ quick: process.argv.includes('--quick') }).then(
+  const onlyAt = process.argv.indexOf('--only');
+  run({ quick: process.argv.includes('--quick'), ...(onlyAt > 0 ? { only: process.argv[onlyAt + 1] } : {}) }).then(
     (rows) => {
       process.stdout.write(JSON.stringify(rows) + '\n');
     },

@@ -154,7 +154,14 @@ export class KafkaEventSink implements EventSink {
       this.failures++;
       this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       this.metrics?.eventsSendErrors.inc();
-      const lost = this.ring.unshift(batch);
+      // a partial failure names what was not acknowledged: only that is retried (no duplicates)
+      const failed = (err as { failed?: readonly EncodedEvent[] }).failed ?? batch;
+      const delivered = batch.length - failed.length;
+      if (delivered > 0) {
+        this.sent += delivered;
+        this.metrics?.eventsSent.inc(delivered);
+      }
+      const lost = this.ring.unshift(failed);
       if (lost > 0) this.drop(lost);
       const backoff = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(this.failures - 1, 10));
       this.backoffUntil = Date.now() + backoff;
@@ -211,7 +218,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/** kafkajs producer behind EventProducer: gzip (or none), acks from all in-sync replicas. */
+/** kafkajs producer behind EventProducer: gzip (or none), acks from all in-sync replicas (used when SASL is configured). */
 export function kafkajsProducer(kafka: Kafka, topic: string, compression: 'gzip' | 'none'): EventProducer {
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
   const codec = compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;

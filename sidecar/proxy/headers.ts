@@ -10,6 +10,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 /** Names listed in a Connection header (lower-case), or null when there are none beyond keep-alive/close. */
 function connectionListed(value: string | undefined): Set<string> | null {
   if (!value) return null;
+  // the usual values name nothing beyond themselves
+  if (value.length <= 10) {
+    const lower = value.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return null;
+  }
   let set: Set<string> | null = null;
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();

@@ -1,13 +1,16 @@
 /**
- * KafkaEventSink against the real test broker: batched, gzip-compressed, keyed by client, every
- * event delivered once, and a shutdown that flushes.
+ * KafkaEventSink against the real test broker, with both producers (the lean one the sidecar uses,
+ * and kafkajs used when SASL is configured): batched, gzip-compressed, keyed by client, every event
+ * delivered once, and a shutdown that flushes.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
 import { createKafka } from '../../../models/infra.js';
 import { decodeCallEvent, type CallEvent } from '../../../models/events.js';
-import { KafkaEventSink, kafkajsProducer } from '../../../sidecar/events/kafkaSink.js';
+import { KafkaEventSink, kafkajsProducer, type EventProducer } from '../../../sidecar/events/kafkaSink.js';
+import { LeanKafkaProducer } from '../../../sidecar/events/leanProducer.js';
+import { partitionForKey } from '../../../sidecar/events/kafkaWire.js';
 import { callEvent } from '../../../sidecar/events/callEvent.js';
 import { createSidecarMetrics } from '../../../sidecar/metrics.js';
 import { kafkaBrokers, requireKafka, uniqueName } from '../../helpers/infra.js';
@@ -43,14 +46,19 @@ async function consumeAll(topic: string, expected: number): Promise<Array<{ key:
   return out;
 }
 
-test('2000 events are delivered once each, keyed by client, one client per partition, in order', async () => {
+for (const kind of ['lean', 'kafkajs'] as const) {
+  test(`${kind}: 2000 events are delivered once each, keyed by client, one client per partition, in order`, async () => {
   const topic = uniqueName('it-sink');
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
   await admin.disconnect();
   const metrics = createSidecarMetrics();
-  const sink = new KafkaEventSink({ producer: kafkajsProducer(createKafka({ brokers: kafkaBrokers(), ssl: false, caFile: null, sasl: null }, 'it-sink'), topic, 'gzip'), bufferSize: 10_000, lingerMs: 20, batchSize: 500, metrics });
+  const producer: EventProducer =
+    kind === 'lean'
+      ? new LeanKafkaProducer({ brokers: kafkaBrokers(), topic, clientId: 'it-sink', compression: 'gzip' })
+      : kafkajsProducer(createKafka({ brokers: kafkaBrokers(), ssl: false, caFile: null, sasl: null }, 'it-sink'), topic, 'gzip');
+  const sink = new KafkaEventSink({ producer, bufferSize: 10_000, lingerMs: 20, batchSize: 500, metrics });
   sink.start();
   for (let i = 0; i < 2000; i++) sink.publish(event(i));
   await sink.close();
@@ -68,9 +76,12 @@ test('2000 events are delivered once each, keyed by client, one client per parti
   }
   for (const [client, list] of byClient) {
     assert.equal(new Set(list.map((l) => l.partition)).size, 1, `${client} spread over partitions`);
+    // the Java client's partitioner (murmur2), so any producer puts a client on the same partition
+    assert.equal(list[0]!.partition, partitionForKey(client, 3));
     assert.deepEqual(list.map((l) => l.n), [...list.map((l) => l.n)].sort((a, b) => a - b), `${client} out of order`);
   }
 });
+}
 
 test('a sink whose broker is unreachable buffers without blocking and counts drops past its bound', async () => {
   const metrics = createSidecarMetrics();
@@ -90,4 +101,14 @@ test('a sink whose broker is unreachable buffers without blocking and counts dro
   await sink.close(300);
   assert.equal(sink.sent, 0);
   assert.equal(sink.dropped, 1000);
+});
+
+test('lean: a topic that does not exist yet is created on first use and receives the events', async () => {
+  const topic = uniqueName('it-sink-auto');
+  const sink = new KafkaEventSink({ producer: new LeanKafkaProducer({ brokers: kafkaBrokers(), topic, clientId: 'it-sink', compression: 'none' }), bufferSize: 1_000, lingerMs: 5, batchSize: 100 });
+  sink.start();
+  for (let i = 0; i < 50; i++) sink.publish(event(i));
+  await waitFor(() => sink.sent === 50, 'delivered to the auto-created topic', 20_000, 20);
+  await sink.close();
+  assert.equal((await consumeAll(topic, 50)).length, 50);
 });
