@@ -62,7 +62,7 @@ export class RobustZSeries implements SeriesScorer {
 export const ROBUST_Z_SERIES: SeriesFactory = { name: 'robust-z', create: () => new RobustZSeries() };
 
 interface SeriesModule {
-  createSeriesDetector?: (options?: { profile?: SeriesProfile }) => { update(value: number, tsMs: number): number; readonly stateBytes?: number };
+  createSeriesDetector?: (options?: { profile?: SeriesProfile; minScale?: number }) => { update(value: number, tsMs: number): number; readonly stateBytes?: number };
 }
 
 let cached: Promise<SeriesFactory> | null = null;
@@ -81,7 +81,8 @@ export function loadSeriesFactory(): Promise<SeriesFactory> {
         return {
           name: 'series',
           create: (profile: SeriesProfile) => {
-            const d = create({ profile });
+            // the analyzer's series are request counts: one request is the smallest change that matters
+            const d = create({ profile, minScale: 1 });
             return {
               update: (value: number, ts: number) => {
                 const s = d.update(value, ts);
