@@ -80,6 +80,12 @@ class Exchange implements Waiter {
       this.answer(draining(), [], 'allowed', ['connection', 'close']);
       return;
     }
+    const url = this.req.url;
+    if (url === undefined || url.charCodeAt(0) !== 47 /* / */) {
+      // `*` (OPTIONS *) and absolute-form targets are not for a sidecar in front of one app
+      this.answer(badRequest('the request target must be an origin-form path'), [], 'allowed');
+      return;
+    }
     let identified: Identified | Promise<Identified>;
     try {
       identified = rt.identity.resolve(this.req);

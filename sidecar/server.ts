@@ -217,6 +217,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       exposeHeadRoutes: false,
       keepAliveTimeout: 72_000,
       requestTimeout: 0,
+      // a path the router cannot decode (`/%zz`) or a huge one is still the upstream's to judge:
+      // it goes through the same identify → decide → forward path (and gets its event)
+      frameworkErrors(_err, request, reply) {
+        reply.hijack();
+        handleRequest(rt, request.raw, reply.raw);
+      },
     });
     app.route({
       method: [...app.supportedMethods],

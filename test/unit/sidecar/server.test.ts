@@ -6,6 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { MemoryEventBus } from '../../../models/eventBus.js';
 import { MemoryControlPlane } from '../../../models/controlPlane.js';
@@ -215,7 +216,35 @@ describe('sidecar in-process', () => {
   });
 });
 
+/** One raw HTTP/1.1 exchange (paths a client library would normalise or refuse). */
+async function rawRequest(port: number, target: string): Promise<string> {
+  const s = connect(port, '127.0.0.1');
+  s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  return new Promise((resolve) => {
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('close', () => resolve(out.split('\r\n')[0]!));
+  });
+}
+
 describe('sidecar edges', () => {
+  test('odd but valid paths reach the upstream byte for byte; a non-path target is 400; each is one event', async () => {
+    const up = await startStubUpstream();
+    const bus = new MemoryEventBus();
+    const sc = await startSidecar({ policy: policy('version: 1\nrules: []\n'), upstream: up.url, listen: { host: '127.0.0.1', port: 0 }, admin: null, eventSink: bus, logger: silentLogger() });
+    try {
+      for (const target of ['/%zz', '/a%2F..%2Fb?q=%00', '//double//slash', '/' + 'x'.repeat(4000)]) {
+        assert.equal(await rawRequest(sc.port, target), 'HTTP/1.1 200 OK');
+        assert.equal(up.requests.at(-1)!.url, target);
+      }
+      assert.equal(await rawRequest(sc.port, '*'), 'HTTP/1.1 400 Bad Request');
+      assert.equal(bus.published, 5);
+    } finally {
+      await sc.close();
+      await up.close();
+    }
+  });
+
   test('an unreachable upstream gives 502 problem+json and the event records it', async () => {
     const bus = new MemoryEventBus();
     const sc = await startSidecar({ policy: policy(BASE), upstream: 'http://127.0.0.1:1', listen: { host: '127.0.0.1', port: 0 }, admin: null, eventSink: bus, logger: silentLogger() });
