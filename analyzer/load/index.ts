@@ -1,16 +1,21 @@
 /**
  * Automatic tightening under backend load — the analyzer's slow loop (the sidecar's fast one is
- * sidecar/adaptive). Wiring, in the analyzer's program:
+ * sidecar/adaptive). Wiring, in the analyzer's program (analyzerPlugin.ts):
  *
- *   const load = new LoadControlLoop({ policy, plane, registry: metrics.registry, log });
- *   await load.start();                 // resumes multipliers in force, then ticks every interval
- *   consumer.onBatch((events) => load.observe(events));   // beside analyzer.ingest(events)
- *   policyWatcher.onChange((p) => load.setPolicy(p));
- *   await load.stop();                  // at shutdown
+ *   const load = loadControl();
+ *   await startAnalyzer({ ..., source: load.tap(source), plugins: [load.plugin, ...] });
+ *
+ * or by hand:
+ *
+ *   const loop = new LoadControlLoop({ policy, plane, registry: metrics.registry, log });
+ *   await loop.start();                 // resumes multipliers in force, then ticks every interval
+ *   loop.observe(events);               // with every batch, beside analyzer.ingest(events)
+ *   loop.setPolicy(next);               // on a policy reload
+ *   await loop.stop();                  // at shutdown
  *
  * For the operator API and UI (the load page):
  *
- *   getLoad(loop) → {enabled, config, ttlMs, services: [{service, multiplier, tiers, published,
+ *   getLoad(load.loop()) → {enabled, config, ttlMs, services: [{service, multiplier, tiers, published,
  *                    action, reason, pressure, signals}], history: [{ts, service, multiplier, tiers,
  *                    reason, action}]}
  *   loop.list()   → [{ts, service, multiplier, reason}]  (AnalyzerBackendParts.loadHistory)
@@ -38,3 +43,4 @@ export function getLoad(loop: LoadControlLoop | null): LoadSnapshot {
   if (loop === null) return { enabled: false, config: null, ttlMs: 0, services: [], history: [] };
   return loop.getLoad();
 }
+export { loadControl, tapEvents, type LoadControlHandle } from './analyzerPlugin.js';

@@ -43,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     import('../../analyzer/reports/publisher.js'),
     import('../../analyzer/api/index.js'),
   ]);
+  const { loadControl } = await import('../../analyzer/load/index.js');
 
   const redis = createRedisClient(config.redis!, { name: 'ratewarden-analyzer', commandTimeoutMs: 5_000 });
   redis.on('error', () => undefined); // ioredis reconnects; failed writes are counted where they happen
@@ -64,10 +65,12 @@ export async function run(argv: string[]): Promise<number> {
   const publisher = new KafkaReportPublisher(kafka, { onError: (err) => running?.app.log.warn({ err: err.message }, 'publishing anomaly reports failed; retrying') });
   const loadHistory = new api.LoadHistory();
   await loadHistory.follow(controlPlane).catch(() => undefined);
+  // automatic tightening under backend load (policy analyzer.load): sees every batch, writes rw:ctl:load
+  const load = loadControl();
 
   running = await startAnalyzer({
     policy,
-    source,
+    source: load.tap(source),
     controlPlane,
     reports,
     publisher,
@@ -76,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
     instance: config.instance || hostname(),
     plugins: [
+      load.plugin,
       async (app, state) => {
         const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory });
         await app.register(api.operatorPlugin, { backend, adminToken: config.adminToken, readonlyToken: config.readonlyToken });
@@ -84,6 +88,15 @@ export async function run(argv: string[]): Promise<number> {
   });
   running.app.log.info({ address: running.address, topic: config.eventsTopic, group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
 
+  // SIGHUP reloads the policy file; a bad file keeps the last good policy
+  const reload = (): void => {
+    const next = loadPolicyFile(config.configFile);
+    if (next.ok) {
+      running!.state.analyzer.setPolicy(next.policy);
+      running!.app.log.info({ file: config.configFile }, 'policy reloaded');
+    } else running!.app.log.error({ file: config.configFile, errors: formatPolicyErrors(next.errors, config.configFile) }, 'policy reload failed; keeping the last good policy');
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -93,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await running.close();
   await loadHistory.close();
   redis.disconnect();

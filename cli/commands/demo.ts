@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     import('../../simulator/stub-upstream.js'),
     import('../../simulator/live.js'),
   ]);
+  const { loadControl } = await import('../../analyzer/load/index.js');
 
   const closers: Array<() => Promise<unknown>> = [];
   const closeAll = async (): Promise<void> => {
@@ -120,9 +121,10 @@ export async function run(argv: string[]): Promise<number> {
     const loadHistory = new api.LoadHistory();
     await loadHistory.follow(controlPlane).catch(() => undefined);
     closers.push(() => loadHistory.close());
+    const load = loadControl(); // automatic tightening under backend load (policy analyzer.load)
     const analyzer = await startAnalyzer({
       policy,
-      source,
+      source: load.tap(source),
       controlPlane,
       reports,
       listen: uiListen,
@@ -133,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       detection: { warmupMs: 15_000 },
       logger: false,
       plugins: [
+        load.plugin,
         async (app, state) => {
           const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory });
           await app.register(api.operatorPlugin, { backend, adminToken, readonlyToken: env.RW_READONLY_TOKEN || null });
