@@ -20,7 +20,7 @@ test('a throwing tap is counted and the analyzer still gets the batch', async ()
   const source = tapEvents(bus, () => {
     throw new Error('bug');
   }, () => errors++);
-  bus.publish(events(1, Date.now())[0]!);
+  bus.publish(events(1, Date.now(), 1)[0]!);
   const run = source.run(async (batch) => {
     seen.push(batch.length);
     await source.stop();
