@@ -166,3 +166,16 @@ test('without Kafka and Redis the analyzer refuses to start and says what it nee
   assert.match(r.stderr, /needs Kafka and Redis; missing KAFKA_BROKERS .* and REDIS_URL or REDIS_CLUSTER_NODES/);
   assert.match(r.stderr, /ratewarden demo/);
 });
+
+test('ratewarden analyzer --train writes a loadable artifact with its metadata', { timeout: 60_000 }, async () => {
+  const out = join(tempDir(), 'autoencoder-t1');
+  const r = await runRatewarden(['analyzer', '--train', '--out', out, '--source', 'generator', '--clients', '40', '--minutes', '15', '--epochs', '2'], { env: childEnv(), timeoutMs: 50_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /autoencoder-t1, \d+ rows/);
+  assert.match(r.stderr, /tensorflow\.js backend: /);
+  const { readFileSync, existsSync } = await import('node:fs');
+  assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.bin')));
+  const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8')) as { version: string; training: { source: string } };
+  assert.equal(meta.version, 'autoencoder-t1');
+  assert.match(meta.training.source, /generator/);
+});

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isTrainInvocation, parseAnalyzerArgs, parseAnalyzerTrainArgs } from '../../../analyzer/config.js';
+import { RatewardenError } from '../../../models/errors.js';
+
+test('the analyzer defaults to the shipped model, no scheduled retraining and the rw:anomalies report prefix', () => {
+  const c = parseAnalyzerArgs(['--config', 'p.yaml'], {});
+  assert.equal(c.model, 'shipped');
+  assert.equal(c.retrainEveryMs, null);
+  assert.equal(c.reportsPrefix, 'rw:anomalies');
+  assert.equal(c.fromBeginning, false);
+  assert.deepEqual(c.listen, { host: '0.0.0.0', port: 9090 });
+});
+
+test('model, retraining and prefixes come from flags over the environment', () => {
+  const c = parseAnalyzerArgs(['--config', 'p.yaml', '--model', 'none', '--retrain-every', '6h'], { RW_MODEL_DIR: '/m', RW_RETRAIN_EVERY: '1d', RW_REPORTS_PREFIX: 'x:reports', RW_FROM_BEGINNING: '1', RW_MODEL_OUT: '/out' });
+  assert.equal(c.model, 'none');
+  assert.equal(c.retrainEveryMs, 6 * 3_600_000);
+  assert.equal(c.reportsPrefix, 'x:reports');
+  assert.equal(c.modelOut, '/out');
+  assert.equal(c.fromBeginning, true);
+});
+
+test('a retraining period under a minute or not a duration is refused with the usage', () => {
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-every', '10s'], {}), (e: unknown) => e instanceof RatewardenError && /--retrain-every/.test(e.message));
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-every', 'soon'], {}), RatewardenError);
+});
+
+test('--train is its own invocation: an output directory is required, the source defaults to the simulator', () => {
+  assert.ok(isTrainInvocation(['--train', '--out', 'd']));
+  assert.ok(!isTrainInvocation(['--config', 'p.yaml']));
+  const t = parseAnalyzerTrainArgs(['--train', '--out', 'models/artifacts/autoencoder-v2', '--epochs', '5']);
+  assert.deepEqual(t, { outDir: 'models/artifacts/autoencoder-v2', version: null, source: 'simulator', clients: null, minutes: null, seed: null, epochs: 5 });
+  assert.throws(() => parseAnalyzerTrainArgs(['--train']), /--out/);
+  assert.throws(() => parseAnalyzerTrainArgs(['--train', '--out', 'd', '--epochs', 'many']), /--epochs/);
+});
