@@ -344,6 +344,14 @@ export interface OfferedLoadOptions {
   readonly timeoutMs?: number;
   /** Give each key its own X-Forwarded-For address (default true). */
   readonly forwardedFor?: boolean;
+  /**
+   * Rate steps run back to back in this one run — one connection pool, no drain between steps, so a
+   * step change is a step in the offered load and nothing else. When set, `ratePerSec` only seeds
+   * the request stream and `durationMs` is the steps' total.
+   */
+  readonly schedule?: ReadonlyArray<{ readonly ratePerSec: number; readonly durationMs: number }>;
+  /** Called with each answer (status null: transport error) and when it was sent (ms since the run started). */
+  readonly onResult?: (tier: string, status: number | null, latencyMs: number, sentAtMs: number) => void;
 }
 
 export interface TierLoadStats extends GroupSnapshot {
@@ -399,7 +407,41 @@ export async function runOfferedLoad(options: OfferedLoadOptions): Promise<Offer
     }
   }
   const gap = 1000 / options.ratePerSec;
-  const elapsedMs = await runPaced(arrivals(), (_r, i) => i * gap, (r) => sender.send(r, stats.get(r.tier)!), options.durationMs, { stopped: false, wake: null });
+  let dueOf = (_r: unknown, i: number): number => i * gap;
+  let durationMs = options.durationMs;
+  const schedule = options.schedule;
+  if (schedule && schedule.length > 0) {
+    if (schedule.some((s) => !(s.ratePerSec > 0) || !(s.durationMs > 0))) throw new RangeError('every schedule step needs ratePerSec > 0 and durationMs > 0');
+    durationMs = schedule.reduce((sum, s) => sum + s.durationMs, 0);
+    let step = 0;
+    let stepStart = 0;
+    let firstIndex = 0;
+    // indexes only grow, so the current step is found by walking forward
+    dueOf = (_r, i) => {
+      for (;;) {
+        const s = schedule[step];
+        if (s === undefined) return durationMs;
+        const due = stepStart + ((i - firstIndex) * 1000) / s.ratePerSec;
+        if (due < stepStart + s.durationMs) return due;
+        stepStart += s.durationMs;
+        firstIndex = i;
+        step++;
+      }
+    };
+  }
+  const onResult = options.onResult;
+  const runStart = performance.now();
+  const elapsedMs = await runPaced(
+    arrivals(),
+    dueOf,
+    (r) => {
+      if (!onResult) return sender.send(r, stats.get(r.tier)!);
+      const sentAt = performance.now() - runStart;
+      return sender.send(r, stats.get(r.tier)!, (status, latency) => onResult(r.tier, status, latency, sentAt));
+    },
+    durationMs,
+    { stopped: false, wake: null },
+  );
   await sender.close(timeoutMs);
   const tiers: Record<string, TierLoadStats> = {};
   let sent = 0;
@@ -416,7 +458,7 @@ export async function runOfferedLoad(options: OfferedLoadOptions): Promise<Offer
   }
   return {
     ratePerSec: options.ratePerSec,
-    durationMs: options.durationMs,
+    durationMs,
     elapsedMs: Math.round(elapsedMs),
     sent,
     completed,
