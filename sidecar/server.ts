@@ -208,6 +208,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       engineErrors: 0,
       adaptive: adaptiveGateFor(null, policy, { registry: metrics.registry }),
     };
+    metrics.watchRuntime(rt);
 
     // ---- the proxy listener: one catch-all route; the reply is hijacked before any body parsing
     const app = fastify({

@@ -38,16 +38,19 @@ export class ControlPlaneSubscriber {
     private readonly opts: SubscriberOptions = {},
   ) {}
 
-  /** Subscribes and loads; resolves when the first load is done (or failed, or timed out: failMode decides then). */
+  /**
+   * Subscribes and loads, concurrently; resolves when both are done or `startTimeoutMs` (default 5 s)
+   * has passed — a Redis that is down delays start-up by that much at most (failMode decides then),
+   * and both keep retrying in the background.
+   */
   async start(): Promise<void> {
     const timeoutMs = this.opts.startTimeoutMs ?? 5_000;
-    await withTimeout(this.subscribeLoop(0), timeoutMs, 'control-plane subscribe').catch((err: Error) => {
-      this.opts.logger?.warn({ err: err.message }, 'control plane: not subscribed yet; retrying in the background');
-    });
     this.interval = setInterval(() => this.reload('interval'), this.opts.intervalMs ?? 30_000);
     this.interval.unref();
-    await withTimeout(this.reload('start'), timeoutMs, 'control-plane load').catch((err: Error) => {
-      this.opts.logger?.warn({ err: err.message }, 'control plane: first load did not finish; continuing');
+    const subscribed = this.subscribeLoop(0);
+    const loaded = this.reload('start');
+    await withTimeout(Promise.all([subscribed, loaded]), timeoutMs, 'control-plane start').catch((err: Error) => {
+      this.opts.logger?.warn({ err: err.message }, 'control plane: not ready yet; going on and retrying in the background');
     });
   }
 
@@ -63,7 +66,8 @@ export class ControlPlaneSubscriber {
             return;
           }
           this.unsubscribe = unsubscribe;
-          if (i > 0) void this.reload('reconnect'); // whatever was published before we listened
+          // whatever was published between a load and the subscription: load again
+          if (i > 0 || this.loaded) void this.reload('reconnect');
           return;
         } catch (err) {
           if (i === 0) this.opts.logger?.warn({ err: (err as Error).message }, 'control plane: subscribe failed; retrying');

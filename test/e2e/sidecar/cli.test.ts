@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childEnv } from '../../helpers/infra.js';
-import { httpRequest, runRatewarden, startSidecarProcess, startStubUpstream, tempDir } from '../../helpers/proc.js';
+import { freePort, httpRequest, metricValue, runRatewarden, startSidecarProcess, startStubUpstream, tempDir } from '../../helpers/proc.js';
 
 function policyFile(text: string): string {
   const file = join(tempDir(), 'policy.yaml');
@@ -74,4 +74,28 @@ test('it starts with events disabled when KAFKA_BROKERS is unset, keeps /metrics
   const all = sc.output();
   assert.ok(!all.includes('cli-secret-key') && !all.includes('cli-secret-token'));
   assert.ok(!all.includes('forged'));
+});
+
+test('with Redis unreachable and failMode open it still starts in bounded time, limits locally and reports ready', async () => {
+  const up = await startStubUpstream();
+  const deadPort = await freePort();
+  const t0 = Date.now();
+  const sc = await startSidecarProcess({
+    policy: 'version: 1\nstore: { kind: redis, failMode: open }\nrules:\n  - { id: g, key: [ip], algorithm: fixed-window, limit: 3, window: 1h }\n',
+    upstream: up.url,
+    env: childEnv({ REDIS_URL: `redis://127.0.0.1:${deadPort}` }),
+  });
+  try {
+    assert.ok(Date.now() - t0 < 15_000, `start took ${Date.now() - t0} ms`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await httpRequest(sc.url + '/x')).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    assert.equal((await httpRequest(sc.adminUrl + '/readyz')).status, 200);
+    const text = (await httpRequest(sc.adminUrl + '/metrics')).text;
+    assert.ok(metricValue(text, 'ratewarden_store_errors_total')! >= 1);
+    assert.equal(metricValue(text, 'ratewarden_store_healthy'), 0);
+  } finally {
+    await sc.stop();
+    await up.close();
+  }
 });

@@ -205,6 +205,10 @@ describe('sidecar in-process', () => {
       assert.match(text, new RegExp(`^# TYPE ratewarden_${name} `, 'm'), name);
     }
     assert.ok(metricValue(text, 'ratewarden_requests_total', { rule: 'per-key', decision: 'limited' })! >= 2);
+    assert.equal(metricValue(text, 'ratewarden_store_healthy'), 1);
+    assert.equal(metricValue(text, 'ratewarden_inflight_requests'), 0);
+    assert.ok(metricValue(text, 'ratewarden_decision_seconds_count')! >= 10);
+    assert.equal(metricValue(text, 'ratewarden_decision_seconds_bucket', { le: '+Inf' }), metricValue(text, 'ratewarden_decision_seconds_count'));
     assert.ok(!text.includes('key-limit') && !text.includes('key-events-secret'));
   });
 
