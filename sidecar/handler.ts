@@ -49,6 +49,21 @@ export interface Runtime {
 
 const ANSWERED = { allowed: 'allowed' } as const;
 
+/**
+ * Set on requests that sent `Expect: 100-continue` (server.ts routes Node's 'checkContinue' here):
+ * the client waits for `100 Continue` before sending its body, so a request we reject never
+ * uploads it, and one we forward gets the go-ahead only once admitted.
+ */
+export const kExpectContinue = Symbol('ratewarden.expectContinue');
+
+function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
+  const r = req as IncomingMessage & { [kExpectContinue]?: boolean };
+  if (r[kExpectContinue]) {
+    r[kExpectContinue] = false;
+    if (!res.headersSent && !res.destroyed) res.writeContinue();
+  }
+}
+
 /** Entry point for one request (the fastify route hijacks the reply and calls this). */
 export function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse): void {
   new Exchange(rt, req, res).start();
@@ -109,6 +124,7 @@ class Exchange implements Waiter {
     }
     const f = id.facts;
     if (rt.engine.needsBody(f.method, f.path, f.host)) {
+      continueIfExpected(this.req, this.res);
       readBody(this.req, MAX_GRAPHQL_BODY).then(
         (body) => {
           if (body === null) {
@@ -218,6 +234,7 @@ class Exchange implements Waiter {
       return;
     }
     const id = this.identified!;
+    continueIfExpected(req, this.res);
     const cl = req.headers['content-length'];
     const streamBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
     this.rt.proxy.forward(
@@ -241,6 +258,10 @@ class Exchange implements Waiter {
   };
 
   private answer(problem: Problem, headers: HeaderList, decision: Decision, extra?: HeaderList): void {
+    if ((this.req as IncomingMessage & { [kExpectContinue]?: boolean })[kExpectContinue]) {
+      // the body was never invited: end the connection rather than wait for (or read) it
+      extra = extra ? [...extra, 'connection', 'close'] : ['connection', 'close'];
+    }
     const bytesOut = sendProblem(this.res, problem, headers, extra);
     const cl = Number(this.req.headers['content-length']);
     this.finish(problem.status, this.body?.length ?? (Number.isFinite(cl) ? cl : 0), bytesOut, decision);

@@ -22,7 +22,7 @@ import { defaultEngineFactory, type EngineFactory } from './engineLoader.js';
 import { UserAgentHasher } from './events/callEvent.js';
 import { KafkaEventSink, NullEventSink } from './events/kafkaSink.js';
 import { createEventProducer } from './events/producers.js';
-import { handleRequest, type Runtime } from './handler.js';
+import { handleRequest, kExpectContinue, type Runtime } from './handler.js';
 import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
@@ -236,6 +236,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       handler() {
         // never reached: the reply is hijacked in onRequest
       },
+    });
+    // `Expect: 100-continue`: Node would answer 100 at once; we answer it only once the request is admitted
+    app.server.on('checkContinue', (req, res) => {
+      (req as typeof req & { [kExpectContinue]?: boolean })[kExpectContinue] = true;
+      app.server.emit('request', req, res);
     });
     const listen = opts.listen ?? { host: '0.0.0.0', port: 8080 };
     await app.listen({ host: listen.host, port: listen.port });

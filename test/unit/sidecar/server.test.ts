@@ -263,6 +263,49 @@ describe('sidecar edges', () => {
     }
   });
 
+  test('Expect: 100-continue is answered only for admitted requests; a limited one never uploads its body', async () => {
+    const up = await startStubUpstream();
+    const sc = await startSidecar({
+      policy: policy('version: 1\nstore: { kind: memory }\nrules:\n  - { id: up, key: [ip], algorithm: fixed-window, limit: 1, window: 1h }\n'),
+      upstream: up.url,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: null,
+      logger: silentLogger(),
+    });
+    const exchange = async (): Promise<{ interim: boolean; status: string; closed: boolean }> => {
+      const s = connect(sc.port, '127.0.0.1');
+      s.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+      let buf = '';
+      let interim = false;
+      return new Promise((resolve) => {
+        s.on('data', (d) => {
+          buf += d;
+          if (!interim && buf.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+            interim = true;
+            buf = buf.slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+            s.write('hello');
+          }
+          if (/^HTTP\/1\.1 [2-5]\d\d/.test(buf) && buf.includes('\r\n\r\n')) {
+            const status = buf.split('\r\n')[0]!;
+            s.end();
+            resolve({ interim, status, closed: /connection: close/i.test(buf) });
+          }
+        });
+      });
+    };
+    try {
+      const first = await exchange();
+      assert.deepEqual([first.interim, first.status], [true, 'HTTP/1.1 200 OK']);
+      assert.equal(up.requests.at(-1)!.bodyBytes, 5);
+      const second = await exchange();
+      assert.deepEqual([second.interim, second.status, second.closed], [false, 'HTTP/1.1 429 Too Many Requests', true]);
+      assert.equal(up.requests.length, 1);
+    } finally {
+      await sc.close();
+      await up.close();
+    }
+  });
+
   test('with rejectInvalid a bad token is answered 401; without it the caller is anonymous', async () => {
     const up = await startStubUpstream();
     const yaml = (reject: boolean) => `
