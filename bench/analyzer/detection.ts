@@ -11,13 +11,13 @@
  * Targets (issue 5): recall ≥ 0.95, ≤ 1 false alarm per 10k client-minutes, detection ≤ 30 s.
  */
 import { parsePolicy, type Policy } from '../../models/policy/index.js';
-import { MemoryControlPlane } from '../../models/controlPlane.js';
+import { MemoryControlPlane, type ControlPlane } from '../../models/controlPlane.js';
 import type { CallEvent } from '../../models/events.js';
 import type { AnomalyReport } from '../../models/anomaly.js';
 import { loadTf } from '../../models/ml/backend.js';
 import { AutoencoderScorer } from '../../models/ml/autoencoder.js';
-import { createSimulation, defaultScenarios, type ScenarioSpec } from '../../simulator/index.js';
-import { Analyzer } from '../../analyzer/analyzer.js';
+import { createSimulation, defaultScenarios, type GroundTruthLabel, type ScenarioSpec } from '../../simulator/index.js';
+import { Analyzer, type TickResult } from '../../analyzer/analyzer.js';
 import { MemoryReportStore } from '../../analyzer/reports/memoryStore.js';
 import { loadSeriesFactory } from '../../analyzer/detectors/seriesScorer.js';
 import { shippedModelDir } from '../../analyzer/model.js';
@@ -47,6 +47,19 @@ export interface DetectionEvalOptions {
   /** Grace after a label's end in which reports still count as true. */
   readonly graceMs?: number;
   readonly log?: (line: string) => void;
+  /** The analyzer's control plane (default: a fresh in-memory one), e.g. to see when blocks are written. */
+  readonly controlPlane?: ControlPlane;
+  /** Watches the run as it happens (the benchmark harness draws timelines and per-scenario figures from it). */
+  readonly observer?: DetectionObserver;
+}
+
+export interface DetectionObserver {
+  /** The ground truth and the simulated span, before the first event. */
+  start?(labels: readonly GroundTruthLabel[], startMs: number, endMs: number): void;
+  /** Every simulated event, in order. */
+  event?(e: CallEvent): void;
+  /** After each analyzer tick at simulated time `now` (its effects, control-plane writes included, are done). */
+  tick?(now: number, result: TickResult): void;
 }
 
 export interface LabelResult {
@@ -88,7 +101,9 @@ export async function evaluateDetection(opts: DetectionEvalOptions = {}): Promis
   let autoencoder: AutoencoderScorer | null = null;
   if (opts.autoencoder !== false) autoencoder = await AutoencoderScorer.load(await loadTf(log), shippedModelDir());
   const reports = new MemoryReportStore();
-  const analyzer = new Analyzer({ policy, controlPlane: new MemoryControlPlane(), reports, clock: () => now, autoencoder, series: await loadSeriesFactory(), ...(opts.detection ? { detection: opts.detection } : {}) });
+  const observer = opts.observer ?? {};
+  observer.start?.(sim.labels, sim.startMs, sim.endMs);
+  const analyzer = new Analyzer({ policy, controlPlane: opts.controlPlane ?? new MemoryControlPlane(), reports, clock: () => now, autoencoder, series: await loadSeriesFactory(), ...(opts.detection ? { detection: opts.detection } : {}) });
   const opened: AnomalyReport[] = [];
   const activeMinutes = new Set<string>();
   let batch: CallEvent[] = [];
@@ -99,18 +114,25 @@ export async function evaluateDetection(opts: DetectionEvalOptions = {}): Promis
       now = nextTick;
       analyzer.ingest(batch);
       batch = [];
-      opened.push(...(await analyzer.tick(now)).opened);
+      const ticked = await analyzer.tick(now);
+      observer.tick?.(now, ticked);
+      opened.push(...ticked.opened);
       nextTick += 1_000;
     }
     batch.push(e);
+    observer.event?.(e);
     events++;
     activeMinutes.add(`${e.client}@${Math.floor(e.ts / 60_000)}`);
   }
   now = sim.endMs;
   analyzer.ingest(batch);
-  opened.push(...(await analyzer.tick(now)).opened);
+  const last = await analyzer.tick(now);
+  observer.tick?.(now, last);
+  opened.push(...last.opened);
   now = sim.endMs + 10_000;
-  opened.push(...(await analyzer.finish(now)).opened);
+  const finished = await analyzer.finish(now);
+  observer.tick?.(now, finished);
+  opened.push(...finished.opened);
 
   const grace = opts.graceMs ?? 120_000;
   const labelOf = new Map<string, (typeof sim.labels)[number]>();

@@ -1,10 +1,14 @@
 /**
  * Analyzer benchmark (issue 5), printed and returned by `run()`:
  *
- * - ingest: simulator events (20k clients, 10 simulated minutes; 4k clients with --quick) through the Analyzer on one core, one tick per simulated
- *   second: `ingest_only_events_per_s` (the counters alone), `ingest_events_per_s` (counters plus
- *   window closing, scoring with every detector incl. the autoencoder, and decisions) and
- *   `decode_ingest_events_per_s` (the same from JSON message bytes, as from Kafka). Target ≥ 100k/s.
+ * - ingest: simulator traffic offered at 100k events/s of simulated time from 20k clients (30
+ *   simulated seconds; --quick: 20k/s from 4k clients) through the Analyzer on one core, one tick
+ *   per simulated second, as fast as it goes: `ingest_only_events_per_s` (the counters alone),
+ *   `ingest_events_per_s` (counters plus window closing, scoring with every detector incl. the
+ *   autoencoder, and decisions) and `decode_ingest_events_per_s` (the same from JSON message
+ *   bytes, as from Kafka). Target ≥ 100k/s. The offered rate is in simulated time, so windows close
+ *   as they would at that rate for real: each client closes one 10 s window per 10 s, and
+ *   `scoring_us_per_window` says what one costs (for other client counts and rates).
  * - state: bytes per client (the analyzer's own estimate, and heap growth per client measured).
  * - lag_at_50k: a producer process sends 50k events/s to a 4-partition topic on real Kafka while
  *   this process runs the analyzer's consumer group (KafkaEventSource + Analyzer); consumer lag is
@@ -40,6 +44,12 @@ export interface AnalyzerBenchOptions {
   readonly kafka?: boolean;
   readonly detection?: boolean;
   readonly log?: (line: string) => void;
+  /** Events in the ingest run (default 30 s of the offered rate), the clients they come from (default 20k; quick 4k) and the offered rate in simulated time (default 100k/s; quick 20k/s). */
+  readonly ingestEvents?: number;
+  readonly ingestClients?: number;
+  readonly ingestRate?: number;
+  /** Seconds of 50k/s production in the lag run (default 30; quick 6). */
+  readonly lagSeconds?: number;
 }
 
 export interface LagResult {
@@ -63,6 +73,7 @@ export interface AnalyzerBenchResult {
   readonly events: number;
   readonly clients: number;
   readonly windows_scored: number;
+  readonly scoring_us_per_window: number;
   readonly state_bytes_per_client: number;
   readonly heap_bytes_per_client: number;
   readonly lag_at_50k: LagResult | { readonly skipped: string };
@@ -85,12 +96,13 @@ function simEvents(clients: number, ratePerSec: number, count: number, seed = 11
   return out;
 }
 
-async function ingestBench(quick: boolean, log: (l: string) => void) {
-  // steady state: ~100 events per client over 10 simulated minutes (admission is a one-off per client)
-  const count = quick ? 400_000 : 2_000_000;
-  const clients = quick ? 4_000 : 20_000;
-  log(`ingest: generating ${count} simulator events (${clients} clients)…`);
-  const events = simEvents(clients, count / 600, count);
+async function ingestBench(quick: boolean, log: (l: string) => void, sizes: { events?: number | undefined; clients?: number | undefined; rate?: number | undefined } = {}) {
+  // the offered rate is in simulated time, so windows close as often as they would at that rate
+  const rate = sizes.rate ?? (quick ? 20_000 : 100_000);
+  const count = sizes.events ?? rate * 30;
+  const clients = sizes.clients ?? (quick ? 4_000 : 20_000);
+  log(`ingest: generating ${count} simulator events (${clients} clients offered at ${rate}/s)…`);
+  const events = simEvents(clients, rate, count);
   const bytes = events.map((e) => Buffer.from(encodeCallEvent(e)));
   const autoencoder = await AutoencoderScorer.load(await loadTf(), shippedModelDir());
   const series = await loadSeriesFactory();
@@ -136,14 +148,15 @@ async function ingestBench(quick: boolean, log: (l: string) => void) {
   };
   const plain = await runOnce(false);
   const decoded = await runOnce(true);
-  const rate = (ns: bigint): number => Math.round(count / (Number(ns) / 1e9));
+  const perSecond = (ns: bigint): number => Math.round(count / (Number(ns) / 1e9));
   return {
-    ingest_only_events_per_s: rate(plain.ingestNs),
-    ingest_events_per_s: rate(plain.ingestNs + plain.tickNs),
-    decode_ingest_events_per_s: rate(decoded.ingestNs + decoded.tickNs + decoded.decodeNs),
+    ingest_only_events_per_s: perSecond(plain.ingestNs),
+    ingest_events_per_s: perSecond(plain.ingestNs + plain.tickNs),
+    decode_ingest_events_per_s: perSecond(decoded.ingestNs + decoded.tickNs + decoded.decodeNs),
     events: count,
     clients: plain.clients,
     windows_scored: plain.scored,
+    scoring_us_per_window: Math.round(Number(plain.tickNs) / 1e3 / Math.max(1, plain.scored)),
     state_bytes_per_client: plain.stateBytes,
     heap_bytes_per_client: Math.round(plain.heapPerClient),
   };
@@ -157,11 +170,11 @@ function kafkaBrokers(): string[] | null {
   return m ? m[1]!.trim().split(',') : null;
 }
 
-async function lagBench(quick: boolean, log: (l: string) => void): Promise<LagResult | { skipped: string }> {
+async function lagBench(quick: boolean, log: (l: string) => void, lagSeconds?: number): Promise<LagResult | { skipped: string }> {
   const brokers = kafkaBrokers();
   if (!brokers) return { skipped: 'no Kafka (KAFKA_BROKERS / .infra.env); run npm run infra:up' };
   const rate = 50_000;
-  const seconds = quick ? 6 : 30;
+  const seconds = lagSeconds ?? (quick ? 6 : 30);
   const topic = `rwbench-analyzer-${Date.now().toString(36)}`;
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({ clientId: 'rwbench-analyzer', brokers, logLevel: logLevel.NOTHING });
@@ -261,9 +274,9 @@ let acked = 0;
 export async function run(opts: AnalyzerBenchOptions = {}): Promise<AnalyzerBenchResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const quick = opts.quick ?? false;
-  const ingest = await ingestBench(quick, log);
-  log(`ingest: ${ingest.ingest_only_events_per_s} events/s counters only, ${ingest.ingest_events_per_s}/s with scoring, ${ingest.decode_ingest_events_per_s}/s from JSON bytes; ${ingest.clients} clients, ~${ingest.state_bytes_per_client} B state each (heap +${ingest.heap_bytes_per_client} B/client)`);
-  const lag = opts.kafka === false ? { skipped: '--no-kafka' } : await lagBench(quick, log).catch((err: unknown) => ({ skipped: `kafka: ${(err as Error).message}` }));
+  const ingest = await ingestBench(quick, log, { events: opts.ingestEvents, clients: opts.ingestClients, rate: opts.ingestRate });
+  log(`ingest: ${ingest.ingest_only_events_per_s} events/s counters only, ${ingest.ingest_events_per_s}/s with scoring, ${ingest.decode_ingest_events_per_s}/s from JSON bytes; ${ingest.windows_scored} windows scored at ${ingest.scoring_us_per_window} µs each; ${ingest.clients} clients, ~${ingest.state_bytes_per_client} B state each (heap +${ingest.heap_bytes_per_client} B/client)`);
+  const lag = opts.kafka === false ? { skipped: '--no-kafka' } : await lagBench(quick, log, opts.lagSeconds).catch((err: unknown) => ({ skipped: `kafka: ${(err as Error).message}` }));
   if ('skipped' in lag) log(`lag at 50k/s: skipped (${lag.skipped})`);
   else log(`lag at 50k/s: produced ${lag.produced_events_per_s}/s, consumed ${lag.consumed_events_per_s}/s, max lag ${lag.max_lag}, final ${lag.final_lag}, bounded ${lag.bounded}${lag.note ? ` — ${lag.note}` : ''}`);
   let detection: DetectionEval | { skipped: string } = { skipped: '--quick' };
