@@ -113,7 +113,16 @@ export class AdaptiveGate {
     this.timer.unref();
   }
 
+  /**
+   * The timer only schedules the sweep for the check phase (setImmediate): after an event-loop stall
+   * (GC, a busy CPU) the timers phase runs before the poll phase, so sweeping at once would shed
+   * waiters whose slots are already free in responses not yet read. Reading those first is fair.
+   */
   private readonly onTimer = (): void => {
+    setImmediate(this.sweep);
+  };
+
+  private readonly sweep = (): void => {
     this.timer = null;
     this.timerAt = Infinity;
     const next = this.limiter.sweep(this.clock());
