@@ -120,6 +120,8 @@ export class LoadControlLoop {
   private ticking: Promise<void> | null = null;
   private lastGauges: Readonly<Record<string, number>> = {};
   private lastForget = -Infinity;
+  /** start() was called (and stop() not since): reloads keep the timer running. */
+  private started = false;
 
   constructor(private readonly opts: LoadControlOptions) {
     this.policy = opts.policy;
@@ -147,12 +149,14 @@ export class LoadControlLoop {
 
   /** Resumes from multipliers in force, then runs `tick` every interval (timer unref'd). */
   async start(): Promise<void> {
+    this.started = true;
     if (this.config === null) return;
     await this.resume(this.clock()).catch((err: Error) => this.log('warn', 'load control: could not read rw:ctl:load; starting from 1', { err: err.message }));
     this.schedule();
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.ticking?.catch(() => undefined);
@@ -188,9 +192,9 @@ export class LoadControlLoop {
       s.controller = createController(this.config, this.opts.controller);
       s.controller.reset(m, now);
     }
-    if (before?.intervalMs !== this.config.intervalMs || this.timer === null) {
+    if (this.started && (before?.intervalMs !== this.config.intervalMs || this.timer === null)) {
       this.stopTimer();
-      if (before !== null) this.schedule();
+      this.schedule();
     }
   }
 

@@ -93,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     const next = loadPolicyFile(config.configFile);
     if (next.ok) {
       running!.state.analyzer.setPolicy(next.policy);
+      load.loop()?.setPolicy(next.policy);
       running!.app.log.info({ file: config.configFile }, 'policy reloaded');
     } else running!.app.log.error({ file: config.configFile, errors: formatPolicyErrors(next.errors, config.configFile) }, 'policy reload failed; keeping the last good policy');
   };

@@ -227,3 +227,36 @@ test("the sidecar's control state applies the published tiers and ignores the va
   assert.equal(state.loadMultiplier('unknown-tier', now()), v.multiplier);
   assert.equal(state.loadMultiplier('free', v.until!), 1, 'expired: a dead analyzer pins nothing');
 });
+
+test('a policy reload that turns analyzer.load on starts the ticking, one that turns it off stops it', async () => {
+  const plane = new RecordingPlane();
+  const policy = loadPolicy('targets: { p99: 250ms }\n    interval: 20ms');
+  const off = { ...policy, analyzer: { ...policy.analyzer, load: null } };
+  const loop = new LoadControlLoop({ policy: off, plane });
+  await loop.start();
+  loop.setPolicy(policy);
+  const feed = setInterval(() => loop.observe(events(100, Date.now() - 20, 20, () => ({ latencyMs: 900 }))), 10);
+  try {
+    const deadline = Date.now() + 3_000;
+    while (plane.writes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(plane.writes.length > 0, 'the loop ticked after the reload');
+    loop.setPolicy(off);
+    const count = plane.writes.length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(plane.writes.length, count);
+    assert.equal(loop.enabled, false);
+  } finally {
+    clearInterval(feed);
+    await loop.stop();
+  }
+});
+
+test('a reload with new targets keeps the multiplier in force and judges by the new targets', async () => {
+  const { loop, second, plane } = setup();
+  await second(400);
+  assert.equal(plane.writes.at(-1)!.value!.multiplier, 0.8);
+  loop.setPolicy(loadPolicy('targets: { p99: 1s }\n    minMultiplier: 0.2'));
+  assert.equal(getLoad(loop).services[0]!.multiplier, 0.8);
+  await second(400);
+  assert.equal(getLoad(loop).services[0]!.action, 'hold', '400 ms is within a 1 s target but recovery waits');
+});
