@@ -195,6 +195,9 @@ const actionSchema = z.strictObject({
   detector: z.string().min(1).optional(),
 });
 
+const GAUGE_LABEL = String.raw`[a-zA-Z_][a-zA-Z0-9_]*\s*=\s*"(?:[^"\\]|\\.)*"`;
+const GAUGE_SELECTOR = new RegExp(String.raw`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{\s*(` + GAUGE_LABEL + String.raw`\s*(,\s*` + GAUGE_LABEL + String.raw`\s*)*,?\s*)?\})?$`);
+
 const loadSchema = z.strictObject({
   targets: z.strictObject({
     p99: positiveDuration.optional(),
@@ -205,7 +208,10 @@ const loadSchema = z.strictObject({
   strategy: z.enum(['aimd', 'gradient']).optional(),
   interval: positiveDuration.optional(),
   metricsUrl: z.url().optional(),
-  gauges: z.record(z.string(), z.number()).optional(),
+  // keys: a metric name or `name{label="value",…}` selector of the upstream's Prometheus text format
+  gauges: z
+    .record(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number())
+    .optional(),
 });
 
 export const analyzerSchema = z.strictObject({

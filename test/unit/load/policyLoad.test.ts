@@ -1,0 +1,34 @@
+/** The policy options the load features read: analyzer.load, upstream.adaptiveConcurrency, tiers' shedPriority. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPolicyErrors, parsePolicy, type Policy } from '../../../models/policy/index.js';
+
+function parse(text: string): Policy {
+  const r = parsePolicy(text);
+  assert.ok(r.ok, r.ok ? '' : formatPolicyErrors(r.errors));
+  return r.policy;
+}
+
+test('analyzer.load is normalised with its defaults: aimd, 1 s interval, minMultiplier 0.2', () => {
+  const p = parse('version: 1\nrules: []\nanalyzer:\n  load:\n    targets: { p99: 250ms, errorRate: 0.01 }\n');
+  assert.deepEqual(p.analyzer.load, { targets: { p99Ms: 250, p50Ms: null, errorRate: 0.01 }, minMultiplier: 0.2, strategy: 'aimd', intervalMs: 1_000, metricsUrl: null, gauges: {} });
+});
+
+test('upstream.adaptiveConcurrency defaults to gradient2 between 4 and 1000 starting at 20', () => {
+  const p = parse('version: 1\nrules: []\nupstream: { adaptiveConcurrency: {} }\n');
+  assert.deepEqual(p.upstream.adaptiveConcurrency, { strategy: 'gradient2', minLimit: 4, maxLimit: 1_000, initialLimit: 20 });
+  assert.equal(parse('version: 1\nrules: []\n').upstream.adaptiveConcurrency, null);
+});
+
+test('tiers are shed free first: shedPriority defaults to 2 for free and 1 for the others', () => {
+  const p = parse('version: 1\nrules: []\ntiers: { free: {}, pro: {}, enterprise: { shedPriority: 0 } }\n');
+  assert.deepEqual(Object.fromEntries(Object.entries(p.tiers).map(([n, t]) => [n, t.shedPriority])), { free: 2, pro: 1, enterprise: 0 });
+});
+
+test('gauge keys must be metric names or label selectors, with the path of the bad key in the error', () => {
+  const text = (key: string): string => `version: 1\nrules: []\nanalyzer:\n  load:\n    targets: { p99: 250ms }\n    metricsUrl: http://127.0.0.1:1/metrics\n    gauges: { ${JSON.stringify(key)}: 100 }\n`;
+  for (const ok of ['queue_depth', 'process_cpu_ratio{core="0"}', 'http_inflight{route="/a",method="GET"}']) parse(text(ok));
+  const r = parsePolicy(text('queue depth!'));
+  assert.equal(r.ok, false);
+  assert.match(formatPolicyErrors(r.ok ? [] : r.errors), /analyzer\.load\.gauges\["queue depth!"\]: key must be a metric name or a selector/);
+});
