@@ -1,0 +1,121 @@
+/**
+ * From the parts' rows (medians over repetitions) to results.json's `cases` and `engine`: stable
+ * names, every expected peer present (a peer that could not run is a row saying why, never
+ * dropped), and ratios against the peers measured in the same run.
+ */
+import type { EngineCaseResult, HttpCaseResult, Num, PartStatus } from './shape.js';
+import { ratio, round } from './stats.js';
+
+/** Peer ids used as `ratio_vs` keys → the sidecar bench's case names. */
+export const HTTP_PEERS = {
+  upstream: 'upstream direct',
+  http_proxy: '@fastify/http-proxy (no limiter)',
+  fastify_rate_limit: '@fastify/http-proxy + @fastify/rate-limit (Redis)',
+  rate_limiter_flexible: '@fastify/http-proxy + rate-limiter-flexible (Redis)',
+  nginx: 'nginx limit_req',
+} as const;
+
+/** The closed-loop (maximum throughput) cases every full sidecar run is expected to produce, in order. */
+export const HTTP_CASES = [
+  HTTP_PEERS.upstream,
+  HTTP_PEERS.http_proxy,
+  'ratewarden (no rules)',
+  'ratewarden (memory store)',
+  'ratewarden (Redis + Kafka events)',
+  HTTP_PEERS.fastify_rate_limit,
+  HTTP_PEERS.rate_limiter_flexible,
+  HTTP_PEERS.nginx,
+] as const;
+
+export const FIXED_RATE_DIRECT = 'upstream direct @ half of ratewarden (Redis + Kafka) max';
+export const FIXED_RATE_RW = 'ratewarden (Redis + Kafka) @ half of its max';
+
+export interface HttpRow {
+  readonly name: string;
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly note?: string;
+}
+
+/**
+ * The sidecar bench names its fixed-rate rows after the rate it chose (half of that run's maximum),
+ * which differs per repetition; give them stable names so repetitions merge, keeping the rate.
+ */
+export function stableHttpRow<T extends HttpRow>(row: T): T & { offered_rps?: number } {
+  const m = /^(upstream direct|ratewarden \(Redis \+ Kafka\)) @ (\d+) req\/s$/.exec(row.name);
+  if (!m) return row;
+  const { note: _note, ...rest } = row;
+  return { ...(rest as unknown as T), name: m[1] === 'upstream direct' ? FIXED_RATE_DIRECT : FIXED_RATE_RW, offered_rps: Number(m[2]) };
+}
+
+/**
+ * `cases` from the merged rows. `missing(name)` says why an expected case has no row
+ * (`not installed`, `failed`, `skipped`), with a note.
+ */
+export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_rps?: number }>, missing: (name: string) => { status: PartStatus; note: string }): HttpCaseResult[] {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const peerRps = Object.fromEntries(Object.entries(HTTP_PEERS).map(([id, name]) => [id, byName.get(name)?.rps ?? null])) as Record<keyof typeof HTTP_PEERS, number | null>;
+  const peerIds = Object.keys(HTTP_PEERS) as Array<keyof typeof HTTP_PEERS>;
+  const out: HttpCaseResult[] = [];
+  const names = [...HTTP_CASES, ...rows.map((r) => r.name).filter((n) => !(HTTP_CASES as readonly string[]).includes(n))];
+  for (const name of names) {
+    const row = byName.get(name);
+    if (!row) {
+      const why = missing(name);
+      out.push({ name, rps: null, p50_ms: null, p99_ms: null, ratio_vs: {}, status: why.status, note: why.note });
+      continue;
+    }
+    const fixedRate = name === FIXED_RATE_DIRECT || name === FIXED_RATE_RW;
+    const ratio_vs: Record<string, Num> = {};
+    if (!fixedRate) for (const id of peerIds) if (HTTP_PEERS[id] !== name) ratio_vs[id] = ratio(row.rps, peerRps[id]);
+    out.push({ ...row, ratio_vs, status: 'ok' });
+  }
+  const direct = byName.get(FIXED_RATE_DIRECT);
+  const rw = byName.get(FIXED_RATE_RW);
+  if (direct && rw) {
+    const i = out.findIndex((c) => c.name === FIXED_RATE_RW);
+    out[i] = { ...out[i]!, added_p99_ms: round(rw.p99_ms - direct.p99_ms, 3) } as HttpCaseResult;
+  }
+  return out;
+}
+
+export interface EngineRow {
+  readonly name: string;
+  readonly decisionsPerSec: number;
+  readonly p50_ms: number | null;
+  readonly p99_ms: number | null;
+  readonly note?: string;
+}
+
+/** What an engine bench case measures, from its name. */
+export function classifyEngineCase(name: string): Pick<EngineCaseResult, 'implementation' | 'store' | 'rules'> & { scope?: string } {
+  let m = /^ratewarden (memory|Redis) store, (\d+) rules?$/.exec(name);
+  if (m) return { implementation: 'ratewarden', store: m[1] === 'memory' ? 'memory' : 'redis', rules: Number(m[2]) };
+  if (name.startsWith('rate-limiter-flexible')) return { implementation: 'rate-limiter-flexible', store: 'redis', rules: 1 };
+  if (name.startsWith('redis-benchmark')) return { implementation: 'redis-benchmark', store: 'redis', rules: 1 };
+  m = /scope (\S+)$/.exec(name);
+  if (m) return { implementation: 'ratewarden', store: 'redis', rules: 1, scope: m[1]! };
+  return { implementation: 'unknown', store: null, rules: null };
+}
+
+/**
+ * `engine` from the merged rows. Redis-store ratewarden rows get ratios against the best
+ * rate-limiter-flexible run and against redis-benchmark's unpipelined EVALSHA (the ceiling of any
+ * one-call-per-decision design).
+ */
+export function engineCases(rows: ReadonlyArray<EngineRow & { reps?: Num[] }>): EngineCaseResult[] {
+  const rlf = rows.filter((r) => r.name.startsWith('rate-limiter-flexible')).map((r) => r.decisionsPerSec);
+  const bestRlf = rlf.length ? Math.max(...rlf) : null;
+  const ceiling = rows.find((r) => r.name.startsWith('redis-benchmark') && r.name.includes('unpipelined'))?.decisionsPerSec ?? null;
+  return rows.map((r) => {
+    const kind = classifyEngineCase(r.name);
+    const { decisionsPerSec, ...rest } = r;
+    const ratio_vs: Record<string, Num> = {};
+    if (kind.implementation === 'ratewarden' && kind.store === 'redis') {
+      ratio_vs.rate_limiter_flexible = ratio(decisionsPerSec, bestRlf);
+      ratio_vs.redis_benchmark_evalsha = ratio(decisionsPerSec, ceiling);
+    }
+    return { ...rest, ...kind, decisions_per_s: decisionsPerSec, ratio_vs };
+  });
+}
