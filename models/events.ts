@@ -10,6 +10,12 @@ export function eventsTopic(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export const DECISIONS = ['allowed', 'limited', 'blocked', 'shadow_limited', 'queued'] as const;
+
+/**
+ * `rule` of a request the sidecar's adaptive concurrency limit shed (503, decision `limited`): the
+ * upstream was overloaded, the client did nothing wrong. No policy rule can have this id.
+ */
+export const SHED_RULE = '@adaptive-concurrency';
 export type Decision = (typeof DECISIONS)[number];
 
 /**

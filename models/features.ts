@@ -8,7 +8,7 @@
  * vector when the window closes. 4xx counts every 4xx except 429 (rate-limit answers are counted by
  * `ratio_limited`, from the sidecar's decision, so our own limiting does not look like client errors).
  */
-import type { CallEvent } from './events.js';
+import { SHED_RULE, type CallEvent } from './events.js';
 import { DistinctCounter, RouteMemory, hashString } from './featureSketches.js';
 
 /**
@@ -153,9 +153,10 @@ export class WindowAccumulator {
         this.c4xx++;
         if (status === 401 || status === 403) this.c401403++;
       }
-    } else if (status >= 500) this.c5xx++;
+    } else if (status >= 500 && e.rule !== SHED_RULE) this.c5xx++;
     const d = e.decision;
-    if (d === 'limited' || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
+    // a shed under backend overload (SHED_RULE) is the upstream's state, not the client's behaviour
+    if ((d === 'limited' && e.rule !== SHED_RULE) || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
     this.bytes += e.bytesIn + e.bytesOut;
     this.latencySum += e.latencyMs;
     const ts = e.ts;

@@ -3,16 +3,18 @@
  * problem+json body whose type is the "temporary reduced capacity" problem of
  * draft-ietf-httpapi-ratelimit-headers (the draft DESIGN.md takes its other types from), and
  * `"error":"overloaded"`. The engine never saw the request, so it costs the client no budget; the
- * event says `decision: limited` with rule `@adaptive-concurrency` (a name no policy rule can have),
- * so the analyzer's load watcher never mistakes a shed for an upstream failure.
+ * event says `decision: limited` with rule `@adaptive-concurrency` (models/events.ts SHED_RULE, a
+ * name no policy rule can have), so the analyzer's load watcher never mistakes a shed for an upstream
+ * failure, and the client's features (models/features.ts) do not count it as limiting or as a 5xx.
  */
+import { SHED_RULE } from '../../models/events.js';
 import type { Problem } from '../answers/problems.js';
 import type { Verdict } from '../engine/types.js';
 
 export const TEMPORARY_REDUCED_CAPACITY = 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity';
 
-/** Rule name in events and `requests_total{rule}` for shed requests. */
-export const ADAPTIVE_RULE = '@adaptive-concurrency';
+/** Rule name in events and `requests_total{rule}` for shed requests (models/events.ts SHED_RULE). */
+export const ADAPTIVE_RULE = SHED_RULE;
 
 const RETRY_AFTER_S = 1;
 
