@@ -248,8 +248,18 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // a part awaiting something that can no longer happen would otherwise end the process silently, exit 0
+  let finished = false;
+  process.once('beforeExit', () => {
+    if (finished) return;
+    log('bench: a part never finished (it awaited something nothing could resolve); no results written');
+    process.exit(1);
+  });
   main().then(
-    (code) => process.exit(code),
+    (code) => {
+      finished = true;
+      process.exit(code);
+    },
     (err: unknown) => {
       process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);

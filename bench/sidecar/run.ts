@@ -102,7 +102,7 @@ function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, portOf: 
             port,
             stop: () =>
               new Promise<void>((done) => {
-                if (child.exitCode !== null) return done();
+                if (child.exitCode !== null || child.signalCode !== null) return done(); // stopped already (a second stop must not wait for an exit that happened)
                 child.once('exit', () => done());
                 child.kill('SIGTERM');
                 setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
@@ -223,7 +223,7 @@ http {
       port,
       stop: () =>
         new Promise<void>((done) => {
-          if (child.exitCode !== null) return done();
+          if (child.exitCode !== null || child.signalCode !== null) return done();
           child.once('exit', () => done());
           child.kill('SIGQUIT');
           setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
