@@ -6,9 +6,8 @@
  * PART: all (default) | engine | sidecar (= http propagation events) | analyzer (= ingest detection
  * nab) | load | http | propagation | events | ingest | detection | nab. Parts run one after another,
  * never in parallel (2 cores). Throughput/latency parts (engine, http) are repeated (3× full, 1×
- * --quick) and each figure is the median of the repetitions. Budgets (full ≈ 10 min on 2 cores):
- * engine ~1.5 min, http ~3 min, propagation + events ~0.5 min, ingest ~1 min, detection ~0.3 min,
- * nab ~0.3 min, load ~3 min.
+ * --quick) and each figure is the median of the repetitions. Budgets in report/parts.ts (full ≈
+ * 9 min on 2 cores, --quick ≈ 2.5 min).
  *
  * Starts Redis and Kafka (scripts/infra/up.sh, idempotent) and installs missing tools
  * (scripts/ensure-bench-tools.sh) unless --no-infra. Prints one markdown report on stdout (progress
@@ -97,7 +96,7 @@ export async function runBench(o: RunOptions): Promise<RunOutcome> {
       const reps: EngineBenchRow[][] = [];
       for (let i = 0; i < b.reps; i++) {
         log(`engine: repetition ${i + 1}/${b.reps}`);
-        reps.push((await runEngine({ quick: o.quick, seconds: b.engineSeconds, log: (l) => log(`  ${l}`) })).rows);
+        reps.push((await runEngine({ quick: o.quick, seconds: b.engineSeconds, redisBenchmarkRequests: b.redisBenchmarkRequests, log: (l) => log(`  ${l}`) })).rows);
       }
       results.engine = engineCases(medianRows(reps, 'decisionsPerSec'));
     },
@@ -240,7 +239,7 @@ async function main(): Promise<number> {
   const npmScript = everything ? 'bench' : positionals.length === 1 && ['engine', 'sidecar', 'analyzer', 'load'].includes(positionals[0]!) ? `bench:${positionals[0]}` : null;
   const flags = [values.quick ? '--quick' : '', values.reps ? `--reps ${values.reps}` : ''].filter(Boolean).join(' ');
   const command = npmScript ? `npm run ${npmScript}${flags ? ` -- ${flags}` : ''}` : `npm run build && node dist/bench/run.js ${positionals.join(' ')}${flags ? ` ${flags}` : ''}`;
-  const md = summaryMarkdown(results, { command, plots: written, reps, durations });
+  const md = summaryMarkdown(results, { command, output: relative(REPO, out), plots: written, reps, durations });
   writeFileSync(join(outDir, 'summary.md'), md);
   process.stdout.write('\n' + md);
   log(`bench: wrote ${relative(REPO, out)}, bench/out/summary.md and ${written.length} plots in ${results.machine.total_s as number} s`);

@@ -100,9 +100,9 @@ export function classifyEngineCase(name: string): Pick<EngineCaseResult, 'implem
 }
 
 /**
- * `engine` from the merged rows. Redis-store ratewarden rows get ratios against the best
- * rate-limiter-flexible run and against redis-benchmark's unpipelined EVALSHA (the ceiling of any
- * one-call-per-decision design).
+ * `engine` from the merged rows. The one-rule Redis-store row gets ratios against the best
+ * rate-limiter-flexible run (one rule, the same keys) and against redis-benchmark's unpipelined
+ * EVALSHA (the ceiling of any one-call-per-decision design).
  */
 export function engineCases(rows: ReadonlyArray<EngineRow & { reps?: Num[] }>): EngineCaseResult[] {
   const rlf = rows.filter((r) => r.name.startsWith('rate-limiter-flexible')).map((r) => r.decisionsPerSec);
@@ -112,7 +112,8 @@ export function engineCases(rows: ReadonlyArray<EngineRow & { reps?: Num[] }>): 
     const kind = classifyEngineCase(r.name);
     const { decisionsPerSec, ...rest } = r;
     const ratio_vs: Record<string, Num> = {};
-    if (kind.implementation === 'ratewarden' && kind.store === 'redis') {
+    // like for like: one rule, many keys (the competing one-key cases and 5 rules have no peer)
+    if (kind.implementation === 'ratewarden' && kind.store === 'redis' && kind.rules === 1 && kind.scope === undefined) {
       ratio_vs.rate_limiter_flexible = ratio(decisionsPerSec, bestRlf);
       ratio_vs.redis_benchmark_evalsha = ratio(decisionsPerSec, ceiling);
     }

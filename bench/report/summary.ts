@@ -30,6 +30,8 @@ function ms(v: number | null | undefined): string {
 
 export interface SummaryOptions {
   readonly command: string;
+  /** Where the results JSON went (repository-relative). */
+  readonly output?: string;
   readonly plots: readonly string[];
   readonly reps: number;
   readonly durations: ReadonlyArray<{ part: string; seconds: number; status: string }>;
@@ -126,6 +128,6 @@ export function summaryMarkdown(r: BenchResults, o: SummaryOptions): string {
   out.push('');
   out.push(`Parts: ${o.durations.map((d) => `${d.part} ${Math.round(d.seconds)} s${d.status === 'ok' ? '' : ` (${d.status})`}`).join(', ')}.`);
   out.push('');
-  out.push(`Reproduce: \`${o.command}\` (starts Redis and Kafka with scripts/infra/up.sh, installs wrk/nginx-light/redis-tools when missing; writes bench/results.json, bench/out/*.svg and this text to bench/out/summary.md).`);
+  out.push(`Reproduce: \`${o.command}\` (starts Redis and Kafka with scripts/infra/up.sh, installs wrk/nginx-light/redis-tools when missing; writes ${o.output ?? 'bench/results.json'}, bench/out/*.svg and this text to bench/out/summary.md).`);
   return out.join('\n') + '\n';
 }

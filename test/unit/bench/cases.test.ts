@@ -65,10 +65,12 @@ describe('engine cases', () => {
     assert.equal(classifyEngineCase('token bucket 20000/s (200000 per 10 s), 8 engines competing, scope global-leased').scope, 'global-leased');
   });
 
-  it('rates the Redis store against the best rate-limiter-flexible run and the unpipelined EVALSHA ceiling', () => {
+  it('rates the one-rule Redis store against the best rate-limiter-flexible run and the unpipelined EVALSHA ceiling', () => {
     const out = engineCases([
       { name: 'ratewarden memory store, 1 rule', decisionsPerSec: 2_000_000, p50_ms: 0.001, p99_ms: 0.002 },
       { name: 'ratewarden Redis store, 1 rule', decisionsPerSec: 300_000, p50_ms: 0.8, p99_ms: 2 },
+      { name: 'ratewarden Redis store, 5 rules', decisionsPerSec: 70_000, p50_ms: 3, p99_ms: 8 },
+      { name: 'token bucket 20000/s (200000 per 10 s), 8 engines competing, scope shared', decisionsPerSec: 50_000, p50_ms: 4, p99_ms: 20 },
       { name: 'rate-limiter-flexible RateLimiterRedis (ioredis defaults)', decisionsPerSec: 60_000, p50_ms: 4, p99_ms: 9 },
       { name: 'rate-limiter-flexible RateLimiterRedis (auto-pipelining)', decisionsPerSec: 100_000, p50_ms: 2, p99_ms: 5 },
       { name: 'redis-benchmark EVALSHA token-bucket script, unpipelined (50 clients)', decisionsPerSec: 150_000, p50_ms: 0.3, p99_ms: 0.6 },
@@ -78,6 +80,8 @@ describe('engine cases', () => {
     assert.equal(redis.decisions_per_s, 300_000);
     assert.deepEqual(redis.ratio_vs, { rate_limiter_flexible: 3, redis_benchmark_evalsha: 2 });
     assert.deepEqual(out.find((e) => e.store === 'memory')!.ratio_vs, {});
+    assert.deepEqual(out.find((e) => e.rules === 5 && e.store === 'redis')!.ratio_vs, {}, 'five rules have no like-for-like peer');
+    assert.deepEqual(out.find((e) => e.name.startsWith('token bucket'))!.ratio_vs, {}, 'nor does one key shared by eight engines');
     assert.deepEqual(out.find((e) => e.implementation === 'rate-limiter-flexible')!.ratio_vs, {});
   });
 });
