@@ -295,6 +295,11 @@ export class LoadControlLoop {
   private async step(service: string, now: number, config: LoadConfig): Promise<void> {
     const s = this.control(service);
     const signals = this.watcher.signals(service, now, this.lastGauges);
+    if (s.signals !== null && signals.at === s.signals.at && s.step !== null && this.scraper === null) {
+      // no event since the last decision (consumer lag, or a pause): nothing new to judge — hold
+      await this.refresh(service, s, now, config);
+      return;
+    }
     const step = s.controller.update(signals, now);
     const tiers = shedByPriority(step.multiplier, this.policy.tiers, signals.tierDemand, config.minMultiplier);
     s.step = step;
@@ -319,6 +324,13 @@ export class LoadControlLoop {
       }
       return;
     }
+    await this.refresh(service, s, now, config);
+  }
+
+  /** Pushes `until` forward while a restriction is in force (every TTL / 2), keeping since and reason. */
+  private async refresh(service: string, s: ServiceControl, now: number, config: LoadConfig): Promise<void> {
+    const prev = s.published;
+    const ttl = loadTtlMs(config.intervalMs);
     if (prev !== null && isRestricted(prev) && now - prev.writtenAt >= ttl / 2) {
       const value: Omit<LoadValue, 'seq'> = { multiplier: prev.multiplier, since: prev.since, reason: prev.reason, until: now + ttl, ...(Object.keys(prev.tiers).length ? { tiers: prev.tiers } : {}) };
       if (await this.write(service, value, 'refresh')) s.published = { ...prev, until: now + ttl, writtenAt: now };

@@ -1,9 +1,10 @@
 /**
  * Load signals per service from the call events: p50/p99 upstream latency, the 5xx/timeout ratio
  * and the request count over a sliding window, plus each tier's share of the demand (what priority
- * shedding divides). Pure and bounded: events are bucketed by their own timestamp into one-second
- * slots of a ring; a window is read by merging its slots. Services, and tiers per service, are
- * capped; what does not fit is counted, not kept.
+ * shedding divides). Pure and bounded: events are bucketed by their own timestamp into the slots of
+ * a ring (a twentieth of the window, at least 250 ms: at most 21 latency sketches of 1 KiB per
+ * service); a window is read by merging its slots. Services, and tiers per service, are capped;
+ * what does not fit is counted, not kept.
  *
  * Which events say something about the upstream: only forwarded ones — decision `allowed` or
  * `shadow_limited` (`queued` ones too for errors, but not for latency: their latency includes our
@@ -32,15 +33,15 @@ export interface LoadSignals {
 }
 
 export interface LoadWatcherOptions {
-  /** Sliding window, ms (default 5 s; whole seconds). */
+  /** Sliding window, ms (default 5 s; rounded to whole slots). */
   readonly windowMs?: number;
   /** Services tracked at most (default 256). */
   readonly maxServices?: number;
   /** Distinct tiers per service (default 32; more count as `other`). */
   readonly maxTiers?: number;
+  /** A service whose newest event is further than this from the clock has no current signal (default 10 s). */
+  readonly staleMs?: number;
 }
-
-const SLOT_MS = 1_000;
 
 class Slot {
   epoch = -1;
@@ -68,9 +69,12 @@ class ServiceWindow {
 
 export class LoadWatcher {
   readonly windowMs: number;
+  /** Slot length: windowMs / 20, at least 250 ms, in whole 250 ms. */
+  readonly slotMs: number;
   private readonly slotCount: number;
   private readonly maxServices: number;
   private readonly maxTiers: number;
+  private readonly staleMs: number;
   private readonly services = new Map<string, ServiceWindow>();
   /** Events for services past the cap. */
   droppedServices = 0;
@@ -79,10 +83,13 @@ export class LoadWatcher {
   private newestEpoch = -Infinity;
 
   constructor(opts: LoadWatcherOptions = {}) {
-    this.windowMs = Math.max(SLOT_MS, Math.round((opts.windowMs ?? 5_000) / SLOT_MS) * SLOT_MS);
-    this.slotCount = this.windowMs / SLOT_MS + 1; // + the slot being filled
+    const requested = Math.max(250, opts.windowMs ?? 5_000);
+    this.slotMs = Math.max(250, Math.ceil(requested / 20 / 250) * 250);
+    this.windowMs = Math.max(this.slotMs, Math.round(requested / this.slotMs) * this.slotMs);
+    this.slotCount = this.windowMs / this.slotMs + 1; // + the slot being filled
     this.maxServices = opts.maxServices ?? 256;
     this.maxTiers = opts.maxTiers ?? 32;
+    this.staleMs = opts.staleMs ?? 10_000;
   }
 
   observe(events: readonly CallEvent[]): void {
@@ -99,7 +106,7 @@ export class LoadWatcher {
       w = new ServiceWindow(this.slotCount);
       this.services.set(e.service, w);
     }
-    const epoch = Math.floor(e.ts / SLOT_MS);
+    const epoch = Math.floor(e.ts / this.slotMs);
     if (epoch > this.newestEpoch) this.newestEpoch = epoch;
     if (epoch <= this.newestEpoch - this.slotCount) {
       this.late++;
@@ -129,10 +136,10 @@ export class LoadWatcher {
     }
   }
 
-  /** Services with events inside the window ending at `now`. */
+  /** Services with a current signal: their newest event within `staleMs` of `now`. */
   activeServices(now: number): string[] {
     const out: string[] = [];
-    for (const [name, w] of this.services) if (w.lastSeen > now - this.windowMs) out.push(name);
+    for (const [name, w] of this.services) if (Math.abs(now - w.lastSeen) <= this.staleMs) out.push(name);
     return out;
   }
 
@@ -148,16 +155,23 @@ export class LoadWatcher {
     return n;
   }
 
-  /** The signals over the last windowMs (whole one-second slots: the one `now` falls in, partly filled, and windowMs / 1 s before it). */
+  /**
+   * The signals over the last windowMs of the service's events, (at − windowMs, at] to the slot.
+   * Anchored at the newest event
+   * rather than the clock, so consumer lag or skewed sidecar clocks do not empty the window; a
+   * service whose newest event is more than `staleMs` from `now` is read at `now` (an empty window
+   * once its events are gone). `at` is that anchor: it moves only when new events arrive.
+   */
   signals(service: string, now: number, gauges: Readonly<Record<string, number>> = {}): LoadSignals {
     const w = this.services.get(service);
     const latency = new LatencySketch();
     let forwarded = 0;
     let errors = 0;
     const tierDemand: Record<string, number> = {};
+    const at = w !== undefined && Math.abs(now - w.lastSeen) <= this.staleMs ? w.lastSeen : now;
     if (w) {
-      const last = Math.floor(now / SLOT_MS);
-      const first = last - this.windowMs / SLOT_MS; // whole seconds covering the window, the current one partly
+      const last = Math.floor(at / this.slotMs);
+      const first = Math.floor((at - this.windowMs) / this.slotMs) + 1;
       for (const slot of w.slots) {
         if (slot.epoch < first || slot.epoch > last) continue;
         forwarded += slot.forwarded;
@@ -169,7 +183,7 @@ export class LoadWatcher {
     return {
       service,
       windowMs: this.windowMs,
-      at: now,
+      at,
       count: forwarded,
       p50Ms: latency.quantile(0.5),
       p99Ms: latency.quantile(0.99),

@@ -260,3 +260,13 @@ test('a reload with new targets keeps the multiplier in force and judges by the 
   await second(400);
   assert.equal(getLoad(loop).services[0]!.action, 'hold', '400 ms is within a 1 s target but recovery waits');
 });
+
+test('without a new event since the last decision the loop holds instead of judging the same evidence again', async () => {
+  const { plane, second, loop, setNow, now } = setup();
+  await second(400);
+  assert.equal(plane.writes.at(-1)!.value!.multiplier, 0.8);
+  for (let i = 1; i <= 3; i++) await loop.tick(setNow(now() + 1_000)); // events lag: nothing new arrives
+  assert.equal(getLoad(loop).services[0]!.multiplier, 0.8);
+  assert.equal(plane.writes.length, 2, 'one refresh of until, no second tightening');
+  assert.equal(plane.writes[1]!.value!.multiplier, 0.8);
+});
