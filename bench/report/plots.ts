@@ -40,7 +40,7 @@ export function renderPlots(r: BenchResults, inputs: PlotInputs = {}): Map<strin
   for (const t of inputs.timelines ?? []) {
     const l = t.label;
     const minutes = (ms: number): number => (ms - l.onsetMs) / 60_000;
-    const points = (series: Float64Array): Array<[number, number | null]> => Array.from(series, (v, i) => [minutes(t.fromMs + (i + 1) * t.bucketMs), Number.isNaN(v) ? null : v]);
+    const points = (series: Float64Array): Array<[number, number | null]> => holdScores(series, t.bucketMs).map((v, i) => [minutes(t.fromMs + (i + 1) * t.bucketMs), v]);
     const marks: Mark[] = [];
     const firstReport = (inputs.reports ?? []).filter((r) => l.clients.includes(r.client) && r.ts >= l.onsetMs && r.ts <= l.endMs + grace).sort((a, b) => a.ts - b.ts)[0];
     if (firstReport) marks.push({ x: minutes(firstReport.ts), label: `reported +${Math.round((firstReport.ts - l.onsetMs) / 1000)} s (${firstReport.detector ?? firstReport.action})`, color: '#1d4ed8' });
@@ -73,6 +73,21 @@ export function renderPlots(r: BenchResults, inputs: PlotInputs = {}): Map<strin
     );
   }
   return files;
+}
+
+/** A window's score stands until the next one, for at most the longest window (60 s); then the line breaks. */
+export function holdScores(series: Float64Array, bucketMs: number, holdMs = 60_000): Array<number | null> {
+  const out: Array<number | null> = [];
+  let last: number | null = null;
+  let age = 0;
+  for (const v of series) {
+    if (!Number.isNaN(v)) {
+      last = v;
+      age = 0;
+    } else if (last !== null && (age += bucketMs) >= holdMs) last = null;
+    out.push(Number.isNaN(v) ? last : v);
+  }
+  return out;
 }
 
 /** Writes the plots into `dir`; returns their paths relative to the repository (bench/out/…). */

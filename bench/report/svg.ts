@@ -89,7 +89,9 @@ export function barChart(o: BarChartOptions): string {
   const n = Math.max(1, o.series.length);
   const barH = 14;
   const groupH = n * barH + 10;
-  const labelW = Math.min(360, Math.max(80, ...o.categories.map((c) => c.length * 6.4 + 12)));
+  const CHAR = 6.4;
+  const labelW = Math.min(width * 0.55, Math.max(80, ...o.categories.map((c) => c.length * CHAR + 12)));
+  const maxChars = Math.floor((labelW - 12) / CHAR);
   const left = labelW + 10;
   const right = width - 70;
   const top = 56;
@@ -110,7 +112,9 @@ export function barChart(o: BarChartOptions): string {
   }
   out.push(`<text x="${f((left + right) / 2)}" y="${top + plotH + 34}" text-anchor="middle" fill="#374151">${escapeXml(o.unit)}</text>`);
   o.categories.forEach((c, i) => {
-    out.push(`<text x="${labelW}" y="${f(top + i * groupH + groupH / 2 + 4)}" text-anchor="end">${escapeXml(c)}</text>`);
+    // a label too long for the margin is shortened; the full text stays in its tooltip
+    const shown = c.length > maxChars ? `${c.slice(0, maxChars - 1)}…` : c;
+    out.push(`<text x="${labelW}" y="${f(top + i * groupH + groupH / 2 + 4)}" text-anchor="end"><title>${escapeXml(c)}</title>${escapeXml(shown)}</text>`);
   });
   out.push('</g>');
   colored.forEach((s, si) => {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyResults, type BenchResults } from '../../../bench/report/shape.js';
 import { mainRows, summaryMarkdown } from '../../../bench/report/summary.js';
-import { renderPlots } from '../../../bench/report/plots.js';
+import { holdScores, renderPlots } from '../../../bench/report/plots.js';
 import { budget, PARTS, selectParts } from '../../../bench/report/parts.js';
 import type { Timeline } from '../../../bench/report/detectionRecorder.js';
 import { assertWellFormed } from './wellFormed.js';
@@ -132,5 +132,13 @@ describe('part selection and budgets', () => {
     assert.equal(budget(true).reps, 1);
     assert.equal(budget(true, 2).reps, 2);
     assert.ok(budget(false).blocks >= 100 && budget(true).blocks >= 100, 'a p99 needs at least 100 blocks');
+  });
+});
+
+describe('timeline score holding', () => {
+  it('holds a window score across empty buckets for up to 60 s, then breaks the line', () => {
+    const nan = Number.NaN;
+    const held = holdScores(Float64Array.from([nan, 0.5, nan, nan, nan, nan, nan, nan, 0.9]), 10_000);
+    assert.deepEqual(held, [null, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, null, 0.9]);
   });
 });

@@ -126,3 +126,13 @@ describe('axis helpers', () => {
     assert.equal(escapeXml(`<a & "b" 'c'>`), '&lt;a &amp; &quot;b&quot; &apos;c&apos;&gt;');
   });
 });
+
+describe('bar labels', () => {
+  it('shortens a category label too long for the margin, keeping the full text as its tooltip', () => {
+    const long = 'token bucket 20000/s, 8 engines competing, scope global-leased '.repeat(3);
+    const svg = barChart({ title: 't', categories: [long, 'short'], series: [{ name: 's', values: [1, 2] }], unit: 'x', width: 600 });
+    assertWellFormed(svg);
+    assert.match(svg, new RegExp(`<title>${long}</title>token bucket[^<]*…</text>`));
+    assert.match(svg, /<title>short<\/title>short<\/text>/);
+  });
+});
