@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../models/policy/index.js';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
 import { Check, Where, snapshot } from './check.js';
+import { REJECT } from './algorithms/index.js';
 import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile.js';
 import { graphqlCost } from './graphqlCost.js';
 import { MemoryStore } from './stores/memoryStore.js';
 import { LeasedStore } from './stores/leasedStore.js';
 import { RedisStore } from './redis/redisStore.js';
-import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks } from './verdict.js';
+import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks, type Settler } from './verdict.js';
 import {
   NO_CONTROL,
   systemClock,
@@ -34,7 +35,7 @@ const UNMATCHED: Promise<Verdict> = Promise.resolve(ALLOW_UNMATCHED);
  * only if every store's rules pass; local admissions are taken first (synchronously) and refunded
  * if Redis then rejects, so no store ever admits for a request another store rejected.
  */
-export class RuleEngine implements Engine {
+export class RuleEngine implements Engine, Settler {
   private compiled: CompiledPolicy;
   private readonly clock: Clock;
   private readonly control: ControlView;
@@ -145,7 +146,7 @@ export class RuleEngine implements Engine {
     if (redis === null || !cp.redis) {
       this.memory.decide(checks, 0, checks.length, now);
       for (let i = 0; i < checks.length; i++) checks[i]!.where = Where.Memory;
-      return Promise.resolve(verdictFromChecks(checks, cost, this.releaser(checks)));
+      return Promise.resolve(verdictFromChecks(checks, cost, this));
     }
     if (!mixed) {
       if (redis.available()) return this.viaRedis(checks, checks, cost);
@@ -189,7 +190,7 @@ export class RuleEngine implements Engine {
       return this.withoutRedis(all, remote, true, cost, this.clock.now());
     }
     for (let i = 0; i < remote.length; i++) remote[i]!.where = Where.Redis;
-    return verdictFromChecks(all, cost, this.releaser(all));
+    return verdictFromChecks(all, cost, this);
   }
 
   /**
@@ -206,7 +207,7 @@ export class RuleEngine implements Engine {
     const pass = this.fallback.decide(remote, 0, remote.length, now, !passSoFar);
     for (let i = 0; i < remote.length; i++) remote[i]!.where = Where.Fallback;
     if (!pass) this.refundAll(all);
-    return verdictFromChecks(all, cost, this.releaser(all));
+    return verdictFromChecks(all, cost, this);
   }
 
   /** Rules in several stores: local (memory) first, then leased, then Redis; refunds on a later rejection. */
@@ -260,33 +261,74 @@ export class RuleEngine implements Engine {
       if (!remotePass) pass = false;
     }
     if (!pass) this.refundAll(decided);
-    return verdictFromChecks(decided, cost, this.releaser(decided));
+    return verdictFromChecks(decided, cost, this);
   }
 
   /** Gives back every admission of a rejected request, whichever store made it. */
   private refundAll(checks: readonly Check[]): void {
     for (const c of checks) {
-      if (!c.committed) continue;
-      switch (c.where) {
-        case Where.Memory:
-          this.memory.refund(c);
-          break;
-        case Where.Fallback:
-          this.fallback.refund(c);
-          break;
-        case Where.Leased:
-          this.leased?.refund(c);
-          break;
-        case Where.Redis:
-          c.committed = false;
-          this.redis?.refund([snapshot(c)]);
-          break;
-      }
+      if (c.committed) this.refundOne(c);
     }
   }
 
+  /** Gives back one committed admission (or lease) in the store that made it. */
+  private refundOne(c: Check): void {
+    switch (c.where) {
+      case Where.Memory:
+        this.memory.refund(c);
+        break;
+      case Where.Fallback:
+        this.fallback.refund(c);
+        break;
+      case Where.Leased:
+        this.leased?.refund(c);
+        break;
+      case Where.Redis:
+        c.committed = false;
+        this.redis?.refund([snapshot(c)]);
+        break;
+      default:
+        c.committed = false;
+    }
+  }
+
+  /**
+   * verdict.refund for an admitted request the upstream never answered: every consumption given back
+   * in the store that made it (leases released too). A countRejected rule's admission is not marked
+   * committed (a later rejection would not undo it), but it consumed all the same: it is given back
+   * here as well. Once, idempotent, never awaited; null when nothing was consumed.
+   */
+  refunder(checks: readonly Check[]): (() => void) | undefined {
+    let any = false;
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i]!;
+      if (c.committed || (c.rule.countRejected && c.status !== REJECT && c.where !== Where.None)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return undefined;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (let i = 0; i < checks.length; i++) {
+        const c = checks[i]!;
+        if (!c.committed) {
+          if (c.rule.isConcurrency || !c.rule.countRejected || c.status === REJECT || c.where === Where.None) continue;
+          c.committed = true; // a countRejected admission: consumed, though never marked for rejection refunds
+        }
+        try {
+          this.refundOne(c);
+        } catch {
+          // fire and forget: a refund that cannot be made must not disturb the request path
+        }
+      }
+    };
+  }
+
   /** verdict.release for requests holding concurrency leases: once, idempotent, never awaited. */
-  private releaser(checks: readonly Check[]): (() => void) | undefined {
+  releaser(checks: readonly Check[]): (() => void) | undefined {
     let held: Check[] | null = null;
     for (let i = 0; i < checks.length; i++) {
       const c = checks[i]!;

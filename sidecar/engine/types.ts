@@ -119,6 +119,15 @@ export interface Verdict {
    * or times out (idempotent). Absent when no concurrency rule matched.
    */
   readonly release?: () => void;
+  /**
+   * Gives back everything this request consumed, as if it had never been admitted — for a request
+   * the upstream never answered (502/504 made by the sidecar), which must not count against the
+   * client. Releases its concurrency leases too (so `release` after it is a no-op, and it is a
+   * no-op after `release` for those). Idempotent, fire and forget: never throws, never awaited
+   * (Redis refunds are batched like decisions). Present for `allow` and `queue` verdicts that
+   * consumed something.
+   */
+  readonly refund?: () => void;
 }
 
 export interface EngineHooks {

@@ -47,7 +47,13 @@ function moreConstraining(a: RuleOutcome, b: RuleOutcome): boolean {
   return a.resetMs > b.resetMs;
 }
 
-export function verdictFromChecks(checks: readonly Check[], cost: number, release: (() => void) | undefined): Verdict {
+/** Builds a passing verdict's release and refund (the engine, which knows the stores). */
+export interface Settler {
+  releaser(checks: readonly Check[]): (() => void) | undefined;
+  refunder(checks: readonly Check[]): (() => void) | undefined;
+}
+
+export function verdictFromChecks(checks: readonly Check[], cost: number, settler: Settler | null): Verdict {
   const outcomes: RuleOutcome[] = new Array(checks.length);
   let headline: RuleOutcome | null = null;
   let limited = false;
@@ -96,9 +102,16 @@ export function verdictFromChecks(checks: readonly Check[], cost: number, releas
     cost: number;
     retryAfterMs?: number;
     release?: () => void;
+    refund?: () => void;
   } = { kind, decision, rule, outcomes, headline, delayMs, cost };
   if (limited) verdict.retryAfterMs = headline!.retryAfterMs;
-  if (release !== undefined && !limited) verdict.release = release;
+  else if (settler !== null) {
+    // a rejected request holds no lease and consumed nothing a refund could give back (countRejected counts it anyway)
+    const release = settler.releaser(checks);
+    if (release !== undefined) verdict.release = release;
+    const refund = settler.refunder(checks);
+    if (refund !== undefined) verdict.refund = refund;
+  }
   return verdict;
 }
 

@@ -65,7 +65,10 @@ export const slidingWindowCounter: LocalAlgorithm<SlidingCounterState> = {
   },
 
   refund(s, d, at) {
-    if (s.w === at - (at % d.windowMs)) s.c = Math.max(0, s.c - d.cost);
+    // the window that was charged: still current, or rolled into the previous count (it still weighs in)
+    const charged = at - (at % d.windowMs);
+    if (s.w === charged) s.c = Math.max(0, s.c - d.cost);
+    else if (s.w === charged + d.windowMs) s.p = Math.max(0, s.p - d.cost);
   },
 
   idleMs: (d) => 2 * d.windowMs,

@@ -52,9 +52,14 @@ ALG.swc = {
     swc_write(c, now, c.c + c.cost)
   end,
   refund = function(c, at)
-    local s = call('HMGET', c.key, 'w', 'c')
-    if tonumber(s[1]) == at - (at % c.W) then
+    -- the window that was charged: still current, or rolled into the previous count
+    local s = call('HMGET', c.key, 'w', 'c', 'p')
+    local charged = at - (at % c.W)
+    local w = tonumber(s[1])
+    if w == charged then
       call('HSET', c.key, 'c', num(math.max(0, tonumber(s[2]) - c.cost)))
+    elseif w == charged + c.W then
+      call('HSET', c.key, 'p', num(math.max(0, (tonumber(s[3]) or 0) - c.cost)))
     end
   end,
   -- global-leased: reserve up to c.cost units of the current window for a sidecar to spend locally
