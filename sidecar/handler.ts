@@ -19,7 +19,7 @@ import { IncomingFacts } from './identity/index.js';
 import { safe, type Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Waiter } from './adaptive/index.js';
-import type { ForwardResult, UpstreamProxy } from './proxy/forward.js';
+import { upstreamNeverAnswered, type ForwardResult, type UpstreamProxy } from './proxy/forward.js';
 import { upstreamRequestHeaders } from './proxy/headers.js';
 
 export interface Runtime {
@@ -254,6 +254,8 @@ class Exchange implements Waiter {
     if (r.upstreamMs !== null) this.rt.metrics.upstreamSeconds.observe(r.upstreamMs / 1000);
     if (r.failure !== null && r.failure !== 'aborted') this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
     if (this.permit !== null) settleForward(this.permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
+    // a 502/504 the sidecar made (the upstream never answered) is never counted against the client
+    if (upstreamNeverAnswered(r)) this.verdict?.refund?.();
     this.finish(r.status, r.bytesIn, r.bytesOut);
   };
 

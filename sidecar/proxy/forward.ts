@@ -57,6 +57,16 @@ export function failureOf(err: Error): UpstreamFailure {
   return 'connect';
 }
 
+/**
+ * Whether the answer is a 502/504 the sidecar made because the upstream never answered (refused,
+ * reset or timed out before its response headers): such a request is refunded, never counted
+ * against the client. Once the upstream has answered — an error status of its own, or a failure
+ * in the middle of its body — the request counts; a client that went away counts too.
+ */
+export function upstreamNeverAnswered(r: ForwardResult): boolean {
+  return r.upstreamMs === null && r.failure !== null && r.failure !== 'aborted';
+}
+
 export class UpstreamProxy {
   readonly pool: Pool;
   private readonly basePath: string;
