@@ -11,7 +11,7 @@
  *
  * Starts Redis and Kafka (scripts/infra/up.sh, idempotent) and installs missing tools
  * (scripts/ensure-bench-tools.sh) unless --no-infra. Prints one markdown report on stdout (progress
- * goes to stderr); writes bench/results.json (`all`) or bench/out/results-<parts>.json, validated
+ * goes to stderr); writes bench/results.json (full `all`) or bench/out/results-<parts>[-quick].json, validated
  * against the stable shape (report/shape.ts) first, the plots to bench/out/*.svg and the report to
  * bench/out/summary.md.
  */
@@ -232,7 +232,8 @@ async function main(): Promise<number> {
     log(`bench: results do not have the stable shape, not written (see bench/out/results.invalid.json):\n  ${problems.join('\n  ')}`);
     return 1;
   }
-  const out = values.out ?? (everything ? join(REPO, 'bench', 'results.json') : join(outDir, `results-${positionals.join('-') || 'all'}.json`));
+  // bench/results.json holds the figures of a full run only; parts and --quick runs write beside the plots
+  const out = values.out ?? (everything && !values.quick ? join(REPO, 'bench', 'results.json') : join(outDir, `results-${positionals.join('-') || 'all'}${values.quick ? '-quick' : ''}.json`));
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   const written = writePlots(outDir, renderPlots(results, plots));
   if (parts.includes('load') && results.load.plot) written.push(String(results.load.plot));
