@@ -166,7 +166,12 @@ export async function run(argv: string[]): Promise<number> {
     // traffic
     let traffic: ReturnType<typeof startLiveTraffic> | null = null;
     if (!values['no-traffic']) {
-      traffic = startLiveTraffic({ baseUrl: sidecar.address, seed: values.seed ?? 'demo', ...(env.RW_HASH_KEY ? { hashKey: env.RW_HASH_KEY } : {}) });
+      traffic = startLiveTraffic({
+        baseUrl: sidecar.address,
+        seed: values.seed ?? 'demo',
+        // one client bursting to ~60 req/s from 20 s in: far past its own history and its peers
+        attacks: [{ name: 'volumetric-burst', at: '20s', duration: '10m', intensity: 1.5 }],
+        ...(env.RW_HASH_KEY ? { hashKey: env.RW_HASH_KEY } : {}) });
       const t = traffic;
       closers.push(() => t.stop());
     }
@@ -182,20 +187,22 @@ export async function run(argv: string[]): Promise<number> {
         `  analyzer   ${uiBase}`,
         `  UI login   ${api.loginUrl(uiBase, adminToken)}`,
         `  store ${policy.store.kind}, control plane ${redisConn ? 'Redis' : 'in-memory'}, events ${kafkaConn ? 'Kafka' : 'in-process'}`,
-        traffic ? `  traffic    40 simulated clients at 20 req/s; an attacker starts a volumetric burst 20 s from now` : '  traffic    none (--no-traffic): try  curl -i -H "x-api-key: my-key" ' + sidecar.address + '/api/items/1',
-        `  try        curl -i ${sidecar.address}/api/items/1 -H 'x-api-key: my-key'`,
+        traffic ? `  traffic    40 simulated clients at 20 req/s; an attacker starts a volumetric burst 20 s from now` : '  traffic    none (--no-traffic)',
+        `  try        curl -i ${sidecar.address}/api/items/2 -H 'x-api-key: my-key'`,
         '',
       ].join('\n') + '\n',
     );
 
-    const seenReports = new Set<string>();
+    // print each report when it appears and whenever its action or status changes (tighten → block)
+    const seenReports = new Map<string, string>();
     const status = setInterval(() => {
       void (async () => {
         const page = await reports.list({ limit: 20 }).catch(() => null);
-        for (const r of page?.items ?? []) {
-          if (seenReports.has(r.id)) continue;
-          seenReports.add(r.id);
-          out.write(`anomaly  ${r.id}  ${r.client}  score ${r.score.toFixed(2)}  ${r.action.kind}${r.action.applied ? ' (applied)' : ''}  ${r.summary}\n`);
+        for (const r of [...(page?.items ?? [])].reverse()) {
+          const shown = `${r.action.kind}${r.action.applied ? ' (applied)' : ''} ${r.status}`;
+          if (seenReports.get(r.id) === shown) continue;
+          seenReports.set(r.id, shown);
+          out.write(`anomaly  ${r.id}  ${r.client}  score ${r.score.toFixed(2)}  ${shown}  ${r.summary}\n`);
         }
         if (traffic) {
           const s = traffic.stats();
