@@ -64,7 +64,9 @@ export function createRedisClient(conn: RedisConnection, opts: { commandTimeoutM
     maxRetriesPerRequest: 1,
     enableAutoPipelining: true,
     lazyConnect: opts.lazyConnect ?? false,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    // reconnect attempts at most 500 ms apart: with the store's breaker probing every ≤ 1 s, limits
+    // come from Redis again within 2 s of its return (test/chaos/redisStandalone.test.ts)
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 500),
     ...(conn.username ? { username: conn.username } : {}),
     ...(conn.password ? { password: conn.password } : {}),
   };
