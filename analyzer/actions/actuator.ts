@@ -34,9 +34,18 @@ function key(kind: ActiveKind, field: string): string {
   return `${kind}\u0000${field}`;
 }
 
+/**
+ * How often expired fields written by anyone else — an earlier incarnation of this analyzer that was
+ * killed, another instance, an operator — are deleted too (and once at the first expiry run after
+ * start). Sidecars ignore them anyway (`until` is honoured locally); this keeps the hashes from
+ * growing across restarts and lets the reports they came from end as `expired`.
+ */
+export const SWEEP_EVERY_MS = 30_000;
+
 export class Actuator {
   /** Actions this instance wrote and will delete at expiry (bounded by the number of actions taken). */
   private readonly mine = new Map<string, ActiveAction>();
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly controlPlane: ControlPlane) {}
 
@@ -67,11 +76,16 @@ export class Actuator {
     return active;
   }
 
-  /** Deletes the fields this instance wrote whose `until` has passed (unless rewritten since). */
+  /**
+   * Deletes the fields this instance wrote whose `until` has passed (unless rewritten since), and
+   * every SWEEP_EVERY_MS any other block or override whose `until` has passed.
+   */
   async expire(now: number): Promise<ActiveAction[]> {
     const due = [...this.mine.values()].filter((a) => a.until <= now);
-    if (due.length === 0) return [];
+    const sweep = now - this.lastSweep >= SWEEP_EVERY_MS;
+    if (due.length === 0 && !sweep) return [];
     const state = await this.controlPlane.read();
+    if (sweep) this.lastSweep = now;
     const expired: ActiveAction[] = [];
     for (const a of due) {
       this.mine.delete(key(a.kind, a.field));
@@ -79,6 +93,19 @@ export class Actuator {
       if (current && current.until > now) continue; // rewritten with a later end by someone
       if (current) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
       expired.push(a);
+    }
+    if (!sweep) return expired;
+    const handled = new Set(due.map((a) => key(a.kind, a.field)));
+    for (const [field, v] of state.blocks) {
+      if (v.until > now || handled.has(key('block', field)) || this.mine.has(key('block', field))) continue;
+      await this.controlPlane.write('block', field, null);
+      expired.push({ kind: 'block', client: field, field, until: v.until, reason: v.reason, ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}) });
+    }
+    for (const [field, v] of state.overrides) {
+      const parsed = parseOverrideField(field);
+      if (v.until > now || !parsed || handled.has(key('tighten', field)) || this.mine.has(key('tighten', field))) continue;
+      await this.controlPlane.write('override', field, null);
+      expired.push({ kind: 'tighten', client: parsed.client, field, rule: parsed.ruleId, until: v.until, reason: v.reason, ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}) });
     }
     return expired;
   }
