@@ -85,6 +85,36 @@ export function createRedisClient(conn: RedisConnection, opts: { commandTimeoutM
   return new Redis(url, { ...common, ...(url.startsWith('rediss://') ? { tls: tls ?? {} } : {}) });
 }
 
+/**
+ * Whether Redis, reached with the configured credentials and TLS, refuses us for a reason that no
+ * retry will fix: a wrong or missing password (WRONGPASS, NOAUTH) or a server certificate the
+ * client does not trust. Programs refuse to start on it (a misconfiguration must not pass for an
+ * outage and run on fail-open limits for ever). A Redis that is merely unreachable is not a
+ * problem here: failMode handles that. Resolves to the reason, or null. (Cluster: the first seed.)
+ */
+export async function redisStartupProblem(conn: RedisConnection, timeoutMs = 2_000): Promise<string | null> {
+  const tls = conn.caFile ? { ca: readFileSync(conn.caFile) } : undefined;
+  const opts: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs };
+  const seed = conn.clusterNodes?.[0];
+  const client = seed
+    ? new Redis({ ...opts, host: seed.host, port: seed.port, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.clusterTls || tls ? { tls: tls ?? {} } : {}) })
+    : new Redis(conn.url!, { ...opts, ...(conn.url!.startsWith('rediss://') ? { tls: tls ?? {} } : {}) });
+  let last: Error | null = null;
+  client.on('error', (err: Error) => (last = err));
+  try {
+    await client.connect();
+    await client.ping();
+    return null;
+  } catch (err) {
+    const message = ((last as Error | null) ?? (err as Error)).message;
+    if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) return `Redis refused the credentials: ${message}`;
+    if (/certificate|self[- ]signed|unable to verify|wrong version number|ssl|tls/i.test(message)) return `TLS to Redis failed: ${message}`;
+    return null;
+  } finally {
+    client.disconnect();
+  }
+}
+
 export interface KafkaConnection {
   readonly brokers: readonly string[];
   readonly ssl: boolean;

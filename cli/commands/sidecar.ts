@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
+import { redisStartupProblem } from '../../models/infra.js';
 import { formatPolicyErrors, parsePolicy } from '../../models/policy/index.js';
 import { parseSidecarArgs } from '../../sidecar/config.js';
 import { createLogger } from '../../sidecar/log.js';
@@ -30,6 +31,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const policy = parsed.policy;
   if (policy.store.kind === 'redis' && !config.redis) {
     throw new RatewardenError(ErrorCodes.CONFIG_STORE, `${config.configFile}: store.kind is redis, but neither REDIS_URL nor REDIS_CLUSTER_NODES is set`);
+  }
+  // a wrong password or an untrusted certificate is a misconfiguration, not an outage: say so and stop
+  const redisProblem = config.redis ? await redisStartupProblem(config.redis) : null;
+  if (redisProblem) {
+    process.stderr.write(`ratewarden sidecar: ${redisProblem} (check REDIS_URL / REDIS_PASSWORD / REDIS_TLS_CA_FILE); not starting\n`);
+    return 2;
   }
 
   const logger = createLogger();
