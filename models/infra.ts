@@ -149,7 +149,8 @@ export function createKafka(conn: KafkaConnection, clientId: string): Kafka {
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
   };
   if (conn.ssl) config.ssl = conn.caFile ? { ca: [readFileSync(conn.caFile, 'utf8')] } : true;
-  if (conn.sasl) config.sasl = conn.sasl as SASLOptions;
+  // a copy: kafkajs caches an authenticator (bound to these credentials) on the object it is given
+  if (conn.sasl) config.sasl = { ...conn.sasl } as SASLOptions;
   return new Kafka(config);
 }
 
