@@ -4,7 +4,8 @@
  *   node dist/bench/run.js [PART...] [--quick] [--reps N] [--no-infra] [--out FILE]
  *
  * PART: all (default) | engine | sidecar (= http propagation events) | analyzer (= ingest detection
- * nab) | load | http | propagation | events | ingest | detection | nab. Parts run one after another,
+ * nab) | load | http | propagation | events | ingest | detection | nab — or `soak [--minutes N]`
+ * (bench/soak/run.ts, run on its own). Parts run one after another,
  * never in parallel (2 cores). Throughput/latency parts (engine, http) are repeated (3× full, 1×
  * --quick) and each figure is the median of the repetitions. Budgets in report/parts.ts (full ≈
  * 9 min on 2 cores, --quick ≈ 2.5 min).
@@ -215,6 +216,8 @@ function markFailed(r: BenchResults, part: Part, why: string): void {
 }
 
 async function main(): Promise<number> {
+  // `soak [--minutes N] [--rate R]`: the bounded soak (bench/soak/run.ts), on its own, never part of `all`
+  if (process.argv[2] === 'soak') return (await import('./soak/run.js')).main(process.argv.slice(3));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { quick: { type: 'boolean', default: false }, reps: { type: 'string' }, 'no-infra': { type: 'boolean', default: false }, out: { type: 'string' } },
