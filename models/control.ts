@@ -154,9 +154,24 @@ export interface ControlRedis {
  * messages are published in seq order. On a Cluster the three keys live in different slots (their
  * names are the contract), so the steps run in order instead; a subscriber that sees a seq gap or an
  * older seq reloads the hashes, which always hold the latest state.
+ *
+ * A counter that starts afresh (Redis restarted without persistence, or the key deleted) starts at
+ * the Redis server's time in milliseconds, not at 1: seqs then stay above every seq sidecars still
+ * hold from before (as long as fewer than one write per millisecond happened), so new writes are
+ * never mistaken for old ones and the jump makes every subscriber reload the state from Redis.
  */
-const WRITE_SCRIPT = `
-local seq = redis.call('INCR', KEYS[2])
+const nextSeq = (key: string): string => `
+local seq = redis.call('INCR', ${key})
+if seq == 1 then
+  local t = redis.call('TIME')
+  seq = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('SET', ${key}, string.format('%d', seq))
+end
+`;
+const NEXT_SEQ_SCRIPT = nextSeq('KEYS[1]') + 'return seq';
+const WRITE_SCRIPT =
+  nextSeq('KEYS[2]') +
+  `
 local value = 'null'
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[2])
@@ -191,7 +206,7 @@ export async function writeControl<K extends ControlKind>(
   if (!redis.isCluster) {
     return Number(await redis.eval(WRITE_SCRIPT, 2, hash, keys.seq, kind, field, body, JSON.stringify(field), keys.channel));
   }
-  const seq = await redis.incr(keys.seq);
+  const seq = Number(await redis.eval(NEXT_SEQ_SCRIPT, 1, keys.seq));
   const stored = value === null ? null : `{"seq":${seq},${body.slice(1)}`;
   if (stored === null) await redis.hdel(hash, field);
   else await redis.hset(hash, field, stored);
