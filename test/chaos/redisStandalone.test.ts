@@ -15,8 +15,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { controlKeys } from '../../models/control.js';
+import { RedisControlPlane } from '../../models/controlPlane.js';
 import { childEnv, uniqueName } from '../helpers/infra.js';
-import { httpRequest, metricValue, startSidecarProcess, startStubUpstream, type SidecarProcess, type StubUpstream } from '../helpers/proc.js';
+import { httpRequest, metricValue, startSidecarProcess, startStubUpstream, waitFor, type SidecarProcess, type StubUpstream } from '../helpers/proc.js';
 import { figure, percentile, startLoad, thousands, type Load, type Sample } from './lib/load.js';
 import { sleep, startPrivateRedis, type PrivateRedis } from './lib/privateRedis.js';
 
@@ -37,13 +40,14 @@ rules:
 
 let redis: PrivateRedis;
 let up: StubUpstream;
+const ctlPrefix = uniqueName('chaos-redis-ctl');
 let open: SidecarProcess;
 let closed: SidecarProcess;
 
 before(async () => {
   redis = await startPrivateRedis();
   up = await startStubUpstream();
-  const env = childEnv({ REDIS_URL: redis.url, RW_CTL_PREFIX: uniqueName('chaos-redis-ctl') });
+  const env = childEnv({ REDIS_URL: redis.url, RW_CTL_PREFIX: ctlPrefix });
   [open, closed] = await Promise.all([startSidecarProcess({ policy: policy('open'), upstream: up.url, env }), startSidecarProcess({ policy: policy('closed'), upstream: up.url, env })]);
 });
 
@@ -176,6 +180,40 @@ describe('failMode closed', () => {
       assert.ok(Number(r.headers['retry-after']) >= 1);
     } finally {
       redis.resume();
+    }
+  });
+});
+
+describe('control plane across a Redis restart', () => {
+  test('Redis restarted empty: a client unblocked before can be blocked again, and the block applies at once', { timeout: 60_000 }, async () => {
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined); // refused while Redis restarts
+    const plane = new RedisControlPlane(client, controlKeys(ctlPrefix));
+    const who = { 'x-api-key': uniqueName('ctl') };
+    const field = `apiKey:${(await import('../../models/clientKey.js')).apiKeyId(who['x-api-key'], undefined)}`;
+    const status = async (): Promise<number> => (await httpRequest(`${open.url}/exact/x`, { headers: who })).status;
+    try {
+      await plane.write('block', field, { until: Date.now() + 60_000, reason: 'before the restart' });
+      await waitFor(async () => (await status()) === 403 || null, 'the first block', 5_000);
+      await plane.write('block', field, null);
+      await waitFor(async () => (await status()) === 200 || null, 'the unblock', 5_000);
+
+      await redis.kill();
+      await redis.start(); // empty: rw:ctl:seq starts afresh
+      const reblockedAt = performance.now();
+      await waitFor(async () => {
+        try {
+          await plane.write('block', field, { until: Date.now() + 60_000, reason: 'after the restart' });
+          return true;
+        } catch {
+          return null; // the client is still reconnecting
+        }
+      }, 'the write after the restart', 10_000, 100);
+      await waitFor(async () => (await status()) === 403 || null, 'the block written after the restart', 10_000);
+      figure(`Redis restarted empty under a running sidecar: a block on a client unblocked before the restart applied ${((performance.now() - reblockedAt) / 1000).toFixed(2)} s after Redis returned`);
+    } finally {
+      await plane.write('block', field, null).catch(() => undefined);
+      client.disconnect();
     }
   });
 });
