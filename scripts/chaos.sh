@@ -5,7 +5,7 @@
 # test starts on its own ports; the shared services (scripts/infra) are only used, never stopped.
 # Each test prints its figures as `FIGURE …` lines; a summary of them closes the run.
 #
-#   npm run test:chaos                    every test/chaos/*.test.ts (≈ 5 min on 2 cores)
+#   npm run test:chaos                    every test/chaos/*.test.ts (≈ 3 min on 2 cores)
 #   npm run test:chaos -- FILE...         just these files
 #
 # Like scripts/test.sh it starts the shared Redis and Kafka when they are not running (and stops

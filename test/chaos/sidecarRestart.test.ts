@@ -1,10 +1,10 @@
 /**
  * A sidecar process restarted under load (shared Redis, keys under a prefix of this test's own):
  *
- * - SIGTERM: the requests in flight finish with their upstream answer (drained), requests that
- *   arrive on open connections meanwhile get 503 `shutting_down` with `Connection: close`, the
- *   process exits 0, and every concurrency lease it held is released in Redis — the restarted
- *   sidecar has the whole concurrency budget at once.
+ * - SIGTERM: the requests in flight finish with their upstream answer (drained), the listener
+ *   closes (a request arriving on a connection still open would get 503 `shutting_down`; the unit
+ *   test of close() covers that), the process exits 0, and every concurrency lease it held is
+ *   released in Redis — the restarted sidecar has the whole concurrency budget at once.
  * - SIGKILL (nothing drains): the dead process's leases stop counting when the rule's timeout
  *   passes, so a crash cannot hold capacity for longer than that.
  */
@@ -59,7 +59,7 @@ after(async () => {
   redis?.disconnect();
 });
 
-test('SIGTERM under load: in-flight requests drain, newcomers get 503 shutting_down, exit 0, every lease released', { timeout: 90_000 }, async () => {
+test('SIGTERM under load: in-flight requests drain, the listener closes, exit 0, every lease released', { timeout: 90_000 }, async () => {
   const sc = await start();
   const url = `http://127.0.0.1:${port}`;
   const l = startLoad({ url, workers: 24, pauseMs: 20, path: (w, n) => `/delay/${DELAY_MS}?w=${w}&n=${n}`, timeoutMs: 10_000 });

@@ -86,7 +86,7 @@ async function unharmed(sc: SidecarProcess, upstreamBefore: number): Promise<voi
 
 describe('malformed and oversized requests', () => {
   test('a malformed header line, a header with a raw CR or NUL, and a broken request line get 400 and never reach the upstream', async () => {
-    const n = up.arrived();
+    up.reset();
     const cases = [
       'GET /ip/x HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n',
       'GET /ip/x HTTP/1.1\r\nHost: a\r\nX-Evil: a\rInjected: 1\r\n\r\n',
@@ -98,7 +98,6 @@ describe('malformed and oversized requests', () => {
       const r = await rawRequest(port(a), Buffer.from(c, 'latin1'));
       assert.equal(r.status, 400, `${JSON.stringify(c)} → ${r.head}`);
     }
-    up.reset();
     await unharmed(a, 0);
   });
 
