@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const policy = loaded.policy;
 
-  const [{ createKafka, createRedisClient }, { controlKeys }, { RedisControlPlane }, { startAnalyzer }, { KafkaEventSource }, { RedisReportStore }, { KafkaReportPublisher }, api] = await Promise.all([
+  const [{ createKafka, createRedisClient, redisStartupProblem }, { controlKeys }, { RedisControlPlane }, { startAnalyzer }, { KafkaEventSource }, { RedisReportStore }, { KafkaReportPublisher }, api] = await Promise.all([
     import('../../models/infra.js'),
     import('../../models/control.js'),
     import('../../models/controlPlane.js'),
@@ -45,6 +45,12 @@ export async function run(argv: string[]): Promise<number> {
   ]);
   const { loadControl } = await import('../../analyzer/load/index.js');
 
+  // a wrong password or an untrusted certificate is a misconfiguration, not an outage: say so and stop
+  const redisProblem = await redisStartupProblem(config.redis!);
+  if (redisProblem) {
+    process.stderr.write(`ratewarden analyzer: ${redisProblem} (check REDIS_URL / REDIS_PASSWORD / REDIS_TLS_CA_FILE); not starting\n`);
+    return 2;
+  }
   const redis = createRedisClient(config.redis!, { name: 'ratewarden-analyzer', commandTimeoutMs: 5_000 });
   redis.on('error', () => undefined); // ioredis reconnects; failed writes are counted where they happen
   const kafka = createKafka(config.kafka!, `ratewarden-analyzer-${config.instance}`);

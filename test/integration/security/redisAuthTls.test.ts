@@ -86,6 +86,15 @@ test('AUTH: a wrong or a missing password exits 2 naming the refusal, before any
   assert.ok(!wrong.stdout.includes('"ready"') && !missing.stdout.includes('"ready"'));
 });
 
+test('AUTH: the analyzer also refuses a wrong password with exit 2', { timeout: 60_000 }, async () => {
+  const r = await runRatewarden(['analyzer', '--config', file(policy('sec-an')), '--listen', '127.0.0.1:0'], {
+    env: childEnv({ REDIS_URL: `redis://:not-it@127.0.0.1:${plain.port}`, KAFKA_BROKERS: '127.0.0.1:1', RW_ADMIN_TOKEN: 'sec-admin-token' }),
+    timeoutMs: 50_000,
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /ratewarden analyzer: Redis refused the credentials: WRONGPASS/);
+});
+
 test('TLS: rediss:// with the CA in REDIS_TLS_CA_FILE (and AUTH) works end to end', async () => {
   await enforcedBehind(tls, { REDIS_URL: tls.url, REDIS_TLS_CA_FILE: tls.tls!.caFile });
 });
