@@ -31,6 +31,11 @@ interface Cached {
 }
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
+/**
+ * The cache is bounded in bytes too: its keys are the tokens, and 10 000 distinct 8 KiB garbage
+ * tokens would otherwise hold ~90 MiB for a minute (test/e2e/security/badInput.test.ts).
+ */
+const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 const INVALID_CACHE_MS = 60_000;
 /** A valid token without `exp` is re-verified this often (a key rotation takes effect). */
 const NO_EXP_CACHE_MS = 5 * 60_000;
@@ -45,7 +50,7 @@ export class JwtVerifier {
     private readonly clock: Clock,
     cacheSize = 10_000,
   ) {
-    this.cache = new LRUCache({ max: cacheSize });
+    this.cache = new LRUCache({ max: cacheSize, maxSize: CACHE_MAX_BYTES, sizeCalculation: (_v, token) => token.length + 64 });
     this.schemePrefix = config.scheme ? config.scheme.toLowerCase() + ' ' : null;
   }
 
@@ -77,7 +82,8 @@ export class JwtVerifier {
     const result = await this.verifyUncached(token, now);
     let validUntil = now + INVALID_CACHE_MS;
     if (result.ok) validUntil = this.expOf(token) ?? now + NO_EXP_CACHE_MS;
-    this.cache.set(token, { result, validUntil });
+    // an over-long token is refused by its length alone: not worth a cache entry
+    if (token.length <= MAX_TOKEN_LENGTH) this.cache.set(token, { result, validUntil });
     return result;
   }
 
