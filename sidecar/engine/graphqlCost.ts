@@ -27,8 +27,13 @@ interface Parsed {
   readonly error: string | null;
 }
 
-/** Parsed documents of recent queries: clients repeat the same few queries. */
-const parsedCache = new LRUCache<string, Parsed>({ max: 1_000 });
+/**
+ * Parsed documents of recent queries: clients repeat the same few queries. Bounded in bytes too: a
+ * document takes about 100 bytes per character of its query, so 1 000 distinct 16 KiB queries
+ * (each refused for its cost) held 1.4 GiB (test/e2e/security/badInput.test.ts).
+ */
+const PARSED_BYTES_PER_CHAR = 100;
+const parsedCache = new LRUCache<string, Parsed>({ max: 1_000, maxSize: 32 * 1024 * 1024, sizeCalculation: (_p, query) => 1 + query.length * PARSED_BYTES_PER_CHAR });
 const CACHEABLE_LENGTH = 16 * 1024;
 
 function parseQuery(query: string): Parsed {

@@ -240,6 +240,35 @@ describe('malicious GraphQL', () => {
     assert.equal((await post('{ me { id name } }')).status, 200, 'a normal query passes');
   });
 
+  test('distinct 16 KB queries (each refused for its cost) leave the memory bounded: a second 400 adds nothing', { timeout: 60_000 }, async (t) => {
+    let seq = 0;
+    const flood = async (count: number): Promise<number[]> => {
+      const agent = new Agent({ connections: 8 });
+      const got: number[] = [];
+      let sent = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (sent++ < count) {
+            const query = `{ f${seq++} ${'a '.repeat(7_900)}}`;
+            const r = await request(`${a.url}/graphql`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+            await r.body.dump();
+            got.push(r.statusCode);
+          }
+        }),
+      );
+      await agent.close();
+      return got;
+    };
+    const first = await flood(400);
+    const rssAfterFirst = rssBytes(a.pid);
+    const second = await flood(400);
+    const grew = rssBytes(a.pid) - rssAfterFirst;
+    t.diagnostic(`RSS ${mib(rssAfterFirst)} MiB after 400 queries, ${mib(grew)} MiB more after another 400`);
+    assert.ok([...first, ...second].every((s) => s === 400));
+    // the parse cache used to keep every document (~1.4 MiB each: +560 MiB for the second 400)
+    assert.ok(grew < 96 * 1024 * 1024, `RSS grew ${mib(grew)} MiB over the second 400`);
+  });
+
   test('a GraphQL body over 1 MiB gets 413 without being held', async () => {
     const n = up.arrived();
     const r = await httpRequest(`${a.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ a }`, pad: 'x'.repeat(1_100_000) }) });
