@@ -14,6 +14,7 @@ import type { Policy } from '../../models/policy/index.js';
 import type { RequestFacts } from '../engine/types.js';
 import { ApiKeyReader } from './apiKey.js';
 import { ClientIpResolver, TrustedProxies } from './ip.js';
+import { matchPath } from './matchPath.js';
 import type { InvalidTokenReason, JwtVerifier, TokenResult } from './jwt.js';
 
 export { ApiKeyReader, queryParam } from './apiKey.js';
@@ -132,7 +133,7 @@ export class IdentityResolver {
     const tier = this.tierOf(apiId, userId, ipId, token);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const facts = new IncomingFacts(req.method ?? 'GET', q < 0 ? url : url.slice(0, q), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets);
+    const facts = new IncomingFacts(req.method ?? 'GET', matchPath(q < 0 ? url : url.slice(0, q)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets);
     return { facts, peer: peer.text, peerTrusted: peer.trusted, invalidToken: token !== null && !token.ok ? token.reason : null };
   }
 

@@ -34,6 +34,7 @@ rules:
   - { id: by-key, match: { path: "/key/**" }, key: [apiKey], algorithm: fixed-window, limit: 3, window: 1h }
   - { id: by-user, match: { path: "/user/**" }, key: [user], algorithm: fixed-window, limit: 2, window: 1h }
   - { id: keys, match: { path: "/many/**" }, key: [apiKey], algorithm: token-bucket, rate: 10/s, burst: 10 }
+  - { id: login, match: { method: POST, path: /login }, key: [ip], algorithm: fixed-window, limit: 2, window: 1h }
   - id: gql
     match: { path: /graphql }
     key: [ip]
@@ -223,6 +224,19 @@ describe('client addresses', () => {
   });
 });
 
+describe('path spellings', () => {
+  test('//login, /./login, /x/../login, /%6Cogin and /%2e%2e/login are the rule for /login, not a way around it (forwarded unchanged)', async () => {
+    const post = async (path: string): Promise<number> => (await rawRequest(port(a), `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)).status;
+    assert.deepEqual([await post('/login'), await post('/login')], [200, 200]);
+    for (const p of ['/login', '//login', '/./login', '/x/../login', '/%6Cogin', '/%2e%2e/login']) assert.equal(await post(p), 429, p);
+    // forwarded byte for byte: the upstream judges its own paths
+    const n = up.requests.length;
+    await rawRequest(port(b), 'GET /ip/%2e/x//y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(up.requests.at(-1)?.url, '/ip/%2e/x//y');
+    assert.equal(up.requests.length, n + 1);
+  });
+});
+
 describe('malicious GraphQL', () => {
   const post = (query: string): Promise<{ status: number; error: string | undefined }> =>
     httpRequest(`${a.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '1.1.1.1' }, body: JSON.stringify({ query }) }).then((r) => ({
@@ -259,14 +273,24 @@ describe('malicious GraphQL', () => {
       await agent.close();
       return got;
     };
+    // the lowest RSS over 2 s after a round: garbage the collector frees by then does not count
+    const settledRss = async (): Promise<number> => {
+      let low = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 20; i++) {
+        low = Math.min(low, rssBytes(a.pid));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return low;
+    };
     const first = await flood(400);
-    const rssAfterFirst = rssBytes(a.pid);
+    const rssAfterFirst = await settledRss();
     const second = await flood(400);
-    const grew = rssBytes(a.pid) - rssAfterFirst;
+    const grew = (await settledRss()) - rssAfterFirst;
     t.diagnostic(`RSS ${mib(rssAfterFirst)} MiB after 400 queries, ${mib(grew)} MiB more after another 400`);
     assert.ok([...first, ...second].every((s) => s === 400));
-    // the parse cache used to keep every document (~1.4 MiB each: +560 MiB for the second 400)
-    assert.ok(grew < 96 * 1024 * 1024, `RSS grew ${mib(grew)} MiB over the second 400`);
+    // the parse cache used to keep every document (~1.4 MiB each: +580 MiB for the second 400); what
+    // grows now is garbage not yet collected (0–100 MiB, depending on the collector's timing)
+    assert.ok(grew < 256 * 1024 * 1024, `RSS grew ${mib(grew)} MiB over the second 400`);
   });
 
   test('a GraphQL body over 1 MiB gets 413 without being held', async () => {
