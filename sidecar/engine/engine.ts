@@ -7,7 +7,7 @@ import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile
 import { graphqlCost } from './graphqlCost.js';
 import { MemoryStore } from './stores/memoryStore.js';
 import { LeasedStore } from './stores/leasedStore.js';
-import { RedisStore } from './redis/redisStore.js';
+import { RedisStore, type StoreWaiter } from './redis/redisStore.js';
 import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks, type Settler } from './verdict.js';
 import {
   NO_CONTROL,
@@ -149,7 +149,7 @@ export class RuleEngine implements Engine, Settler {
       return Promise.resolve(verdictFromChecks(checks, cost, this));
     }
     if (!mixed) {
-      if (redis.available()) return this.viaRedis(checks, checks, cost);
+      if (redis.available()) return this.viaRedis(checks, cost);
       return Promise.resolve(this.withoutRedis(checks, checks, true, cost, now));
     }
     return this.mixedStores(checks, cost, now);
@@ -182,15 +182,16 @@ export class RuleEngine implements Engine, Settler {
     return c;
   }
 
-  /** Every matching rule is shared: one batched script call decides them all. */
-  private async viaRedis(all: Check[], remote: Check[], cost: number): Promise<Verdict> {
-    try {
-      await this.redis!.decide(remote, false);
-    } catch {
-      return this.withoutRedis(all, remote, true, cost, this.clock.now());
-    }
-    for (let i = 0; i < remote.length; i++) remote[i]!.where = Where.Redis;
-    return verdictFromChecks(all, cost, this);
+  /** Every matching rule is shared: one batched script call decides them all (one promise per request). */
+  private viaRedis(checks: Check[], cost: number): Promise<Verdict> {
+    return new Promise<Verdict>((resolve, reject) => this.redis!.submit(checks, false, new RedisDecision(this, checks, cost, resolve, reject)));
+  }
+
+  /** RedisDecision's outcome: the verdict, or failMode when Redis did not answer. */
+  redisAnswered(checks: Check[], cost: number, pass: boolean | null): Verdict {
+    if (pass === null) return this.withoutRedis(checks, checks, true, cost, this.clock.now());
+    for (let i = 0; i < checks.length; i++) checks[i]!.where = Where.Redis;
+    return verdictFromChecks(checks, cost, this);
   }
 
   /**
@@ -390,6 +391,33 @@ export class RuleEngine implements Engine, Settler {
       this.leased?.close();
       await this.redis.drain(this.compiled.policy.store.timeoutMs);
       this.redis.close();
+    }
+  }
+}
+
+/** Waits for one request's Redis decision and resolves its verdict (no promise chain in between). */
+class RedisDecision implements StoreWaiter {
+  constructor(
+    private readonly engine: RuleEngine,
+    private readonly checks: Check[],
+    private readonly cost: number,
+    private readonly resolve: (v: Verdict) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  storeDone(pass: boolean): void {
+    this.settle(pass);
+  }
+
+  storeFailed(): void {
+    this.settle(null);
+  }
+
+  private settle(pass: boolean | null): void {
+    try {
+      this.resolve(this.engine.redisAnswered(this.checks, this.cost, pass));
+    } catch (err) {
+      this.reject(err as Error); // a bug, not a store failure: the sidecar's engine-error path decides
     }
   }
 }

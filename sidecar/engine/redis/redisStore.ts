@@ -1,4 +1,4 @@
-import type { Redis, Cluster } from 'ioredis';
+import { Command, type Redis, type Cluster } from 'ioredis';
 import { ALLOW, REJECT, type Result } from '../algorithms/index.js';
 import { snapshot, type Check, type Consumption } from '../check.js';
 import { SCRIPTS } from './scripts.js';
@@ -10,12 +10,13 @@ import { CircuitBreaker } from './circuitBreaker.js';
 /**
  * The shared store: counters in Redis (single node or Cluster), decided by Lua scripts.
  *
- * Batching. Decisions are not sent one script call each: they queue, and the queue goes out as ONE
- * EVALSHA whenever fewer than `maxInFlight` calls are outstanding — at once when idle (after the
- * current I/O phase, so requests read together go together), else as soon as a call returns.
- * Under load each call therefore carries every decision that arrived during the previous round
- * trip; at low load a decision waits for nothing. The script decides the batch's requests in
- * order, each atomically over all its rules, so batching changes no outcome.
+ * Batching (adaptive, no timers). When no call is in flight a decision goes out at once, alone: at
+ * low and moderate load a decision costs one round trip and waits for nothing. While a call is in
+ * flight, decisions accumulate and the accumulated batch goes out the moment it returns (or as a
+ * second concurrent call once MIN_SPLIT have piled up, up to `maxInFlight` calls, each ≤ `maxBatch`),
+ * so under load each call carries everything that arrived during the previous round trip. The script
+ * decides the batch's requests in order, each atomically over all its rules, so batching changes no
+ * outcome.
  *
  * Cluster. A script call may only touch one hash slot. Keys are `{<prefix>:<rule>:<key>}:<code>`,
  * so one rule's state for one key is always in one slot; a batch is split by slot (ioredis then
@@ -48,6 +49,14 @@ const OP_REFUND = 2;
 const OP_LEASE = 3;
 type Op = typeof OP_DECIDE | typeof OP_DECIDE_FAILED | typeof OP_REFUND | typeof OP_LEASE;
 
+/** Who waits for a decision (the engine's per-request object): called exactly once, with the outcome. */
+export interface StoreWaiter {
+  /** Every unit answered: whether all non-shadow checks passed (results are in the checks). */
+  storeDone(pass: boolean): void;
+  /** A unit failed or timed out (StoreUnavailableError); admitted parts were refunded. */
+  storeFailed(err: Error): void;
+}
+
 /** One request's decision, possibly split over several slots (units). */
 class Pending {
   pass = true;
@@ -55,9 +64,22 @@ class Pending {
   error: Error | null = null;
   constructor(
     readonly checks: readonly Check[],
-    readonly resolve: (pass: boolean) => void,
-    readonly reject: (err: Error) => void,
+    readonly waiter: StoreWaiter,
   ) {}
+}
+
+/** A StoreWaiter over a promise, for the callers that await (leases, mixed stores). */
+class PromiseWaiter implements StoreWaiter {
+  constructor(
+    private readonly resolve: (pass: boolean) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+  storeDone(pass: boolean): void {
+    this.resolve(pass);
+  }
+  storeFailed(err: Error): void {
+    this.reject(err);
+  }
 }
 
 /** What goes into one script call: a request (or its part in one slot), a refund or a lease. */
@@ -96,7 +118,7 @@ export class RedisStore {
   private readonly onError: (err: Error) => void;
   private queue: Unit[] = [];
   private readonly writer = new MsgpackArrayWriter();
-  private scheduled = false;
+  private flushing = false;
   private inFlight = 0;
   private closed = false;
   readonly breaker = new CircuitBreaker();
@@ -132,23 +154,24 @@ export class RedisStore {
   }
 
   /**
-   * Decides `checks` as one request (all must pass; see Pending for the Cluster case). Resolves with
-   * whether every non-shadow check passed, results written into the checks; rejects with
-   * StoreUnavailableError. `alreadyRejected`: the request was rejected by a local rule, only
-   * countRejected rules count it.
+   * Decides `checks` as one request (all must pass; see Pending for the Cluster case); `waiter` is
+   * told the outcome (results written into the checks) or StoreUnavailableError. No promise on the
+   * way: the engine's own per-request object waits. `alreadyRejected`: the request was rejected by a
+   * local rule, only countRejected rules count it.
    */
+  submit(checks: readonly Check[], alreadyRejected: boolean, waiter: StoreWaiter): void {
+    this.enqueueSplit(alreadyRejected ? OP_DECIDE_FAILED : OP_DECIDE, checks, new Pending(checks, waiter));
+  }
+
+  /** `submit` as a promise: resolves with whether every non-shadow check passed; rejects with StoreUnavailableError. */
   decide(checks: readonly Check[], alreadyRejected: boolean): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      const pending = new Pending(checks, resolve, reject);
-      this.enqueueSplit(alreadyRejected ? OP_DECIDE_FAILED : OP_DECIDE, checks, pending);
-    });
+    return new Promise<boolean>((resolve, reject) => this.submit(checks, alreadyRejected, new PromiseWaiter(resolve, reject)));
   }
 
   /** Leases up to `check.cost` units (global-leased); the grant is in check.remaining when status is ALLOW. */
   lease(check: Check): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const pending = new Pending([check], resolve, reject);
-      this.enqueueSplit(OP_LEASE, [check], pending);
+      this.enqueueSplit(OP_LEASE, [check], new Pending([check], new PromiseWaiter(resolve, reject)));
     });
   }
 
@@ -177,10 +200,10 @@ export class RedisStore {
 
   private enqueue(unit: Unit): void {
     this.queue.push(unit);
-    if (!this.scheduled && this.inFlight < this.maxInFlight) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    if (this.inFlight >= this.maxInFlight || this.flushing) return; // goes out when a call returns
+    // a call is out: accumulate until it returns, unless enough has piled up to be worth a call of its own
+    if (this.inFlight > 0 && this.queue.length < MIN_SPLIT) return;
+    this.flush();
   }
 
   /**
@@ -188,7 +211,16 @@ export class RedisStore {
    * so that Redis runs one batch while this process reads the previous reply and builds the next.
    */
   private flush(): void {
-    this.scheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushLoop();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushLoop(): void {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const free = this.maxInFlight - this.inFlight;
       const size = Math.min(this.maxBatch, Math.max(MIN_SPLIT, Math.ceil(this.queue.length / free)));
@@ -220,7 +252,7 @@ export class RedisStore {
       if (--open === 0) {
         clearTimeout(timer);
         this.inFlight--;
-        if (this.queue.length > 0 && !this.scheduled) this.flush();
+        if (this.queue.length > 0) this.flush();
       }
     };
     const timer = setTimeout(() => {
@@ -237,7 +269,7 @@ export class RedisStore {
       // the round no longer holds a slot: a stalled Redis must not stall the queue behind it
       open = -1;
       this.inFlight--;
-      if (this.queue.length > 0 && !this.scheduled) this.flush();
+      if (this.queue.length > 0) this.flush();
     }, this.timeoutMs);
 
     // a connection known to be broken fails at once; a first connect in progress is waited for
@@ -333,10 +365,19 @@ export class RedisStore {
     });
   }
 
-  /** ioredis flattens array arguments (one level); its typings only say so for single values. */
+  /**
+   * One script call, handed to ioredis as a ready Command: `client.evalsha(...)` would go through
+   * auto-pipelining (a Pipeline per tick, results redistributed through process.nextTick), which
+   * costs more per call than the whole call itself and buys nothing here — a call is already a batch.
+   * sendCommand still routes by slot on a Cluster and queues while (re)connecting.
+   */
   private call(command: 'eval' | 'evalsha', first: string, keys: string[], argv: Buffer): Promise<unknown> {
-    const fn = this.client[command] as unknown as (...args: unknown[]) => Promise<unknown>;
-    return fn.call(this.client, first, keys.length, keys, argv);
+    const args: Array<string | number | Buffer> = new Array(keys.length + 3);
+    args[0] = first;
+    args[1] = keys.length;
+    for (let i = 0; i < keys.length; i++) args[i + 2] = keys[i]!;
+    args[keys.length + 2] = argv;
+    return this.client.sendCommand(new Command(command, args)) as Promise<unknown>;
   }
 
   private applyReply(units: readonly Unit[], reply: number[]): void {
@@ -376,8 +417,8 @@ export class RedisStore {
       }
       if (committed.length > 0) this.refund(committed);
     }
-    if (p.error !== null) p.reject(p.error);
-    else p.resolve(p.pass);
+    if (p.error !== null) p.waiter.storeFailed(p.error);
+    else p.waiter.storeDone(p.pass);
   }
 
   private failUnits(units: readonly Unit[], err: Error): void {
