@@ -36,6 +36,9 @@ import { AnalyzerMetrics } from './metrics.js';
 import { detectionOptions, type DetectionOptions } from './options.js';
 import type { ReportPublisher } from './reports/publisher.js';
 import type { ReportStore } from './reports/store.js';
+import { ClientRestorer, type PendingClient, type LookupOutcome, type RestorerLimits } from './state/restorer.js';
+import { decodeClientState, decodePopulationRing } from './state/snapshotCodec.js';
+import type { ClientStateStore, GroupState } from './state/stateStore.js';
 
 const W10 = 10_000;
 const W60 = 60_000;
@@ -60,13 +63,24 @@ export interface AnalyzerOptions {
   readonly instance?: string;
   /** Clean 10 s vectors kept for retraining (reservoir sample). */
   readonly reservoirSize?: number;
+  /**
+   * Where client snapshots are looked up when a client is not held (analyzer/state/). Absent or
+   * null: every client starts fresh, as without snapshots.
+   */
+  readonly state?: ClientStateStore | null;
+  readonly restoreLimits?: Partial<RestorerLimits>;
 }
+
+/** Clients handed to the snapshot writer after they left the LRU (evicted, revoked), at most. */
+const MAX_HANDOFF = 50_000;
 
 interface PartitionClock {
   maxTs: number;
   lastArrival: number;
   /** Every window ending at or before this has been closed. */
   closedUntil: number;
+  /** … and scored, with the decisions' effects done (offsets of their events may be committed). */
+  scoredUntil: number;
   readonly b10: Map<number, ClientState[]>;
   readonly b60: Map<number, ClientState[]>;
 }
@@ -143,6 +157,13 @@ export class Analyzer {
   private lastGauges = 0;
   private ticking: Promise<TickResult> | null = null;
   private readonly scratch = expectationBuffers();
+  private readonly restorer: ClientRestorer | null;
+  /** Clients whose decision state changed: their snapshot is written within a second. */
+  private readonly urgent = new Set<ClientState>();
+  /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer. */
+  private handoff: ClientState[] = [];
+  /** The consumer group's warm-up mark restored from the state store, if any. */
+  private groupWarmSince: number | null = null;
 
   constructor(private readonly deps: AnalyzerOptions) {
     this.options = detectionOptions(deps.detection);
@@ -162,45 +183,103 @@ export class Analyzer {
         if (reason === 'evict') {
           st.evicted = true;
           this.metrics.clientsEvicted.inc();
+          // its learning since the last snapshot is written, so its next visit restores it
+          if (this.restorer && st.dirty) this.handOff(st);
         }
       },
     });
+    this.restorer = deps.state
+      ? new ClientRestorer(
+          deps.state,
+          {
+            deliver: (p, bytes, outcome) => this.restored(p, bytes, outcome),
+            skipped: () => this.metrics.stateRestores.inc({ result: 'skipped' }),
+            lookupSeconds: (s) => this.metrics.stateLookupSeconds.observe(s),
+            warn: (msg, fields) => this.log('warn', msg, fields),
+          },
+          this.clock,
+          deps.restoreLimits,
+        )
+      : null;
     if (this.autoencoder) this.metrics.modelInfo.set({ version: this.autoencoder.metadata.version, backend: this.autoencoder.backend }, 1);
   }
 
   // ---------------------------------------------------------------- ingest (hot path)
 
-  /** Adds events to their clients' open windows. Numbers only: no scoring, no I/O, no await. */
+  /**
+   * Adds events to their clients' open windows. Numbers only: no scoring, no I/O, no await. With a
+   * state store, the events of a client not held are buffered while its snapshot is looked up
+   * (analyzer/state/restorer.ts) and replayed when it arrives.
+   */
   ingest(events: readonly CallEvent[], partition = 0): void {
     if (events.length === 0) return;
     const pc = this.partitionClock(partition);
     pc.lastArrival = this.clock();
     if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = events[0]!.ts;
     const clients = this.clients;
+    const restorer = this.restorer;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       let st = clients.get(e.client);
-      if (st === undefined) st = this.admit(e, partition);
-      else if (st.partition !== partition) this.moved(st, partition);
-      const ts = e.ts;
-      if (ts > pc.maxTs) pc.maxTs = ts;
-      const cur = st.current;
-      const start = ts - (ts % W10);
-      if (cur !== null && cur.start === start) cur.add(e, st.ctx);
-      else this.windowFor(st, pc, start).add(e, st.ctx);
-      if (st.credential) {
-        const minute = Math.floor(ts / 60_000);
-        (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
+      if (st === undefined) {
+        if (restorer !== null) {
+          if (restorer.hold(e, partition)) {
+            if (e.ts > pc.maxTs) pc.maxTs = e.ts;
+            continue;
+          }
+          // not held (a bound): admit it now, with whatever it had buffered first
+          const buffered = restorer.abandon(e.client);
+          st = this.admit(e, partition);
+          if (buffered) for (const b of buffered) this.add(st, b, pc, partition);
+        } else st = this.admit(e, partition);
       }
-      if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
+      this.add(st, e, pc, partition);
     }
     this.metrics.eventsConsumed.inc(events.length);
+  }
+
+  private add(st: ClientState, e: CallEvent, pc: PartitionClock, partition: number): void {
+    if (st.partition !== partition) this.moved(st, partition);
+    const ts = e.ts;
+    if (ts > pc.maxTs) pc.maxTs = ts;
+    const cur = st.current;
+    const start = ts - (ts % W10);
+    if (cur !== null && cur.start === start) cur.add(e, st.ctx);
+    else this.windowFor(st, pc, start).add(e, st.ctx);
+    if (st.credential) {
+      const minute = Math.floor(ts / 60_000);
+      (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
+    }
+    if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
   }
 
   private admit(e: CallEvent, partition: number): ClientState {
     const st = new ClientState(e.client, e.tier ?? this.tierOf(e.client), partition, this.options);
     this.clients.set(e.client, st);
     return st;
+  }
+
+  /** A snapshot lookup finished: the client from its snapshot (or fresh), then its held events. */
+  private restored(p: PendingClient, bytes: Uint8Array | null, outcome: LookupOutcome): void {
+    const first = p.events[0]!;
+    let st = this.clients.get(p.client);
+    if (st === undefined) {
+      let result: 'restored' | 'absent' | 'bad' | 'error' = outcome === 'found' ? 'restored' : outcome;
+      if (bytes !== null) {
+        const decoded = decodeClientState(bytes, p.client, p.partition, this.options, this.seriesFactory, first.tier ?? this.tierOf(p.client));
+        if (decoded.ok) {
+          st = decoded.value.state;
+          this.clients.set(p.client, st);
+        } else {
+          result = 'bad';
+          this.log('warn', 'a client snapshot did not decode; the client starts fresh', { client: p.client, err: decoded.error });
+        }
+      }
+      this.metrics.stateRestores.inc({ result });
+      st ??= this.admit(first, p.partition);
+    }
+    const pc = this.partitionClock(p.partition);
+    for (const e of p.events) this.add(st, e, pc, p.partition);
   }
 
   /** The client's events now come from another partition (rare: repartitioning). */
@@ -237,7 +316,7 @@ export class Analyzer {
   private partitionClock(partition: number): PartitionClock {
     let pc = this.partitions.get(partition);
     if (!pc) {
-      pc = { maxTs: Number.NEGATIVE_INFINITY, lastArrival: this.clock(), closedUntil: Number.NEGATIVE_INFINITY, b10: new Map(), b60: new Map() };
+      pc = { maxTs: Number.NEGATIVE_INFINITY, lastArrival: this.clock(), closedUntil: Number.NEGATIVE_INFINITY, scoredUntil: Number.NEGATIVE_INFINITY, b10: new Map(), b60: new Map() };
       this.partitions.set(partition, pc);
     }
     return pc;
@@ -281,15 +360,20 @@ export class Analyzer {
   }
 
   private async runTick(now: number): Promise<TickResult> {
+    // held events first go into their windows (bounded wait: the restorer's timeout)
+    if (this.restorer) await this.restorer.settled();
     const closed: Closed[] = [];
+    const marks: Array<[PartitionClock, number]> = [];
     let minWatermark = Number.POSITIVE_INFINITY;
     for (const pc of this.partitions.values()) {
       const wm = this.watermark(pc, now);
       if (wm < minWatermark) minWatermark = wm;
       this.collect(pc, wm, closed, false);
+      marks.push([pc, pc.closedUntil]);
     }
     if (this.partitions.size > 0 && Number.isFinite(minWatermark)) this.metrics.watermarkLag.set(Math.max(0, (now - minWatermark) / 1000));
     const result = await this.process(closed, now);
+    for (const [pc, until] of marks) if (until > pc.scoredUntil) pc.scoredUntil = until;
     this.finishServiceWindows(minWatermark, now, result);
     await this.housekeeping(now);
     return result;
@@ -426,6 +510,7 @@ export class Analyzer {
       // learn what did not look anomalous, so an attack does not become the baseline (during the
       // warm-up everything: a big client must not stay anomalous for lack of its own history)
       const warm = acc.end < this.firstEventTs + o.warmupMs;
+      st.dirty = true;
       if (warm || fusion.score < o.openThreshold) baseline.learn(xs);
       if (fusion.score < o.closeThreshold) {
         this.population.learn(st.tier, sizeMs, xs);
@@ -471,6 +556,7 @@ export class Analyzer {
     // the id is only needed when this window opens an episode
     const reportId = st.decision.episode === null && fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
     const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
+    if (state !== st.decision) this.changed(st);
     st.decision = state;
     switch (outcome.kind) {
       case 'none':
@@ -547,6 +633,7 @@ export class Analyzer {
     if (current?.status === 'dismissed') {
       // an operator dismissed this episode meanwhile (maybe through another instance): respect it
       st.decision = { ...actionEnded(st.decision), suppressedUntil: now + this.policy.analyzer.cooldownMs };
+      this.changed(st);
       return;
     }
     let entry: HistoryEntry = { ts: now, who: this.who, what: action.pending ? 'pending' : 'escalated', note: `score ${fusion.score}: ${describeAction(action, null)}` };
@@ -579,6 +666,7 @@ export class Analyzer {
       this.log('error', 'control-plane write failed', { client: st.key, action: action.kind, err: (err as Error).message });
       // not applied: let the next anomalous window try again
       st.decision = actionEnded(st.decision);
+      this.changed(st);
       return null;
     }
   }
@@ -641,7 +729,10 @@ export class Analyzer {
     try {
       for (const a of await this.actuator.expire(now)) {
         const st = this.clients.peek(a.client);
-        if (st) st.decision = actionEnded(st.decision);
+        if (st) {
+          st.decision = actionEnded(st.decision);
+          this.changed(st);
+        }
         if (!a.anomalyId) continue;
         const r = await this.deps.reports.transition(a.anomalyId, { to: 'expired', from: ['actioned'], entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended (until ${new Date(a.until).toISOString()})` } });
         if (!r.ok && r.reason === 'conflict') await this.deps.reports.transition(a.anomalyId, { entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended` } });
@@ -664,6 +755,7 @@ export class Analyzer {
     if (now - this.lastGauges >= 5_000) {
       this.lastGauges = now;
       this.metrics.clients.set(this.clients.size);
+      if (this.restorer) this.metrics.statePending.set(this.restorer.stats.pending);
       try {
         const active = await this.actuator.list(now);
         this.metrics.activeBlocks.set(active.filter((a) => a.kind === 'block').length);
@@ -688,8 +780,120 @@ export class Analyzer {
       this.collect(pc, Number.POSITIVE_INFINITY, closed, true);
       this.partitions.delete(p);
     }
+    if (this.restorer) {
+      // with snapshots the new owner restores these clients: hand their state to the snapshot
+      // writer and let go of it, so a partition coming back later restores the newer state
+      const gone = new Set(partitions);
+      this.restorer.drop(gone);
+      for (const st of [...this.clients.values()]) {
+        if (!gone.has(st.partition)) continue;
+        this.clients.delete(st.key);
+        this.urgent.delete(st);
+        if (st.dirty) this.handOff(st);
+      }
+    }
     await this.process(closed, now);
     return closed.length;
+  }
+
+  // ---------------------------------------------------------------- state snapshots (analyzer/state/)
+
+  /** Whether clients are restored from a state store. */
+  get stateEnabled(): boolean {
+    return this.restorer !== null;
+  }
+
+  /** Event time before which every window of `partition` has been scored and acted on (-∞: none yet). */
+  scoredUntil(partition: number): number {
+    return this.partitions.get(partition)?.scoredUntil ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** The consumer group's state from the store: the warm-up mark and the tiers' population rings. */
+  restoreGroup(group: GroupState): { populations: number; bad: number } {
+    if (group.warmSince !== null) {
+      this.groupWarmSince = group.warmSince;
+      if (group.warmSince < this.firstEventTs) this.firstEventTs = group.warmSince;
+    }
+    let populations = 0;
+    let bad = 0;
+    for (const [key, bytes] of group.populations) {
+      const at = key.lastIndexOf('/');
+      const sizeMs = Number(key.slice(at + 1));
+      if (at <= 0 || (sizeMs !== W10 && sizeMs !== W60)) {
+        bad++;
+        continue;
+      }
+      const ring = this.population.ring(key.slice(0, at), sizeMs, true)!;
+      if (ring.size > 0) continue; // learned here already: keep it
+      const decoded = decodePopulationRing(bytes, ring);
+      if (decoded.ok) populations++;
+      else {
+        bad++;
+        this.log('warn', 'a population snapshot did not decode; that tier relearns', { tier: key, err: decoded.error });
+      }
+    }
+    if (bad > 0) this.metrics.stateRestores.inc({ result: 'bad' }, bad);
+    return { populations, bad };
+  }
+
+  /** The warm-up mark to store: the group's, or this instance's first event time. */
+  get warmSince(): number | null {
+    const own = Number.isFinite(this.firstEventTs) ? this.firstEventTs : null;
+    return this.groupWarmSince ?? own;
+  }
+
+  /** Clients that learned since their last snapshot (held ones and handed-off ones); clears their mark. */
+  takeDirty(): ClientState[] {
+    const out = this.takeHandoff();
+    for (const st of this.clients.values()) {
+      if (!st.dirty) continue;
+      st.dirty = false;
+      out.push(st);
+    }
+    this.urgent.clear();
+    return out;
+  }
+
+  /** Clients whose decision state changed, and handed-off ones: written within a second. */
+  takeUrgent(): ClientState[] {
+    const out = this.takeHandoff();
+    for (const st of this.urgent) {
+      if (st.evicted) continue;
+      st.dirty = false;
+      out.push(st);
+    }
+    this.urgent.clear();
+    return out;
+  }
+
+  /** A write failed: these clients are dirty again (retried with the next flush). */
+  markDirty(states: readonly ClientState[]): void {
+    for (const st of states) {
+      st.dirty = true;
+      if (st.evicted || this.clients.peek(st.key) !== st) this.handOff(st);
+    }
+  }
+
+  private takeHandoff(): ClientState[] {
+    const out = this.handoff;
+    this.handoff = [];
+    for (const st of out) st.dirty = false;
+    return out;
+  }
+
+  /** The client's decision state changed: its snapshot is written within a second. */
+  private changed(st: ClientState): void {
+    if (!this.restorer) return;
+    st.dirty = true;
+    this.urgent.add(st);
+  }
+
+  private handOff(st: ClientState): void {
+    if (this.handoff.length >= MAX_HANDOFF) {
+      this.metrics.stateSnapshotDropped.inc();
+      return;
+    }
+    this.handoff.push(st);
   }
 
   /** Closes and scores every open window (end of a replay or a benchmark run). */
@@ -730,7 +934,10 @@ export class Analyzer {
   /** Decision state hook for operator actions (approve/dismiss/unblock) on a client this instance owns. */
   updateDecision(client: string, update: (state: DecisionState) => DecisionState): void {
     const st = this.clients.peek(client);
-    if (st) st.decision = update(st.decision);
+    if (st) {
+      st.decision = update(st.decision);
+      this.changed(st);
+    }
   }
 
   get clientCount(): number {

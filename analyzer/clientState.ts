@@ -109,18 +109,25 @@ export class ClientState {
   evicted = false;
   /** Fused score of the last scored window (any size). */
   lastScore = 0;
+  /** Learned something since its last state snapshot (analyzer/state/). */
+  dirty = false;
 
   constructor(
     readonly key: string,
     public tier: string,
     public partition: number,
-    private readonly opts: DetectionOptions,
+    readonly opts: DetectionOptions,
   ) {
     this.credential = isCredentialKey(key);
   }
 
   private get m(): ClientModel {
     return (this.model ??= new ClientModel(this.opts));
+  }
+
+  /** Whether the learned part exists (allocated when the first window closed, or restored). */
+  get hasModel(): boolean {
+    return this.model !== null;
   }
 
   get b10(): WindowBaseline {

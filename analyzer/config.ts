@@ -33,6 +33,12 @@ export interface AnalyzerStartConfig {
   readonly reportsPrefix: string;
   /** A new consumer group starts at the oldest retained event instead of new ones (RW_FROM_BEGINNING=1). */
   readonly fromBeginning: boolean;
+  /** Key prefix of the state snapshots (RW_STATE_PREFIX, default rw:analyzer:state); the group id follows it. */
+  readonly statePrefix: string;
+  /** How often learned state is written to Redis (RW_STATE_SNAPSHOT_EVERY, default 60s); null: snapshots off (`off`). */
+  readonly snapshotEveryMs: number | null;
+  /** Lifetime of a snapshot not rewritten (RW_STATE_TTL, default 7d). */
+  readonly stateTtlMs: number;
 }
 
 export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT] [--group ID] [--model DIR|none] [--retrain-every DUR] [--model-out DIR]\n       ratewarden analyzer --train --out DIR [--source simulator|generator|FILE] [--version V] [--clients N] [--minutes N] [--seed N] [--epochs N]';
@@ -67,7 +73,17 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     modelOut: v['model-out'] ?? env.RW_MODEL_OUT ?? 'models/artifacts',
     reportsPrefix: env.RW_REPORTS_PREFIX || 'rw:anomalies',
     fromBeginning: env.RW_FROM_BEGINNING === '1' || env.RW_FROM_BEGINNING === 'true',
+    statePrefix: env.RW_STATE_PREFIX || 'rw:analyzer:state',
+    snapshotEveryMs: env.RW_STATE_SNAPSHOT_EVERY === 'off' ? null : (durationAtLeast(env.RW_STATE_SNAPSHOT_EVERY, 'RW_STATE_SNAPSHOT_EVERY', 1_000) ?? 60_000),
+    stateTtlMs: durationAtLeast(env.RW_STATE_TTL, 'RW_STATE_TTL', 60_000) ?? 7 * 86_400_000,
   };
+}
+
+function durationAtLeast(text: string | undefined, what: string, minMs: number): number | null {
+  if (text === undefined || text === '') return null;
+  const ms = parseDuration(text);
+  if (ms === null || ms < minMs) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is not a duration of at least ${minMs / 1000}s (e.g. 60s, 7d)`);
+  return ms;
 }
 
 function optionalDuration(text: string | undefined, what: string): number | null {

@@ -25,6 +25,15 @@ export class AnalyzerMetrics {
   readonly scoreSeconds = new Histogram({ name: 'ratewarden_score_seconds', help: 'Time to score one batch of closed windows', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
   readonly watermarkLag = new Gauge({ name: 'ratewarden_watermark_lag_seconds', help: 'Clock minus the oldest partition watermark', registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'ratewarden_model_info', help: 'Loaded learned model (1)', labelNames: ['version', 'backend'], registers: [this.registry] });
+  // state snapshots (analyzer/state/)
+  readonly stateRestores = new Counter({ name: 'ratewarden_state_restores_total', help: 'Clients admitted, by what their snapshot lookup gave: restored, absent (none stored), bad (did not decode: started fresh), error (lookup failed or timed out), skipped (not looked up: a bound or the store backing off)', labelNames: ['result'], registers: [this.registry] });
+  readonly stateLookupSeconds = new Histogram({ name: 'ratewarden_state_lookup_seconds', help: 'Time of one batched snapshot lookup', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
+  readonly statePending = new Gauge({ name: 'ratewarden_state_pending_clients', help: 'Clients whose events are held while their snapshot is looked up', registers: [this.registry] });
+  readonly stateSnapshots = new Counter({ name: 'ratewarden_state_snapshots_total', help: 'Client snapshots written', registers: [this.registry] });
+  readonly stateSnapshotBytes = new Counter({ name: 'ratewarden_state_snapshot_bytes_total', help: 'Bytes of client and population snapshots written', registers: [this.registry] });
+  readonly stateSnapshotErrors = new Counter({ name: 'ratewarden_state_snapshot_errors_total', help: 'Snapshot writes that failed (the clients stay dirty and are retried)', registers: [this.registry] });
+  readonly stateSnapshotDropped = new Counter({ name: 'ratewarden_state_snapshot_dropped_total', help: 'Evicted or handed-off clients whose last changes were not written (hand-off queue full)', registers: [this.registry] });
+  readonly stateFlushSeconds = new Histogram({ name: 'ratewarden_state_flush_seconds', help: 'Time to encode and write one snapshot flush', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
 
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ratewarden_analyzer_' });

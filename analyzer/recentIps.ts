@@ -63,6 +63,36 @@ class SeenTable {
   get bytes(): number {
     return this.capacity * 12 + 24;
   }
+
+  /** The used entries (state snapshots). */
+  exportState(): SeenTableState {
+    return { hashes: this.hashes.slice(0, this.n), first: this.first.slice(0, this.n), last: this.last.slice(0, this.n), recent: this.recent };
+  }
+
+  importState(s: SeenTableState): void {
+    const n = s.hashes.length;
+    if (n > this.capacity || s.first.length !== n || s.last.length !== n || !(s.recent >= 0 && (s.recent < n || s.recent === 0))) throw new Error('seen table state has another shape');
+    this.hashes.fill(0).set(s.hashes);
+    this.first.fill(0).set(s.first);
+    this.last.fill(0).set(s.last);
+    this.n = n;
+    this.recent = s.recent;
+  }
+}
+
+export interface SeenTableState {
+  readonly hashes: Uint32Array;
+  readonly first: Uint32Array;
+  readonly last: Uint32Array;
+  readonly recent: number;
+}
+
+export interface KeyIdentitiesState {
+  readonly since: number;
+  readonly strangerMinute: number;
+  readonly strangers: Uint16Array;
+  readonly ips: SeenTableState;
+  readonly uas: SeenTableState;
 }
 
 export class KeyIdentities {
@@ -108,5 +138,19 @@ export class KeyIdentities {
 
   get bytes(): number {
     return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + 32;
+  }
+
+  exportState(): KeyIdentitiesState {
+    return { since: this.since, strangerMinute: this.strangerMinute, strangers: this.strangers.slice(), ips: this.ips.exportState(), uas: this.uas.exportState() };
+  }
+
+  static fromState(s: KeyIdentitiesState): KeyIdentities {
+    if (s.strangers.length !== STRANGER_SPAN) throw new Error('key identities state has another shape');
+    const k = new KeyIdentities(s.since);
+    k.strangerMinute = s.strangerMinute;
+    k.strangers.set(s.strangers);
+    k.ips.importState(s.ips);
+    k.uas.importState(s.uas);
+    return k;
   }
 }

@@ -20,6 +20,9 @@ import { loadAutoencoder, retrain, shippedModelDir } from './model.js';
 import type { DetectionOptions } from './options.js';
 import type { ReportPublisher } from './reports/publisher.js';
 import type { ReportStore } from './reports/store.js';
+import type { RestorerLimits } from './state/restorer.js';
+import { StateSnapshotter } from './state/snapshotter.js';
+import type { ClientStateStore } from './state/stateStore.js';
 
 /** What plugins and embedders get: the live analyzer and the parts it writes through. */
 export interface AnalyzerState {
@@ -35,6 +38,8 @@ export interface AnalyzerState {
   readonly consuming: boolean;
   /** Why the learned model is not in use, if it is not. */
   readonly modelError: string | null;
+  /** The state snapshot writer, when state snapshots are on. */
+  readonly snapshots: StateSnapshotter | null;
 }
 
 /** Registers routes (or anything else) on the analyzer's fastify instance before it listens. */
@@ -63,6 +68,12 @@ export interface StartAnalyzerOptions {
   readonly metrics?: AnalyzerMetrics;
   /** Sum of consumer lag, polled for the consumer_lag gauge when the source does not push it. */
   readonly lag?: () => number;
+  /**
+   * State snapshots (analyzer/state/): clients are restored from `store` on their first event, and
+   * written back every `snapshotEveryMs` (default 60 s), within a second of a decision, when they
+   * leave, and at close. At start the group's warm-up mark and population rings are read (≤ 5 s).
+   */
+  readonly state?: { readonly store: ClientStateStore; readonly snapshotEveryMs?: number; readonly restoreLimits?: Partial<RestorerLimits> } | null;
 }
 
 export interface RunningAnalyzer {
@@ -70,7 +81,8 @@ export interface RunningAnalyzer {
   readonly address: string | null;
   readonly app: FastifyInstance;
   readonly state: AnalyzerState;
-  close(): Promise<void>;
+  /** Stops consuming and ticking; `snapshot: false` skips the final state flush (tests simulate a crash with it). */
+  close(opts?: { snapshot?: boolean }): Promise<void>;
 }
 
 export async function startAnalyzer(options: StartAnalyzerOptions): Promise<RunningAnalyzer> {
@@ -107,7 +119,23 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
     metrics,
     log,
     ...(options.instance ? { instance: options.instance } : {}),
+    ...(options.state ? { state: options.state.store, ...(options.state.restoreLimits ? { restoreLimits: options.state.restoreLimits } : {}) } : {}),
   });
+
+  let snapshots: StateSnapshotter | null = null;
+  if (options.state) {
+    const store = options.state.store;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const group = await Promise.race([store.getGroup(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 5 s')), 5_000)))]).finally(() => clearTimeout(timer));
+      const restored = analyzer.restoreGroup(group);
+      log('info', group.warmSince !== null ? 'state restored: the group learned before, no warm-up' : 'no group state stored: warm-up', { warmSince: group.warmSince, populations: restored.populations, bad: restored.bad });
+    } catch (err) {
+      log('warn', 'reading the group state failed; warm-up as on a first start', { err: (err as Error).message });
+    }
+    snapshots = new StateSnapshotter(analyzer, store, { ...(options.state.snapshotEveryMs ? { everyMs: options.state.snapshotEveryMs } : {}), clock, log });
+    snapshots.start();
+  }
 
   let consuming = false;
   const state: AnalyzerState = {
@@ -124,6 +152,7 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
     get modelError() {
       return modelError;
     },
+    snapshots,
   };
 
   // scrapes and probes are not worth a log line each
@@ -201,7 +230,7 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
     address,
     app,
     state,
-    async close() {
+    async close(opts = {}) {
       if (closed) return;
       closed = true;
       consuming = false;
@@ -210,6 +239,8 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
       await options.source.stop();
       await running;
       while (ticking) await new Promise((r) => setTimeout(r, 10));
+      // what was learned goes to the store, so the next instance of the group resumes from it
+      await snapshots?.stop(opts.snapshot !== false);
       await options.publisher?.close();
       await app.close();
     },

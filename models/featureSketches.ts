@@ -161,4 +161,17 @@ export class RouteMemory {
   get bytes(): number {
     return this.bits.byteLength;
   }
+
+  /** A copy of the memory (the analyzer's state snapshots): both generations' bits, which is current, inserts into it. */
+  exportState(): { bits: Uint32Array; current: number; inserted: number } {
+    return { bits: this.bits.slice(), current: this.current, inserted: this.inserted };
+  }
+
+  /** Replaces the memory with one exportState() produced; throws on another shape. */
+  importState(s: { bits: ArrayLike<number>; current: number; inserted: number }): void {
+    if (s.bits.length !== this.bits.length || (s.current !== 0 && s.current !== 1) || !(s.inserted >= 0 && s.inserted <= ROUTE_MEMORY_GENERATION)) throw new Error('route memory state has another shape');
+    this.bits.set(s.bits);
+    this.current = s.current;
+    this.inserted = s.inserted;
+  }
 }

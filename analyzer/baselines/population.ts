@@ -13,9 +13,17 @@ export const MAX_POPULATION_TIERS = 64;
 
 export class PopulationBaselines {
   private readonly rings = new Map<string, RobustRing>();
+  /** Windows learned so far (state snapshots write the rings when it moved). */
+  version = 0;
 
   learn(tier: string, sizeMs: number, scaled: ArrayLike<number>): void {
     this.ring(tier, sizeMs, true)!.push(scaled);
+    this.version++;
+  }
+
+  /** Every ring by `<tier>/<sizeMs>`. */
+  entries(): IterableIterator<[string, RobustRing]> {
+    return this.rings.entries();
   }
 
   /** The tier's ring, or null before any of its windows was learned. */

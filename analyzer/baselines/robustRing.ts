@@ -93,4 +93,46 @@ export class RobustRing {
   get bytes(): number {
     return this.values.byteLength + this.centre.byteLength * 3 + this.support.byteLength + 32;
   }
+
+  /**
+   * The ring for a state snapshot: the filled rows oldest first, the pushes since the statistics
+   * were recomputed, and the statistics as they are (not recomputed: a restored ring scores exactly
+   * as the original did).
+   */
+  exportState(): RobustRingState {
+    const rows = new Float32Array(this.filled * this.width);
+    for (let k = 0; k < this.filled; k++) {
+      const slot = (this.pos - this.filled + k + this.length) % this.length;
+      rows.set(this.values.subarray(slot * this.width, (slot + 1) * this.width), k * this.width);
+    }
+    return { rows, filled: this.filled, sinceStats: this.sinceStats, centre: this.centre.slice(), sigma: this.sigma.slice(), high: this.high.slice(), support: this.support.slice() };
+  }
+
+  /** Replaces the ring with one exportState() produced (rows land in slots 0…filled-1); throws on another shape. */
+  importState(s: RobustRingState): void {
+    const w = this.width;
+    if (!(s.filled >= 0 && s.filled <= this.length) || s.rows.length !== s.filled * w || s.centre.length !== w || s.sigma.length !== w || s.high.length !== w || s.support.length !== w) {
+      throw new Error('robust ring state has another shape');
+    }
+    this.values.fill(NaN);
+    this.values.set(s.rows);
+    this.filled = s.filled;
+    this.pos = s.filled % this.length;
+    this.sinceStats = s.sinceStats;
+    this.centre.set(s.centre);
+    this.sigma.set(s.sigma);
+    this.high.set(s.high);
+    this.support.set(s.support);
+  }
+}
+
+export interface RobustRingState {
+  /** `filled` rows of `width` values, oldest first. */
+  readonly rows: Float32Array;
+  readonly filled: number;
+  readonly sinceStats: number;
+  readonly centre: Float32Array;
+  readonly sigma: Float32Array;
+  readonly high: Float32Array;
+  readonly support: Uint16Array;
 }

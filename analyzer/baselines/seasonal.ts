@@ -47,6 +47,18 @@ export class HourOfWeekProfile {
     return this.count[bucket]!;
   }
 
+  /** Copies of the per-bucket arrays (state snapshots). */
+  exportState(): { mean: Float32Array; absResidual: Float32Array; count: Uint16Array } {
+    return { mean: this.mean.slice(), absResidual: this.absResidual.slice(), count: this.count.slice() };
+  }
+
+  importState(s: { mean: ArrayLike<number>; absResidual: ArrayLike<number>; count: ArrayLike<number> }): void {
+    if (s.mean.length !== HOURS_PER_WEEK || s.absResidual.length !== HOURS_PER_WEEK || s.count.length !== HOURS_PER_WEEK) throw new Error('hour-of-week state has another shape');
+    this.mean.set(s.mean);
+    this.absResidual.set(s.absResidual);
+    this.count.set(s.count);
+  }
+
   static readonly bytes = HOURS_PER_WEEK * 10 + 32;
 }
 

@@ -211,6 +211,23 @@ export class LowAndSlowState {
   get bytes(): number {
     return 40 + this.ring.byteLength;
   }
+
+  /** The filled minutes, oldest first, three numbers each (state snapshots). */
+  exportState(): Float32Array {
+    const out = new Float32Array(this.filled * 3);
+    for (let k = 0; k < this.filled; k++) {
+      const slot = (this.pos - this.filled + k + this.span) % this.span;
+      out.set(this.ring.subarray(slot * 3, slot * 3 + 3), k * 3);
+    }
+    return out;
+  }
+
+  importState(rows: Float32Array): void {
+    if (rows.length % 3 !== 0 || rows.length > this.ring.length) throw new Error('low-and-slow state has another shape');
+    this.ring.fill(0).set(rows);
+    this.filled = rows.length / 3;
+    this.pos = this.filled % this.span;
+  }
 }
 
 function round(x: number): number {

@@ -10,6 +10,10 @@ export interface SeriesScorer {
   update(value: number, tsMs: number): number;
   /** Bytes of state held. */
   readonly stateBytes: number;
+  /** A copy of the whole state (state snapshots); restore() on a scorer of the same factory and profile resumes it. */
+  serialize(): Float64Array;
+  /** Replaces the state with one serialize() produced; throws on another shape. */
+  restore(state: Float64Array): void;
 }
 
 export type SeriesProfile = 'light' | 'full';
@@ -57,12 +61,23 @@ export class RobustZSeries implements SeriesScorer {
   get stateBytes(): number {
     return 48;
   }
+
+  serialize(): Float64Array {
+    return Float64Array.of(this.n, this.mean, this.absDev);
+  }
+
+  restore(state: Float64Array): void {
+    if (state.length !== 3 || !(state[0]! >= 0)) throw new Error('robust-z series state has another shape');
+    this.n = state[0]!;
+    this.mean = state[1]!;
+    this.absDev = state[2]!;
+  }
 }
 
 export const ROBUST_Z_SERIES: SeriesFactory = { name: 'robust-z', create: () => new RobustZSeries() };
 
 interface SeriesModule {
-  createSeriesDetector?: (options?: { profile?: SeriesProfile; minScale?: number }) => { update(value: number, tsMs: number): number; readonly stateBytes?: number };
+  createSeriesDetector?: (options?: { profile?: SeriesProfile; minScale?: number }) => { update(value: number, tsMs: number): number; readonly stateBytes?: number; serialize(): Float64Array; restore(state: Float64Array): void };
 }
 
 let cached: Promise<SeriesFactory> | null = null;
@@ -91,6 +106,8 @@ export function loadSeriesFactory(): Promise<SeriesFactory> {
               get stateBytes() {
                 return d.stateBytes ?? 0;
               },
+              serialize: () => d.serialize(),
+              restore: (state: Float64Array) => d.restore(state),
             };
           },
         };

@@ -9,12 +9,21 @@
  * batch on the new owner: events are processed at least once, duplicates bounded by one batch
  * (≤ maxBytesPerPartition) per partition per failure. Long batches heartbeat every 2,000 messages.
  *
+ * With `scoredUntil` (the analyzer's mark per partition) the commit is held back further, to the
+ * first offset of the oldest window not yet scored (commitGate.ts): a crashed instance's open
+ * windows are read again by the next owner and scored there. Held-back offsets move forward after
+ * each batch and every `commitEveryMs` (1 s) as windows get scored. Because kafkajs restarts every
+ * partition from its committed offset after a rebalance, partitions this instance keeps are sought
+ * back to where it had read, so it does not read its own open windows twice.
+ *
  * Rebalance: kafkajs reports the new assignment after each join; partitions that left are passed
- * to `onRevoked`, so the analyzer closes their open windows (the new owner counts the rest).
+ * to `onRevoked`, so the analyzer closes their open windows (the new owner counts the rest — with
+ * `scoredUntil`, the new owner reads those windows whole from the held-back offset).
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { decodeCallEvent, type CallEvent } from '../../models/events.js';
 import type { EventBatchMeta, EventSource } from '../../models/eventBus.js';
+import { CommitGate } from './commitGate.js';
 
 export interface KafkaEventSourceOptions {
   readonly kafka: Kafka;
@@ -32,6 +41,15 @@ export interface KafkaEventSourceOptions {
   /** Sum of the lag (messages behind the head) of the partitions consumed, after each batch. */
   readonly onLag?: (lag: number) => void;
   readonly onError?: (err: Error) => void;
+  /**
+   * Event time before which every window of a partition has been scored (Analyzer.scoredUntil):
+   * commits are held back to the oldest window not scored yet. Absent: commit after each batch.
+   */
+  readonly scoredUntil?: (partition: number) => number;
+  /** Window length the analyzer scores (10 s). */
+  readonly windowMs?: number;
+  /** How often held-back offsets are committed as windows get scored; default 1 s. */
+  readonly commitEveryMs?: number;
 }
 
 const HEARTBEAT_EVERY = 2_000;
@@ -41,10 +59,22 @@ export class KafkaEventSource implements EventSource {
   private assigned = new Set<number>();
   private readonly lag = new Map<number, number>();
   private stopped: (() => void) | null = null;
+  private readonly gate: CommitGate | null;
+  /** Last offset committed per partition (with the gate). */
+  private readonly committed = new Map<number, bigint>();
+  private commits: Promise<unknown> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | null = null;
   /** Messages decoded and handed over, and messages skipped as undecodable. */
   readonly stats = { events: 0, bad: 0, batches: 0, commits: 0 };
 
-  constructor(private readonly opts: KafkaEventSourceOptions) {}
+  constructor(private readonly opts: KafkaEventSourceOptions) {
+    this.gate = opts.scoredUntil ? new CommitGate(opts.windowMs ?? 10_000) : null;
+  }
+
+  /** Offsets committed per partition by the gate (held back), for tests and metrics. */
+  get committedOffsets(): ReadonlyMap<number, bigint> {
+    return this.committed;
+  }
 
   get partitions(): number[] {
     return [...this.assigned].sort((a, b) => a - b);
@@ -71,8 +101,26 @@ export class KafkaEventSource implements EventSource {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const now = new Set<number>(e.payload.memberAssignment[topic] ?? []);
       const revoked = [...this.assigned].filter((p) => !now.has(p));
+      const kept = [...this.assigned].filter((p) => now.has(p));
       this.assigned = now;
       for (const p of revoked) this.lag.delete(p);
+      if (this.gate) {
+        for (const p of revoked) {
+          this.gate.forget(p);
+          this.committed.delete(p);
+        }
+        // kafkajs resumes every partition from its committed (held-back) offset after a join: a
+        // partition kept continues where this instance had read (seek runs before the next fetch)
+        for (const p of kept) {
+          const next = this.gate.next(p);
+          if (next === null) continue;
+          try {
+            consumer.seek({ topic, partition: p, offset: String(next) });
+          } catch (err) {
+            this.opts.onError?.(err as Error);
+          }
+        }
+      }
       if (revoked.length > 0) void Promise.resolve(this.opts.onRevoked?.(revoked)).catch((err: unknown) => this.opts.onError?.(err as Error));
       this.opts.onAssigned?.(this.partitions);
     });
@@ -98,7 +146,37 @@ export class KafkaEventSource implements EventSource {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.batch(payload, handler, onBad),
     });
+    if (this.gate) {
+      this.commitTimer = setInterval(() => void this.commitHeld(consumer), this.opts.commitEveryMs ?? 1_000);
+      this.commitTimer.unref();
+    }
     await done;
+  }
+
+  /** Commits, for every partition held, what the gate allows now (windows scored since the last batch). */
+  private commitHeld(consumer: Consumer): Promise<unknown> {
+    return this.serialCommit(async () => {
+      const topic = this.opts.topic;
+      for (const p of this.assigned) {
+        const offset = this.gate!.committable(p, this.opts.scoredUntil!(p));
+        if (offset === null) continue;
+        const next = BigInt(offset);
+        if (next <= (this.committed.get(p) ?? -1n)) continue;
+        try {
+          await consumer.commitOffsets([{ topic, partition: p, offset: next.toString() }]);
+          this.committed.set(p, next);
+          this.stats.commits++;
+        } catch {
+          // a rebalance under way (the new generation commits next) or the broker away: next time
+        }
+      }
+    });
+  }
+
+  private serialCommit(work: () => Promise<void>): Promise<unknown> {
+    const run = this.commits.then(work, work);
+    this.commits = run.catch(() => undefined);
+    return run;
   }
 
   private async batch(payload: EachBatchPayload, handler: (events: readonly CallEvent[], meta: EventBatchMeta) => Promise<void>, onBad?: (error: string) => void): Promise<void> {
@@ -106,13 +184,17 @@ export class KafkaEventSource implements EventSource {
     const events: CallEvent[] = [];
     let last: string | null = null;
     const messages = batch.messages;
+    const gate = this.gate;
+    const scored = gate ? this.opts.scoredUntil!(batch.partition) : 0;
     for (let i = 0; i < messages.length; i++) {
       if (!isRunning() || isStale()) break;
       const message = messages[i]!;
       const value = message.value;
       const decoded = value ? decodeCallEvent(value) : ({ ok: false, error: 'empty message' } as const);
-      if (decoded.ok) events.push(decoded.value);
-      else {
+      if (decoded.ok) {
+        events.push(decoded.value);
+        if (gate) gate.observe(batch.partition, decoded.value.ts, Number(message.offset), scored);
+      } else {
         this.stats.bad++;
         onBad?.(decoded.error);
       }
@@ -126,8 +208,21 @@ export class KafkaEventSource implements EventSource {
     this.stats.batches++;
     // … then the offset: the next message to read is last + 1
     resolveOffset(last);
-    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
-    this.stats.commits++;
+    if (gate) {
+      // held back to the oldest window not scored yet
+      const p = batch.partition;
+      gate.handled(p, Number(last) + 1);
+      await this.serialCommit(async () => {
+        const next = BigInt(gate.committable(p, this.opts.scoredUntil!(p)) ?? Number(last) + 1);
+        if (next <= (this.committed.get(p) ?? -1n)) return;
+        await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: p, offset: next.toString() }] }] });
+        this.committed.set(p, next);
+        this.stats.commits++;
+      });
+    } else {
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+      this.stats.commits++;
+    }
     const highWatermark = BigInt(batch.highWatermark);
     const behind = highWatermark - (BigInt(last) + 1n);
     this.lag.set(batch.partition, Number(behind > 0n ? behind : 0n));
@@ -136,6 +231,9 @@ export class KafkaEventSource implements EventSource {
   }
 
   async stop(): Promise<void> {
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    this.commitTimer = null;
+    await this.commits.catch(() => undefined);
     const consumer = this.consumer;
     this.consumer = null;
     if (consumer) {

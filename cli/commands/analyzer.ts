@@ -44,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     import('../../analyzer/api/index.js'),
   ]);
   const { loadControl } = await import('../../analyzer/load/index.js');
+  const { RedisStateStore } = await import('../../analyzer/state/redisStateStore.js');
 
   // a wrong password or an untrusted certificate is a misconfiguration, not an outage: say so and stop
   const redisProblem = await redisStartupProblem(config.redis!);
@@ -67,7 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     },
     onLag: (lag) => running?.state.metrics.consumerLag.set(lag),
     onError: (err) => running?.app.log.error({ err: err.message }, 'kafka consumer error'),
+    // commit only what has been scored: a crash leaves its open windows to be read again
+    scoredUntil: (partition) => running?.state.analyzer.scoredUntil(partition) ?? Number.NEGATIVE_INFINITY,
   });
+  // learned state in Redis per consumer group: a restart or rebalance resumes from it (RW_STATE_SNAPSHOT_EVERY=off: none)
+  const stateStore = config.snapshotEveryMs === null ? null : new RedisStateStore(redis, { prefix: config.statePrefix, group: config.groupId, ttlMs: config.stateTtlMs });
   const publisher = new KafkaReportPublisher(kafka, { onError: (err) => running?.app.log.warn({ err: err.message }, 'publishing anomaly reports failed; retrying') });
   const loadHistory = new api.LoadHistory();
   await loadHistory.follow(controlPlane).catch(() => undefined);
@@ -84,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     model: config.model === 'none' ? null : config.model,
     retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
     instance: config.instance || hostname(),
+    state: stateStore ? { store: stateStore, snapshotEveryMs: config.snapshotEveryMs! } : null,
     plugins: [
       load.plugin,
       async (app, state) => {

@@ -1,0 +1,58 @@
+/**
+ * Where the analyzer's state snapshots live: one opaque snapshot per client (snapshotCodec.ts), and
+ * per consumer group the warm-up mark and the tiers' population rings. Redis in production
+ * (redisStateStore.ts); MemoryStateStore for tests, scripts and the demo.
+ */
+
+export interface GroupState {
+  /** Event time of the first event the consumer group learned from, or null (never learned, or expired). */
+  readonly warmSince: number | null;
+  /** Population rings by `<tier>/<sizeMs>`. */
+  readonly populations: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface ClientStateStore {
+  /** Snapshots of these clients, in order (null: none). */
+  getClients(clients: readonly string[]): Promise<Array<Uint8Array | null>>;
+  /** Writes (replaces) these clients' snapshots, each with the store's TTL. */
+  putClients(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
+  getGroup(): Promise<GroupState>;
+  /**
+   * Records the warm-up mark (an existing mark is kept: the group learned since then) and replaces
+   * the given population rings; refreshes the group's TTL.
+   */
+  putGroup(warmSince: number | null, populations: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
+  /** How long a snapshot lives without being rewritten. */
+  readonly ttlMs: number;
+}
+
+export const DEFAULT_STATE_TTL_MS = 7 * 86_400_000;
+
+/** In-process store (no TTL enforcement): tests, scripts, the demo. */
+export class MemoryStateStore implements ClientStateStore {
+  readonly clients = new Map<string, Uint8Array>();
+  readonly populations = new Map<string, Uint8Array>();
+  warmSince: number | null = null;
+  /** Calls of getClients and the clients they asked for (tests check batching). */
+  readonly lookups: string[][] = [];
+
+  constructor(readonly ttlMs = DEFAULT_STATE_TTL_MS) {}
+
+  async getClients(clients: readonly string[]): Promise<Array<Uint8Array | null>> {
+    this.lookups.push([...clients]);
+    return clients.map((c) => this.clients.get(c) ?? null);
+  }
+
+  async putClients(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+    for (const [c, bytes] of entries) this.clients.set(c, bytes);
+  }
+
+  async getGroup(): Promise<GroupState> {
+    return { warmSince: this.warmSince, populations: new Map(this.populations) };
+  }
+
+  async putGroup(warmSince: number | null, populations: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+    if (this.warmSince === null && warmSince !== null) this.warmSince = warmSince;
+    for (const [k, bytes] of populations) this.populations.set(k, bytes);
+  }
+}
