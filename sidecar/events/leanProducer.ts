@@ -39,11 +39,13 @@ import {
 import type { EncodedEvent, EventProducer } from './kafkaSink.js';
 
 /**
- * Compression runs synchronously with a small window: a batch of ~150 events takes ~60 µs of CPU
- * this way, against ~160–230 µs through zlib's thread pool (the hand-off costs more than the work),
- * and it has to run on this core either way. The ratio is the same (~50× on event JSON).
+ * Compression runs synchronously: a batch of ~150 events takes ~40 µs of CPU this way, against
+ * ~160–230 µs through zlib's thread pool (the hand-off costs more than the work), and it has to run
+ * on this core either way. Level 1 with zlib's default window and memory: measured faster per event
+ * than a small window (0.25 against 0.40 µs at 160 events of ~270 bytes) and ~25% smaller output;
+ * the ~256 KiB of state lives only during the call.
  */
-const GZIP_OPTIONS = { level: 1, memLevel: 4, windowBits: 12 };
+const GZIP_OPTIONS = { level: 1 };
 
 export interface LeanProducerOptions {
   /** Bootstrap brokers, `host:port`. */
