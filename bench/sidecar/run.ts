@@ -9,20 +9,25 @@
  *   @fastify/http-proxy + rate-limit      @fastify/rate-limit with its Redis store
  *   @fastify/http-proxy + rlf             rate-limiter-flexible RateLimiterRedis
  *   nginx limit_req                       when nginx is installed
- * then, at half of ratewarden (Redis + Kafka)'s maximum rate, the p99 it adds over the upstream alone.
+ and, for the memory store and Redis + Kafka, at half of that case's maximum rate, the p50/p99 it adds
+ * over the upstream alone at the same rate (latency.ts: open loop, warm process, repetitions, medians).
  *
- * Throughput is wrk (closed loop, one thread, `connections` connections); the fixed-rate latency run
- * uses rateClient.ts (open loop). With taskset and ≥ 2 CPUs the upstream and the proxy share CPU 0 and
- * the load generator gets CPU 1, as in the figures the issue quotes. Limits are set high: this measures
- * the cost of deciding and forwarding, not of rejecting.
+ * Throughput is wrk (closed loop, one thread, `connections` connections), with the CPU time the
+ * server under test (and Redis) spent per request read from /proc. With taskset and ≥ 2 CPUs the
+ * upstream and the proxy share CPU 0 and the load generator gets CPU 1, as in the figures the issue
+ * quotes. Limits are set high: this measures the cost of deciding and forwarding, not of rejecting.
+ * Fairness: one upstream (node:http, keep-alive) for every case; every proxy keeps a keep-alive pool
+ * to it; the same wrk connections and warm-up for every case; the Redis cases on the same Redis.
  *
  *   node dist/bench/sidecar/run.js [--quick]      (or through `npm run bench`)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fixedRateLatency, maxRateWithCpu, type FixedRateResult } from './latency.js';
+import { benchServer, infraEnv, nginx, pinning, ratewarden, ratewardenCounters, redisServerPid, RULE, runWrk, type Proc } from './procs.js';
+import { listenerPid, privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -30,6 +35,14 @@ export interface BenchRow {
   readonly p50_ms: number;
   readonly p99_ms: number;
   readonly note?: string;
+  /** CPU time of the server under test per request (µs, /proc), over the measured run. */
+  readonly cpu_us?: number;
+  /** CPU time of the Redis server per request (µs), for the cases that use Redis. */
+  readonly redis_cpu_us?: number;
+  /** CPU time of the Kafka broker per request (µs), for the case that sends events. */
+  readonly kafka_cpu_us?: number;
+  /** Fixed-rate rows: the rate offered (requests/s). */
+  readonly offered_rps?: number;
 }
 
 export interface SidecarBenchOptions {
@@ -40,293 +53,84 @@ export interface SidecarBenchOptions {
   readonly log?: (line: string) => void;
   /** Run only the cases whose name contains this text (the fixed-rate latency run needs the Redis + Kafka case). */
   readonly only?: string;
+  /** Fixed-rate latency repetitions per case (default 3; quick 1). */
+  readonly latencyReps?: number;
+  /** Use the shared REDIS_URL / KAFKA_BROKERS even when private ones can be started (default false). */
+  readonly sharedInfra?: boolean;
 }
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const IS_TS = import.meta.url.endsWith('.ts');
-/** Repository root: bench/sidecar/ from sources, dist/bench/sidecar/ when compiled. */
-const REPO = IS_TS ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
-const EXT = IS_TS ? '.ts' : '.js';
-const NODE_ARGS = IS_TS ? ['--import', 'tsx'] : [];
-const CLI = join(HERE, '..', '..', 'cli', 'main' + EXT);
-
-function infraEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const file = join(REPO, '.infra.env');
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^\s*(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line);
-      if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-    }
-  }
-  for (const k of ['REDIS_URL', 'KAFKA_BROKERS']) if (process.env[k]) out[k] = process.env[k]!;
-  return out;
-}
-
-const pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
-function pinned(cpu: number, cmd: string, args: string[]): [string, string[]] {
-  return pinning ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
-}
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** ratewarden's admin port (from its ready line), for its own counters. */
-  adminPort?: number;
-  stop(): Promise<void>;
-}
-
-/** Starts a child and waits for a stdout line from which `portOf` extracts the port. */
-function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, portOf: (line: string) => number | null, timeoutMs = 30_000): Promise<Proc> {
-  const [c, a] = pinned(0, cmd, args);
-  const child = spawn(c, a, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms:\n${output.slice(-2000)}`));
-    }, timeoutMs);
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      output += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const port = portOf(line);
-        if (port !== null) {
-          clearTimeout(timer);
-          resolve({
-            child,
-            port,
-            stop: () =>
-              new Promise<void>((done) => {
-                if (child.exitCode !== null || child.signalCode !== null) return done(); // stopped already (a second stop must not wait for an exit that happened)
-                child.once('exit', () => done());
-                child.kill('SIGTERM');
-                setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-              }),
-          });
-        }
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`));
-    });
-  });
-}
-
-function benchServer(kind: string, extra: string[]): Promise<Proc> {
-  return startProc(process.execPath, [...NODE_ARGS, join(HERE, 'servers' + EXT), kind, ...extra], process.env, (line) => {
-    try {
-      const v = JSON.parse(line) as { ready?: boolean; port?: number };
-      return v.ready ? v.port! : null;
-    } catch {
-      return null;
-    }
-  });
-}
-
-const adminPorts = new Map<number, number>();
-
-/** Store errors (decisions that fell back to failMode) and dropped events of a ratewarden under test. */
-async function ratewardenCounters(port: number): Promise<string> {
-  const admin = adminPorts.get(port);
-  if (!admin) return '';
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-    const notes: string[] = [];
-    if (value('ratewarden_store_errors_total') > 0) notes.push(`${value('ratewarden_store_errors_total')} store errors`);
-    if (value('ratewarden_events_dropped_total') > 0) notes.push(`${value('ratewarden_events_dropped_total')} events dropped`);
-    const sent = value('ratewarden_events_sent_total');
-    if (sent > 0) notes.push(`${sent} events sent`);
-    return notes.join(', ');
-  } catch {
-    return '';
-  }
-}
-
-function ratewarden(policy: string, upstream: string, env: Record<string, string>, dir: string): Promise<Proc> {
-  const file = join(dir, `policy-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, policy);
-  // info: the ready line is info-level, and nothing logs per request anyway
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, RW_LOG_LEVEL: 'info', ...env };
-  if (!env.REDIS_URL) delete childEnv.REDIS_URL;
-  if (!env.KAFKA_BROKERS) delete childEnv.KAFKA_BROKERS;
-  delete childEnv.REDIS_CLUSTER_NODES;
-  return startProc(process.execPath, [...NODE_ARGS, CLI, 'sidecar', '--config', file, '--upstream', upstream, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], childEnv, (line) => {
-    try {
-      const v = JSON.parse(line) as { msg?: string; listen?: string };
-      if (v.msg !== 'ready') return null;
-      adminPorts.set(Number(new URL(v.listen!).port), Number(new URL((v as { admin?: string }).admin!).port));
-      return Number(new URL(v.listen!).port);
-    } catch {
-      return null;
-    }
-  });
-}
-
-function nginx(upstreamPort: number, dir: string): Promise<Proc> | null {
-  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
-  if (!bin) return null;
-  const root = join(dir, 'nginx');
-  mkdirSync(join(root, 'tmp'), { recursive: true });
-  return (async () => {
-    const port = await freePortNear();
-    const conf = `worker_processes 1;
-daemon off;
-user root;
-pid ${root}/nginx.pid;
-error_log ${root}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${root}/tmp/body;
-  proxy_temp_path ${root}/tmp/proxy;
-  fastcgi_temp_path ${root}/tmp/fastcgi;
-  uwsgi_temp_path ${root}/tmp/uwsgi;
-  scgi_temp_path ${root}/tmp/scgi;
-  limit_req_zone $binary_remote_addr zone=rl:10m rate=1000000r/s;
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      limit_req zone=rl burst=1000000 nodelay;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-  }
-}
-`;
-    writeFileSync(join(root, 'nginx.conf'), conf);
-    const [c, a] = pinned(0, bin, ['-p', root, '-c', join(root, 'nginx.conf')]);
-    const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-      if (await canConnect(port)) break;
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`nginx did not listen: ${err}`);
-      }
-      await sleep(50);
-    }
-    return {
-      child,
-      port,
-      stop: () =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGQUIT');
-          setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-        }),
-    };
-  })();
-}
-
-async function freePortNear(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** wrk's latency value (`812.00us`, `1.23ms`, `2.01s`) in ms. */
-function wrkMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
-}
-
-function runWrk(url: string, seconds: number, connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number }> {
-  const [c, a] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('error', reject);
-    child.once('exit', () => {
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-      const p50 = wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const p99 = wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-      if (!Number.isFinite(rps)) reject(new Error(`wrk output not understood:\n${out}`));
-      else resolve({ rps, p50, p99, non2xx });
-    });
-  });
-}
-
-function runRate(url: string, rate: number, seconds: number): Promise<{ rps: number; p50_ms: number; p99_ms: number; errors: number }> {
-  const [c, a] = pinned(1, process.execPath, [...NODE_ARGS, join(HERE, 'rateClient' + EXT), url, '--rate', String(Math.max(1, Math.round(rate))), '--duration', String(seconds), '--warmup', '1']);
-  return new Promise((resolve, reject) => {
-    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!));
-      } catch {
-        reject(new Error(`rateClient failed: ${err || out}`));
-      }
-    });
-  });
-}
-
-const RULE = `  - { id: bench, key: [ip], algorithm: fixed-window, limit: 1000000000, window: 1s }\n`;
 
 export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const seconds = opts.seconds ?? (opts.quick ? 3 : 10);
   const warm = opts.quick ? 1 : 2;
+  const latencyReps = opts.latencyReps ?? (opts.quick ? 1 : 3);
   const connections = opts.connections ?? 50;
   const infra = infraEnv();
   const dir = mkdtempSync(join(tmpdir(), 'rw-bench-sidecar-'));
+  // Redis and Kafka of our own on the load generator's CPU (privateInfra.ts says why), else the shared ones
+  const services: PrivateService[] = [];
+  const own = async (what: string, start: () => Promise<PrivateService | null>): Promise<PrivateService | null> => {
+    if (opts.sharedInfra || !pinning) return null;
+    try {
+      const s = await start();
+      if (s) services.push(s);
+      return s;
+    } catch (err) {
+      log(`  (private ${what} failed, using the shared one: ${(err as Error).message.split('\n')[0]})`);
+      return null;
+    }
+  };
+  const ownRedis = await own('Redis', () => privateRedis(1, dir));
+  if (ownRedis) infra.REDIS_URL = ownRedis.url;
+  const ownKafka = infra.KAFKA_BROKERS ? await own('Kafka', () => privateKafka(1, dir)) : null;
+  if (ownKafka) infra.KAFKA_BROKERS = ownKafka.url;
+  const kafkaPid = ownKafka?.pid ?? (infra.KAFKA_BROKERS ? listenerPid(Number(infra.KAFKA_BROKERS.split(',')[0]!.split(':').pop())) : undefined);
   const rows: BenchRow[] = [];
   const procs: Proc[] = [];
   const tag = `bench-${Date.now().toString(36)}`;
-  log(`sidecar benchmark: wrk -t1 -c${connections}, ${seconds}s per case${pinning ? ', servers on CPU 0, load generator on CPU 1' : ' (no CPU pinning)'}`);
+  const redisPid = ownRedis?.pid ?? (await redisServerPid(infra.REDIS_URL));
+  const rateRows: BenchRow[] = [];
+  let upUrl = '';
+  log(
+    `sidecar benchmark: wrk -t1 -c${connections}, ${seconds}s per case${pinning ? ', servers on CPU 0, load generator on CPU 1' : ' (no CPU pinning)'}; ` +
+      `Redis ${ownRedis ? 'private on CPU 1' : 'shared'}, Kafka ${ownKafka ? 'private on CPU 1' : infra.KAFKA_BROKERS ? 'shared' : 'none'}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  );
 
   const wanted = (name: string): boolean => !opts.only || name.toLowerCase().includes(opts.only.toLowerCase());
-  const measure = async (name: string, url: string, note?: string): Promise<BenchRow | null> => {
+  const measure = async (name: string, url: string, proc?: Proc, usesRedis = false, usesKafka = false): Promise<BenchRow | null> => {
     if (!wanted(name)) return null;
     await runWrk(url, warm, connections);
-    const r = await runWrk(url, seconds, connections);
+    const r = await maxRateWithCpu(url, seconds, connections, [proc?.child.pid, usesRedis ? redisPid : undefined, usesKafka ? kafkaPid : undefined]);
     const counters = await ratewardenCounters(Number(new URL(url).port));
-    const notes = [note, r.non2xx ? `${r.non2xx} non-2xx` : '', counters].filter(Boolean).join('; ');
-    const row: BenchRow = { name, rps: Math.round(r.rps), p50_ms: round(r.p50), p99_ms: round(r.p99), ...(notes ? { note: notes } : {}) };
+    const notes = [r.non2xx ? `${r.non2xx} non-2xx` : '', counters].filter(Boolean).join('; ');
+    const row: BenchRow = {
+      name,
+      rps: Math.round(r.rps),
+      p50_ms: round(r.p50),
+      p99_ms: round(r.p99),
+      ...(notes ? { note: notes } : {}),
+      ...(Number.isFinite(r.cpuUs[0]) ? { cpu_us: r.cpuUs[0] } : {}),
+      ...(usesRedis && Number.isFinite(r.cpuUs[1]) ? { redis_cpu_us: r.cpuUs[1] } : {}),
+      ...(usesKafka && Number.isFinite(r.cpuUs[2]) ? { kafka_cpu_us: r.cpuUs[2] } : {}),
+    };
     rows.push(row);
-    log(`  ${name.padEnd(44)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${row.note ? '   (' + row.note + ')' : ''}`);
+    const cpu =
+      row.cpu_us !== undefined
+        ? `   CPU ${row.cpu_us.toFixed(1)} µs/req${row.redis_cpu_us !== undefined ? ` + Redis ${row.redis_cpu_us.toFixed(1)}` : ''}${row.kafka_cpu_us !== undefined ? ` + Kafka ${row.kafka_cpu_us.toFixed(1)}` : ''}`
+        : '';
+    log(`  ${name.padEnd(50)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${cpu}${row.note ? '   (' + row.note + ')' : ''}`);
     return row;
+  };
+  /** Added latency at half of `max`'s rate, on the same warm process, against the upstream alone. */
+  const halfLoad = async (max: BenchRow | null, url: string, names: [direct: (rate: number) => string, via: (rate: number) => string]): Promise<void> => {
+    if (max === null || max.rps <= 0) return;
+    const rate = Math.round(max.rps / 2);
+    const r: FixedRateResult = await fixedRateLatency(url, upUrl + '/', rate, { reps: latencyReps, seconds: Math.min(seconds, 5), warmSeconds: warm + 1 });
+    const reps = r.reps.map((x) => `${(x.via.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
+    rateRows.push(
+      { name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}` },
+      { name: names[1](rate), rps: rate, p50_ms: r.via.p50_ms, p99_ms: r.via.p99_ms, offered_rps: rate, note: `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` },
+    );
   };
   const withProc = async <T>(start: () => Promise<Proc> | null, body: (p: Proc) => Promise<T>, skipNote: string, name?: string): Promise<T | null> => {
     let p: Proc | null = null;
@@ -351,15 +155,22 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   try {
     const upstream = await benchServer('upstream', ['--port', '0']);
     procs.push(upstream);
-    const upUrl = `http://127.0.0.1:${upstream.port}`;
-    await measure('upstream direct', upUrl + '/');
+    upUrl = `http://127.0.0.1:${upstream.port}`;
+    await measure('upstream direct', upUrl + '/', upstream);
 
-    await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy (no limiter)');
-    await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`), '', 'ratewarden (no rules)');
-    await withProc(() => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, {}, dir), (p) => measure('ratewarden (memory store)', `http://127.0.0.1:${p.port}/`), '', 'ratewarden (memory store)');
+    await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`, p), '', '@fastify/http-proxy (no limiter)');
+    await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`, p), '', 'ratewarden (no rules)');
+    await withProc(
+      () => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, {}, dir),
+      async (p) => {
+        const url = `http://127.0.0.1:${p.port}/`;
+        // the fixed-rate run reuses the warm process: a cold one measures the JIT warm-up backlog
+        await halfLoad(await measure('ratewarden (memory store)', url, p), url, [() => 'upstream direct @ half of ratewarden (memory store) max', () => 'ratewarden (memory store) @ half of its max']);
+      },
+      '',
+      'ratewarden (memory store)',
+    );
 
-    let rwMax: BenchRow | null = null;
-    const rateRows: BenchRow[] = [];
     const redisKafkaEnv = { REDIS_URL: infra.REDIS_URL ?? '', KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events`, RW_CTL_PREFIX: `${tag}:ctl` };
     const haveInfra = Boolean(infra.REDIS_URL && infra.KAFKA_BROKERS);
     // a 1 s store timeout: under load every decision must still come from Redis, not the fail-open fallback
@@ -369,20 +180,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         () => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir),
         async (p) => {
           const url = `http://127.0.0.1:${p.port}/`;
-          rwMax = await measure('ratewarden (Redis + Kafka events)', url);
-          // added latency at half of that maximum, on the same (warm) process: an open-loop client
-          // against a cold process measures the JIT warm-up backlog, not the steady state
-          if (rwMax && rwMax.rps > 0) {
-            const rate = rwMax.rps / 2;
-            await runRate(url, rate, warm + 1); // settle at this rate first
-            await runRate(upUrl + '/', rate, warm + 1);
-            const direct = await runRate(upUrl + '/', rate, seconds);
-            const viaRw = await runRate(url, rate, seconds);
-            const rowDirect: BenchRow = { name: `upstream direct @ ${Math.round(rate)} req/s`, rps: direct.rps, p50_ms: direct.p50_ms, p99_ms: direct.p99_ms };
-            const added = round(viaRw.p99_ms - direct.p99_ms);
-            const rowRw: BenchRow = { name: `ratewarden (Redis + Kafka) @ ${Math.round(rate)} req/s`, rps: viaRw.rps, p50_ms: viaRw.p50_ms, p99_ms: viaRw.p99_ms, note: `added p50 ${round(viaRw.p50_ms - direct.p50_ms).toFixed(3)} ms, p99 ${added.toFixed(3)} ms` };
-            rateRows.push(rowDirect, rowRw);
-          }
+          await halfLoad(await measure('ratewarden (Redis + Kafka events)', url, p, true, true), url, [(rate) => `upstream direct @ ${rate} req/s`, (rate) => `ratewarden (Redis + Kafka) @ ${rate} req/s`]);
         },
         '',
         'ratewarden (Redis + Kafka events)',
@@ -390,14 +188,14 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     } else log('  (ratewarden Redis + Kafka skipped: REDIS_URL / KAFKA_BROKERS not set; run npm run infra:up)');
 
     if (infra.REDIS_URL) {
-      await withProc(() => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + @fastify/rate-limit (Redis)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy + @fastify/rate-limit (Redis)');
-      await withProc(() => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + rate-limiter-flexible (Redis)', `http://127.0.0.1:${p.port}/`), '', '@fastify/http-proxy + rate-limiter-flexible (Redis)');
+      await withProc(() => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + @fastify/rate-limit (Redis)', `http://127.0.0.1:${p.port}/`, p, true), '', '@fastify/http-proxy + @fastify/rate-limit (Redis)');
+      await withProc(() => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + rate-limiter-flexible (Redis)', `http://127.0.0.1:${p.port}/`, p, true), '', '@fastify/http-proxy + rate-limiter-flexible (Redis)');
     }
-    await withProc(() => nginx(upstream.port, dir), (p) => measure('nginx limit_req', `http://127.0.0.1:${p.port}/`), 'nginx not installed', 'nginx limit_req');
+    await withProc(() => nginx(upstream.port, dir), (p) => measure('nginx limit_req', `http://127.0.0.1:${p.port}/`, p), 'nginx not installed', 'nginx limit_req');
 
     for (const row of rateRows) {
       rows.push(row);
-      log(`  ${row.name.padEnd(44)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${row.note ? '   (' + row.note + ')' : ''}`);
+      log(`  ${row.name.padEnd(50)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${row.note ? '   (' + row.note + ')' : ''}`);
     }
 
     const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
@@ -406,9 +204,11 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const plain = find('@fastify/http-proxy (no limiter)');
     if (rk && frl) log(`  target ≥ 1.5× @fastify/rate-limit (Redis): ${(rk.rps / frl.rps).toFixed(2)}×`);
     if (rk && plain) log(`  target ≥ 90% of @fastify/http-proxy: ${((rk.rps / plain.rps) * 100).toFixed(0)}%`);
+    log(`  load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     return rows;
   } finally {
     for (const p of procs) await p.stop().catch(() => undefined);
+    for (const svc of services) await svc.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * Added latency at a fixed request rate: the proxy under test and the upstream alone are driven by
+ * the same open-loop generator (rateClient.ts: latency from each request's scheduled send time, so
+ * a stall is never hidden) at the same rate, alternately, several times on warm processes; the
+ * figures are medians over the repetitions, and "added" is the median of the per-repetition
+ * differences (each pair ran back to back, so a noisy neighbour disturbs both alike).
+ *
+ * As a command (the latency study on its own, without the peers):
+ *   node dist/bench/sidecar/latency.js [--cases norules,memory,redis,redis+kafka] [--rate N]
+ *                                      [--reps 5] [--seconds 5]
+ * Without --rate each case runs at half of its own maximum (wrk, closed loop).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchServer, cpuMicros, infraEnv, pinning, ratewarden, redisServerPid, RULE, runRate, runWrk, type Proc } from './procs.js';
+import { privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
+
+export interface Percentiles {
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+}
+
+export interface FixedRateResult {
+  readonly rate: number;
+  /** Medians over the repetitions. */
+  readonly direct: Percentiles;
+  readonly via: Percentiles;
+  /** Medians of the per-repetition differences via − direct. */
+  readonly added: Percentiles;
+  /** Every repetition, for the record. */
+  readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles }>;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/**
+ * `via` and `direct` at `rate` requests/s: one warm-up run of each (JIT, connection pools, Redis
+ * and Kafka connections), then `reps` back-to-back pairs of `seconds` each, the order alternating.
+ */
+export async function fixedRateLatency(via: string, direct: string, rate: number, opts: { reps?: number; seconds?: number; warmSeconds?: number } = {}): Promise<FixedRateResult> {
+  const reps = opts.reps ?? 5;
+  const seconds = opts.seconds ?? 5;
+  await runRate(via, rate, opts.warmSeconds ?? 3);
+  await runRate(direct, rate, Math.max(1, (opts.warmSeconds ?? 3) - 1));
+  const runs: Array<{ direct: Percentiles; via: Percentiles }> = [];
+  for (let i = 0; i < reps; i++) {
+    const first = i % 2 === 0 ? via : direct;
+    const a = await runRate(first, rate, seconds);
+    const b = await runRate(first === via ? direct : via, rate, seconds);
+    const [v, d] = first === via ? [a, b] : [b, a];
+    runs.push({ direct: { p50_ms: d.p50_ms, p99_ms: d.p99_ms }, via: { p50_ms: v.p50_ms, p99_ms: v.p99_ms } });
+  }
+  return {
+    rate,
+    direct: { p50_ms: round(median(runs.map((r) => r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.direct.p99_ms))) },
+    via: { p50_ms: round(median(runs.map((r) => r.via.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms))) },
+    added: { p50_ms: round(median(runs.map((r) => r.via.p50_ms - r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms - r.direct.p99_ms))) },
+    reps: runs,
+  };
+}
+
+/** CPU µs per request of `pids` over one closed-loop run (NaN where /proc is not readable). */
+export async function maxRateWithCpu(url: string, seconds: number, connections: number, pids: ReadonlyArray<number | undefined>): Promise<{ rps: number; p50: number; p99: number; non2xx: number; cpuUs: number[] }> {
+  const before = pids.map(cpuMicros);
+  const r = await runWrk(url, seconds, connections);
+  const after = pids.map(cpuMicros);
+  const requests = r.rps * seconds;
+  return { ...r, cpuUs: pids.map((_, i) => round((after[i]! - before[i]!) / requests)) };
+}
+
+const CASES: Record<string, { policy: (tag: string) => string; redis: boolean; kafka: boolean }> = {
+  norules: { policy: () => 'version: 1\nrules: []\n', redis: false, kafka: false },
+  memory: { policy: () => `version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, redis: false, kafka: false },
+  'memory+kafka': { policy: () => `version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, redis: false, kafka: true },
+  redis: { policy: (tag) => `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:", timeout: 1s }\nrules:\n${RULE}`, redis: true, kafka: false },
+  'redis+kafka': { policy: (tag) => `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:", timeout: 1s }\nrules:\n${RULE}`, redis: true, kafka: true },
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      cases: { type: 'string', default: 'memory,redis+kafka' },
+      rate: { type: 'string' },
+      reps: { type: 'string', default: '5' },
+      seconds: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '50' },
+    },
+  });
+  const log = (line: string): void => void process.stdout.write(line + '\n');
+  const infra = infraEnv();
+  const tag = `bench-lat-${Date.now().toString(36)}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rw-bench-latency-'));
+  const procs: Proc[] = [];
+  const services: PrivateService[] = [];
+  try {
+    // Redis and Kafka of our own on the load generator's CPU when possible (privateInfra.ts)
+    const wants = values.cases!.split(',');
+    if (pinning && wants.some((c) => CASES[c]?.redis)) {
+      const r = await privateRedis(1, dir).catch(() => null);
+      if (r) services.push(r), (infra.REDIS_URL = r.url);
+    }
+    if (pinning && wants.some((c) => CASES[c]?.kafka)) {
+      const k = await privateKafka(1, dir).catch(() => null);
+      if (k) services.push(k), (infra.KAFKA_BROKERS = k.url);
+    }
+    log(`Redis ${infra.REDIS_URL ?? 'none'}, Kafka ${infra.KAFKA_BROKERS ?? 'none'}${services.length ? ' (private, on CPU 1)' : ''}`);
+    const redisPid = await redisServerPid(infra.REDIS_URL);
+    const upstream = await benchServer('upstream', ['--port', '0']);
+    procs.push(upstream);
+    const direct = `http://127.0.0.1:${upstream.port}/`;
+    log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    for (const name of values.cases!.split(',')) {
+      const c = CASES[name];
+      if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(', ')})`);
+      const env: Record<string, string> = { RW_CTL_PREFIX: `${tag}:ctl` };
+      if (c.redis) env.REDIS_URL = infra.REDIS_URL ?? '';
+      if (c.kafka) Object.assign(env, { KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events` });
+      const p = await ratewarden(c.policy(tag), direct.slice(0, -1), env, dir);
+      procs.push(p);
+      const url = `http://127.0.0.1:${p.port}/`;
+      let rate = Number(values.rate);
+      if (!Number.isFinite(rate) || rate <= 0) {
+        await runWrk(url, 2, Number(values.connections));
+        const max = await maxRateWithCpu(url, 5, Number(values.connections), [p.child.pid, redisPid]);
+        log(`${name}: max ${Math.round(max.rps)} req/s (wrk -c${values.connections}), CPU ${max.cpuUs[0]} µs/request${c.redis ? `, Redis ${max.cpuUs[1]} µs/request` : ''}`);
+        rate = Math.round(max.rps / 2);
+      }
+      const r = await fixedRateLatency(url, direct, rate, { reps: Number(values.reps), seconds: Number(values.seconds) });
+      log(
+        `${name} @ ${rate} req/s: direct p50 ${r.direct.p50_ms} p99 ${r.direct.p99_ms} | via p50 ${r.via.p50_ms} p99 ${r.via.p99_ms} | added p50 ${r.added.p50_ms} p99 ${r.added.p99_ms} ms` +
+          `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}]`,
+      );
+      await p.stop();
+      procs.pop();
+    }
+    log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  } finally {
+    for (const p of procs) await p.stop().catch(() => undefined);
+    for (const svc of services) await svc.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

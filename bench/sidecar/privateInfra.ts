@@ -1,0 +1,118 @@
+/**
+ * A Redis and a Kafka of the benchmark's own, pinned to the load generator's CPU. The servers
+ * under test share CPU 0; the shared test Redis and Kafka float over both CPUs (and carry other
+ * people's traffic), so whichever proxy uses them more — a Redis round trip per request for the
+ * peers, a batched call for ratewarden — would pay for their scheduling on CPU 0 in its own
+ * throughput. With private instances on CPU 1 every Redis-backed case meets the same, quiet
+ * infrastructure, as it would on separate hosts, and their CPU per request is measurable.
+ *
+ * Redis needs `redis-server` on PATH; Kafka the broker jars scripts/infra downloads
+ * (.cache/kafka/libs) and `java`. Either missing → null, and the caller falls back to the shared
+ * infrastructure (saying so in the report).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { canConnect, freePortNear, pinned, REPO, sleep } from './procs.js';
+
+export interface PrivateService {
+  /** redis://127.0.0.1:P or host:port for Kafka. */
+  readonly url: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
+  return () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill(signal);
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    });
+}
+
+async function waitPort(port: number, child: ChildProcess, timeoutMs: number, what: string, log: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${log().slice(-500)}`);
+    if (await canConnect(port)) return;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${what} did not listen within ${timeoutMs} ms: ${log().slice(-500)}`);
+    }
+    await sleep(100);
+  }
+}
+
+export async function privateRedis(cpu: number, dir: string): Promise<PrivateService | null> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return null;
+  const port = await freePortNear();
+  const [c, a] = pinned(cpu, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  await waitPort(port, child, 10_000, 'redis-server', () => out);
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: stopper(child) };
+}
+
+export async function privateKafka(cpu: number, dir: string): Promise<PrivateService | null> {
+  const libs = join(REPO, '.cache', 'kafka', 'libs');
+  const log4j = join(REPO, 'scripts', 'infra', 'kafka-log4j2.properties');
+  if (!existsSync(libs) || spawnSync('java', ['-version']).status !== 0) return null;
+  const port = await freePortNear();
+  const controller = await freePortNear();
+  const data = join(dir, 'kafka-data');
+  mkdirSync(data, { recursive: true });
+  const props = join(dir, 'kafka.properties');
+  writeFileSync(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controller}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `log.dirs=${data}`,
+      'num.partitions=3',
+      'default.replication.factor=1',
+      'min.insync.replicas=1',
+      'offsets.topic.replication.factor=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'auto.create.topics.enable=true',
+      'num.network.threads=2',
+      'num.io.threads=2',
+      '',
+    ].join('\n'),
+  );
+  const cp = `${libs}/*`;
+  const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4j}`, `-Dkafka.logs.dir=${join(dir, 'kafka-logs')}`, '-cp', cp];
+  const id = spawnSync('java', ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' }).stdout.trim().split('\n').pop() ?? '';
+  const format = spawnSync('java', ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
+  if (format.status !== 0) throw new Error(`kafka storage format failed: ${(format.stderr || format.stdout).slice(-500)}`);
+  const [c, a] = pinned(cpu, 'java', [...java, 'kafka.Kafka', props]);
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  await waitPort(port, child, 60_000, 'kafka', () => out);
+  return { url: `127.0.0.1:${port}`, pid: child.pid, stop: stopper(child) };
+}
+
+/** The pid of the process listening on a loopback TCP port (for the shared infra's CPU figures). */
+export function listenerPid(port: number): number | undefined {
+  try {
+    const r = spawnSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /pid=(\d+)/.exec(r.stdout ?? '');
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * Processes the sidecar benchmarks start and drive, each on loopback: the bench servers
+ * (servers.ts), real `ratewarden sidecar` processes, nginx, wrk (closed-loop maximum throughput)
+ * and rateClient.ts (open-loop fixed rate). With taskset and ≥ 2 CPUs the servers share CPU 0 and
+ * the load generator gets CPU 1.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const IS_TS = import.meta.url.endsWith('.ts');
+/** Repository root: bench/sidecar/ from sources, dist/bench/sidecar/ when compiled. */
+export const REPO = IS_TS ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
+const EXT = IS_TS ? '.ts' : '.js';
+const NODE_ARGS = IS_TS ? ['--import', 'tsx'] : [];
+const CLI = join(HERE, '..', '..', 'cli', 'main' + EXT);
+
+export function infraEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const file = join(REPO, '.infra.env');
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^\s*(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+    }
+  }
+  for (const k of ['REDIS_URL', 'KAFKA_BROKERS']) if (process.env[k]) out[k] = process.env[k]!;
+  return out;
+}
+
+export const pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+export function pinned(cpu: number, cmd: string, args: string[]): [string, string[]] {
+  return pinning ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** ratewarden's admin port (from its ready line), for its own counters. */
+  adminPort?: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a child and waits for a stdout line from which `portOf` extracts the port. */
+export function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, portOf: (line: string) => number | null, timeoutMs = 30_000): Promise<Proc> {
+  const [c, a] = pinned(0, cmd, args);
+  const child = spawn(c, a, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms:\n${output.slice(-2000)}`));
+    }, timeoutMs);
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      output += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const port = portOf(line);
+        if (port !== null) {
+          clearTimeout(timer);
+          resolve({
+            child,
+            port,
+            stop: () =>
+              new Promise<void>((done) => {
+                if (child.exitCode !== null || child.signalCode !== null) return done(); // stopped already (a second stop must not wait for an exit that happened)
+                child.once('exit', () => done());
+                child.kill('SIGTERM');
+                setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+              }),
+          });
+        }
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`));
+    });
+  });
+}
+
+export function benchServer(kind: string, extra: string[]): Promise<Proc> {
+  return startProc(process.execPath, [...NODE_ARGS, join(HERE, 'servers' + EXT), kind, ...extra], process.env, (line) => {
+    try {
+      const v = JSON.parse(line) as { ready?: boolean; port?: number };
+      return v.ready ? v.port! : null;
+    } catch {
+      return null;
+    }
+  });
+}
+
+export const adminPorts = new Map<number, number>();
+
+/** Store errors (decisions that fell back to failMode) and dropped events of a ratewarden under test. */
+export async function ratewardenCounters(port: number): Promise<string> {
+  const admin = adminPorts.get(port);
+  if (!admin) return '';
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const notes: string[] = [];
+    if (value('ratewarden_store_errors_total') > 0) notes.push(`${value('ratewarden_store_errors_total')} store errors`);
+    if (value('ratewarden_events_dropped_total') > 0) notes.push(`${value('ratewarden_events_dropped_total')} events dropped`);
+    const sent = value('ratewarden_events_sent_total');
+    if (sent > 0) notes.push(`${sent} events sent`);
+    return notes.join(', ');
+  } catch {
+    return '';
+  }
+}
+
+export function ratewarden(policy: string, upstream: string, env: Record<string, string>, dir: string): Promise<Proc> {
+  const file = join(dir, `policy-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, policy);
+  // info: the ready line is info-level, and nothing logs per request anyway
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, RW_LOG_LEVEL: 'info', ...env };
+  if (!env.REDIS_URL) delete childEnv.REDIS_URL;
+  if (!env.KAFKA_BROKERS) delete childEnv.KAFKA_BROKERS;
+  delete childEnv.REDIS_CLUSTER_NODES;
+  return startProc(process.execPath, [...NODE_ARGS, CLI, 'sidecar', '--config', file, '--upstream', upstream, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], childEnv, (line) => {
+    try {
+      const v = JSON.parse(line) as { msg?: string; listen?: string };
+      if (v.msg !== 'ready') return null;
+      adminPorts.set(Number(new URL(v.listen!).port), Number(new URL((v as { admin?: string }).admin!).port));
+      return Number(new URL(v.listen!).port);
+    } catch {
+      return null;
+    }
+  });
+}
+
+export function nginx(upstreamPort: number, dir: string): Promise<Proc> | null {
+  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+  if (!bin) return null;
+  const root = join(dir, 'nginx');
+  mkdirSync(join(root, 'tmp'), { recursive: true });
+  return (async () => {
+    const port = await freePortNear();
+    const conf = `worker_processes 1;
+daemon off;
+user root;
+pid ${root}/nginx.pid;
+error_log ${root}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${root}/tmp/body;
+  proxy_temp_path ${root}/tmp/proxy;
+  fastcgi_temp_path ${root}/tmp/fastcgi;
+  uwsgi_temp_path ${root}/tmp/uwsgi;
+  scgi_temp_path ${root}/tmp/scgi;
+  limit_req_zone $binary_remote_addr zone=rl:10m rate=1000000r/s;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      limit_req zone=rl burst=1000000 nodelay;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+  }
+}
+`;
+    writeFileSync(join(root, 'nginx.conf'), conf);
+    const [c, a] = pinned(0, bin, ['-p', root, '-c', join(root, 'nginx.conf')]);
+    const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
+      if (await canConnect(port)) break;
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`nginx did not listen: ${err}`);
+      }
+      await sleep(50);
+    }
+    return {
+      child,
+      port,
+      stop: () =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGQUIT');
+          setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+        }),
+    };
+  })();
+}
+
+export async function freePortNear(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** wrk's latency value (`812.00us`, `1.23ms`, `2.01s`) in ms. */
+export function wrkMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+export function runWrk(url: string, seconds: number, connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number }> {
+  const [c, a] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      const p50 = wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const p99 = wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      if (!Number.isFinite(rps)) reject(new Error(`wrk output not understood:\n${out}`));
+      else resolve({ rps, p50, p99, non2xx });
+    });
+  });
+}
+
+export function runRate(url: string, rate: number, seconds: number): Promise<{ rps: number; p50_ms: number; p99_ms: number; errors: number }> {
+  const [c, a] = pinned(1, process.execPath, [...NODE_ARGS, join(HERE, 'rateClient' + EXT), url, '--rate', String(Math.max(1, Math.round(rate))), '--duration', String(seconds), '--warmup', '1']);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch {
+        reject(new Error(`rateClient failed: ${err || out}`));
+      }
+    });
+  });
+}
+
+export const RULE = `  - { id: bench, key: [ip], algorithm: fixed-window, limit: 1000000000, window: 1s }\n`;
+
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** CPU time (user + system) a process has used so far, in µs (Linux /proc; NaN elsewhere). */
+export function cpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces: count fields after its closing parenthesis
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the Redis server behind `url` (INFO server), for its CPU per request. */
+export async function redisServerPid(url: string | undefined): Promise<number | undefined> {
+  if (!url) return undefined;
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000 });
+  try {
+    await r.connect();
+    const info = await r.info('server');
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    return Number.isFinite(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    r.disconnect();
+  }
+}
