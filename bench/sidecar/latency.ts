@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchServer, cpuMicros, infraEnv, pinning, ratewarden, redisServerPid, RULE, runRate, runWrk, type Proc } from './procs.js';
+import { adminPorts, benchServer, cpuMicros, histogramPercentile, infraEnv, pinning, ratewarden, redisServerPid, RULE, runRate, runWrk, scrapeHistogram, type Proc } from './procs.js';
 import { privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
 
 export interface Percentiles {
@@ -30,6 +30,12 @@ export interface FixedRateResult {
   readonly via: Percentiles;
   /** Medians of the per-repetition differences via − direct. */
   readonly added: Percentiles;
+  /**
+   * ratewarden's own decision time (arrival → verdict: identity, engine, the store round trip) from
+   * its decision_seconds histogram over the measured runs — free of the generator's jitter; bucket
+   * bounds are 50 µs … 250 ms, interpolated. Null for other proxies.
+   */
+  readonly decision: Percentiles | null;
   /** Every repetition, for the record. */
   readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles }>;
 }
@@ -55,6 +61,9 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
   await runRate(via, rate, opts.warmSeconds ?? 3);
   await runRate(direct, rate, Math.max(1, (opts.warmSeconds ?? 3) - 1));
   const runs: Array<{ direct: Percentiles; via: Percentiles }> = [];
+  const admin = adminPorts.get(Number(new URL(via).port));
+  const decisionName = 'ratewarden_decision_seconds';
+  const before = await scrapeHistogram(admin, decisionName);
   for (let i = 0; i < reps; i++) {
     const first = i % 2 === 0 ? via : direct;
     const a = await runRate(first, rate, seconds);
@@ -62,8 +71,11 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
     const [v, d] = first === via ? [a, b] : [b, a];
     runs.push({ direct: { p50_ms: d.p50_ms, p99_ms: d.p99_ms }, via: { p50_ms: v.p50_ms, p99_ms: v.p99_ms } });
   }
+  const after = await scrapeHistogram(admin, decisionName);
+  const decision = before && after ? { p50_ms: round(histogramPercentile(before, after, 50)), p99_ms: round(histogramPercentile(before, after, 99)) } : null;
   return {
     rate,
+    decision,
     direct: { p50_ms: round(median(runs.map((r) => r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.direct.p99_ms))) },
     via: { p50_ms: round(median(runs.map((r) => r.via.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms))) },
     added: { p50_ms: round(median(runs.map((r) => r.via.p50_ms - r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms - r.direct.p99_ms))) },
@@ -140,6 +152,7 @@ async function main(): Promise<void> {
       const r = await fixedRateLatency(url, direct, rate, { reps: Number(values.reps), seconds: Number(values.seconds) });
       log(
         `${name} @ ${rate} req/s: direct p50 ${r.direct.p50_ms} p99 ${r.direct.p99_ms} | via p50 ${r.via.p50_ms} p99 ${r.via.p99_ms} | added p50 ${r.added.p50_ms} p99 ${r.added.p99_ms} ms` +
+          (r.decision ? ` | decision p50 ${r.decision.p50_ms} p99 ${r.decision.p99_ms} ms` : '') +
           `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}]`,
       );
       await p.stop();

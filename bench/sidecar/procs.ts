@@ -308,3 +308,39 @@ export async function redisServerPid(url: string | undefined): Promise<number | 
     r.disconnect();
   }
 }
+
+/** Cumulative bucket counts of a ratewarden histogram (`le` → count) from its admin /metrics. */
+export async function scrapeHistogram(adminPort: number | undefined, name: string): Promise<Map<number, number> | null> {
+  if (adminPort === undefined) return null;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const out = new Map<number, number>();
+    const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm');
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** A percentile (ms) of the observations between two scrapes, interpolated linearly inside its bucket. */
+export function histogramPercentile(before: Map<number, number>, after: Map<number, number>, p: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total <= 0) return NaN;
+  const target = (p / 100) * total;
+  let lower = 0;
+  let below = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    const upper = bounds[i]!;
+    if (counts[i]! >= target) {
+      if (!Number.isFinite(upper)) return lower * 1000; // beyond the last bound: report the bound
+      const inBucket = counts[i]! - below;
+      return (lower + (inBucket > 0 ? (target - below) / inBucket : 1) * (upper - lower)) * 1000;
+    }
+    lower = upper;
+    below = counts[i]!;
+  }
+  return NaN;
+}

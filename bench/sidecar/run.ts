@@ -129,7 +129,16 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const reps = r.reps.map((x) => `${(x.via.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
     rateRows.push(
       { name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}` },
-      { name: names[1](rate), rps: rate, p50_ms: r.via.p50_ms, p99_ms: r.via.p99_ms, offered_rps: rate, note: `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` },
+      {
+        name: names[1](rate),
+        rps: rate,
+        p50_ms: r.via.p50_ms,
+        p99_ms: r.via.p99_ms,
+        offered_rps: rate,
+        note:
+          `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` +
+          (r.decision ? `; decision (identify + decide, from ratewarden_decision_seconds) p50 ${r.decision.p50_ms.toFixed(3)} ms, p99 ${r.decision.p99_ms.toFixed(3)} ms` : ''),
+      },
     );
   };
   const withProc = async <T>(start: () => Promise<Proc> | null, body: (p: Proc) => Promise<T>, skipNote: string, name?: string): Promise<T | null> => {
