@@ -269,6 +269,9 @@ export class Analyzer {
         const decoded = decodeClientState(bytes, p.client, p.partition, this.options, this.seriesFactory, first.tier ?? this.tierOf(p.client));
         if (decoded.ok) {
           st = decoded.value.state;
+          // an action that ran out while nobody held the client has ended (its field was expired by whoever ran then)
+          const ep = st.decision.episode;
+          if (ep && ep.until !== null && ep.until <= this.clock()) st.decision = actionEnded(st.decision);
           this.clients.set(p.client, st);
         } else {
           result = 'bad';

@@ -11,9 +11,16 @@
  *   lies between the offsets committed when it died and the end of the topic.
  * - No anomaly report is lost: what was reported before the kill is still in the report store, and
  *   was published on `ratewarden.anomalies`.
+ * - No evidence is lost: an attack in a window still open at the kill (consumed, not yet scored) is
+ *   reported by the restarted instance, which reads that window again (offsets are committed only
+ *   up to the oldest window not scored).
+ * - Detection resumes at once: the restarted instance restores each client's learned state from
+ *   its Redis snapshot (written every 2 s here) and the group's warm-up mark, so an established
+ *   client is compared with its own history and its attack right after the restart is blocked
+ *   without a 10-minute warm-up.
  *
  * Event time is synthetic (14 minutes of history produced at once, as in test/e2e/analyzer), so the
- * warm-up passes in seconds.
+ * first instance's warm-up passes in seconds; after the restart event time is live.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,8 +50,12 @@ const ATTACKER_IP = `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math
 const ATTACKER = `ip:${ATTACKER_IP}`;
 const TIGHTENED_IP = `198.51.100.${Math.floor(Math.random() * 250)}`;
 const TIGHTENED = `ip:${TIGHTENED_IP}`;
+const CRASH_ATTACKER_IP = `203.0.113.${Math.floor(Math.random() * 250)}`;
+const CRASH_ATTACKER = `ip:${CRASH_ATTACKER_IP}`;
+const ESTABLISHED = `apiKey:${String(5).padStart(16, '0')}`;
 const ctlPrefix = uniqueName('chaos-an-ctl');
 const reportsPrefix = uniqueName('chaos-an-rep');
+const statePrefix = uniqueName('chaos-an-state');
 const topic = uniqueName('chaos-an-events');
 const group = uniqueName('chaos-an-group');
 const policyFile = join(tempDir(), 'policy.yaml');
@@ -77,7 +88,17 @@ function env(): NodeJS.ProcessEnv {
     RW_EVENTS_TOPIC: topic,
     RW_GROUP_ID: group,
     RW_FROM_BEGINNING: '1',
+    RW_STATE_PREFIX: statePrefix,
+    RW_STATE_SNAPSHOT_EVERY: '2s',
   });
+}
+
+function stuffing(client: string, ip: string, t: number, n = 30): Array<{ key: string; value: string }> {
+  return Array.from({ length: n }, (_, j) => ({ key: client, value: encodeCallEvent(event(t + j * 20, client, { method: 'POST', route: '/login', status: 401, ip, uaHash: null })) }));
+}
+
+async function consumedBy(url: string): Promise<number> {
+  return metricValue((await httpRequest(url + '/metrics')).text, 'ratewarden_events_consumed_total') ?? 0;
 }
 
 async function startAnalyzer(): Promise<{ proc: RunningProcess; url: string }> {
@@ -158,7 +179,7 @@ after(async () => {
   await reportsConsumer?.disconnect().catch(() => undefined);
   if (redis) {
     const k = controlKeys(ctlPrefix);
-    const stale = await redis.keys(`{${reportsPrefix}}*`);
+    const stale = [...(await redis.keys(`{${reportsPrefix}}*`)), ...(await redis.keys(`${statePrefix}:*`))];
     await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
     redis.disconnect();
   }
@@ -170,7 +191,7 @@ after(async () => {
   }
 });
 
-test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it resumes from committed offsets, no report is lost', { timeout: 150_000 }, async () => {
+test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it resumes from committed offsets and its snapshots, no report or evidence is lost, detection resumes at once', { timeout: 150_000 }, async () => {
   const first = await startAnalyzer();
   const blockText = await waitFor(() => redis.hget(controlKeys(ctlPrefix).blocks, ATTACKER), 'the block of the attacker', 60_000, 200);
   const block = JSON.parse(blockText) as { until: number; anomalyId: string };
@@ -184,18 +205,30 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
   await waitFor(async () => (await httpRequest(`${sidecar.url}/api/x`, { headers: asTightened })).status === 429 || null, 'the override applied', 5_000);
   const overrideUntil = JSON.parse((await redis.hget(controlKeys(ctlPrefix).overrides, `per-key|${TIGHTENED}`))!).until as number;
 
-  // live traffic keeps windows open; the analyzer dies in the middle of it
+  // what it learned is in Redis: every client's snapshot and the group's warm-up mark
+  const stateKey = `${statePrefix}:${group}`;
+  await waitFor(async () => (await redis.exists(`${stateKey}:c:${ESTABLISHED}`)) === 1 && (await redis.hexists(`${stateKey}:g`, 'warm')) === 1 || null, 'the state snapshots in Redis', 15_000, 200);
+  const snapshotBytes = (await redis.strlen(`${stateKey}:c:${ESTABLISHED}`)) as number;
+  const snapshotTtl = await redis.pttl(`${stateKey}:c:${ESTABLISHED}`);
+
+  // live traffic keeps windows open; an attack starts at the beginning of a 10 s window and the
+  // analyzer dies after consuming it, before that window closes
   const producer = kafka.producer();
   await producer.connect();
-  for (let i = 0; i < 20; i++) {
+  await waitFor(() => Date.now() % 10_000 < 1_500 || null, 'the start of a 10 s window', 11_000, 20);
+  const attackAt = Date.now();
+  const consumedBeforeAttack = await consumedBy(first.url);
+  await producer.send({ topic, messages: stuffing(CRASH_ATTACKER, CRASH_ATTACKER_IP, attackAt) });
+  for (let i = 0; i < 10; i++) {
     const now = Date.now();
     await producer.send({ topic, messages: Array.from({ length: 20 }, (_, c) => normal(now, c)) });
     await sleep(100);
   }
+  await waitFor(async () => (await consumedBy(first.url)) >= consumedBeforeAttack + 30 || null, 'the attack consumed', 5_000, 50);
   await first.proc.stop('SIGKILL');
+  assert.ok(Date.now() < attackAt - (attackAt % 10_000) + 12_000, 'killed while the attack window was open');
   const killedAt = Date.now();
   await producer.send({ topic, messages: Array.from({ length: 20 }, (_, c) => normal(Date.now(), c)) }); // produced while it is dead
-  await producer.disconnect();
   const atKill = await offsets();
 
   // without any analyzer: the block and the override stop applying at their until
@@ -209,6 +242,7 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
 
   // restart: same group, same prefixes
   const second = await startAnalyzer();
+  const restartedAt = Date.now();
   const expected = [...atKill.end].reduce((sum, [p, end]) => sum + Number(end - (atKill.committed.get(p) ?? 0n)), 0);
   const consumed = await waitFor(async () => {
     const v = metricValue((await httpRequest(second.url + '/metrics')).text, 'ratewarden_events_consumed_total') ?? 0;
@@ -225,13 +259,35 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
     return r.status === 200 && r.body.report.status === 'expired' ? r.body.report : null;
   }, 'the report marked expired', 15_000, 200);
   const listed = await api<{ items: AnomalyReport[] }>(second.url, `/api/anomalies?client=${encodeURIComponent(ATTACKER)}`);
-  const after = await offsets();
-  const lagAfter = [...after.end].reduce((sum, [p, end]) => sum + Number(end - (after.committed.get(p) ?? 0n)), 0);
+  // everything read was scored: the held-back commits caught up with the end (the replayed windows
+  // close once event time — here the clock, the partitions being idle — passes their end + 2 s)
+  let lagAfter = -1;
+  await waitFor(async () => {
+    const o = await offsets();
+    lagAfter = [...o.end].reduce((sum, [p, end]) => sum + Number(end - (o.committed.get(p) ?? 0n)), 0);
+    return lagAfter === 0 || null;
+  }, 'the commits at the end of the topic', 30_000, 200).catch(() => undefined);
+
+  // the attack of the window open at the kill: read again and reported by the new instance
+  const crashReport = await waitFor(async () => (await api<{ items: AnomalyReport[] }>(second.url, `/api/anomalies?client=${encodeURIComponent(CRASH_ATTACKER)}`)).body.items[0] ?? null, 'the attack of the open window reported', 20_000, 200);
+  // an established client is compared with its own restored history
+  const view = await api<{ baseline: { features: Array<{ feature: string; mean: number; n?: number }> } | null }>(second.url, `/api/clients/${encodeURIComponent(ESTABLISHED)}`);
+  const requests10 = view.body.baseline?.features.find((f) => f.feature === 'requests_10s');
+
+  // … and its credential stuffing right after the restart is blocked: no 10-minute warm-up
+  const lateAt = Date.now();
+  await producer.send({ topic, messages: [...stuffing(ESTABLISHED, '192.0.2.77', lateAt), ...Array.from({ length: 20 }, (_, c) => normal(lateAt, c))] });
+  await waitFor(() => redis.hget(controlKeys(ctlPrefix).blocks, ESTABLISHED), 'the established client blocked after the restart', 30_000, 200);
+  const detectedAfterRestartMs = Date.now() - restartedAt;
+  const detectedAfterAttackMs = Date.now() - lateAt;
+  await producer.disconnect();
 
   figure(
     `Analyzer SIGKILL mid-window: the block (TTL 20 s) let the attacker through when checked ${blockLateMs} ms after its until, and the operator override (limit 0, TTL 15 s) ended at its until too, with no analyzer running; ` +
       `restarted instance consumed ${consumedSettled} events = ${expected} between the committed offsets and the end (lag now ${lagAfter}); ` +
-      `report ${report.id} kept (${listed.body.items.length} listed, ${published.filter((p) => p.id === block.anomalyId).length} versions published) and marked expired by the new instance`,
+      `report ${report.id} kept (${listed.body.items.length} listed, ${published.filter((p) => p.id === block.anomalyId).length} versions published) and marked expired by the new instance; ` +
+      `the attack in the window open at the kill reported by the new instance (${crashReport.id}, score ${crashReport.score}); ` +
+      `client snapshot ${snapshotBytes} bytes (TTL ${Math.round(snapshotTtl / 3_600_000)} h); the restarted instance compared ${ESTABLISHED} with its own ${requests10?.n ?? 0} windows and blocked its attack ${(detectedAfterAttackMs / 1000).toFixed(1)} s after it started (${(detectedAfterRestartMs / 1000).toFixed(1)} s after the restart)`,
   );
   assert.ok(blockLateMs < 1_000);
   assert.equal(consumed, expected);
@@ -241,4 +297,9 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
   assert.ok(report.history.some((h) => h.what === 'actioned') && report.history.some((h) => h.what === 'expired'));
   assert.ok(published.some((p) => p.id === block.anomalyId && p.status === 'actioned'));
   assert.ok(killedAt < block.until, 'the analyzer died while the block was in force');
+  assert.equal(crashReport.window.end, attackAt - (attackAt % 10_000) + 10_000, 'the window open at the kill');
+  assert.ok(requests10 && (requests10.n ?? 0) >= 30, `restored history: ${requests10?.n} windows`);
+  assert.ok(snapshotBytes > 1_000 && snapshotBytes < 10_000, `snapshot ${snapshotBytes} bytes`);
+  assert.ok(snapshotTtl > 6 * 86_400_000, 'a TTL of 7 days');
+  assert.ok(detectedAfterAttackMs < 30_000);
 });

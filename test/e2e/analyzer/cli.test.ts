@@ -31,6 +31,8 @@ const ATTACKER = `ip:198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math
 const ctlPrefix = uniqueName('rwtest-ane2e-ctl');
 const reportsPrefix = uniqueName('rwtest-ane2e-rep');
 const topic = uniqueName('rwtest-ane2e-events');
+const group = uniqueName('rwtest-ane2e-group');
+const statePrefix = uniqueName('rwtest-ane2e-state');
 let redis: Redis;
 let kafka: Kafka;
 let analyzer: RunningProcess;
@@ -95,9 +97,11 @@ before(async () => {
       RW_CTL_PREFIX: ctlPrefix,
       RW_REPORTS_PREFIX: reportsPrefix,
       RW_EVENTS_TOPIC: topic,
-      RW_GROUP_ID: uniqueName('rwtest-ane2e-group'),
+      RW_GROUP_ID: group,
       RW_FROM_BEGINNING: '1',
       RW_LOG_LEVEL: 'info',
+      RW_STATE_PREFIX: statePrefix,
+      RW_STATE_SNAPSHOT_EVERY: '2s',
     }),
   });
   const started = await analyzer.waitForLog((l) => l.msg === 'analyzer started', 60_000);
@@ -109,7 +113,7 @@ after(async () => {
   await reportsConsumer?.disconnect().catch(() => undefined);
   if (redis) {
     const k = controlKeys(ctlPrefix);
-    const stale = await redis.keys(`{${reportsPrefix}}*`);
+    const stale = [...(await redis.keys(`{${reportsPrefix}}*`)), ...(await redis.keys(`${statePrefix}:*`))];
     await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
     redis.disconnect();
   }
@@ -156,6 +160,15 @@ test('/metrics counts consumed and bad events, the anomaly and the active block'
   assert.equal(metricValue(text, 'ratewarden_events_bad_total'), 1);
   assert.ok((metricValue(text, 'ratewarden_anomalies_total', { detector: 'credential_stuffing', action: 'block' }) ?? 0) >= 1);
   assert.ok(metricValue(text, 'ratewarden_consumer_lag') !== null);
+});
+
+test('what it learned is in Redis under RW_STATE_PREFIX and the group: a snapshot per client with a 7-day TTL, and the warm-up mark', { timeout: 30_000 }, async () => {
+  const key = `${statePrefix}:${group}:c:apiKey:${String(3).padStart(16, '0')}`;
+  const bytes = await waitFor(async () => (await redis.strlen(key)) || null, 'the client snapshot', 20_000, 250);
+  assert.ok(bytes > 1_000 && bytes < 10_000, `${bytes} bytes`);
+  assert.ok((await redis.pttl(key)) > 6 * 86_400_000);
+  assert.ok(Number(await redis.hget(`${statePrefix}:${group}:g`, 'warm')) > 0);
+  assert.ok((await redis.hkeys(`${statePrefix}:${group}:g`)).some((f) => f.startsWith('pop:')), 'population rings');
 });
 
 test('without Kafka and Redis the analyzer refuses to start and says what it needs', { timeout: 20_000 }, async () => {

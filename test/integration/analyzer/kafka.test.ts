@@ -157,3 +157,67 @@ test('undecodable messages are counted and skipped; the rest is delivered and co
   assert.equal(committed, '5', 'skipped messages do not stall the partition');
   await source.stop();
 });
+
+test('with a scored-until mark, the commit waits at the oldest window not scored and follows the mark', { timeout: 60_000 }, async () => {
+  const name = await topic(1);
+  const group = uniqueName('rwtest-an-group');
+  let mark = Number.NEGATIVE_INFINITY;
+  const source = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true, scoredUntil: () => mark, commitEveryMs: 200 });
+  sources.push(source);
+  // offsets 0–9 in the window ending T+10 s, 10–19 in the window ending T+20 s
+  const T = 1_700_000_000_000;
+  await producer.send({ topic: name, messages: Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: encodeCallEvent({ ...event(i, 'ip:10.0.0.1'), ts: T + (i < 10 ? 1_000 : 11_000) + i }) })) });
+  let handled = 0;
+  void source.run(async (events) => void (handled += events.length));
+  await until('all 20 handled', () => handled === 20);
+  const offset = async (): Promise<string> => (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
+  const offsetBecomes = async (want: string): Promise<string> => {
+    let got = await offset();
+    for (let i = 0; i < 50 && got !== want; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      got = await offset();
+    }
+    return got;
+  };
+  assert.equal(await offsetBecomes('0'), '0');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await offset(), '0', 'nothing scored: held at the first window');
+  mark = T + 10_000;
+  assert.equal(await offsetBecomes('10'), '10', 'the first window scored: held at the second');
+  mark = T + 20_000;
+  assert.equal(await offsetBecomes('20'), '20', 'everything scored: the end');
+  await source.stop();
+});
+
+test('with held-back commits, a partition kept across a rebalance is not read twice', { timeout: 90_000 }, async () => {
+  const name = await topic(4);
+  const group = uniqueName('rwtest-an-group');
+  // nothing is ever scored: every commit stays at the start of the partitions
+  const held = (): KafkaEventSource => {
+    const s = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, scoredUntil: () => Number.NEGATIVE_INFINITY });
+    sources.push(s);
+    return s;
+  };
+  const seenA = new Map<number, Map<number, number>>();
+  const a = held();
+  void a.run(async (events, meta) => {
+    const m = seenA.get(meta.partition) ?? new Map<number, number>();
+    seenA.set(meta.partition, m);
+    for (const e of events) m.set(e.ts, (m.get(e.ts) ?? 0) + 1);
+  });
+  await until('the first member to own every partition', () => a.partitions.length === 4);
+  await produce(name, 0, 400);
+  await until('the first 400 events', () => [...seenA.values()].reduce((n, m) => n + m.size, 0) === 400);
+  const b = held();
+  const seenB = new Set<number>();
+  void b.run(async (events) => void events.forEach((e) => seenB.add(e.ts)));
+  await until('the partitions to be split', () => a.partitions.length > 0 && b.partitions.length > 0 && a.partitions.length + b.partitions.length === 4, 45_000);
+  await produce(name, 400, 400);
+  await until('all 800 events', () => new Set([...[...seenA.values()].flatMap((m) => [...m.keys()]), ...seenB]).size === 800, 45_000);
+  await new Promise((r) => setTimeout(r, 1_000));
+  for (const p of a.partitions) {
+    const twice = [...(seenA.get(p) ?? new Map<number, number>()).values()].filter((n) => n > 1).length;
+    assert.equal(twice, 0, `partition ${p}, kept by the first member, read once`);
+  }
+  assert.ok([...seenB].some((ts) => ts < 1_700_000_000_400), 'the new owner read its partitions from the held-back offsets');
+});

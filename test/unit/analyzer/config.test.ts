@@ -34,3 +34,15 @@ test('--train is its own invocation: an output directory is required, the source
   assert.throws(() => parseAnalyzerTrainArgs(['--train']), /--out/);
   assert.throws(() => parseAnalyzerTrainArgs(['--train', '--out', 'd', '--epochs', 'many']), /--epochs/);
 });
+
+test('state snapshots default to every 60 s with a 7-day TTL under rw:analyzer:state, can be turned off, and refuse a bad duration', () => {
+  const d = parseAnalyzerArgs(['--config', 'p.yaml'], {});
+  assert.equal(d.statePrefix, 'rw:analyzer:state');
+  assert.equal(d.snapshotEveryMs, 60_000);
+  assert.equal(d.stateTtlMs, 7 * 86_400_000);
+  const c = parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_PREFIX: 'x:state', RW_STATE_SNAPSHOT_EVERY: '15s', RW_STATE_TTL: '2d' });
+  assert.deepEqual([c.statePrefix, c.snapshotEveryMs, c.stateTtlMs], ['x:state', 15_000, 2 * 86_400_000]);
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_SNAPSHOT_EVERY: 'off' }).snapshotEveryMs, null);
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_SNAPSHOT_EVERY: 'often' }), RatewardenError);
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_TTL: '10s' }), RatewardenError);
+});

@@ -305,3 +305,18 @@ test('the analyzer marks, per partition, the event time up to which every window
   assert.equal(s.analyzer.scoredUntil(4), T0 + 10_000);
   assert.equal(s.analyzer.scoredUntil(5), Number.NEGATIVE_INFINITY);
 });
+
+test('an action that ran out while the client was not held has ended when it is restored: a new attack is acted on again', async () => {
+  const store = new MemoryStateStore();
+  const a = setup(store, T0, { warmupMs: 60_000 });
+  await drive(a, 120);
+  await drive(a, 20, stuffing(ATTACKER));
+  await a.snapshots.flush();
+  const restoredAt = a.now + 11 * 60_000; // after the 10-minute block
+  const b = setup(store, restoredAt, { warmupMs: 60_000 });
+  b.analyzer.restoreGroup(await store.getGroup());
+  await drive(b, 15, stuffing(ATTACKER));
+  const d = b.analyzer.client(ATTACKER)!.decision;
+  assert.equal(d.episode?.action, 'block');
+  assert.ok(d.episode!.until! > restoredAt, 'blocked again');
+});
