@@ -35,23 +35,28 @@ export class ByteWriter {
   }
 
   u8(x: number): void {
-    this.view.setUint8(this.room(1), x);
+    const at = this.room(1); // before reading this.view: room() may replace it
+    this.view.setUint8(at, x);
   }
 
   u16(x: number): void {
-    this.view.setUint16(this.room(2), x, true);
+    const at = this.room(2); // before reading this.view: room() may replace it
+    this.view.setUint16(at, x, true);
   }
 
   u32(x: number): void {
-    this.view.setUint32(this.room(4), x, true);
+    const at = this.room(4); // before reading this.view: room() may replace it
+    this.view.setUint32(at, x, true);
   }
 
   f32(x: number): void {
-    this.view.setFloat32(this.room(4), x, true);
+    const at = this.room(4); // before reading this.view: room() may replace it
+    this.view.setFloat32(at, x, true);
   }
 
   f64(x: number): void {
-    this.view.setFloat64(this.room(8), x, true);
+    const at = this.room(8); // before reading this.view: room() may replace it
+    this.view.setFloat64(at, x, true);
   }
 
   /** A string of at most 255 UTF-8 bytes; a longer one is written empty (returns false). */
@@ -62,7 +67,8 @@ export class ByteWriter {
       return false;
     }
     this.u8(bytes.length);
-    this.buf.set(bytes, this.room(bytes.length));
+    const at = this.room(bytes.length);
+    this.buf.set(bytes, at);
     return true;
   }
 

@@ -16,6 +16,7 @@ import { decodeClientState, decodePopulationRing, encodeClientState, encodePopul
 import { StateSnapshotter } from '../../../analyzer/state/snapshotter.js';
 import { MemoryStateStore, type ClientStateStore, type GroupState } from '../../../analyzer/state/stateStore.js';
 import { RobustRing } from '../../../analyzer/baselines/robustRing.js';
+import { ByteReader, ByteWriter } from '../../../analyzer/state/binary.js';
 import { T0, ev, policy } from './helpers.js';
 
 const ACT = `analyzer:
@@ -88,6 +89,7 @@ test('a client snapshot round-trips: encoding the decoded state gives the same b
   const st = statesOf(s.analyzer).get(BUSY)!;
   assert.ok(st.seasonal && st.series && st.ids && st.hasModel, 'an established keyed client has every part');
   const bytes = encodeClientState(st, series.name, s.now);
+  assert.deepEqual(encodeClientState(st, series.name, s.now, new ByteWriter(8)), bytes, 'a writer that grows on the way gives the same bytes');
   const decoded = decodeClientState(bytes, BUSY, 0, s.analyzer.options, series, 'free');
   assert.ok(decoded.ok, decoded.ok ? '' : decoded.error);
   const back = decoded.value.state;
@@ -319,4 +321,27 @@ test('an action that ran out while the client was not held has ended when it is 
   const d = b.analyzer.client(ATTACKER)!.decision;
   assert.equal(d.episode?.action, 'block');
   assert.ok(d.episode!.until! > restoredAt, 'blocked again');
+});
+
+test('the byte writer grows as it writes and the reader reads back every type; a read past the end throws', () => {
+  const w = new ByteWriter(4);
+  for (let i = 0; i < 300; i++) {
+    w.u8(i & 255);
+    w.u16(i * 7);
+    w.u32(i * 100_003);
+    w.f32(i / 3);
+    w.f64(i / 7);
+    w.str8(`s${i}é`);
+  }
+  const r = new ByteReader(w.bytes());
+  for (let i = 0; i < 300; i++) {
+    assert.equal(r.u8(), i & 255);
+    assert.equal(r.u16(), i * 7);
+    assert.equal(r.u32(), i * 100_003);
+    assert.equal(r.f32(), Math.fround(i / 3));
+    assert.equal(r.f64(), i / 7);
+    assert.equal(r.str8(), `s${i}é`);
+  }
+  assert.equal(r.remaining, 0);
+  assert.throws(() => r.u8(), /truncated/);
 });
