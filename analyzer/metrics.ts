@@ -32,6 +32,7 @@ export class AnalyzerMetrics {
   readonly stateSnapshots = new Counter({ name: 'ratewarden_state_snapshots_total', help: 'Client snapshots written', registers: [this.registry] });
   readonly stateSnapshotBytes = new Counter({ name: 'ratewarden_state_snapshot_bytes_total', help: 'Bytes of client and population snapshots written', registers: [this.registry] });
   readonly stateSnapshotErrors = new Counter({ name: 'ratewarden_state_snapshot_errors_total', help: 'Snapshot writes that failed (the clients stay dirty and are retried)', registers: [this.registry] });
+  readonly stateSnapshotsSkipped = new Counter({ name: 'ratewarden_state_snapshots_skipped_total', help: 'Clients not written because they have too little history (and no decision state) to be worth restoring', registers: [this.registry] });
   readonly stateSnapshotDropped = new Counter({ name: 'ratewarden_state_snapshot_dropped_total', help: 'Evicted or handed-off clients whose last changes were not written (hand-off queue full)', registers: [this.registry] });
   readonly stateFlushSeconds = new Histogram({ name: 'ratewarden_state_flush_seconds', help: 'Time to encode and write one snapshot flush', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
 

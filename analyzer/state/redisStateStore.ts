@@ -11,7 +11,7 @@
  * forgotten, and so is a group that stopped running.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_STATE_TTL_MS, type ClientStateStore, type GroupState } from './stateStore.js';
+import { DEFAULT_STATE_TTL_MS, type ClientStateStore, type GroupState, type SnapshotEntry } from './stateStore.js';
 
 export const DEFAULT_STATE_PREFIX = 'rw:analyzer:state';
 
@@ -46,18 +46,18 @@ export class RedisStateStore implements ClientStateStore {
     return Promise.all(keys.map((k) => this.redis.getBuffer(k)));
   }
 
-  async putClients(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+  async putClients(entries: ReadonlyArray<SnapshotEntry>): Promise<void> {
     if (entries.length === 0) return;
-    const ttl = this.ttlMs;
+    const ttl = (t: number | undefined): number => Math.max(1, Math.min(t ?? this.ttlMs, this.ttlMs));
     if (!this.cluster) {
       const p = (this.redis as Redis).pipeline();
-      for (const [c, bytes] of entries) p.set(this.keys.client(c), toBuffer(bytes), 'PX', ttl);
+      for (const [c, bytes, t] of entries) p.set(this.keys.client(c), toBuffer(bytes), 'PX', ttl(t));
       const results = (await p.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0]!;
       return;
     }
-    await Promise.all(entries.map(([c, bytes]) => this.redis.set(this.keys.client(c), toBuffer(bytes), 'PX', ttl)));
+    await Promise.all(entries.map(([c, bytes, t]) => this.redis.set(this.keys.client(c), toBuffer(bytes), 'PX', ttl(t))));
   }
 
   async getGroup(): Promise<GroupState> {

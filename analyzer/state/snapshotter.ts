@@ -7,6 +7,14 @@
  * shutdown). Encoding runs in slices of `sliceSize` clients, each written before the next is
  * encoded, so the event loop keeps serving ingest. A failed write leaves the clients dirty for the
  * next flush (counted). Flushes run one at a time.
+ *
+ * What is worth keeping, and for how long, bounds what clients can make us store: a client is
+ * written once it has learned `minWindows` clean 10 s windows (default: the analyzer's
+ * minHistory10s, 30 — five minutes of normal traffic; a younger client leans on its tier's
+ * population anyway) or has a decision state (an episode, an action, a suppression). It is kept
+ * `youngTtlMs` (1 h) until it has an hour of history, then the store's TTL (7 days). So identities
+ * that come and go — rotated IPs, one-off keys — are not written at all, and a client that is
+ * written for a week had to be active and normal for an hour.
  */
 import type { Analyzer, LogFn } from '../analyzer.js';
 import type { ClientState } from '../clientState.js';
@@ -23,6 +31,12 @@ export interface SnapshotterOptions {
   readonly sliceSize?: number;
   readonly clock?: () => number;
   readonly log?: LogFn;
+  /** Clean 10 s windows a client must have learned before it is written (or a decision state); default minHistory10s. */
+  readonly minWindows?: number;
+  /** TTL of a client with less than `establishedMinutes` of history; default 1 h. */
+  readonly youngTtlMs?: number;
+  /** Minutes of history after which a client is kept the store's full TTL; default 60. */
+  readonly establishedMinutes?: number;
 }
 
 export interface FlushResult {
@@ -43,6 +57,9 @@ export class StateSnapshotter {
   private writtenPopulation = -1;
   private writtenWarm: number | null = null;
   private stopped = false;
+  private readonly minWindows: number;
+  private readonly youngTtlMs: number;
+  private readonly establishedMinutes: number;
 
   constructor(
     private readonly analyzer: Analyzer,
@@ -52,6 +69,17 @@ export class StateSnapshotter {
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log ?? (() => undefined);
     this.sliceSize = opts.sliceSize ?? 500;
+    this.minWindows = opts.minWindows ?? analyzer.options.minHistory10s;
+    this.youngTtlMs = opts.youngTtlMs ?? 3_600_000;
+    this.establishedMinutes = opts.establishedMinutes ?? 60;
+  }
+
+  /** Whether a client has learned enough to be worth writing, and for how long (null: not written). */
+  ttlFor(st: ClientState): number | null {
+    const d = st.decision;
+    const decided = d.episode !== null || d.lastAction !== null || d.suppressedUntil > this.clock();
+    if (!decided && !(st.hasModel && st.b10.windows >= this.minWindows)) return null;
+    return st.minutes >= this.establishedMinutes ? this.store.ttlMs : Math.min(this.youngTtlMs, this.store.ttlMs);
   }
 
   start(): void {
@@ -94,7 +122,16 @@ export class StateSnapshotter {
     return run;
   }
 
-  private async write(states: ClientState[]): Promise<FlushResult> {
+  private async write(all: ClientState[]): Promise<FlushResult> {
+    const states: ClientState[] = [];
+    const ttls: number[] = [];
+    for (const st of all) {
+      const ttl = this.ttlFor(st);
+      if (ttl === null) continue;
+      states.push(st);
+      ttls.push(ttl);
+    }
+    if (all.length > states.length) this.analyzer.metrics.stateSnapshotsSkipped.inc(all.length - states.length);
     if (states.length === 0) return { clients: 0, bytes: 0, ok: true };
     const m = this.analyzer.metrics;
     const stop = m.stateFlushSeconds.startTimer();
@@ -105,7 +142,7 @@ export class StateSnapshotter {
       for (let i = 0; i < states.length; i += this.sliceSize) {
         const part = states.slice(i, i + this.sliceSize);
         const now = this.clock();
-        const entries = part.map((st) => [st.key, encodeClientState(st, seriesName, now, this.writer)] as const);
+        const entries = part.map((st, k) => [st.key, encodeClientState(st, seriesName, now, this.writer), ttls[i + k]!] as const);
         try {
           await this.store.putClients(entries);
         } catch (err) {

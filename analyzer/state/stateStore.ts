@@ -11,11 +11,14 @@ export interface GroupState {
   readonly populations: ReadonlyMap<string, Uint8Array>;
 }
 
+/** A client, its snapshot, and how long to keep it (default and maximum: the store's TTL). */
+export type SnapshotEntry = readonly [client: string, bytes: Uint8Array, ttlMs?: number];
+
 export interface ClientStateStore {
   /** Snapshots of these clients, in order (null: none). */
   getClients(clients: readonly string[]): Promise<Array<Uint8Array | null>>;
-  /** Writes (replaces) these clients' snapshots, each with the store's TTL. */
-  putClients(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
+  /** Writes (replaces) these clients' snapshots, each with its TTL. */
+  putClients(entries: ReadonlyArray<SnapshotEntry>): Promise<void>;
   getGroup(): Promise<GroupState>;
   /**
    * Records the warm-up mark (an existing mark is kept: the group learned since then) and replaces
@@ -43,8 +46,14 @@ export class MemoryStateStore implements ClientStateStore {
     return clients.map((c) => this.clients.get(c) ?? null);
   }
 
-  async putClients(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
-    for (const [c, bytes] of entries) this.clients.set(c, bytes);
+  /** TTL of each client's last write. */
+  readonly ttls = new Map<string, number>();
+
+  async putClients(entries: ReadonlyArray<SnapshotEntry>): Promise<void> {
+    for (const [c, bytes, ttl] of entries) {
+      this.clients.set(c, bytes);
+      this.ttls.set(c, Math.min(ttl ?? this.ttlMs, this.ttlMs));
+    }
   }
 
   async getGroup(): Promise<GroupState> {

@@ -136,7 +136,7 @@ test('a snapshot that is corrupted, truncated, of another version or of other ri
 test('a bad snapshot in the store is counted and ignored: that client starts fresh, the others are restored', async () => {
   const store = new MemoryStateStore();
   const a = setup(store);
-  await drive(a, 120);
+  await drive(a, 360);
   await a.snapshots.flush();
   store.clients.set(KEYED(3), new TextEncoder().encode('garbage'));
   const b = setup(store, a.now);
@@ -151,7 +151,7 @@ test('a bad snapshot in the store is counted and ignored: that client starts fre
 test('events that arrive while a snapshot is looked up are held and counted in the restored client, in order', async () => {
   const store = new MemoryStateStore();
   const a = setup(store);
-  await drive(a, 120);
+  await drive(a, 360);
   await a.snapshots.flush();
   const windowsBefore = a.analyzer.client(BUSY)!.windows['10s'];
   let release!: () => void;
@@ -265,7 +265,8 @@ test('revoking a partition hands its clients to the snapshot writer and lets go 
   await a.analyzer.revoke([1]);
   assert.equal(a.analyzer.client('ip:10.0.0.1'), null, 'let go');
   assert.ok(a.analyzer.client('ip:10.0.0.2'));
-  const written = await a.snapshots.flushUrgent();
+  const writer = new StateSnapshotter(a.analyzer, store, { clock: () => a.now, minWindows: 1 });
+  const written = await writer.flushUrgent();
   assert.equal(written.clients, 1);
   assert.ok(store.clients.has('ip:10.0.0.1'));
 });
@@ -273,7 +274,7 @@ test('revoking a partition hands its clients to the snapshot writer and lets go 
 test('only clients that learned since their last snapshot are written', async () => {
   const store = new MemoryStateStore();
   const a = setup(store);
-  await drive(a, 30);
+  await drive(a, 360);
   assert.equal((await a.snapshots.flush()).clients, 20);
   assert.equal((await a.snapshots.flush()).clients, 0, 'nothing learned since');
   await drive(a, 10);
@@ -344,4 +345,22 @@ test('the byte writer grows as it writes and the reader reads back every type; a
   }
   assert.equal(r.remaining, 0);
   assert.throws(() => r.u8(), /truncated/);
+});
+
+test('what is written is bounded by history: a young client without decisions is not written, one under an hour is kept an hour, an established one the full TTL', async () => {
+  const store = new MemoryStateStore();
+  const a = setup(store);
+  await drive(a, 120);
+  a.analyzer.ingest([ev({ client: 'ip:10.7.7.7', ts: a.now })]);
+  await drive(a, 15);
+  const first = await a.snapshots.flush();
+  assert.equal(first.clients, 0, 'two minutes of history: not worth keeping');
+  assert.match(await a.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_state_snapshots_skipped_total'), /total 2\d/);
+  await drive(a, 240);
+  await a.snapshots.flush();
+  assert.equal(store.ttls.get(BUSY), 3_600_000, 'six minutes of history: an hour');
+  assert.equal(store.clients.has('ip:10.7.7.7'), false, 'seen once');
+  await drive(a, 60 * 60);
+  await a.snapshots.flush();
+  assert.equal(store.ttls.get(BUSY), store.ttlMs, 'an hour of history: the full TTL');
 });
