@@ -108,7 +108,7 @@ export async function runBench(o: RunOptions): Promise<RunOutcome> {
       for (let i = 0; i < b.reps; i++) {
         log(`sidecar: repetition ${i + 1}/${b.reps}`);
         try {
-          const rows = await runSidecar({ quick: o.quick, seconds: b.httpSeconds, log: (l) => (logs.push(l), log(`  ${l}`)) });
+          const rows = await runSidecar({ quick: o.quick, seconds: b.httpSeconds, latencyReps: b.latencyReps, log: (l) => (logs.push(l), log(`  ${l}`)) });
           reps.push(rows.map(stableHttpRow));
         } catch (err) {
           failure = errorText(err);

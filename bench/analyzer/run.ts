@@ -281,7 +281,7 @@ export async function run(opts: AnalyzerBenchOptions = {}): Promise<AnalyzerBenc
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const quick = opts.quick ?? false;
   const ingest = await ingestBench(quick, log, { events: opts.ingestEvents, clients: opts.ingestClients, rate: opts.ingestRate });
-  log(`ingest: ${ingest.ingest_only_events_per_s} events/s counters only, ${ingest.ingest_events_per_s}/s with scoring, ${ingest.decode_ingest_events_per_s}/s from JSON bytes; ${ingest.windows_scored} windows scored at ${ingest.scoring_us_per_window} µs each; ${ingest.clients} clients, ~${ingest.state_bytes_per_client} B state each (heap +${ingest.heap_bytes_per_client} B/client)`);
+  log(`ingest: ${ingest.ingest_only_events_per_s} events/s counters only, ${ingest.ingest_events_per_s}/s with scoring, ${ingest.decode_ingest_events_per_s}/s from JSON bytes; ${ingest.windows_scored ? `${ingest.windows_scored} windows scored at ${ingest.scoring_us_per_window} µs each` : 'NO window closed (too few events: "with scoring" is counters only)'}; ${ingest.clients} clients, ~${ingest.state_bytes_per_client} B state each (heap +${ingest.heap_bytes_per_client} B/client)`);
   const lag = opts.kafka === false ? { skipped: '--no-kafka' } : await lagBench(quick, log, opts.lagSeconds).catch((err: unknown) => ({ skipped: `kafka: ${(err as Error).message}` }));
   if ('skipped' in lag) log(`lag at 50k/s: skipped (${lag.skipped})`);
   else log(`lag at 50k/s: produced ${lag.produced_events_per_s}/s, consumed ${lag.consumed_events_per_s}/s, max lag ${lag.max_lag}, final ${lag.final_lag}, bounded ${lag.bounded}${lag.note ? ` — ${lag.note}` : ''}`);

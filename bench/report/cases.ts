@@ -30,6 +30,11 @@ export const HTTP_CASES = [
 export const FIXED_RATE_DIRECT = 'upstream direct @ half of ratewarden (Redis + Kafka) max';
 export const FIXED_RATE_RW = 'ratewarden (Redis + Kafka) @ half of its max';
 
+/** An open-loop row at half of a case's maximum rate (no throughput ratios: its rate is chosen). */
+export function isFixedRate(name: string): boolean {
+  return name.includes(' @ half of ');
+}
+
 export interface HttpRow {
   readonly name: string;
   readonly rps: number;
@@ -66,16 +71,17 @@ export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_
       out.push({ name, rps: null, p50_ms: null, p99_ms: null, ratio_vs: {}, status: why.status, note: why.note });
       continue;
     }
-    const fixedRate = name === FIXED_RATE_DIRECT || name === FIXED_RATE_RW;
+    const fixedRate = isFixedRate(name);
     const ratio_vs: Record<string, Num> = {};
     if (!fixedRate) for (const id of peerIds) if (HTTP_PEERS[id] !== name) ratio_vs[id] = ratio(row.rps, peerRps[id]);
     out.push({ ...row, ratio_vs, status: 'ok' });
   }
-  const direct = byName.get(FIXED_RATE_DIRECT);
-  const rw = byName.get(FIXED_RATE_RW);
-  if (direct && rw) {
-    const i = out.findIndex((c) => c.name === FIXED_RATE_RW);
-    out[i] = { ...out[i]!, added_p99_ms: round(rw.p99_ms - direct.p99_ms, 3) } as HttpCaseResult;
+  // each "X @ half of its max" row against "upstream direct @ half of X max", measured alternately with it
+  for (let i = 0; i < out.length; i++) {
+    const m = /^(.*) @ half of its max$/.exec(out[i]!.name);
+    const direct = m ? byName.get(`upstream direct @ half of ${m[1]} max`) : undefined;
+    const via = byName.get(out[i]!.name);
+    if (direct && via) out[i] = { ...out[i]!, added_p99_ms: round(via.p99_ms - direct.p99_ms, 3) } as HttpCaseResult;
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * how to reproduce. The README's performance section is copied from this text.
  */
 import { machineLine } from '../machine.js';
-import { FIXED_RATE_DIRECT, FIXED_RATE_RW } from './cases.js';
+import { isFixedRate } from './cases.js';
 import { fmt, markdownTable, times } from './markdown.js';
 import type { BenchResults } from './shape.js';
 
@@ -48,7 +48,7 @@ export function mainRows(r: BenchResults): string[][] {
       continue;
     }
     const extra = c as unknown as { offered_rps?: number; added_p99_ms?: number };
-    if (c.name === FIXED_RATE_DIRECT || c.name === FIXED_RATE_RW) {
+    if (isFixedRate(c.name)) {
       rows.push(['sidecar', c.name, `${fmt(c.rps)} req/s offered (open loop)`, ms(c.p50_ms), ms(c.p99_ms), extra.added_p99_ms !== undefined ? `adds ${ms(extra.added_p99_ms)} ms p99 over the upstream` : '']);
       continue;
     }

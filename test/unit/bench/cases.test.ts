@@ -54,6 +54,21 @@ describe('HTTP cases', () => {
     assert.equal(fixed.added_p99_ms, 2.5);
     assert.deepEqual(fixed.ratio_vs, {});
   });
+
+  it('pairs every "X @ half of its max" row with its own upstream row, with no throughput ratios', () => {
+    const out = httpCases(
+      [
+        { name: '@fastify/http-proxy (no limiter)', rps: 10_000, p50_ms: 5, p99_ms: 8 },
+        { name: 'upstream direct @ half of ratewarden (memory store) max', rps: 6_000, p50_ms: 0.2, p99_ms: 1.5 },
+        { name: 'ratewarden (memory store) @ half of its max', rps: 6_000, p50_ms: 0.5, p99_ms: 2.25 },
+      ],
+      () => ({ status: 'skipped', note: 'not in this test' }),
+    );
+    const mem = out.find((c) => c.name === 'ratewarden (memory store) @ half of its max')! as unknown as { added_p99_ms: number; ratio_vs: object };
+    assert.equal(mem.added_p99_ms, 0.75);
+    assert.deepEqual(mem.ratio_vs, {});
+    assert.deepEqual(out.find((c) => c.name === 'upstream direct @ half of ratewarden (memory store) max')!.ratio_vs, {});
+  });
 });
 
 describe('engine cases', () => {
