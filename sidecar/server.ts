@@ -20,7 +20,7 @@ import { ControlPlaneSubscriber } from './control/subscriber.js';
 import { systemClock, type Clock, type Engine } from './engine/types.js';
 import { defaultEngineFactory, type EngineFactory } from './engineLoader.js';
 import { UserAgentHasher } from './events/callEvent.js';
-import { KafkaEventSink, NullEventSink } from './events/kafkaSink.js';
+import { KafkaEventSink, MeteredEventSink, NullEventSink } from './events/kafkaSink.js';
 import { createEventProducer } from './events/producers.js';
 import { handleRequest, kExpectContinue, type Runtime } from './handler.js';
 import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
@@ -163,7 +163,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     // ---- events
     let sink: EventSink;
     let ownSink: KafkaEventSink | null = null;
-    if (opts.eventSink) sink = opts.eventSink;
+    if (opts.eventSink) sink = new MeteredEventSink(opts.eventSink, metrics);
     else if (opts.kafka) {
       const topic = opts.eventsTopic || policy.events.topic || DEFAULT_EVENTS_TOPIC;
       const { producer, kind } = createEventProducer(opts.kafka, topic, policy.events.compression, `ratewarden-sidecar-${pod}`);

@@ -238,3 +238,38 @@ export class NullEventSink implements EventSink {
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }
+
+/**
+ * An injected sink (the demo's in-process bus, an embedding program's own) under the sidecar's
+ * event metrics: every event handed over counts in `events_sent_total`; when the sink keeps a
+ * `dropped` count (MemoryEventBus drops its oldest event when full), its growth is added to
+ * `events_dropped_total`, and its `buffered` size is the `events_buffered` gauge (every 256 events).
+ */
+export class MeteredEventSink implements EventSink {
+  private seenDropped = 0;
+  private published = 0;
+
+  constructor(
+    private readonly inner: EventSink & { readonly dropped?: number; readonly buffered?: number },
+    private readonly metrics: Pick<SidecarMetrics, 'eventsSent' | 'eventsDropped' | 'eventsBuffered'>,
+  ) {}
+
+  publish(event: CallEvent): void {
+    this.inner.publish(event);
+    this.metrics.eventsSent.inc();
+    const dropped = this.inner.dropped;
+    if (typeof dropped === 'number' && dropped > this.seenDropped) {
+      this.metrics.eventsDropped.inc(dropped - this.seenDropped);
+      this.seenDropped = dropped;
+    }
+    if ((++this.published & 255) === 0 && typeof this.inner.buffered === 'number') this.metrics.eventsBuffered.set(this.inner.buffered);
+  }
+
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallEvent } from '../../../models/events.js';
 import { RingBuffer } from '../../../sidecar/events/ringBuffer.js';
-import { KafkaEventSink, type EncodedEvent, type EventProducer } from '../../../sidecar/events/kafkaSink.js';
+import { KafkaEventSink, MeteredEventSink, type EncodedEvent, type EventProducer } from '../../../sidecar/events/kafkaSink.js';
+import { MemoryEventBus } from '../../../models/eventBus.js';
 import { callEvent, UserAgentHasher, MAX_ROUTE_LENGTH } from '../../../sidecar/events/callEvent.js';
 import { createSidecarMetrics } from '../../../sidecar/metrics.js';
 import { waitFor } from '../../helpers/proc.js';
@@ -132,5 +133,19 @@ describe('call events', () => {
     assert.match(digest, /^[0-9a-f]{16}$/);
     assert.equal(h.hash(ua), digest);
     assert.equal(h.hash(undefined), null);
+  });
+});
+
+describe('an injected sink under the event metrics', () => {
+  test('counts every event handed over as sent and the bus\'s own drops as dropped', async () => {
+    const metrics = createSidecarMetrics();
+    const bus = new MemoryEventBus(3);
+    const sink = new MeteredEventSink(bus, metrics);
+    const e = { v: 1, ts: 1, client: 'ip:1.2.3.4' } as unknown as CallEvent; // the bus stores it as it is
+    for (let i = 0; i < 5; i++) sink.publish(e);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^ratewarden_events_sent_total 5$/m);
+    assert.match(text, /^ratewarden_events_dropped_total 2$/m);
+    assert.equal(bus.buffered, 3);
   });
 });

@@ -210,6 +210,10 @@ describe('sidecar in-process', () => {
     assert.ok(metricValue(text, 'ratewarden_decision_seconds_count')! >= 10);
     assert.equal(metricValue(text, 'ratewarden_decision_seconds_bucket', { le: '+Inf' }), metricValue(text, 'ratewarden_decision_seconds_count'));
     assert.ok(!text.includes('key-limit') && !text.includes('key-events-secret'));
+    // the injected in-process bus is metered like Kafka: every event handed over is counted
+    assert.ok(bus.published > 0);
+    assert.equal(metricValue(text, 'ratewarden_events_sent_total'), bus.published);
+    assert.equal(metricValue(text, 'ratewarden_events_dropped_total'), 0);
   });
 
   test('a new policy applies to the next request', async () => {
