@@ -32,7 +32,10 @@ export interface MachineInfo {
   readonly load_end: number | null;
 }
 
-/** `.infra.env` with the process environment on top (the environment wins). */
+/**
+ * `.infra.env` (written by scripts/infra/up.sh) with the process environment's REDIS_*, KAFKA_*,
+ * RW_INFRA_* and HELM_BIN on top (the environment wins). The one reader, for benches and tests.
+ */
 export function infraEnv(env: NodeJS.ProcessEnv = process.env, file = join(REPO, '.infra.env')): Record<string, string> {
   const out: Record<string, string> = {};
   if (existsSync(file)) {
@@ -41,7 +44,7 @@ export function infraEnv(env: NodeJS.ProcessEnv = process.env, file = join(REPO,
       if (m) out[m[1]!] = m[2]!.trim().replace(/^["']|["']$/g, '');
     }
   }
-  for (const k of ['REDIS_URL', 'KAFKA_BROKERS', 'RW_INFRA_KAFKA_VERSION', 'RW_INFRA_REDIS_VERSION']) if (env[k]) out[k] = env[k]!;
+  for (const [k, v] of Object.entries(env)) if (v && /^(REDIS_|KAFKA_|RW_INFRA_|HELM_BIN$)/.test(k)) out[k] = v;
   return out;
 }
 

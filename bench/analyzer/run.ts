@@ -19,8 +19,7 @@
  *   node dist/bench/analyzer/run.js [--quick]
  */
 import { fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { LeanKafkaProducer } from '../../sidecar/events/leanProducer.js';
@@ -37,9 +36,8 @@ import { KafkaEventSource } from '../../analyzer/ingest/kafkaEventSource.js';
 import { loadSeriesFactory } from '../../analyzer/detectors/seriesScorer.js';
 import { shippedModelDir } from '../../analyzer/model.js';
 import { EVAL_POLICY, evaluateDetection, formatDetection, type DetectionEval } from './detection.js';
+import { infraEnv } from '../machine.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = import.meta.url.endsWith('.ts') ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
 
 export interface AnalyzerBenchOptions {
   readonly quick?: boolean;
@@ -164,16 +162,8 @@ async function ingestBench(quick: boolean, log: (l: string) => void, sizes: { ev
   };
 }
 
-function kafkaBrokers(): string[] | null {
-  if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS.split(',');
-  const file = join(REPO, '.infra.env');
-  if (!existsSync(file)) return null;
-  const m = /^KAFKA_BROKERS=(.*)$/m.exec(readFileSync(file, 'utf8'));
-  return m ? m[1]!.trim().split(',') : null;
-}
-
 async function lagBench(quick: boolean, log: (l: string) => void, lagSeconds?: number): Promise<LagResult | { skipped: string }> {
-  const brokers = kafkaBrokers();
+  const brokers = infraEnv().KAFKA_BROKERS?.split(',') ?? null;
   if (!brokers) return { skipped: 'no Kafka (KAFKA_BROKERS / .infra.env); run npm run infra:up' };
   const rate = 50_000;
   const seconds = lagSeconds ?? (quick ? 6 : 30);

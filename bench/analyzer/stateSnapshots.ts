@@ -15,9 +15,6 @@
  *
  * Needs REDIS_URL (or .infra.env); keys go under a unique prefix and are deleted at the end.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryControlPlane } from '../../models/controlPlane.js';
@@ -32,9 +29,8 @@ import { ByteWriter } from '../../analyzer/state/binary.js';
 import { RedisStateStore } from '../../analyzer/state/redisStateStore.js';
 import { decodeClientState, encodeClientState, maxClientSnapshotBytes } from '../../analyzer/state/snapshotCodec.js';
 import { MemoryStateStore } from '../../analyzer/state/stateStore.js';
+import { infraEnv } from '../machine.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = import.meta.url.endsWith('.ts') ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
 const POLICY = parsePolicy('version: 1\nrules:\n  - { id: all, key: [ip], algorithm: fixed-window, limit: 1000, window: 60s }\nanalyzer:\n  maxClients: 200000\n');
 if (!POLICY.ok) throw new Error('policy');
 
@@ -44,11 +40,9 @@ function arg(name: string, fallback: number): number {
 }
 
 function redisUrl(): string {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
-  const file = join(REPO, '.infra.env');
-  const m = existsSync(file) ? /^REDIS_URL=(.*)$/m.exec(readFileSync(file, 'utf8')) : null;
-  if (!m) throw new Error('REDIS_URL is not set (npm run infra:up writes .infra.env)');
-  return m[1]!.trim();
+  const url = infraEnv().REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is not set (npm run infra:up writes .infra.env)');
+  return url;
 }
 
 function quantile(xs: number[], q: number): number {

@@ -17,15 +17,15 @@
  *   node --import tsx bench/engine/run.ts [--quick]      node dist/bench/engine/run.js [--quick]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { parsePolicy, type Policy } from '../../models/policy/index.js';
 import { createEngine, type Engine, type RequestFacts } from '../../sidecar/engine/index.js';
 import { SINGLE_DECISION_TOKEN_BUCKET } from './singleDecisionScript.js';
+import { infraEnv } from '../machine.js';
 
 export interface EngineBenchRow {
   readonly name: string;
@@ -45,19 +45,9 @@ export interface EngineBenchOptions {
   readonly log?: (line: string) => void;
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = import.meta.url.endsWith('.ts') ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
 const KEYS = 10_000;
 const IN_FLIGHT = 256;
 const HUGE = 1_000_000_000;
-
-function infraRedisUrl(): string | null {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
-  const file = join(REPO, '.infra.env');
-  if (!existsSync(file)) return null;
-  const m = /^REDIS_URL=(.*)$/m.exec(readFileSync(file, 'utf8'));
-  return m ? m[1]!.trim() : null;
-}
 
 function policyOf(yaml: string): Policy {
   const r = parsePolicy(`version: 1\nidentity: { apiKey: { header: x-api-key } }\n${yaml}`);
@@ -296,7 +286,7 @@ export async function run(opts: EngineBenchOptions = {}): Promise<{ rows: Engine
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const seconds = opts.seconds ?? (opts.quick ? 1 : 5);
   const warmup = opts.quick ? 0.3 : 1.5;
-  const redisUrl = opts.redisUrl ?? infraRedisUrl();
+  const redisUrl = opts.redisUrl ?? infraEnv().REDIS_URL ?? null;
   const facts = factsFor(KEYS);
   const rows: EngineBenchRow[] = [];
   const add = (row: EngineBenchRow): void => {

@@ -18,18 +18,8 @@ const EXT = IS_TS ? '.ts' : '.js';
 const NODE_ARGS = IS_TS ? ['--import', 'tsx'] : [];
 const CLI = join(HERE, '..', '..', 'cli', 'main' + EXT);
 
-export function infraEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const file = join(REPO, '.infra.env');
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^\s*(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line);
-      if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-    }
-  }
-  for (const k of ['REDIS_URL', 'KAFKA_BROKERS']) if (process.env[k]) out[k] = process.env[k]!;
-  return out;
-}
+
+export { infraEnv } from '../machine.js';
 
 export const pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
 export function pinned(cpu: number, cmd: string, args: string[]): [string, string[]] {

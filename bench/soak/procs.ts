@@ -4,7 +4,7 @@
  * SIGTERM (SIGKILL after 10 s) and resolves on exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,19 +23,7 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** REDIS_URL / KAFKA_BROKERS from the environment, else from `.infra.env` (scripts/infra/up.sh). */
-export function infraEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const file = join(REPO, '.infra.env');
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^\s*(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line);
-      if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-    }
-  }
-  for (const k of ['REDIS_URL', 'KAFKA_BROKERS']) if (process.env[k]) out[k] = process.env[k]!;
-  return out;
-}
+export { infraEnv } from '../machine.js';
 
 /** Spawns `cmd args` and resolves once a stdout line parses as JSON and satisfies `isReady`. */
 function startChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, isReady: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Child> {

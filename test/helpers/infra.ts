@@ -3,30 +3,19 @@
  * and writes `.infra.env`; tests read it here. A test that needs Redis or Kafka and cannot reach
  * it FAILS with the reason — it never skips.
  */
-import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
+import { infraEnv as readInfraEnv } from '../../bench/machine.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
 let cachedEnv: Record<string, string> | null = null;
 
-/** `.infra.env` merged under the process environment (the environment wins). */
+/** `.infra.env` merged under the process environment (the environment wins); read once. */
 export function infraEnv(): Record<string, string> {
-  if (cachedEnv) return cachedEnv;
-  const file = join(ROOT, '.infra.env');
-  const fromFile: Record<string, string> = {};
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^\s*(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line);
-      if (m) fromFile[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-    }
-  }
-  cachedEnv = { ...fromFile };
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && /^(REDIS_|KAFKA_|RW_INFRA_|HELM_BIN)/.test(k)) cachedEnv[k] = v;
-  return cachedEnv;
+  return (cachedEnv ??= readInfraEnv());
 }
 
 function need(name: string, hint: string): string {
