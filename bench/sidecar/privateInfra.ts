@@ -11,9 +11,9 @@
  * infrastructure (saying so in the report).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canConnect, freePortNear, pinned, REPO, sleep } from './procs.js';
+import { kafkaJarsPresent, prepareKraft } from '../kraft.js';
+import { canConnect, freePortNear, pinned, sleep } from './procs.js';
 
 export interface PrivateService {
   /** redis://127.0.0.1:P or host:port for Kafka. */
@@ -58,45 +58,10 @@ export async function privateRedis(cpu: number, dir: string): Promise<PrivateSer
 }
 
 export async function privateKafka(cpu: number, dir: string): Promise<PrivateService | null> {
-  const libs = join(REPO, '.cache', 'kafka', 'libs');
-  const log4j = join(REPO, 'scripts', 'infra', 'kafka-log4j2.properties');
-  if (!existsSync(libs) || spawnSync('java', ['-version']).status !== 0) return null;
+  if (!kafkaJarsPresent()) return null;
   const port = await freePortNear();
-  const controller = await freePortNear();
-  const data = join(dir, 'kafka-data');
-  mkdirSync(data, { recursive: true });
-  const props = join(dir, 'kafka.properties');
-  writeFileSync(
-    props,
-    [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controller}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      `log.dirs=${data}`,
-      'num.partitions=3',
-      'default.replication.factor=1',
-      'min.insync.replicas=1',
-      'offsets.topic.replication.factor=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'auto.create.topics.enable=true',
-      'num.network.threads=2',
-      'num.io.threads=2',
-      '',
-    ].join('\n'),
-  );
-  const cp = `${libs}/*`;
-  const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4j}`, `-Dkafka.logs.dir=${join(dir, 'kafka-logs')}`, '-cp', cp];
-  const id = spawnSync('java', ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' }).stdout.trim().split('\n').pop() ?? '';
-  const format = spawnSync('java', ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
-  if (format.status !== 0) throw new Error(`kafka storage format failed: ${(format.stderr || format.stdout).slice(-500)}`);
+  const controllerPort = await freePortNear();
+  const { props, java } = prepareKraft({ dir: join(dir, 'kafka'), controllerPort, listeners: { PLAINTEXT: port }, heap: '512m' });
   const [c, a] = pinned(cpu, 'java', [...java, 'kafka.Kafka', props]);
   const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
