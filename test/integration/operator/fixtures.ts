@@ -11,6 +11,7 @@ import { operatorApi } from '../../../analyzer/api/plugin.js';
 import { StandaloneBackend } from '../../../analyzer/api/standaloneBackend.js';
 import { LoadHistory } from '../../../analyzer/api/loadHistory.js';
 import { operatorUi } from '../../../analyzer/ui/plugin.js';
+import { mulberry32 as rng } from '../../../models/ml/prng.js';
 
 export const ADMIN = 'admin-token-for-tests-0123456789';
 export const READONLY = 'readonly-token-for-tests-987654';
@@ -18,17 +19,6 @@ export const READONLY = 'readonly-token-for-tests-987654';
 export const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const STEP = 10_000;
 
-/** mulberry32: a small seeded PRNG so the series are the same in every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 120 points of 10 s ending at `end`: noise around `mean`, and from `spikeAt` on, `spike` times higher. */
 export function makeSeries(seed: number, end: number, mean: number, spikeAt: number | null, spike = 8): Series {
