@@ -9,22 +9,21 @@
  * back to pending with the failure in the history.
  */
 import type { AnomalyAction, AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
-import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
+import { overrideField } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 import {
   OperatorError,
   type AnomalyEvidence,
   type AnomalyPage,
   type AnomalyQuery,
-  type BlockInput,
   type ClientView,
   type LoadPoint,
   type LoadView,
   type OperatorAction,
   type OperatorBackend,
-  type OverrideInput,
   type Series,
 } from './backend.js';
+import { PlaneOperations } from './planeOperations.js';
 import { cleanNote, transition } from './transitions.js';
 
 /**
@@ -67,10 +66,11 @@ export interface AnalyzerBackendParts {
   readonly loadHistory?: { list(): readonly LoadPoint[] };
 }
 
-export class AnalyzerBackend implements OperatorBackend {
+export class AnalyzerBackend extends PlaneOperations implements OperatorBackend {
   private readonly now: () => number;
 
   constructor(private readonly parts: AnalyzerBackendParts) {
+    super(parts.plane);
     this.now = parts.now ?? Date.now;
   }
 
@@ -129,46 +129,8 @@ export class AnalyzerBackend implements OperatorBackend {
     return updated;
   }
 
-  async listBlocks(): Promise<ReadonlyMap<string, BlockValue>> {
-    return (await this.parts.plane.read()).blocks;
-  }
-
-  async addBlock(input: BlockInput, who: string): Promise<number> {
-    const seq = await this.parts.plane.write('block', input.client, { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
-    if (input.anomalyId) await this.audit(input.anomalyId, who, 'blocked');
-    return seq;
-  }
-
-  async removeBlock(client: string, who: string, note?: string): Promise<boolean> {
-    const existing = (await this.parts.plane.read()).blocks.get(client);
-    if (!existing) return false;
-    await this.parts.plane.write('block', client, null);
-    if (existing.anomalyId) await this.audit(existing.anomalyId, who, 'unblocked', note);
-    return true;
-  }
-
-  async listOverrides(): Promise<ReadonlyMap<string, OverrideValue>> {
-    return (await this.parts.plane.read()).overrides;
-  }
-
-  async addOverride(input: OverrideInput, who: string): Promise<number> {
-    const { rule, client, ...value } = input;
-    const seq = await this.parts.plane.write('override', overrideField(rule, client), value);
-    if (input.anomalyId) await this.audit(input.anomalyId, who, 'overridden');
-    return seq;
-  }
-
-  async removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean> {
-    const field = overrideField(rule, client);
-    const existing = (await this.parts.plane.read()).overrides.get(field);
-    if (!existing) return false;
-    await this.parts.plane.write('override', field, null);
-    if (existing.anomalyId) await this.audit(existing.anomalyId, who, 'override removed', note);
-    return true;
-  }
-
   async getLoad(): Promise<LoadView> {
-    const state = await this.parts.plane.read();
+    const state = await this.plane.read();
     const services = [...state.load].map(([service, v]) => ({ service, ...v }));
     const history = this.parts.loadHistory?.list() ?? services.map((s) => ({ ts: s.since, service: s.service, multiplier: s.multiplier, reason: s.reason }));
     return { services, history: [...history] };
@@ -182,7 +144,7 @@ export class AnalyzerBackend implements OperatorBackend {
   }
 
   /** Appends to a report's history without changing its status (a missing report is fine: it may have aged out). */
-  private async audit(id: string, who: string, what: string, note?: string): Promise<void> {
+  protected async audit(id: string, who: string, what: string, note?: string): Promise<void> {
     const cleaned = cleanNote(note);
     await this.parts.reports.transition(id, { entry: { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) } });
   }
@@ -195,8 +157,8 @@ export class AnalyzerBackend implements OperatorBackend {
       await this.parts.actuator.apply(report.client, { kind, ttlMs: until - now, ...(report.action.multiplier !== undefined ? { multiplier: report.action.multiplier } : {}) }, now, reason, report.id);
       return;
     }
-    if (kind === 'block') await this.parts.plane.write('block', report.client, { until, reason, anomalyId: report.id });
-    else await this.parts.plane.write('override', overrideField('*', report.client), { multiplier: report.action.multiplier ?? 0.5, until, reason, anomalyId: report.id });
+    if (kind === 'block') await this.plane.write('block', report.client, { until, reason, anomalyId: report.id });
+    else await this.plane.write('override', overrideField('*', report.client), { multiplier: report.action.multiplier ?? 0.5, until, reason, anomalyId: report.id });
   }
 
   /** Lifts what this anomaly put in place — never a newer block/override set by another anomaly or an operator. */

@@ -5,23 +5,22 @@
  * analyzerBackend.ts serves the same interface over the analyzer's own store and decisions.
  */
 import type { AnomalyReport } from '../../models/anomaly.js';
-import { ANY, overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
+import { ANY, overrideField } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 import {
   OperatorError,
   type AnomalyEvidence,
   type AnomalyPage,
   type AnomalyQuery,
-  type BlockInput,
   type ClientView,
   type LoadView,
   type OperatorAction,
   type OperatorBackend,
-  type OverrideInput,
   type Series,
 } from './backend.js';
 import { LoadHistory } from './loadHistory.js';
 import { MemoryReportList } from './reportList.js';
+import { PlaneOperations } from './planeOperations.js';
 import { cleanNote, transition } from './transitions.js';
 
 export interface StandaloneOptions {
@@ -34,14 +33,13 @@ export interface StandaloneOptions {
   readonly loadHistory?: LoadHistory;
 }
 
-export class StandaloneBackend implements OperatorBackend {
+export class StandaloneBackend extends PlaneOperations implements OperatorBackend {
   readonly reports: MemoryReportList;
-  private readonly plane: ControlPlane;
   private readonly now: () => number;
   private readonly loadHistory: LoadHistory | null;
 
   constructor(private readonly options: StandaloneOptions) {
-    this.plane = options.plane;
+    super(options.plane);
     this.reports = options.reports ?? new MemoryReportList();
     this.now = options.now ?? Date.now;
     this.loadHistory = options.loadHistory ?? null;
@@ -78,44 +76,6 @@ export class StandaloneBackend implements OperatorBackend {
     return updated;
   }
 
-  async listBlocks(): Promise<ReadonlyMap<string, BlockValue>> {
-    return (await this.plane.read()).blocks;
-  }
-
-  async addBlock(input: BlockInput, who: string): Promise<number> {
-    const seq = await this.plane.write('block', input.client, { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
-    if (input.anomalyId) this.audit(input.anomalyId, who, 'blocked');
-    return seq;
-  }
-
-  async removeBlock(client: string, who: string, note?: string): Promise<boolean> {
-    const existing = (await this.plane.read()).blocks.get(client);
-    if (!existing) return false;
-    await this.plane.write('block', client, null);
-    if (existing.anomalyId) this.audit(existing.anomalyId, who, 'unblocked', note);
-    return true;
-  }
-
-  async listOverrides(): Promise<ReadonlyMap<string, OverrideValue>> {
-    return (await this.plane.read()).overrides;
-  }
-
-  async addOverride(input: OverrideInput, who: string): Promise<number> {
-    const { rule, client, ...value } = input;
-    const seq = await this.plane.write('override', overrideField(rule, client), value);
-    if (input.anomalyId) this.audit(input.anomalyId, who, 'overridden');
-    return seq;
-  }
-
-  async removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean> {
-    const field = overrideField(rule, client);
-    const existing = (await this.plane.read()).overrides.get(field);
-    if (!existing) return false;
-    await this.plane.write('override', field, null);
-    if (existing.anomalyId) this.audit(existing.anomalyId, who, 'override removed', note);
-    return true;
-  }
-
   async getLoad(): Promise<LoadView> {
     const state = await this.plane.read();
     return {
@@ -132,7 +92,7 @@ export class StandaloneBackend implements OperatorBackend {
   }
 
   /** Records an operator action on a report without changing its status. */
-  private audit(id: string, who: string, what: string, note?: string): void {
+  protected audit(id: string, who: string, what: string, note?: string): void {
     const report = this.reports.get(id);
     if (!report) return;
     const cleaned = cleanNote(note);
