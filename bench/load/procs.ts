@@ -4,10 +4,11 @@
  * compiled), each answering once it prints its ready line. Every child is killed on stop and, as a
  * safety net, when the bench exits.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnReady } from '../child.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -21,62 +22,11 @@ export interface Child {
   readonly url: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
-  output(): string;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-function start(args: string[], env: NodeJS.ProcessEnv, urlOf: (line: string) => string | null, timeoutMs = 30_000): Promise<Child> {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms:\n${output.slice(-2000)}`));
-    }, timeoutMs);
-    let found = false;
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (found) return;
-      for (const line of output.split('\n')) {
-        const url = urlOf(line);
-        if (url === null) continue;
-        found = true;
-        clearTimeout(timer);
-        resolve({
-          url,
-          child,
-          output: () => output,
-          stop: () =>
-            new Promise<void>((done) => {
-              if (child.exitCode !== null || child.signalCode !== null) {
-                live.delete(child);
-                return done();
-              }
-              child.once('exit', () => {
-                live.delete(child);
-                done();
-              });
-              child.kill('SIGTERM');
-              setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-            }),
-        });
-        return;
-      }
-      if (output.length > 1_000_000) output = output.slice(-100_000);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      live.delete(child);
-      clearTimeout(timer);
-      if (!found) reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`));
-    });
-  });
+async function start(args: string[], env: NodeJS.ProcessEnv, urlOf: (line: string) => string | null, timeoutMs = 30_000): Promise<Child> {
+  const r = await spawnReady(process.execPath, [...NODE_ARGS, ...args], urlOf, { env, timeoutMs, graceMs: 5_000 });
+  return { url: r.ready, child: r.child, stop: r.stop };
 }
 
 /** The simulator's stub upstream with `workers` slots of `serviceMs` and a queue of `queueLimit`. */

@@ -4,11 +4,12 @@
  * from sources; both ports are 0 and read back from the `ready` line. Also a plain upstream process
  * (bench/sidecar/servers.ts `upstream`) and a /metrics reader.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FROM_SOURCE, REPO } from '../machine.js';
+import { spawnReady } from '../child.js';
 
 const EXT = FROM_SOURCE ? '.ts' : '.js';
 const BASE = FROM_SOURCE ? REPO : join(REPO, 'dist');
@@ -23,59 +24,10 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-function stopper(child: ChildProcess, cleanup: () => void = () => undefined): () => Promise<void> {
-  return () =>
-    new Promise<void>((done) => {
-      const finish = (): void => {
-        cleanup();
-        done();
-      };
-      if (child.exitCode !== null || child.signalCode !== null) return finish();
-      child.once('exit', finish);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 8_000).unref();
-    });
-}
-
-/** Spawns and waits for the first stdout line `ready(line)` accepts. */
-function startUntil(args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => { url: string; admin: string | null } | null, timeoutMs: number, cleanup?: () => void): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      cleanup?.();
-      reject(new Error(`${args[0]} did not start in ${timeoutMs} ms:\n${output.slice(-1500)}`));
-    }, timeoutMs);
-    let buf = '';
-    let started = false;
-    child.stdout!.on('data', (d: Buffer) => {
-      if (started) return;
-      buf += d.toString();
-      output += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const addr = ready(line);
-        if (addr) {
-          started = true;
-          clearTimeout(timer);
-          resolve({ child, ...addr, stop: stopper(child, cleanup) });
-          return;
-        }
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      if (!started) output += d.toString();
-    });
-    child.once('exit', (code) => {
-      if (started) return;
-      clearTimeout(timer);
-      cleanup?.();
-      reject(new Error(`${args[0]} exited with ${code} before it was ready:\n${output.slice(-1500)}`));
-    });
-  });
+/** Spawns and waits for the first output line `ready(line)` accepts. */
+async function startUntil(args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => { url: string; admin: string | null } | null, timeoutMs: number, cleanup?: () => void): Promise<RunningProcess> {
+  const r = await spawnReady(process.execPath, [...NODE_ARGS, ...args], ready, { env, timeoutMs, graceMs: 8_000, ...(cleanup ? { cleanup } : {}) });
+  return { child: r.child, ...r.ready, stop: r.stop };
 }
 
 /** The benchmarks' plain node:http upstream ("hello" JSON), as its own process. */

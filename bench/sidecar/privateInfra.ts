@@ -10,39 +10,17 @@
  * (.cache/kafka/libs) and `java`. Either missing → null, and the caller falls back to the shared
  * infrastructure (saying so in the report).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { kafkaJarsPresent, prepareKraft } from '../kraft.js';
-import { canConnect, freePortNear, pinned, sleep } from './procs.js';
+import { stopChild, waitForPort } from '../child.js';
+import { freePortNear, pinned } from './procs.js';
 
 export interface PrivateService {
   /** redis://127.0.0.1:P or host:port for Kafka. */
   readonly url: string;
   readonly pid: number | undefined;
   stop(): Promise<void>;
-}
-
-function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
-  return () =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', () => done());
-      child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    });
-}
-
-async function waitPort(port: number, child: ChildProcess, timeoutMs: number, what: string, log: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${what} exited: ${log().slice(-500)}`);
-    if (await canConnect(port)) return;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${what} did not listen within ${timeoutMs} ms: ${log().slice(-500)}`);
-    }
-    await sleep(100);
-  }
 }
 
 export async function privateRedis(cpu: number, dir: string): Promise<PrivateService | null> {
@@ -53,8 +31,8 @@ export async function privateRedis(cpu: number, dir: string): Promise<PrivateSer
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
-  await waitPort(port, child, 10_000, 'redis-server', () => out);
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: stopper(child) };
+  await waitForPort(port, child, 10_000, 'redis-server', () => out);
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 export async function privateKafka(cpu: number, dir: string): Promise<PrivateService | null> {
@@ -67,8 +45,8 @@ export async function privateKafka(cpu: number, dir: string): Promise<PrivateSer
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
-  await waitPort(port, child, 60_000, 'kafka', () => out);
-  return { url: `127.0.0.1:${port}`, pid: child.pid, stop: stopper(child) };
+  await waitForPort(port, child, 60_000, 'kafka', () => out);
+  return { url: `127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /** The pid of the process listening on a loopback TCP port (for the shared infra's CPU figures). */

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnReady, stopChild, waitForPort } from '../child.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -34,47 +35,11 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-/** Starts a child and waits for a stdout line from which `portOf` extracts the port. */
-export function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, portOf: (line: string) => number | null, timeoutMs = 30_000): Promise<Proc> {
+/** Starts a child on CPU 0 and waits for an output line from which `portOf` extracts the port. */
+export async function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, portOf: (line: string) => number | null, timeoutMs = 30_000): Promise<Proc> {
   const [c, a] = pinned(0, cmd, args);
-  const child = spawn(c, a, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms:\n${output.slice(-2000)}`));
-    }, timeoutMs);
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      output += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const port = portOf(line);
-        if (port !== null) {
-          clearTimeout(timer);
-          resolve({
-            child,
-            port,
-            stop: () =>
-              new Promise<void>((done) => {
-                if (child.exitCode !== null || child.signalCode !== null) return done(); // stopped already (a second stop must not wait for an exit that happened)
-                child.once('exit', () => done());
-                child.kill('SIGTERM');
-                setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-              }),
-          });
-        }
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`));
-    });
-  });
+  const r = await spawnReady(c, a, portOf, { env, timeoutMs });
+  return { child: r.child, port: r.ready, stop: r.stop };
 }
 
 export function benchServer(kind: string, extra: string[]): Promise<Proc> {
@@ -166,27 +131,8 @@ http {
     const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-      if (await canConnect(port)) break;
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`nginx did not listen: ${err}`);
-      }
-      await sleep(50);
-    }
-    return {
-      child,
-      port,
-      stop: () =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGQUIT');
-          setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-        }),
-    };
+    await waitForPort(port, child, 10_000, 'nginx', () => err);
+    return { child, port, stop: () => stopChild(child, 5_000, 'SIGQUIT') };
   })();
 }
 
@@ -197,22 +143,6 @@ export async function freePortNear(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
-}
-
-export async function canConnect(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** wrk's latency value (`812.00us`, `1.23ms`, `2.01s`) in ms. */

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnReady, jsonLine } from '../child.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -25,52 +26,13 @@ export interface Child {
 
 export { infraEnv } from '../machine.js';
 
-/** Spawns `cmd args` and resolves once a stdout line parses as JSON and satisfies `isReady`. */
-function startChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, isReady: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Child> {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms:\n${output.slice(-2000)}`));
-    }, timeoutMs);
-    let buf = '';
-    let done = false;
-    child.stdout!.on('data', (d: Buffer) => {
-      if (done) return; // the sidecar logs little; nothing after ready is needed
-      buf += d.toString();
-      output += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let line: Record<string, unknown>;
-        try {
-          line = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        if (!isReady(line)) continue;
-        done = true;
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, ready: line, stop });
-        return;
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (!done) reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`));
-    });
-  });
+/** Spawns `cmd args` and resolves once an output line parses as JSON and satisfies `isReady`. */
+async function startChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, isReady: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Child> {
+  const r = await spawnReady(cmd, args, (text) => {
+    const line = jsonLine(text);
+    return line && isReady(line) ? line : null;
+  }, { env, timeoutMs });
+  return { child: r.child, pid: r.child.pid!, ready: r.ready, stop: r.stop };
 }
 
 const UPSTREAM = `
