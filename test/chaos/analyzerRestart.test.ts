@@ -28,9 +28,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Consumer, Kafka } from 'kafkajs';
-import { decodeAnomalyReport, type AnomalyReport } from '../../models/anomaly.js';
+import type { AnomalyReport } from '../../models/anomaly.js';
 import { controlKeys } from '../../models/control.js';
-import { ANOMALIES_TOPIC, encodeCallEvent, type CallEvent } from '../../models/events.js';
+import { ANOMALIES_TOPIC } from '../../models/events.js';
+import { historyWithStuffing, listenForReports, normal, produce, stuffing } from '../helpers/analyzerTraffic.js';
 import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../helpers/infra.js';
 import { httpRequest, metricValue, spawnRatewarden, startSidecarProcess, startStubUpstream, tempDir, waitFor, type RunningProcess, type SidecarProcess, type StubUpstream } from '../helpers/proc.js';
 import { figure } from './lib/load.js';
@@ -66,17 +67,8 @@ let kafka: Kafka;
 let up: StubUpstream;
 let sidecar: SidecarProcess;
 let reportsConsumer: Consumer;
-const published: AnomalyReport[] = [];
+let published: AnomalyReport[] = [];
 const analyzers: RunningProcess[] = [];
-
-function event(ts: number, client: string, over: Partial<CallEvent> = {}): CallEvent {
-  return { v: 1, ts, pod: 'api-0', service: 'api', method: 'GET', route: '/api/items', status: 200, latencyMs: 12, bytesIn: 0, bytesOut: 800, ip: '10.0.0.1', client, user: null, uaHash: 'ua', decision: 'allowed', rule: null, cost: 1, ...over };
-}
-
-function normal(t: number, c: number): { key: string; value: string } {
-  const client = `apiKey:${String(c).padStart(16, '0')}`;
-  return { key: client, value: encodeCallEvent(event(t + c * 7, client, { route: `/api/r${c % 4}`, ip: `10.0.1.${c}` })) };
-}
 
 function env(): NodeJS.ProcessEnv {
   return childEnv({
@@ -91,10 +83,6 @@ function env(): NodeJS.ProcessEnv {
     RW_STATE_PREFIX: statePrefix,
     RW_STATE_SNAPSHOT_EVERY: '2s',
   });
-}
-
-function stuffing(client: string, ip: string, t: number, n = 30): Array<{ key: string; value: string }> {
-  return Array.from({ length: n }, (_, j) => ({ key: client, value: encodeCallEvent(event(t + j * 20, client, { method: 'POST', route: '/login', status: 401, ip, uaHash: null })) }));
 }
 
 async function consumedBy(url: string): Promise<number> {
@@ -142,31 +130,8 @@ before(async () => {
   await admin.createTopics({ topics: [{ topic: ANOMALIES_TOPIC, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true }).catch(() => undefined);
   await admin.disconnect();
 
-  reportsConsumer = kafka.consumer({ groupId: uniqueName('chaos-an-reports') });
-  await reportsConsumer.connect();
-  await reportsConsumer.subscribe({ topic: ANOMALIES_TOPIC, fromBeginning: false });
-  const joined = new Promise<void>((resolve) => reportsConsumer.on(reportsConsumer.events.GROUP_JOIN, () => resolve()));
-  await reportsConsumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.key?.toString() !== ATTACKER) return;
-      const d = decodeAnomalyReport(message.value!);
-      if (d.ok) published.push(d.value);
-    },
-  });
-  await joined;
-
-  // 14 minutes of event time ending a minute ago: 20 normal clients, then credential stuffing
-  const producer = kafka.producer();
-  await producer.connect();
-  const start = Date.now() - 15 * 60_000;
-  const messages: Array<{ key: string; value: string }> = [];
-  for (let s = 0; s < 14 * 60; s++) {
-    const t = start + s * 1_000;
-    for (let c = 0; c < 20; c++) if ((s + c) % 3 === 0) messages.push(normal(t, c));
-    if (s >= 13 * 60) for (let j = 0; j < 12; j++) messages.push({ key: ATTACKER, value: encodeCallEvent(event(t + j * 80, ATTACKER, { method: 'POST', route: '/login', status: 401, ip: ATTACKER_IP, uaHash: null })) });
-  }
-  for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic, messages: messages.slice(i, i + 2_000) });
-  await producer.disconnect();
+  ({ consumer: reportsConsumer, published } = await listenForReports(kafka, ATTACKER, 'chaos-an-reports'));
+  await produce(kafka, topic, historyWithStuffing(ATTACKER, ATTACKER_IP));
 
   up = await startStubUpstream();
   sidecar = await startSidecarProcess({ policy: POLICY, upstream: up.url, env: childEnv({ REDIS_URL: infraEnv().REDIS_URL!, RW_CTL_PREFIX: ctlPrefix }) });
@@ -218,7 +183,7 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
   await waitFor(() => Date.now() % 10_000 < 1_500 || null, 'the start of a 10 s window', 11_000, 20);
   const attackAt = Date.now();
   const consumedBeforeAttack = await consumedBy(first.url);
-  await producer.send({ topic, messages: stuffing(CRASH_ATTACKER, CRASH_ATTACKER_IP, attackAt) });
+  await producer.send({ topic, messages: stuffing(CRASH_ATTACKER, CRASH_ATTACKER_IP, attackAt, 30) });
   for (let i = 0; i < 10; i++) {
     const now = Date.now();
     await producer.send({ topic, messages: Array.from({ length: 20 }, (_, c) => normal(now, c)) });
@@ -276,7 +241,7 @@ test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it res
 
   // … and its credential stuffing right after the restart is blocked: no 10-minute warm-up
   const lateAt = Date.now();
-  await producer.send({ topic, messages: [...stuffing(ESTABLISHED, '192.0.2.77', lateAt), ...Array.from({ length: 20 }, (_, c) => normal(lateAt, c))] });
+  await producer.send({ topic, messages: [...stuffing(ESTABLISHED, '192.0.2.77', lateAt, 30), ...Array.from({ length: 20 }, (_, c) => normal(lateAt, c))] });
   await waitFor(() => redis.hget(controlKeys(ctlPrefix).blocks, ESTABLISHED), 'the established client blocked after the restart', 30_000, 200);
   const detectedAfterRestartMs = Date.now() - restartedAt;
   const detectedAfterAttackMs = Date.now() - lateAt;

@@ -11,9 +11,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Consumer, Kafka } from 'kafkajs';
-import { decodeAnomalyReport, type AnomalyReport } from '../../../models/anomaly.js';
+import type { AnomalyReport } from '../../../models/anomaly.js';
 import { controlKeys } from '../../../models/control.js';
-import { ANOMALIES_TOPIC, encodeCallEvent, type CallEvent } from '../../../models/events.js';
+import { ANOMALIES_TOPIC } from '../../../models/events.js';
+import { historyWithStuffing, listenForReports, produce } from '../../helpers/analyzerTraffic.js';
 import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
 import { metricValue, runRatewarden, spawnRatewarden, tempDir, waitFor, type RunningProcess } from '../../helpers/proc.js';
 
@@ -38,12 +39,8 @@ let kafka: Kafka;
 let analyzer: RunningProcess;
 let url: string;
 let reportsConsumer: Consumer;
-const published: AnomalyReport[] = [];
+let published: AnomalyReport[] = [];
 let produced = 0;
-
-function event(ts: number, client: string, over: Partial<CallEvent> = {}): CallEvent {
-  return { v: 1, ts, pod: 'api-0', service: 'api', method: 'GET', route: '/api/items', status: 200, latencyMs: 12, bytesIn: 0, bytesOut: 800, ip: '10.0.0.1', client, user: null, uaHash: 'ua', decision: 'allowed', rule: null, cost: 1, ...over };
-}
 
 before(async () => {
   kafka = await requireKafka();
@@ -55,37 +52,10 @@ before(async () => {
   await admin.disconnect();
 
   // listen on ratewarden.anomalies first (other tests may publish there too: filter by our attacker)
-  reportsConsumer = kafka.consumer({ groupId: uniqueName('rwtest-ane2e-reports') });
-  await reportsConsumer.connect();
-  await reportsConsumer.subscribe({ topic: ANOMALIES_TOPIC, fromBeginning: false });
-  const joined = new Promise<void>((resolve) => reportsConsumer.on(reportsConsumer.events.GROUP_JOIN, () => resolve()));
-  await reportsConsumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.key?.toString() !== ATTACKER) return;
-      const d = decodeAnomalyReport(message.value!);
-      if (d.ok) published.push(d.value);
-    },
-  });
-  await joined;
-
-  // 14 minutes of event time ending a minute ago: 20 normal clients, then a credential-stuffing burst
-  const producer = kafka.producer();
-  await producer.connect();
-  const start = Date.now() - 15 * 60_000;
-  const messages: Array<{ key: string; value: string }> = [];
-  for (let s = 0; s < 14 * 60; s++) {
-    const t = start + s * 1_000;
-    for (let c = 0; c < 20; c++) {
-      if ((s + c) % 3 !== 0) continue;
-      const client = `apiKey:${String(c).padStart(16, '0')}`;
-      messages.push({ key: client, value: encodeCallEvent(event(t + c * 7, client, { route: `/api/r${c % 4}`, ip: `10.0.1.${c}` })) });
-    }
-    if (s >= 13 * 60) for (let j = 0; j < 12; j++) messages.push({ key: ATTACKER, value: encodeCallEvent(event(t + j * 80, ATTACKER, { method: 'POST', route: '/login', status: 401, ip: ATTACKER.slice(3), uaHash: null })) });
-  }
-  messages.push({ key: 'garbage', value: 'this is not an event' });
-  for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic, messages: messages.slice(i, i + 2_000) });
+  ({ consumer: reportsConsumer, published } = await listenForReports(kafka, ATTACKER, 'rwtest-ane2e-reports'));
+  const messages = [...historyWithStuffing(ATTACKER, ATTACKER.slice(3)), { key: 'garbage', value: 'this is not an event' }];
+  await produce(kafka, topic, messages);
   produced = messages.length;
-  await producer.disconnect();
 
   const file = join(tempDir(), 'policy.yaml');
   writeFileSync(file, POLICY);
