@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { CallEvent, Decision } from '../../models/events.js';
+import type { CallEvent } from '../../models/events.js';
 
 /** Longest route kept in an event (models/events.ts accepts up to 2048). */
 export const MAX_ROUTE_LENGTH = 512;
@@ -31,25 +31,8 @@ export function boundedRoute(path: string): string {
   return path.length > MAX_ROUTE_LENGTH ? path.slice(0, MAX_ROUTE_LENGTH) : path;
 }
 
-export interface CallEventInput {
-  readonly ts: number;
-  readonly pod: string;
-  readonly service: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly latencyMs: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly ip: string;
-  readonly client: string;
-  readonly user: string | null;
-  readonly uaHash: string | null;
-  readonly decision: Decision;
-  readonly rule: string | null;
-  readonly cost: number;
-  readonly tier: string;
-}
+/** What the handler knows of a call: a CallEvent's fields, with the raw path (bounded into `route` here) and the tier always set. */
+export type CallEventInput = Omit<CallEvent, 'v' | 'route' | 'tier'> & { readonly path: string; readonly tier: string };
 
 export function callEvent(i: CallEventInput): CallEvent {
   return {
