@@ -32,7 +32,7 @@ import type { AnomalyReport } from '../../models/anomaly.js';
 import { controlKeys } from '../../models/control.js';
 import { ANOMALIES_TOPIC } from '../../models/events.js';
 import { historyWithStuffing, listenForReports, normal, produce, stuffing } from '../helpers/analyzerTraffic.js';
-import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../helpers/infra.js';
+import { childEnv, connectRedis, createTopics, deleteTopics, dropKeys, infraEnv, requireKafka, uniqueName } from '../helpers/infra.js';
 import { httpRequest, metricValue, spawnRatewarden, startSidecarProcess, startStubUpstream, tempDir, waitFor, type RunningProcess, type SidecarProcess, type StubUpstream } from '../helpers/proc.js';
 import { figure } from './lib/load.js';
 import { sleep } from './lib/privateRedis.js';
@@ -124,11 +124,8 @@ async function offsets(): Promise<{ committed: Map<number, bigint>; end: Map<num
 before(async () => {
   kafka = await requireKafka();
   redis = await connectRedis();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
-  await admin.createTopics({ topics: [{ topic: ANOMALIES_TOPIC, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true }).catch(() => undefined);
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic, numPartitions: 2 }]);
+  await createTopics(kafka, [{ topic: ANOMALIES_TOPIC, numPartitions: 1 }]).catch(() => undefined);
 
   ({ consumer: reportsConsumer, published } = await listenForReports(kafka, ATTACKER, 'chaos-an-reports'));
   await produce(kafka, topic, historyWithStuffing(ATTACKER, ATTACKER_IP));
@@ -142,18 +139,8 @@ after(async () => {
   await sidecar?.stop();
   await up?.close();
   await reportsConsumer?.disconnect().catch(() => undefined);
-  if (redis) {
-    const k = controlKeys(ctlPrefix);
-    const stale = [...(await redis.keys(`{${reportsPrefix}}*`)), ...(await redis.keys(`${statePrefix}:*`))];
-    await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
-    redis.disconnect();
-  }
-  const admin = kafka?.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
-  }
+  await dropKeys(redis, ctlPrefix, [`{${reportsPrefix}}*`, `${statePrefix}:*`]);
+  await deleteTopics(kafka, [topic]);
 });
 
 test('analyzer SIGKILLed mid-window: actions end at their TTL without it, it resumes from committed offsets and its snapshots, no report or evidence is lost, detection resumes at once', { timeout: 150_000 }, async () => {

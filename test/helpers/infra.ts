@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { infraEnv as readInfraEnv } from '../../bench/machine.js';
+import { controlKeys } from '../../models/control.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -100,4 +101,33 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   delete env.REDIS_CLUSTER_NODES;
   delete env.KAFKA_BROKERS;
   return { ...env, ...extra };
+}
+
+/** Creates topics on the test broker (`numPartitions` each) and waits for their leaders; an existing topic is kept. */
+export async function createTopics(kafka: Kafka, topics: ReadonlyArray<{ topic: string; numPartitions: number }>): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topics.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Test cleanup: deletes the topics (best effort; nothing when Kafka was never reached). */
+export async function deleteTopics(kafka: Kafka | undefined, topics: readonly string[]): Promise<void> {
+  if (!kafka || topics.length === 0) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+  await admin.disconnect();
+}
+
+/** Test cleanup: the control-plane keys of `ctlPrefix` and every key matching `patterns`; disconnects. */
+export async function dropKeys(redis: Redis | undefined, ctlPrefix: string, patterns: readonly string[] = []): Promise<void> {
+  if (!redis) return;
+  const k = controlKeys(ctlPrefix);
+  const stale = (await Promise.all(patterns.map((p) => redis.keys(p)))).flat();
+  await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
+  redis.disconnect();
 }

@@ -15,7 +15,7 @@ import type { AnomalyReport } from '../../../models/anomaly.js';
 import { controlKeys } from '../../../models/control.js';
 import { ANOMALIES_TOPIC } from '../../../models/events.js';
 import { historyWithStuffing, listenForReports, produce } from '../../helpers/analyzerTraffic.js';
-import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
+import { childEnv, connectRedis, createTopics, deleteTopics, dropKeys, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
 import { metricValue, runRatewarden, spawnRatewarden, tempDir, waitFor, type RunningProcess } from '../../helpers/proc.js';
 
 const POLICY = `version: 1
@@ -45,11 +45,8 @@ let produced = 0;
 before(async () => {
   kafka = await requireKafka();
   redis = await connectRedis();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
-  await admin.createTopics({ topics: [{ topic: ANOMALIES_TOPIC, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true }).catch(() => undefined);
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic, numPartitions: 2 }]);
+  await createTopics(kafka, [{ topic: ANOMALIES_TOPIC, numPartitions: 1 }]).catch(() => undefined);
 
   // listen on ratewarden.anomalies first (other tests may publish there too: filter by our attacker)
   ({ consumer: reportsConsumer, published } = await listenForReports(kafka, ATTACKER, 'rwtest-ane2e-reports'));
@@ -81,18 +78,8 @@ before(async () => {
 after(async () => {
   await analyzer?.stop('SIGTERM');
   await reportsConsumer?.disconnect().catch(() => undefined);
-  if (redis) {
-    const k = controlKeys(ctlPrefix);
-    const stale = [...(await redis.keys(`{${reportsPrefix}}*`)), ...(await redis.keys(`${statePrefix}:*`))];
-    await redis.del(k.blocks, k.overrides, k.load, k.seq, ...stale);
-    redis.disconnect();
-  }
-  const admin = kafka?.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
-  }
+  await dropKeys(redis, ctlPrefix, [`{${reportsPrefix}}*`, `${statePrefix}:*`]);
+  await deleteTopics(kafka, [topic]);
 });
 
 test('the analyzer loads the shipped model and says which TensorFlow.js backend it uses', async () => {

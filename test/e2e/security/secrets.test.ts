@@ -12,9 +12,8 @@ import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { apiKeyId } from '../../../models/clientKey.js';
-import { controlKeys } from '../../../models/control.js';
 import { parseSidecarArgs } from '../../../sidecar/config.js';
-import { childEnv, connectRedis, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
+import { childEnv, connectRedis, createTopics, deleteTopics, dropKeys, infraEnv, requireKafka, uniqueName } from '../../helpers/infra.js';
 import { httpRequest, runRatewarden, startSidecarProcess, startStubUpstream, waitFor, type SidecarProcess, type StubUpstream } from '../../helpers/proc.js';
 
 const HASH_KEY = 'rw-e2e-hash-key-' + Math.random().toString(36).slice(2);
@@ -35,10 +34,7 @@ let sc: SidecarProcess;
 before(async () => {
   redis = await connectRedis();
   kafka = await requireKafka();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic, numPartitions: 1 }]);
   up = await startStubUpstream();
   sc = await startSidecarProcess({
     policy: `version: 1
@@ -58,19 +54,8 @@ rules:
 after(async () => {
   await sc?.stop();
   await up?.close();
-  if (redis) {
-    const keys = await redis.keys(`{${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    const k = controlKeys(ctl);
-    await redis.del(k.blocks, k.overrides, k.load, k.seq);
-    redis.disconnect();
-  }
-  const admin = kafka?.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
-  }
+  await dropKeys(redis, ctl, [`{${prefix}:*`]);
+  await deleteTopics(kafka, [topic]);
 });
 
 function assertNoSecret(where: string, text: string): void {

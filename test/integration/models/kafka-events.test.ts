@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompressionTypes, type Kafka } from 'kafkajs';
-import { requireKafka, uniqueName } from '../../helpers/infra.js';
+import { createTopics, deleteTopics, requireKafka, uniqueName } from '../../helpers/infra.js';
 import { decodeCallEvent, encodeCallEvent, type CallEvent } from '../../../models/events.js';
 
 describe('CallEvents on a real Kafka broker', () => {
@@ -9,16 +9,10 @@ describe('CallEvents on a real Kafka broker', () => {
   const topic = uniqueName('rwtest.events');
   before(async () => {
     kafka = await requireKafka();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic, numPartitions: 3 }]);
   });
   after(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [topic]);
   });
 
   test('events produced gzip-compressed and keyed by client are consumed back intact, in order per client', async () => {
