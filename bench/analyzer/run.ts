@@ -230,9 +230,9 @@ async function lagBench(quick: boolean, log: (l: string) => void, lagSeconds?: n
 /**
  * The producer process: `rate` events/s of simulator traffic (timestamps now) for `seconds`, sent
  * the way a sidecar sends them: the sidecar's own producer (LeanKafkaProducer), keyed by client,
- * gzip batches (the policy's default codec). kafkajs spends ~12 µs of CPU per message producing
- * (measured here: 92k/s on a whole core), which on two shared cores next to the broker and the
- * consumer kept the producer under 50k/s; the lean producer spends about 1 µs.
+ * gzip batches (the policy's default codec). With kafkajs (~15–20 µs of CPU per message, see
+ * sidecar/events/leanProducer.ts) the producer, next to the broker and the consumer on two shared
+ * cores, reached only 39–44k/s of the 50k/s asked; the lean producer spends about 1 µs.
  */
 async function producer(topic: string, rate: number, seconds: number, brokers: string[]): Promise<void> {
   const pool = simEvents(5_000, 10_000, 50_000, 21).map((e) => ({ key: e.client, rest: encodeCallEvent(e).replace(/^\{"v":1,"ts":\d+/, '') }));
