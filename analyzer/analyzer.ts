@@ -27,7 +27,7 @@ import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
 import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
-import { compromisedKey, evaluateRules, keySharing } from './detectors/rules.js';
+import { compromisedKey, evaluateRules, keySharing, keySharingBurst } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
 import { scoreStatistical } from './detectors/statistical.js';
@@ -499,7 +499,12 @@ export class Analyzer {
       if (st.ids) {
         const minute = Math.floor((acc.end - 1) / 60_000);
         recentIps = st.ids.ips.seenSince(minute - o.keySharing.horizonMinutes + 1);
-        const shared = keySharing(recentIps, st.usualIps, o.keySharing);
+        let shared = keySharing(recentIps, st.usualIps, o.keySharing);
+        if (!shared && st.usualIpsN > 0) {
+          // its start: distinct new devices within a couple of minutes, against the minutes before
+          const devices = st.ids.debutsSince(minute, o.keySharing.burstMinutes);
+          if (devices > 0) shared = keySharingBurst(devices, st.ids.debutsSince(minute, o.keySharing.horizonMinutes) - devices, st.usualIps, o.keySharing);
+        }
         if (shared) rules.push(shared);
         const taken = compromisedKey(st.ids.strangerRequests(minute), st.ids.ips.newSince(minute - 9), o.compromisedKey);
         if (taken) rules.push(taken);

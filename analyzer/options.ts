@@ -29,6 +29,14 @@ export interface KeySharingThresholds {
   readonly minIps: number;
   readonly factor: number;
   readonly margin: number;
+  /**
+   * Or, on an established key whose usual count is known, new devices in new places (requests each
+   * bringing an IP and a user agent the key never showed) within burstMinutes (< horizonMinutes ≤ 10):
+   * at least max(burstDevices, factor × usual × burstMinutes / horizonMinutes) + those of the
+   * horizon's earlier minutes (rules.ts keySharingBurst).
+   */
+  readonly burstMinutes: number;
+  readonly burstDevices: number;
 }
 
 export interface CompromisedKeyThresholds {
@@ -134,7 +142,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
     minSequential: 30,
     minSequentialShare: 0.5,
   },
-  keySharing: { horizonMinutes: 10, minIps: 16, factor: 2, margin: 6 },
+  keySharing: { horizonMinutes: 10, minIps: 16, factor: 2, margin: 6, burstMinutes: 2, burstDevices: 3 },
   compromisedKey: { minRequests: 8, minNewIps: 2 },
   youngVolumeFactor: 3,
   lowAndSlow: { span: 10, minAuthFailures: 30, minSequential: 20, minShare: 0.5 },

@@ -1,12 +1,14 @@
 /**
  * Who uses a credential (API key or user) lately: its IPs and user agents with the minute each was
  * first and last seen. Two rules read it: key sharing (many distinct IPs over ten minutes — a mobile
- * app shows a handful, a key shared in a community dozens) and compromised key (an established key
- * suddenly used from new IPs with a user agent it never had: another party holds it).
+ * app shows a handful, a key shared in a community dozens — or, as sharing starts, several distinct
+ * never-seen devices within a couple of minutes) and compromised key (an established key suddenly
+ * used from new IPs with a user agent it never had: another party holds it).
  *
  * Fixed tables — 64 IPs and 16 user agents; when full, the entry seen longest ago is replaced — so
  * counts are exact up to 64 distinct IPs per horizon and saturate there, and "new" means "not seen
- * since the table last held it". About 1 KB, only for API-key and user clients.
+ * since the table last held it". Plus two ten-minute rings of per-minute counts (strangers, debuts).
+ * About 1 KB (1,080 bytes: see `bytes`), only for API-key and user clients.
  */
 export const IP_CAPACITY = 64;
 export const UA_CAPACITY = 16;
@@ -18,6 +20,8 @@ class SeenTable {
   private readonly last: Uint32Array;
   private n = 0;
   private recent = 0;
+  /** Whether the last touch() put the value in the table (never seen, or not since it was evicted). */
+  inserted = false;
 
   constructor(private readonly capacity: number) {
     this.hashes = new Uint32Array(capacity);
@@ -29,6 +33,7 @@ class SeenTable {
   touch(hash: number, minute: number): number {
     const hashes = this.hashes;
     let i = this.recent;
+    this.inserted = false;
     if (!(i < this.n && hashes[i] === hash)) {
       for (i = 0; i < this.n; i++) if (hashes[i] === hash) break;
       if (i === this.n) {
@@ -39,6 +44,7 @@ class SeenTable {
         }
         hashes[i] = hash;
         this.first[i] = minute;
+        this.inserted = true;
       }
       this.recent = i;
     }
@@ -91,6 +97,8 @@ export interface KeyIdentitiesState {
   readonly since: number;
   readonly strangerMinute: number;
   readonly strangers: Uint16Array;
+  /** Absent in snapshots written before debuts were counted (restored as zeros). */
+  readonly debuts?: Uint16Array;
   readonly ips: SeenTableState;
   readonly uas: SeenTableState;
 }
@@ -100,6 +108,12 @@ export class KeyIdentities {
   readonly uas = new SeenTable(UA_CAPACITY);
   /** Requests per minute (ring) that came from a new IP with a new user agent. */
   private readonly strangers = new Uint16Array(STRANGER_SPAN);
+  /**
+   * Of those, per minute (same ring and clock), the "debuts": requests that put both their IP and
+   * their user agent into the tables, i.e. each from an address and an agent the key never showed
+   * and no earlier debut brought — one per new device in a new place.
+   */
+  private readonly debuts = new Uint16Array(STRANGER_SPAN);
   private strangerMinute = 0;
   /** Minute of the first request seen. */
   readonly since: number;
@@ -111,6 +125,7 @@ export class KeyIdentities {
   /** Ingest path: one request from `ipHash` with `uaHash` (0: no user agent) in `minute`. */
   observe(ipHash: number, uaHash: number, minute: number): void {
     const ipFirst = this.ips.touch(ipHash, minute);
+    const ipInserted = this.ips.inserted;
     if (uaHash === 0) return;
     const uaFirst = this.uas.touch(uaHash, minute);
     // a stranger: both the address and the agent are new within the span, on a key older than that
@@ -118,37 +133,51 @@ export class KeyIdentities {
       this.advance(minute);
       const slot = minute % STRANGER_SPAN;
       if (this.strangers[slot]! < 65535) this.strangers[slot]!++;
+      if (ipInserted && this.uas.inserted && this.debuts[slot]! < 65535) this.debuts[slot]!++;
     }
   }
 
   private advance(minute: number): void {
     if (minute <= this.strangerMinute) return;
     // clear the minutes skipped since the last stranger
-    for (let m = Math.max(this.strangerMinute + 1, minute - STRANGER_SPAN + 1); m <= minute; m++) this.strangers[m % STRANGER_SPAN] = 0;
+    for (let m = Math.max(this.strangerMinute + 1, minute - STRANGER_SPAN + 1); m <= minute; m++) {
+      this.strangers[m % STRANGER_SPAN] = 0;
+      this.debuts[m % STRANGER_SPAN] = 0;
+    }
     this.strangerMinute = minute;
   }
 
   /** Requests from strangers in the last ten minutes up to `minute`. */
   strangerRequests(minute: number): number {
-    if (minute - this.strangerMinute >= STRANGER_SPAN) return 0;
+    return this.sum(this.strangers, minute, STRANGER_SPAN);
+  }
+
+  /** Debuts (new devices in new places, see `debuts`) in the last `minutes` (≤ 10) up to `minute`. */
+  debutsSince(minute: number, minutes: number): number {
+    return this.sum(this.debuts, minute, Math.min(minutes, STRANGER_SPAN));
+  }
+
+  private sum(ring: Uint16Array, minute: number, span: number): number {
+    if (minute - this.strangerMinute >= span) return 0;
     let sum = 0;
-    for (let m = Math.max(minute - STRANGER_SPAN + 1, this.strangerMinute - STRANGER_SPAN + 1); m <= Math.min(minute, this.strangerMinute); m++) sum += this.strangers[m % STRANGER_SPAN]!;
+    for (let m = Math.max(minute - span + 1, this.strangerMinute - STRANGER_SPAN + 1); m <= Math.min(minute, this.strangerMinute); m++) sum += ring[m % STRANGER_SPAN]!;
     return sum;
   }
 
   get bytes(): number {
-    return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + 32;
+    return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + this.debuts.byteLength + 32;
   }
 
-  exportState(): KeyIdentitiesState {
-    return { since: this.since, strangerMinute: this.strangerMinute, strangers: this.strangers.slice(), ips: this.ips.exportState(), uas: this.uas.exportState() };
+  exportState(): KeyIdentitiesState & { readonly debuts: Uint16Array } {
+    return { since: this.since, strangerMinute: this.strangerMinute, strangers: this.strangers.slice(), debuts: this.debuts.slice(), ips: this.ips.exportState(), uas: this.uas.exportState() };
   }
 
   static fromState(s: KeyIdentitiesState): KeyIdentities {
-    if (s.strangers.length !== STRANGER_SPAN) throw new Error('key identities state has another shape');
+    if (s.strangers.length !== STRANGER_SPAN || (s.debuts !== undefined && s.debuts.length !== STRANGER_SPAN)) throw new Error('key identities state has another shape');
     const k = new KeyIdentities(s.since);
     k.strangerMinute = s.strangerMinute;
     k.strangers.set(s.strangers);
+    if (s.debuts) k.debuts.set(s.debuts);
     k.ips.importState(s.ips);
     k.uas.importState(s.uas);
     return k;

@@ -9,7 +9,9 @@
  *   distinct threshold); or enumeration: ≥ minSequential ids walked in order, ≥ their share.
  * - volumetric — requests ≥ max(floor, volumeFactor × seasonal baseline).
  * - key_sharing — one API key or user from many IPs: distinct IPs over the last ten minutes
- *   ≥ max(minIps, factor × the client's usual ten-minute count + margin).
+ *   ≥ max(minIps, factor × the client's usual ten-minute count + margin); or, as it starts, several
+ *   distinct never-seen devices (new IP with a new user agent) within a couple of minutes on an
+ *   established key (keySharingBurst).
  * - compromised_key — an established key used, over ten minutes, by strangers: requests from an IP
  *   and a user agent both new to the key (≥ minRequests, from ≥ minNewIps new IPs), while its owner
  *   may go on using it as before.
@@ -144,6 +146,39 @@ export function keySharing(ips: number, usual: number, t: KeySharingThresholds):
     baseline: usual,
     margin,
     text: `key sharing: one key used from ${ips} IPs in the last ${t.horizonMinutes} minutes (usually ${fmt(usual)})`,
+  };
+}
+
+/**
+ * Key sharing as it starts, before its distinct-IP count has grown: `devices` requests in the last
+ * `burstMinutes` that each brought an IP and a user agent the key never showed (and that no other
+ * of them brought: distinct new devices in distinct new places), on an established key whose usual
+ * ten-minute IP count `usual` is known; `before` such requests in the rest of the last ten minutes.
+ *
+ * Why this means sharing: the owner of a key adds a device now and then (one new IP with one new
+ * agent); a browser update is a new agent on a known address, a phone changing networks a new
+ * address with a known agent, a fleet rolled out on new hosts one new agent on many addresses —
+ * none of them is several distinct new devices in distinct new places within a minute or two,
+ * while that is what the first requests of a key handed around look like (each sharer its own
+ * device and network). Threshold: max(burstDevices, factor × usual × burstMinutes / horizonMinutes)
+ * + before — new devices arriving at least at the pace the ten-minute rule calls sharing, counting
+ * only never-seen ones (a key that normally shows many addresses needs more), and the more new
+ * devices the key met just before, the more it takes: the rule is about a sudden start, and a key
+ * that meets new devices all the time (one embedded in a public app) must jump against its own pace.
+ * It reads the same tables as compromised_key (recentIps.ts), plus a ten-minute ring of counts.
+ */
+export function keySharingBurst(devices: number, before: number, usual: number, t: KeySharingThresholds): RuleHit | null {
+  const threshold = Math.max(t.burstDevices, (t.factor * usual * t.burstMinutes) / t.horizonMinutes) + before;
+  if (!(devices >= threshold)) return null;
+  const margin = devices / threshold;
+  return {
+    rule: 'key_sharing',
+    score: ruleScore(margin),
+    feature: `new_devices_${t.burstMinutes}m`,
+    observed: devices,
+    baseline: before,
+    margin,
+    text: `key sharing: ${devices} new devices (an IP and a user agent this key never used) in the last ${t.burstMinutes} minutes${before > 0 ? ` (${before} in the ${t.horizonMinutes - t.burstMinutes} minutes before)` : ''}, on a key usually seen from ${fmt(usual)} IPs in ${t.horizonMinutes} minutes`,
   };
 }
 

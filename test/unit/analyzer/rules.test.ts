@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, FEATURE_COUNT } from '../../../models/features.js';
 import type { Expectation } from '../../../analyzer/baselines/expectation.js';
-import { compromisedKey, evaluateRules, isCredentialKey, keySharing, LowAndSlowState, ruleScore } from '../../../analyzer/detectors/rules.js';
+import { compromisedKey, evaluateRules, isCredentialKey, keySharing, keySharingBurst, LowAndSlowState, ruleScore } from '../../../analyzer/detectors/rules.js';
 import { DEFAULT_DETECTION } from '../../../analyzer/options.js';
-import { KeyIdentities } from '../../../analyzer/recentIps.js';
+import { KeyIdentities, type KeyIdentitiesState } from '../../../analyzer/recentIps.js';
 import { hashString } from '../../../models/featureSketches.js';
 
 const R10 = DEFAULT_DETECTION.rules10s;
@@ -100,6 +100,91 @@ test('compromised key: an established key suddenly used from new IPs with a new 
   for (let m = 0; m < 30; m++) phone.observe(hashString('10.0.0.1'), hashString('app'), m);
   for (let i = 0; i < 20; i++) phone.observe(hashString(`100.64.0.${i}`), hashString('app'), 31);
   assert.equal(phone.strangerRequests(31), 0);
+});
+
+/** A key used for 30 minutes from one office address with one agent. */
+function established(): KeyIdentities {
+  const ids = new KeyIdentities(0);
+  for (let m = 0; m < 30; m++) ids.observe(hashString('10.0.0.1'), hashString('owner-ua'), m);
+  return ids;
+}
+
+test('new devices: a request bringing both an IP and an agent the key never showed counts once, nothing else does', () => {
+  const ids = established();
+  assert.equal(ids.debutsSince(29, 2), 0, 'the owner');
+  // three people the key was handed to, each with their own device and network
+  ids.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 30);
+  ids.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 30); // the same device again: a stranger, not a new device
+  ids.observe(hashString('90.2.2.2'), hashString('okhttp/4.12'), 31);
+  ids.observe(hashString('71.3.3.3'), hashString('Safari/17.4'), 31);
+  assert.equal(ids.debutsSince(31, 2), 3);
+  assert.equal(ids.debutsSince(31, 1), 2, 'the last minute only');
+  assert.equal(ids.strangerRequests(31), 4);
+  // a fourth sharer whose agent an earlier one brought: a stranger (new IP, agent new within ten minutes) but no new device
+  ids.observe(hashString('24.4.4.4'), hashString('okhttp/4.12'), 32);
+  assert.equal(ids.debutsSince(32, 2), 2, 'minute 30 has left the two-minute span');
+  assert.equal(ids.debutsSince(32, 10), 3);
+  assert.equal(ids.strangerRequests(32), 5);
+  assert.equal(ids.debutsSince(40, 10), 2, 'minutes 31–40');
+  assert.equal(ids.debutsSince(41, 10), 0, 'ten minutes later they are all forgotten');
+
+  // what an owner does: a browser update (new agent, known address), a phone changing networks
+  // (new addresses, known agent), a fleet rolled out on new hosts (one new agent on many addresses)
+  const owner = established();
+  owner.observe(hashString('10.0.0.1'), hashString('owner-ua/2'), 30);
+  for (let i = 0; i < 5; i++) owner.observe(hashString(`100.64.0.${i}`), hashString('owner-ua'), 30);
+  for (let i = 0; i < 8; i++) owner.observe(hashString(`35.0.0.${i}`), hashString('sdk/2.0'), 31);
+  assert.equal(owner.debutsSince(31, 2), 1, 'the rollout’s first host only');
+  // no agent: never a new device
+  owner.observe(hashString('45.0.0.1'), 0, 31);
+  assert.equal(owner.debutsSince(31, 2), 1);
+
+  // a young key's first devices are its owner's
+  const young = new KeyIdentities(0);
+  for (let i = 0; i < 5; i++) young.observe(hashString(`82.0.0.${i}`), hashString(`ua-${i}`), 3);
+  assert.equal(young.debutsSince(3, 2), 0);
+});
+
+test('key sharing as it starts: a few new devices within two minutes on an established key, more if the key usually meets many', () => {
+  const t = DEFAULT_DETECTION.keySharing;
+  assert.deepEqual([t.burstMinutes, t.burstDevices], [2, 3], 'the thresholds below assume the defaults');
+  assert.equal(keySharingBurst(2, 0, 1.5, t), null, 'two new devices may be the owner’s');
+  const hit = keySharingBurst(3, 0, 1.5, t)!;
+  assert.equal(hit.rule, 'key_sharing');
+  assert.equal(hit.feature, 'new_devices_2m');
+  assert.equal(hit.score, ruleScore(1));
+  assert.match(hit.text, /3 new devices .* in the last 2 minutes, on a key usually seen from 1\.5 IPs in 10 minutes/);
+  assert.ok(keySharingBurst(6, 0, 1.5, t)!.score > hit.score, 'the score rises with the margin');
+  // a key usually seen from 20 addresses: 2 × 20 × 2/10 = 8 new devices
+  assert.equal(keySharingBurst(7, 0, 20, t), null);
+  assert.ok(keySharingBurst(8, 0, 20, t));
+  // every new device of the eight minutes before raises the bar by one: a key that meets new devices all the time must jump
+  assert.equal(keySharingBurst(4, 2, 1.5, t), null);
+  const jump = keySharingBurst(5, 2, 1.5, t)!;
+  assert.equal(jump.margin, 1);
+  assert.match(jump.text, /\(2 in the 8 minutes before\)/);
+  // from the tables: three sharers' first requests within two minutes
+  const ids = established();
+  ids.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 30);
+  ids.observe(hashString('90.2.2.2'), hashString('okhttp/4.12'), 31);
+  assert.equal(keySharingBurst(ids.debutsSince(31, 2), 0, 1, t), null);
+  ids.observe(hashString('71.3.3.3'), hashString('Safari/17.4'), 31);
+  assert.ok(keySharingBurst(ids.debutsSince(31, 2), ids.debutsSince(31, 10) - ids.debutsSince(31, 2), 1, t));
+});
+
+test('key identities state round-trips with its new-device counts; a state without them restores zeros', () => {
+  const ids = established();
+  for (let i = 0; i < 3; i++) ids.observe(hashString(`82.1.1.${i}`), hashString(`ua-${i}`), 31);
+  const state = ids.exportState();
+  const back = KeyIdentities.fromState(state);
+  assert.deepEqual(back.exportState(), state);
+  assert.equal(back.debutsSince(31, 2), 3);
+  assert.equal(back.bytes, 1080, 'the size recentIps.ts documents');
+  const { debuts: _, ...old } = state;
+  const fromOld = KeyIdentities.fromState(old satisfies KeyIdentitiesState);
+  assert.equal(fromOld.debutsSince(31, 2), 0);
+  assert.equal(fromOld.strangerRequests(31), 3);
+  assert.throws(() => KeyIdentities.fromState({ ...state, debuts: new Uint16Array(3) }), /another shape/);
 });
 
 test('low and slow: sustained failed logins or enumeration at a few per minute fire after minutes', () => {

@@ -4,6 +4,7 @@
  * when. Memory stores and an injected clock: deterministic.
  */
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { MemoryControlPlane } from '../../../models/controlPlane.js';
 import type { CallEvent } from '../../../models/events.js';
@@ -108,6 +109,39 @@ test('a client snapshot round-trips: encoding the decoded state gives the same b
   // the series detector resumes exactly: the next value scores the same
   assert.equal(back.series!.update(40, s.now + 10_000), st.series!.update(40, s.now + 10_000));
   assert.ok(bytes.length <= maxClientSnapshotBytes(s.analyzer.options, st.series!.serialize().length), `${bytes.length} bytes`);
+});
+
+test('a snapshot written before new devices were counted (no debut ring) decodes, with none; the next one has them', async () => {
+  const s = setup(new MemoryStateStore());
+  await drive(s, 120);
+  const st = statesOf(s.analyzer).get(BUSY)!;
+  // three new devices on the key, past its first ten minutes
+  const minute = st.ids!.since + 20;
+  for (let i = 0; i < 3; i++) st.ids!.observe(0x1000 + i, 0x2000 + i, minute);
+  assert.equal(st.ids!.debutsSince(minute, 2), 3);
+  const bytes = encodeClientState(st, 'robust-z', s.now);
+  const series = { name: 'robust-z', create: () => st.series! };
+  const now = decodeClientState(bytes, BUSY, 0, s.analyzer.options, series, 'free');
+  assert.ok(now.ok, now.ok ? '' : now.error);
+  assert.equal(now.value.state.ids!.debutsSince(minute, 2), 3);
+  // the same snapshot as the previous writer laid it out: no flag 512, no 10 × u16 before the IP table
+  const ids = st.ids!.exportState();
+  const tables = 2 + 12 * ids.ips.hashes.length + 2 + 12 * ids.uas.hashes.length;
+  const at = bytes.length - 4 - tables - 20;
+  const old = new Uint8Array(bytes.length - 20);
+  old.set(bytes.subarray(0, at));
+  old.set(bytes.subarray(at + 20, bytes.length - 4), at);
+  const view = new DataView(old.buffer);
+  assert.equal(view.getUint16(3, true) & 512, 512);
+  view.setUint16(3, view.getUint16(3, true) & ~512, true);
+  view.setUint32(old.length - 4, crc32(old.subarray(0, old.length - 4)), true);
+  const before = decodeClientState(old, BUSY, 0, s.analyzer.options, series, 'free');
+  assert.ok(before.ok, before.ok ? '' : before.error);
+  const restored = before.value.state.ids!;
+  assert.equal(restored.debutsSince(minute, 2), 0);
+  assert.equal(restored.strangerRequests(minute), 3, 'the rest of the tables come back');
+  assert.deepEqual(restored.exportState().ips, ids.ips);
+  assert.equal(encodeClientState(before.value.state, 'robust-z', s.now).length, bytes.length, 'it is written back in the current layout');
 });
 
 test('a snapshot that is corrupted, truncated, of another version or of other ring lengths does not decode', async () => {
