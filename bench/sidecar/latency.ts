@@ -7,7 +7,7 @@
  *
  * As a command (the latency study on its own, without the peers):
  *   node dist/bench/sidecar/latency.js [--cases norules,memory,redis,redis+kafka] [--rate N]
- *                                      [--reps 5] [--seconds 5]
+ *                                      [--reps 5] [--seconds 5] [--node-flags "--max-semi-space-size=32"]
  * Without --rate each case runs at half of its own maximum (wrk, closed loop).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,6 +108,8 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '5' },
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
+      // flags for the sidecar's node process, e.g. --node-flags="--max-semi-space-size=32"
+      'node-flags': { type: 'string', default: '' },
     },
   });
   const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
       const env: Record<string, string> = { RW_CTL_PREFIX: `${tag}:ctl` };
       if (c.redis) env.REDIS_URL = infra.REDIS_URL ?? '';
       if (c.kafka) Object.assign(env, { KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events` });
-      const p = await ratewarden(c.policy(tag), direct.slice(0, -1), env, dir);
+      const p = await ratewarden(c.policy(tag), direct.slice(0, -1), env, dir, values['node-flags']!.split(' ').filter(Boolean));
       procs.push(p);
       const url = `http://127.0.0.1:${p.port}/`;
       let rate = Number(values.rate);

@@ -73,7 +73,8 @@ export async function ratewardenCounters(port: number): Promise<string> {
   }
 }
 
-export function ratewarden(policy: string, upstream: string, env: Record<string, string>, dir: string): Promise<Proc> {
+/** `ratewarden sidecar` on `policy`; `nodeFlags`: V8/node flags for that process (the latency study compares them). */
+export function ratewarden(policy: string, upstream: string, env: Record<string, string>, dir: string, nodeFlags: readonly string[] = []): Promise<Proc> {
   const file = join(dir, `policy-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, policy);
   // info: the ready line is info-level, and nothing logs per request anyway
@@ -81,7 +82,7 @@ export function ratewarden(policy: string, upstream: string, env: Record<string,
   if (!env.REDIS_URL) delete childEnv.REDIS_URL;
   if (!env.KAFKA_BROKERS) delete childEnv.KAFKA_BROKERS;
   delete childEnv.REDIS_CLUSTER_NODES;
-  return startProc(process.execPath, [...NODE_ARGS, CLI, 'sidecar', '--config', file, '--upstream', upstream, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], childEnv, (line) => {
+  return startProc(process.execPath, [...nodeFlags, ...NODE_ARGS, CLI, 'sidecar', '--config', file, '--upstream', upstream, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], childEnv, (line) => {
     try {
       const v = JSON.parse(line) as { msg?: string; listen?: string };
       if (v.msg !== 'ready') return null;
