@@ -4,7 +4,7 @@
  * dropped), and ratios against the peers measured in the same run.
  */
 import type { EngineCaseResult, HttpCaseResult, Num, PartStatus } from './shape.js';
-import { ratio, round } from './stats.js';
+import { median, ratio, round } from './stats.js';
 
 /** Peer ids used as `ratio_vs` keys → the sidecar bench's case names. */
 export const HTTP_PEERS = {
@@ -61,6 +61,7 @@ export function stableHttpRow<T extends HttpRow>(row: T): T & { offered_rps?: nu
 export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_rps?: number }>, missing: (name: string) => { status: PartStatus; note: string }): HttpCaseResult[] {
   const byName = new Map(rows.map((r) => [r.name, r]));
   const peerRps = Object.fromEntries(Object.entries(HTTP_PEERS).map(([id, name]) => [id, byName.get(name)?.rps ?? null])) as Record<keyof typeof HTTP_PEERS, number | null>;
+  const peerReps = Object.fromEntries(Object.entries(HTTP_PEERS).map(([id, name]) => [id, byName.get(name)?.reps])) as Record<keyof typeof HTTP_PEERS, Num[] | undefined>;
   const peerIds = Object.keys(HTTP_PEERS) as Array<keyof typeof HTTP_PEERS>;
   const out: HttpCaseResult[] = [];
   const names = [...HTTP_CASES, ...rows.map((r) => r.name).filter((n) => !(HTTP_CASES as readonly string[]).includes(n))];
@@ -73,7 +74,7 @@ export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_
     }
     const fixedRate = isFixedRate(name);
     const ratio_vs: Record<string, Num> = {};
-    if (!fixedRate) for (const id of peerIds) if (HTTP_PEERS[id] !== name) ratio_vs[id] = ratio(row.rps, peerRps[id]);
+    if (!fixedRate) for (const id of peerIds) if (HTTP_PEERS[id] !== name) ratio_vs[id] = pairedRatio(row.reps, peerReps[id]) ?? ratio(row.rps, peerRps[id]);
     out.push({ ...row, ratio_vs, status: 'ok' });
   }
   // each "X @ half of its max" row against "upstream direct @ half of X max", measured alternately with it
@@ -84,6 +85,22 @@ export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_
     if (direct && via) out[i] = { ...out[i]!, added_p99_ms: round(via.p99_ms - direct.p99_ms, 3) } as HttpCaseResult;
   }
   return out;
+}
+
+/**
+ * The median of the per-repetition ratios when both cases ran in every repetition (each pair was
+ * measured minutes apart at most, so a noisy spell of the shared machine hits one repetition's pair
+ * rather than one side of a ratio of medians); null otherwise (the caller falls back to medians).
+ */
+export function pairedRatio(ours: readonly Num[] | undefined, peer: readonly Num[] | undefined): number | null {
+  if (!ours || !peer || ours.length !== peer.length || ours.length === 0) return null;
+  const rs: number[] = [];
+  for (let i = 0; i < ours.length; i++) {
+    const r = ratio(ours[i], peer[i], 6);
+    if (r === null) return null;
+    rs.push(r);
+  }
+  return round(median(rs), 2);
 }
 
 export interface EngineRow {

@@ -111,7 +111,7 @@ export function summaryMarkdown(r: BenchResults, o: SummaryOptions): string {
   const out: string[] = [];
   out.push(`### Benchmarks (${r.machine.date.slice(0, 10)})`);
   out.push('');
-  out.push(`Machine: ${machineLine(r.machine)}. Throughput and latency figures are medians of ${o.reps} repetition${o.reps === 1 ? '' : 's'}; peers are measured in the same run.`);
+  out.push(`Machine: ${machineLine(r.machine)}. Throughput and latency figures are medians of ${o.reps} repetition${o.reps === 1 ? '' : 's'}; peers are measured in the same run, and a ratio is the median of the per-repetition ratios.`);
   out.push('');
   out.push(markdownTable(['part', 'case', 'result (median)', 'p50 ms', 'p99 ms', 'vs peers (same run)'], mainRows(r), ['left', 'left', 'left', 'right', 'right', 'left']));
   if (r.detection.scenarios.length) {

@@ -45,6 +45,22 @@ describe('HTTP cases', () => {
     assert.equal(rw.ratio_vs.nginx, null);
   });
 
+  it('takes the median of the per-repetition ratios when both cases ran in every repetition', () => {
+    // a noisy spell slowed the peer in repetition 1 and ratewarden in repetition 3: each ratio of
+    // medians would mix them (9,000 / 6,000 = 1.5), the paired ratios are 2.0, 1.25, 1.0
+    const paired = httpCases(
+      [
+        { ...row('ratewarden (Redis + Kafka events)', 9_000), reps: [9_000, 10_000, 6_000] },
+        { ...row('@fastify/http-proxy + @fastify/rate-limit (Redis)', 6_000), reps: [4_500, 8_000, 6_000] },
+        { ...row('@fastify/http-proxy (no limiter)', 10_000), reps: [10_000, 11_000] },
+      ],
+      missing,
+    );
+    const rw = paired.find((c) => c.name === 'ratewarden (Redis + Kafka events)')!;
+    assert.equal(rw.ratio_vs.fastify_rate_limit, 1.25);
+    assert.equal(rw.ratio_vs.http_proxy, 0.9, 'a peer missing from a repetition: ratio of the medians');
+  });
+
   it('gives a peer no ratio against itself', () => {
     assert.equal('http_proxy' in byName.get('@fastify/http-proxy (no limiter)')!.ratio_vs, false);
   });
