@@ -69,6 +69,9 @@ export function normalIntent(route: RouteName, client: SimClient, rng: Rng): Req
  * weekly pattern and an AR(1) log-normal noise (ρ = 0.9 per minute: busy and quiet spells last
  * around ten minutes, as sessions and batch jobs do), with mean 1 so the weekly mean is kept.
  */
+/** Mean minutes of a session on a client's usual device(s), between sessions on its later device. */
+const SESSION_MIN = 20;
+
 export function clientActor(client: SimClient, rng: Rng, startMs: number, endMs: number, builder: CallBuilder): Actor {
   const perMs = client.meanRatePerMin / MINUTE_MS;
   const sigma = client.pattern.noiseSigma;
@@ -81,8 +84,24 @@ export function clientActor(client: SimClient, rng: Rng, startMs: number, endMs:
     const end = minuteSegmentEnd(from);
     return { endMs: end, ratePerMs: perMs * rateMultiplier(client.pattern, (from + end) / 2) * noise };
   });
+  // a later device is used in sessions (≈ 20 min on the usual ones, ≈ 20 × share / (1 − share) min on
+  // it, so `share` of the time once it exists), not call by call: one owner, one device at a time
+  const device = client.laterDevice;
+  const deviceCaller = device ? { ...client, userAgent: device.userAgent, uaHash: device.uaHash } : client;
+  const deviceRng = rng.fork('device');
+  let onDevice = false;
+  let switchAt = device ? startMs + device.startFraction * (endMs - startMs) : Infinity;
   return new ArrivalActor(arrivals, (ts) => {
     const route = client.routes.sample(rng);
-    return builder.build(ts, client, client.ipTable.sample(rng), normalIntent(route, client, rng), rng, null);
+    const ip = client.ipTable.sample(rng);
+    while (ts >= switchAt) {
+      // the first switch is to the new device; its draws come from their own stream, so the
+      // client's calls stay what they were without it
+      onDevice = !onDevice;
+      const meanMin = onDevice ? (SESSION_MIN * device!.share) / (1 - device!.share) : SESSION_MIN;
+      switchAt += deviceRng.exponential(1 / (meanMin * MINUTE_MS));
+    }
+    if (onDevice) return builder.build(ts, deviceCaller, device!.ip, normalIntent(route, client, rng), rng, null);
+    return builder.build(ts, client, ip, normalIntent(route, client, rng), rng, null);
   });
 }

@@ -57,6 +57,23 @@ export interface SimClient {
   readonly routes: WeightedTable<RouteName>;
   /** Multiplies the client's stale-link / typo / bad-request probabilities (some integrations are buggy). */
   readonly errorPropensity: number;
+  /** A device its owner starts using partway through the run (see LaterDevice), or none. */
+  readonly laterDevice?: LaterDevice;
+}
+
+/**
+ * An owner's new device: from `startFraction` of the simulated span on, `share` of the client's calls
+ * come from it — a user agent the key never sent, from an address it never used (a new phone on a
+ * mobile network, a laptop at home). It is the ordinary event the identity rules (key sharing,
+ * compromised key) must not mistake for another party holding the key; one per client, and far more
+ * often than in life (a third of the web and mobile keys within one run), to make that test bite.
+ */
+export interface LaterDevice {
+  readonly userAgent: string;
+  readonly uaHash: string;
+  readonly ip: string;
+  readonly startFraction: number;
+  readonly share: number;
 }
 
 export interface PopulationOptions {
@@ -81,6 +98,8 @@ export interface PopulationOptions {
   readonly timeZones?: ReadonlyArray<readonly [number, number]>;
   /** RW_HASH_KEY the sidecar uses (default: process.env.RW_HASH_KEY), so key ids match its events. */
   readonly hashKey?: string;
+  /** Share of keyed web and mobile clients whose owner adds a device during the run (default 1/3; LaterDevice). */
+  readonly laterDeviceShare?: number;
 }
 
 export interface Population {
@@ -251,6 +270,18 @@ export function createPopulation(options: PopulationOptions): Population {
       routes,
       errorPropensity: rng.logNormal(1, 0.8),
     });
+  }
+
+  // after every client's own addresses, from their own streams: the first draws of the population
+  // stay what they were without devices
+  const deviceShare = options.laterDeviceShare ?? 1 / 3;
+  for (const d of drafts) {
+    if (d.apiKey === null || (d.kind !== 'web' && d.kind !== 'mobile')) continue;
+    const rng = root.fork(`device/${d.index}`);
+    if (!(rng.float() < deviceShare)) continue;
+    const userAgent = pickUserAgent(rng, rng.float() < 0.5 ? 'browser' : 'mobile');
+    if (userAgent === d.userAgent) continue;
+    (d as { laterDevice?: LaterDevice }).laterDevice = { userAgent, uaHash: uaHash(userAgent), ip: ips.next(rng, 'access'), startFraction: rng.uniform(0.1, 0.9), share: rng.uniform(0.2, 0.5) };
   }
 
   const natural = drafts.reduce((sum, d) => sum + d.rate, 0);

@@ -160,3 +160,48 @@ test('normalTraffic: false simulates the attacks alone', () => {
   assert.ok(calls.length > 100);
   assert.ok(calls.every((c) => c.scenario !== null));
 });
+
+test('an owner adds a device partway through: its own user agent and address, in sessions, and the rest of the traffic unchanged', () => {
+  const opts = { seed: 5, duration: '3h', population: { clients: 150, patterns: false } } satisfies SimulationOptions;
+  const sim = createSimulation(opts);
+  const keyed = sim.population.clients.filter((c) => c.apiKey !== null && (c.kind === 'web' || c.kind === 'mobile'));
+  const withDevice = keyed.filter((c) => c.laterDevice);
+  assert.ok(withDevice.length >= keyed.length * 0.15 && withDevice.length <= keyed.length * 0.55, `${withDevice.length} of ${keyed.length}`);
+  assert.ok(sim.population.clients.every((c) => !c.laterDevice || (c.apiKey !== null && (c.kind === 'web' || c.kind === 'mobile'))), 'only keyed web and mobile clients');
+  const busiest = [...withDevice].sort((a, b) => b.meanRatePerMin - a.meanRatePerMin)[0]!;
+  const d = busiest.laterDevice!;
+  assert.notEqual(d.userAgent, busiest.userAgent);
+  assert.ok(!busiest.ips.includes(d.ip));
+  const from = sim.startMs + d.startFraction * (sim.endMs - sim.startMs);
+  let before = 0;
+  let onDevice = 0;
+  let after = 0;
+  let switches = 0;
+  let last: string | null = null;
+  const counts = new Map<string, number>();
+  for (const e of sim.events()) {
+    counts.set(e.client, (counts.get(e.client) ?? 0) + 1);
+    if (e.client !== busiest.clientKey) continue;
+    const device = e.ip === d.ip;
+    if (device) assert.equal(e.uaHash, d.uaHash, 'the device sends its own user agent');
+    else assert.equal(e.uaHash, busiest.uaHash);
+    if (e.ts < from) {
+      before++;
+      assert.equal(device, false, 'nothing from the device before it exists');
+      continue;
+    }
+    after++;
+    if (device) onDevice++;
+    if (last !== null && last !== e.uaHash) switches++;
+    last = e.uaHash;
+  }
+  assert.ok(before > 0 && onDevice > 0, `before ${before}, on the device ${onDevice} of ${after}`);
+  // sessions, not call by call: far fewer switches than calls on the device
+  assert.ok(switches < onDevice / 3, `${switches} switches for ${onDevice} calls on the device`);
+  // the device's draws have their own stream: without devices every client sends as many calls
+  const without = createSimulation({ ...opts, population: { ...opts.population, laterDeviceShare: 0 } });
+  assert.ok(without.population.clients.every((c) => !c.laterDevice));
+  const plain = new Map<string, number>();
+  for (const e of without.events()) plain.set(e.client, (plain.get(e.client) ?? 0) + 1);
+  assert.deepEqual(counts, plain);
+});
