@@ -9,6 +9,9 @@
  *   10,000 active client-minutes (a client is active in a minute when it sent at least one event).
  * - time to detect: first true report − onset.
  * Targets (issue 5): recall ≥ 0.95, ≤ 1 false alarm per 10k client-minutes, detection ≤ 30 s.
+ *
+ * As a command, the same evaluation over several seeds (the bench runs seed 1 only):
+ *   node dist/bench/analyzer/detection.js [--seeds 1-5] [--hours 3] [--clients 500]
  */
 import { parsePolicy, type Policy } from '../../models/policy/index.js';
 import { MemoryControlPlane, type ControlPlane } from '../../models/controlPlane.js';
@@ -22,6 +25,8 @@ import { MemoryReportStore } from '../../analyzer/reports/memoryStore.js';
 import { loadSeriesFactory } from '../../analyzer/detectors/seriesScorer.js';
 import { shippedModelDir } from '../../analyzer/model.js';
 import type { DetectionOptions } from '../../analyzer/options.js';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const EVAL_POLICY = `
 version: 1
@@ -196,4 +201,33 @@ export function formatDetection(r: DetectionEval): string {
   if (r.falseAlarms > 0) lines.push(`  false alarms by detector: ${Object.entries(r.falseAlarmsByDetector).sort((a, b) => b[1] - a[1]).map(([d, n]) => `${d} ${n}`).join(', ')}`);
   for (const f of r.falseAlarmSamples) lines.push(`  false alarm ${f.ts} ${f.client} ${f.score}: ${f.summary}`);
   return lines.join('\n');
+}
+
+/** `--seeds 1-5` or `1,3,7`. */
+function parseSeeds(text: string): number[] {
+  const range = /^(\d+)-(\d+)$/.exec(text);
+  const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : text.split(',').map(Number);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds: expected a range like 1-5 or a list like 1,3,7, got ${text}`);
+  return seeds;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1-5' }, hours: { type: 'string', default: '3' }, clients: { type: 'string', default: '500' } } });
+  const hours = Number(values.hours);
+  const clients = Number(values.clients);
+  if (!(hours > 0) || !(clients > 0)) throw new Error('--hours and --clients must be positive');
+  const rows: string[] = [];
+  for (const seed of parseSeeds(values.seeds!)) {
+    const r = await evaluateDetection({ seed, durationMs: hours * 3_600_000, clients, graceMs: 120_000, log: () => undefined });
+    process.stdout.write(`seed ${seed}: ${formatDetection(r)}\n`);
+    rows.push(`| ${seed} | ${r.recall.toFixed(2)} | ${r.falseAlarms} (${r.falseAlarmsPer10kClientMinutes.toFixed(2)}) | ${r.labels.map((l) => `${l.scenario} ${l.timeToDetectS ?? '-'}`).join(' · ')} |`);
+  }
+  process.stdout.write(`\n| seed | recall | false alarms (per 10k client-min) | time to detect, s |\n|---|---|---|---|\n${rows.join('\n')}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 1;
+  });
 }
