@@ -7,7 +7,7 @@
  *
  * As a command (the latency study on its own, without the peers):
  *   node dist/bench/sidecar/latency.js [--cases norules,memory,redis,redis+kafka] [--rate N]
- *                                      [--reps 5] [--seconds 5] [--node-flags "--max-semi-space-size=32"]
+ *                                      [--reps 5] [--seconds 5] [--node-flags=--max-semi-space-size=32]
  * Without --rate each case runs at half of its own maximum (wrk, closed loop).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '5' },
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
-      // flags for the sidecar's node process, e.g. --node-flags="--max-semi-space-size=32"
+      // flags for the sidecar's node process, e.g. --node-flags=--max-semi-space-size=32 (with "=": the value starts with --)
       'node-flags': { type: 'string', default: '' },
     },
   });
