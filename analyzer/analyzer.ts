@@ -90,7 +90,19 @@ interface Closed {
   readonly acc: WindowAccumulator;
   readonly sizeMs: number;
   readonly partial: boolean;
+  /** An early look at the open minute `acc`: its features up to `end`, taken when that 10 s window closed. */
+  readonly early?: { readonly end: number; readonly x: Float64Array };
 }
+
+/** The span a report names: a closed window, or the open minute up to an early look. */
+interface WindowSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly service: string;
+}
+
+/** Requests in the open minute below which an early look cannot move a ratio far enough to matter. */
+const EARLY_LOOK_MIN_REQUESTS = 3;
 
 /** What one window's scoring produced (returned by tick for scripts and tests). */
 export interface ScoredWindow {
@@ -428,6 +440,10 @@ export class Analyzer {
       this.register(pc.b60, st.roll.end, st);
     }
     st.roll.merge(acc);
+    const early = this.options.earlyLookMs;
+    if (early > 0 && end < st.roll.end && end - st.roll.start >= early && st.roll.count >= EARLY_LOOK_MIN_REQUESTS) {
+      out.push({ st, acc: st.roll, sizeMs: W60, partial: false, early: { end, x: st.roll.vector() } });
+    }
     const services = this.serviceWindows.get(end) ?? new Map<string, number>();
     if (services.size === 0) this.serviceWindows.set(end, services);
     if (acc.service && services.size < 1_000) services.set(acc.service, (services.get(acc.service) ?? 0) + acc.count);
@@ -458,7 +474,7 @@ export class Analyzer {
 
   private scoreSlice(part: readonly Closed[], now: number, result: TickResult, effects: Effect[]): void {
     const o = this.options;
-    const vectors = part.map((c) => c.acc.vector());
+    const vectors = part.map((c) => c.early?.x ?? c.acc.vector());
     // the learned detector scores the slice's 10 s windows in one batch
     let aeScores: Array<AutoencoderScore | null> = part.map(() => null);
     if (this.autoencoder) {
@@ -484,6 +500,10 @@ export class Analyzer {
         continue;
       }
       const x = vectors[i]!;
+      if (part[i]!.early) {
+        this.scoreEarly(st, acc, part[i]!.early!.end, x, now, result, effects);
+        continue;
+      }
       const xs = vectorToDetectorScale(x);
       const is10 = sizeMs === W10;
       const baseline = is10 ? st.b10 : st.b60;
@@ -544,6 +564,27 @@ export class Analyzer {
     }
   }
 
+  /**
+   * The open minute so far, scored as a 60 s window against the same expectation (earlyLookMs):
+   * it may open or raise a report, and learns nothing — the minute is learned once, when it
+   * closes. Averages over a shorter span (latency, timing regularity) are noisier than the
+   * minute's baseline allows for and are left out; counts can only be lower than the minute's and
+   * ratios carry their sampling noise (statistical.ts), so neither is inflated by the short span.
+   */
+  private scoreEarly(st: ClientState, roll: WindowAccumulator, end: number, x: Float64Array, now: number, result: TickResult, effects: Effect[]): void {
+    const o = this.options;
+    if (roll.end < this.firstEventTs + o.warmupMs) return;
+    x[F.latencyMs] = NaN;
+    x[F.interarrivalCv] = NaN;
+    const exp = expectationFor(st.b60, this.population.ring(st.tier, W60), st.seasonal, W60, roll.end, o.minHistory60s, this.scratch);
+    const statistical = scoreStatistical(x, vectorToDetectorScale(x), exp, W60, o.z0, o.zScale);
+    const rules = evaluateRules(x, exp, o.rules60s, W60, o.youngVolumeFactor);
+    const fusion = fuse({ sizeMs: W60, tier: st.tier, requests: x[F.requests]!, statistical, rules, series: null, autoencoder: null, expectation: exp }, o.weights);
+    this.metrics.earlyLooks.inc();
+    if (fusion.score < o.openThreshold) return;
+    this.decideFor(st, { start: roll.start, end, service: roll.service }, W60, fusion, now, result, effects);
+  }
+
   private sample(x: Float64Array): void {
     this.reservoirSeen++;
     if (this.reservoir.length < this.reservoirSize) this.reservoir.push(x);
@@ -560,7 +601,7 @@ export class Analyzer {
     return { policy: this.policy.analyzer, openThreshold: o.openThreshold, closeThreshold: o.closeThreshold, quietMs: o.quietMs, firedThreshold: o.firedThreshold };
   }
 
-  private decideFor(st: ClientState, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
+  private decideFor(st: ClientState, acc: WindowSpan, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
     // the id is only needed when this window opens an episode
     const reportId = st.decision.episode === null && fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
     const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
@@ -594,7 +635,7 @@ export class Analyzer {
     }
   }
 
-  private buildReport(id: string, client: string, tier: string, service: string, acc: WindowAccumulator, sizeMs: number, fusion: FusionResult, now: number, action: ProposedAction): AnomalyReport {
+  private buildReport(id: string, client: string, tier: string, service: string, acc: WindowSpan, sizeMs: number, fusion: FusionResult, now: number, action: ProposedAction): AnomalyReport {
     const history: HistoryEntry[] = [{ ts: now, who: this.who, what: 'detected', note: `score ${fusion.score} (${fusion.dominant})` }];
     if (action.heldBack) history.push({ ts: now, who: this.who, what: 'held_back', note: `policy action ${this.policy.analyzer.actions[action.rule]?.action ?? '?'} not applied: ${action.heldBack}` });
     if (action.pending) history.push({ ts: now, who: this.who, what: 'pending', note: `${action.kind} awaits approval (requireApproval)` });

@@ -102,6 +102,14 @@ export interface DetectionOptions {
   readonly seasonalMinSamples: number;
   /** Recent windows kept per client for the operator API. */
   readonly recentWindows: number;
+  /**
+   * Early look at the open minute: once its 10 s windows cover this much (and until the minute
+   * closes), every closed 10 s window also scores the minute so far as a 60 s window, so sustained
+   * evidence (failed logins, ids walked in order) acts without waiting for the minute to end. Only
+   * features that a shorter span cannot inflate are read; it opens or raises reports, never
+   * learns. 0 turns it off.
+   */
+  readonly earlyLookMs: number;
 }
 
 export const DEFAULT_DETECTION: DetectionOptions = {
@@ -150,6 +158,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   seasonalAfterMinutes: 60,
   seasonalMinSamples: 20,
   recentWindows: 12,
+  earlyLookMs: 20_000,
 };
 
 export function detectionOptions(overrides: Partial<DetectionOptions> = {}): DetectionOptions {

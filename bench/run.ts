@@ -135,7 +135,7 @@ export async function runBench(o: RunOptions): Promise<RunOutcome> {
       log(`detection: ${b.detectionHours} h of simulated traffic, ${DETECTION_CLIENTS} clients, the default scenarios`);
       const ev = await evaluateDetection({ seed: 1, durationMs, clients: DETECTION_CLIENTS, graceMs: GRACE_MS, controlPlane: recorder.controlPlane, observer: recorder });
       log(formatDetection(ev).replace(/^/gm, '  '));
-      const figures = detectionFigures({ labels: recorder.labels, reports: recorder.reports, blocks: recorder.blocks, normalMinutes: recorder.normalMinutes, graceMs: GRACE_MS });
+      const figures = detectionFigures({ labels: recorder.labels, reports: recorder.reports, blocks: recorder.blocks, normalMinutes: recorder.normalMinutes, graceMs: GRACE_MS, attackCalls: ev.attackCalls });
       const { skipped: _s, ...kept } = results.detection;
       results.detection = {
         ...kept,

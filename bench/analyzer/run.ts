@@ -15,7 +15,7 @@
  *   sampled every second. Target: bounded (it does not grow with time).
  * - detection: the simulator's labelled scenarios (bench/analyzer/detection.ts), unless --quick.
  *
- *   node --import tsx bench/analyzer/run.ts [--quick] [--no-kafka] [--no-detection]
+ *   node --import tsx bench/analyzer/run.ts [--quick] [--no-kafka] [--no-detection] [--no-early-look]
  *   node dist/bench/analyzer/run.js [--quick]
  */
 import { fork } from 'node:child_process';
@@ -43,6 +43,8 @@ export interface AnalyzerBenchOptions {
   readonly quick?: boolean;
   readonly kafka?: boolean;
   readonly detection?: boolean;
+  /** The analyzer's early look at the open minute (default on, as `ratewarden analyzer` runs). */
+  readonly earlyLook?: boolean;
   readonly log?: (line: string) => void;
   /** Events in the ingest run (default 30 s of the offered rate), the clients they come from (default 20k; quick 4k) and the offered rate in simulated time (default 100k/s; quick 20k/s). */
   readonly ingestEvents?: number;
@@ -96,7 +98,7 @@ function simEvents(clients: number, ratePerSec: number, count: number, seed = 11
   return out;
 }
 
-async function ingestBench(quick: boolean, log: (l: string) => void, sizes: { events?: number | undefined; clients?: number | undefined; rate?: number | undefined } = {}) {
+async function ingestBench(quick: boolean, log: (l: string) => void, sizes: { events?: number | undefined; clients?: number | undefined; rate?: number | undefined } = {}, earlyLook = true) {
   // the offered rate is in simulated time, so windows close as often as they would at that rate
   const rate = sizes.rate ?? (quick ? 20_000 : 100_000);
   const count = sizes.events ?? rate * 30;
@@ -108,7 +110,7 @@ async function ingestBench(quick: boolean, log: (l: string) => void, sizes: { ev
   const series = await loadSeriesFactory();
   const runOnce = async (decode: boolean) => {
     let now = events[0]!.ts;
-    const analyzer = new Analyzer({ policy: policy(), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now, autoencoder, series, detection: { warmupMs: 0 } });
+    const analyzer = new Analyzer({ policy: policy(), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now, autoencoder, series, detection: { warmupMs: 0, ...(earlyLook ? {} : { earlyLookMs: 0 }) } });
     if (global.gc) global.gc();
     const heapBefore = process.memoryUsage().heapUsed;
     let ingestNs = 0n;
@@ -270,7 +272,7 @@ async function producer(topic: string, rate: number, seconds: number, brokers: s
 export async function run(opts: AnalyzerBenchOptions = {}): Promise<AnalyzerBenchResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const quick = opts.quick ?? false;
-  const ingest = await ingestBench(quick, log, { events: opts.ingestEvents, clients: opts.ingestClients, rate: opts.ingestRate });
+  const ingest = await ingestBench(quick, log, { events: opts.ingestEvents, clients: opts.ingestClients, rate: opts.ingestRate }, opts.earlyLook ?? true);
   log(`ingest: ${ingest.ingest_only_events_per_s} events/s counters only, ${ingest.ingest_events_per_s}/s with scoring, ${ingest.decode_ingest_events_per_s}/s from JSON bytes; ${ingest.windows_scored ? `${ingest.windows_scored} windows scored at ${ingest.scoring_us_per_window} µs each` : 'NO window closed (too few events: "with scoring" is counters only)'}; ${ingest.clients} clients, ~${ingest.state_bytes_per_client} B state each (heap +${ingest.heap_bytes_per_client} B/client)`);
   const lag = opts.kafka === false ? { skipped: '--no-kafka' } : await lagBench(quick, log, opts.lagSeconds).catch((err: unknown) => ({ skipped: `kafka: ${(err as Error).message}` }));
   if ('skipped' in lag) log(`lag at 50k/s: skipped (${lag.skipped})`);
@@ -295,7 +297,7 @@ if (process.argv[1] === self) {
       },
     );
   } else {
-    run({ quick: process.argv.includes('--quick'), kafka: !process.argv.includes('--no-kafka'), detection: !process.argv.includes('--no-detection') }).then(
+    run({ quick: process.argv.includes('--quick'), kafka: !process.argv.includes('--no-kafka'), detection: !process.argv.includes('--no-detection'), earlyLook: !process.argv.includes('--no-early-look') }).then(
       (r) => {
         const { detection, lag_at_50k, ...rest } = r;
         process.stdout.write(JSON.stringify({ ...rest, lag_at_50k: 'lag' in lag_at_50k ? { ...lag_at_50k, lag: undefined } : lag_at_50k, detection: 'recall' in detection ? { recall: detection.recall, falseAlarmsPer10kClientMinutes: detection.falseAlarmsPer10kClientMinutes, medianTimeToDetectS: detection.medianTimeToDetectS, maxTimeToDetectS: detection.maxTimeToDetectS } : detection }, null, 2) + '\n');

@@ -9,6 +9,9 @@
  *   false alarms per 10k client-minutes: false alarms during its spans / normal client-minutes in them
  *   ttd_s       onset → first true report (median over its labels)
  *   time_to_block_s  onset → first block written for one of its clients within the span
+ *   first_call_s     onset → the attack's first call (median over its labels): how much of the
+ *                    time to detect is the attack's own pace rather than the detector's
+ *   calls_to_detect  the attack's calls up to its first true report (median over its labels)
  * Precision and false alarms are attributed by time because a false alarm names no scenario: they
  * say how clean the alarms were while that attack was on. The `overall` figures count the whole run.
  */
@@ -44,6 +47,16 @@ export interface DetectionInput {
   /** Normal (unlabelled) clients active per minute: minute index (epoch ms / 60 000) → count. */
   readonly normalMinutes: ReadonlyMap<number, number>;
   readonly graceMs: number;
+  /** Times of each label's own calls (label id → epoch ms, in order), when known. */
+  readonly attackCalls?: ReadonlyMap<string, readonly number[]>;
+}
+
+/** Onset → an attack's first call, and its calls up to (and at) the first true report. */
+export function attackTiming(calls: readonly number[] | undefined, onsetMs: number, detectedAt: number | null): { firstCallS: number | null; callsToDetect: number | null } {
+  if (!calls || calls.length === 0) return { firstCallS: null, callsToDetect: null };
+  let n = 0;
+  if (detectedAt !== null) while (n < calls.length && calls[n]! <= detectedAt) n++;
+  return { firstCallS: (calls[0]! - onsetMs) / 1000, callsToDetect: detectedAt === null ? null : n };
 }
 
 export interface OverallDetection {
@@ -73,12 +86,14 @@ export function detectionFigures(input: DetectionInput): { scenarios: DetectionS
   const perLabel = labels.map((l) => {
     const hits = reports.filter((r) => isTrueFor(r, l)).sort((a, b) => a.ts - b.ts);
     const blocked = blocks.filter((b) => l.clients.includes(b.client) && inSpan(l, b.ts, graceMs)).sort((a, b) => a.ts - b.ts);
+    const timing = attackTiming(input.attackCalls?.get(l.id), l.onsetMs, hits[0]?.ts ?? null);
     return {
       label: l,
       hits,
       detectedClients: new Set(hits.map((h) => h.client)).size,
       ttd: hits[0] ? (hits[0].ts - l.onsetMs) / 1000 : null,
       ttb: blocked[0] ? (blocked[0].ts - l.onsetMs) / 1000 : null,
+      ...timing,
     };
   });
 
@@ -100,6 +115,7 @@ export function detectionFigures(input: DetectionInput): { scenarios: DetectionS
       false_alarms_per_10k_client_min: minutes ? round((falseCount / minutes) * 10_000, 3) : null,
       ttd_s: nullableRound(median(mine.map((p) => p.ttd))),
       time_to_block_s: nullableRound(median(mine.map((p) => p.ttb))),
+      ...(input.attackCalls ? { first_call_s: nullableRound(median(mine.map((p) => p.firstCallS))), calls_to_detect: nullableRound(median(mine.map((p) => p.callsToDetect))) } : {}),
       attacks: mine.length,
       attacks_detected: mine.filter((p) => p.ttd !== null).length,
       clients,

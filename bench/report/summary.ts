@@ -101,9 +101,10 @@ export function mainRows(r: BenchResults): string[][] {
 }
 
 export function detectionRows(r: BenchResults): string[][] {
-  const rows = r.detection.scenarios.map((s) => [s.name, fmt(s.recall), fmt(s.precision), fmt(s.false_alarms_per_10k_client_min), s.ttd_s === null ? '–' : fmt(s.ttd_s, 0), s.time_to_block_s === null ? '–' : fmt(s.time_to_block_s, 0), String(s.first_detector ?? '–')]);
+  const opt = (x: unknown): string => (typeof x === 'number' ? fmt(x, 0) : '–');
+  const rows = r.detection.scenarios.map((s) => [s.name, fmt(s.recall), fmt(s.precision), fmt(s.false_alarms_per_10k_client_min), s.ttd_s === null ? '–' : fmt(s.ttd_s, 0), opt(s.first_call_s), opt(s.calls_to_detect), s.time_to_block_s === null ? '–' : fmt(s.time_to_block_s, 0), String(s.first_detector ?? '–')]);
   const o = r.detection.overall as { recall?: number; precision?: number; false_alarms_per_10k_client_min?: number; median_ttd_s?: number; median_time_to_block_s?: number } | undefined;
-  if (o) rows.push(['**all** (attacks detected / all reports / whole run)', fmt(o.recall), fmt(o.precision), fmt(o.false_alarms_per_10k_client_min), `${fmt(o.median_ttd_s, 0)} (median)`, `${fmt(o.median_time_to_block_s, 0)} (median)`, '']);
+  if (o) rows.push(['**all** (attacks detected / all reports / whole run)', fmt(o.recall), fmt(o.precision), fmt(o.false_alarms_per_10k_client_min), `${fmt(o.median_ttd_s, 0)} (median)`, '', '', `${fmt(o.median_time_to_block_s, 0)} (median)`, '']);
   return rows;
 }
 
@@ -117,9 +118,9 @@ export function summaryMarkdown(r: BenchResults, o: SummaryOptions): string {
   if (r.detection.scenarios.length) {
     out.push('');
     const sim = r.detection.simulation as { hours?: number; clients?: number; events?: number } | undefined;
-    out.push(`Detection on the simulator's labelled scenarios${sim ? ` (${String(sim.hours)} h simulated, ${String(sim.clients)} clients, ${fmt(sim.events)} events)` : ''}: recall = attacking clients reported; precision and false alarms count the reports raised during each attack (+ 2 min); times from onset.`);
+    out.push(`Detection on the simulator's labelled scenarios${sim ? ` (${String(sim.hours)} h simulated, ${String(sim.clients)} clients, ${fmt(sim.events)} events)` : ''}: recall = attacking clients reported; precision and false alarms count the reports raised during each attack (+ 2 min); times from onset; the attack's first call and its calls until detected show how much of the time to detect is the attack's own pace.`);
     out.push('');
-    out.push(markdownTable(['scenario', 'recall', 'precision', 'false alarms / 10k client-min', 'time to detect s', 'time to block s', 'first detector'], detectionRows(r), ['left', 'right', 'right', 'right', 'right', 'right', 'left']));
+    out.push(markdownTable(['scenario', 'recall', 'precision', 'false alarms / 10k client-min', 'time to detect s', "attack's first call s", 'its calls until detected', 'time to block s', 'first detector'], detectionRows(r), ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left']));
   }
   if (o.plots.length) {
     out.push('');

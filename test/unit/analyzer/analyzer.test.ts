@@ -4,6 +4,7 @@ import { decodeAnomalyReport, encodeAnomalyReport } from '../../../models/anomal
 import { MemoryControlPlane } from '../../../models/controlPlane.js';
 import type { CallEvent } from '../../../models/events.js';
 import { Analyzer } from '../../../analyzer/analyzer.js';
+import type { DetectionOptions } from '../../../analyzer/options.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
 import { MemoryReportPublisher } from '../../../analyzer/reports/publisher.js';
 import { T0, ev, policy } from './helpers.js';
@@ -15,12 +16,12 @@ const ACT = `analyzer:
     - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
 `;
 
-function setup(analyzerYaml = ACT, warmupMs = 60_000) {
+function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}) {
   let now = T0;
   const plane = new MemoryControlPlane();
   const reports = new MemoryReportStore();
   const publisher = new MemoryReportPublisher();
-  const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs } });
+  const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs, ...detection } });
   return {
     analyzer,
     plane,
@@ -187,4 +188,31 @@ test('the client view exposes baselines, recent windows and the state size', asy
   assert.equal(view.baseline['10s'].find((b) => b.feature === 'requests')!.source, 'client');
   assert.ok(view.recent['10s'].length > 0);
   assert.ok(view.stateBytes > 1_000 && view.stateBytes < 16_000, `state ${view.stateBytes}`);
+});
+
+/** A slow brute force from a new key: a failed login every 5 s, from the minute starting at T0 + 3 min. */
+const SLOW_START = T0 + 180_000;
+const slowLogins = (t: number): CallEvent[] => (t >= SLOW_START && (t - SLOW_START) % 5_000 === 0 ? [ev({ ts: t + 500, client: 'apiKey:00000000000051ee', ip: '198.51.100.7', method: 'POST', route: '/login', status: 401, uaHash: 'ua-slow' })] : []);
+
+test('an early look at the open minute reports sustained failures before the minute closes', async () => {
+  const s = setup();
+  const opened = await drive(s, 240, slowLogins);
+  const mine = opened.filter((r) => r.client === 'apiKey:00000000000051ee');
+  assert.equal(mine.length, 1, 'one report for the episode');
+  const r = mine[0]!;
+  assert.equal(r.window.sizeMs, 60_000);
+  assert.equal(r.window.start, SLOW_START);
+  assert.ok(r.window.end < SLOW_START + 60_000, `reported on the open minute, up to ${(r.window.end - SLOW_START) / 1000} s`);
+  assert.ok(r.ts - SLOW_START <= 35_000, `reported ${(r.ts - SLOW_START) / 1000} s after the first failure`);
+  assert.match(r.summary, /ratio_401_403_1m/);
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_early_looks_total'), /ratewarden_early_looks_total [1-9]/);
+});
+
+test('without the early look the same failures wait for the minute to close', async () => {
+  const s = setup(ACT, 60_000, { earlyLookMs: 0 });
+  const mine = (await drive(s, 250, slowLogins)).filter((r) => r.client === 'apiKey:00000000000051ee');
+  assert.equal(mine.length, 1, 'reported once the minute closed');
+  assert.equal(mine[0]!.window.end, SLOW_START + 60_000);
+  assert.ok(mine[0]!.ts >= SLOW_START + 60_000, `first report ${(mine[0]!.ts - SLOW_START) / 1000} s after the first failure`);
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_early_looks_total'), /ratewarden_early_looks_total 0/);
 });

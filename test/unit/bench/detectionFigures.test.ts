@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectionFigures, type DetectionInput, type LabelSpan } from '../../../bench/report/detectionFigures.js';
+import { attackTiming, detectionFigures, type DetectionInput, type LabelSpan } from '../../../bench/report/detectionFigures.js';
 
 const MIN = 60_000;
 const T0 = 1_000 * MIN;
@@ -85,5 +85,16 @@ describe('detection figures per scenario', () => {
     assert.equal(s.ttd_s, null);
     assert.equal(s.time_to_block_s, null);
     assert.equal(s.precision, null);
+  });
+
+  it('separates the pace of the attack from the detector: its first call and its calls until detected', () => {
+    const onset = labels[0]!.onsetMs;
+    const calls = new Map([['scraping#0', [onset + 4_000, onset + 7_000, onset + 12_000, onset + 30_000]]]);
+    const s = detectionFigures(input({ attackCalls: calls })).scenarios[0]!;
+    assert.equal(s.first_call_s, 4);
+    assert.equal(s.calls_to_detect, 3, 'the call at the report time counts');
+    assert.equal(detectionFigures(input()).scenarios[0]!.first_call_s, undefined, 'absent without call times');
+    assert.deepEqual(attackTiming([onset + 50_000], onset, null), { firstCallS: 50, callsToDetect: null });
+    assert.deepEqual(attackTiming([], onset, onset + 1), { firstCallS: null, callsToDetect: null });
   });
 });
