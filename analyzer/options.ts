@@ -152,7 +152,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   },
   keySharing: { horizonMinutes: 10, minIps: 16, factor: 2, margin: 6, burstMinutes: 2, burstDevices: 3 },
   compromisedKey: { minRequests: 8, minNewIps: 2 },
-  youngVolumeFactor: 3,
+  youngVolumeFactor: 2,
   lowAndSlow: { span: 10, minAuthFailures: 30, minSequential: 20, minShare: 0.5 },
   serviceThreshold: 0.9,
   seasonalAfterMinutes: 60,

@@ -230,12 +230,31 @@ async function main(): Promise<void> {
   const clients = Number(values.clients);
   if (!(hours > 0) || !(clients > 0)) throw new Error('--hours and --clients must be positive');
   const rows: string[] = [];
+  const runs: DetectionEval[] = [];
   for (const seed of parseSeeds(values.seeds!)) {
     const r = await evaluateDetection({ seed, durationMs: hours * 3_600_000, clients, graceMs: 120_000, log: () => undefined });
+    runs.push(r);
     process.stdout.write(`seed ${seed}: ${formatDetection(r)}\n`);
     rows.push(`| ${seed} | ${r.recall.toFixed(2)} | ${r.falseAlarms} (${r.falseAlarmsPer10kClientMinutes.toFixed(2)}) | ${r.labels.map((l) => `${l.scenario} ${l.timeToDetectS ?? '-'} (${l.firstCallS === null ? '-' : Math.round(l.firstCallS)}; ${l.callsToDetect ?? '-'})`).join(' · ')} |`);
   }
   process.stdout.write(`\n| seed | recall | false alarms (per 10k client-min) | time to detect, s (the attack's first call, s; its calls until detected) |\n|---|---|---|---|\n${rows.join('\n')}\n`);
+  process.stdout.write(`\n${acrossSeeds(runs)}\n`);
+}
+
+/** Per scenario over all seeds: how often detected, how fast, and how much of that the attack's own pace. */
+export function acrossSeeds(runs: readonly DetectionEval[]): string {
+  const pick = (xs: ReadonlyArray<number | null>): number[] => xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  const med = (xs: readonly number[]): string => (xs.length ? String(Math.round(xs[(xs.length - 1) >> 1]!)) : '–');
+  const names = [...new Set(runs.flatMap((r) => r.labels.map((l) => l.scenario)))];
+  const lines = [`Over ${runs.length} seed(s): false alarms ${runs.reduce((n, r) => n + r.falseAlarms, 0)} in ${runs.reduce((n, r) => n + r.clientMinutes, 0)} normal client-minutes (${((runs.reduce((n, r) => n + r.falseAlarms, 0) / Math.max(1, runs.reduce((n, r) => n + r.clientMinutes, 0))) * 10_000).toFixed(2)} per 10k)`, '', '| scenario | detected | time to detect s: median · max | within 30 s | attack\'s first call s: median · max | its calls until detected: median |', '|---|---|---|---|---|---|'];
+  for (const name of names) {
+    const ls = runs.flatMap((r) => r.labels.filter((l) => l.scenario === name));
+    const ttd = pick(ls.map((l) => l.timeToDetectS));
+    const first = pick(ls.map((l) => l.firstCallS));
+    const calls = pick(ls.map((l) => l.callsToDetect));
+    lines.push(`| ${name} | ${ls.filter((l) => l.detected).length}/${ls.length} | ${med(ttd)} · ${ttd.length ? Math.round(ttd[ttd.length - 1]!) : '–'} | ${ttd.filter((t) => t <= 30).length}/${ls.length} | ${med(first)} · ${first.length ? Math.round(first[first.length - 1]!) : '–'} | ${med(calls)} |`);
+  }
+  return lines.join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
