@@ -12,7 +12,7 @@
  * Targets (issue 5): recall ≥ 0.95, ≤ 1 false alarm per 10k client-minutes, detection ≤ 30 s.
  *
  * As a command, the same evaluation over several seeds (the bench runs seed 1 only):
- *   node dist/bench/analyzer/detection.js [--seeds 1-5] [--hours 3] [--clients 500]
+ *   node dist/bench/analyzer/detection.js [--seeds 1-5] [--hours 3] [--clients 500] [--options JSON]
  */
 import { parsePolicy, type Policy } from '../../models/policy/index.js';
 import { MemoryControlPlane, type ControlPlane } from '../../models/controlPlane.js';
@@ -25,7 +25,7 @@ import { Analyzer, type TickResult } from '../../analyzer/analyzer.js';
 import { MemoryReportStore } from '../../analyzer/reports/memoryStore.js';
 import { loadSeriesFactory } from '../../analyzer/detectors/seriesScorer.js';
 import { shippedModelDir } from '../../analyzer/model.js';
-import type { DetectionOptions } from '../../analyzer/options.js';
+import { DEFAULT_DETECTION, type DetectionOptions } from '../../analyzer/options.js';
 import { attackTiming } from '../report/detectionFigures.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -216,6 +216,33 @@ export function formatDetection(r: DetectionEval): string {
   return lines.join('\n');
 }
 
+/**
+ * `--options '{"youngVolumeFactor":3}'`: detection options over the defaults (analyzer/options.ts),
+ * to backtest a threshold before changing it. Top-level names only; a nested group (`compromisedKey`)
+ * is replaced whole, so give all its fields.
+ */
+export function parseDetectionOverrides(text: string | undefined): Partial<DetectionOptions> | null {
+  if (text === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--options: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('--options: expected a JSON object');
+  const unknown = Object.keys(parsed).filter((k) => !(k in DEFAULT_DETECTION));
+  if (unknown.length) throw new Error(`--options: unknown option(s) ${unknown.join(', ')} (see analyzer/options.ts)`);
+  for (const [k, v] of Object.entries(parsed)) {
+    const d = (DEFAULT_DETECTION as unknown as Record<string, unknown>)[k];
+    if (typeof v !== typeof d) throw new Error(`--options: ${k} must be a ${typeof d}`);
+    if (typeof d === 'object' && d !== null) {
+      const missing = Object.keys(d).filter((f) => typeof (v as Record<string, unknown>)[f] !== typeof (d as Record<string, unknown>)[f]);
+      if (missing.length) throw new Error(`--options: ${k} needs all its fields as in the defaults (${missing.join(', ')})`);
+    }
+  }
+  return parsed as Partial<DetectionOptions>;
+}
+
 /** `--seeds 1-5` or `1,3,7`. */
 function parseSeeds(text: string): number[] {
   const range = /^(\d+)-(\d+)$/.exec(text);
@@ -225,14 +252,15 @@ function parseSeeds(text: string): number[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1-5' }, hours: { type: 'string', default: '3' }, clients: { type: 'string', default: '500' } } });
+  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1-5' }, hours: { type: 'string', default: '3' }, clients: { type: 'string', default: '500' }, options: { type: 'string' } } });
+  const detection = parseDetectionOverrides(values.options);
   const hours = Number(values.hours);
   const clients = Number(values.clients);
   if (!(hours > 0) || !(clients > 0)) throw new Error('--hours and --clients must be positive');
   const rows: string[] = [];
   const runs: DetectionEval[] = [];
   for (const seed of parseSeeds(values.seeds!)) {
-    const r = await evaluateDetection({ seed, durationMs: hours * 3_600_000, clients, graceMs: 120_000, log: () => undefined });
+    const r = await evaluateDetection({ seed, durationMs: hours * 3_600_000, clients, graceMs: 120_000, log: () => undefined, ...(detection ? { detection } : {}) });
     runs.push(r);
     process.stdout.write(`seed ${seed}: ${formatDetection(r)}\n`);
     rows.push(`| ${seed} | ${r.recall.toFixed(2)} | ${r.falseAlarms} (${r.falseAlarmsPer10kClientMinutes.toFixed(2)}) | ${r.labels.map((l) => `${l.scenario} ${l.timeToDetectS ?? '-'} (${l.firstCallS === null ? '-' : Math.round(l.firstCallS)}; ${l.callsToDetect ?? '-'})`).join(' · ')} |`);
