@@ -493,15 +493,16 @@ export class Analyzer {
       }
     }
     for (let i = 0; i < part.length; i++) {
-      const { st, acc, sizeMs, partial } = part[i]!;
+      const { st, acc, sizeMs, partial, early } = part[i]!;
+      const x = vectors[i]!;
+      if (early) {
+        // the minute is not closed: counted as a look, not as a closed window
+        this.scoreEarly(st, acc, early.end, x, now, result, effects);
+        continue;
+      }
       this.metrics.windowsClosed.inc({ window: sizeMs === W10 ? '10s' : '60s' });
       if (partial) {
         this.metrics.windowsPartial.inc();
-        continue;
-      }
-      const x = vectors[i]!;
-      if (part[i]!.early) {
-        this.scoreEarly(st, acc, part[i]!.early!.end, x, now, result, effects);
         continue;
       }
       const xs = vectorToDetectorScale(x);

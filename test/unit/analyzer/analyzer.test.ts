@@ -206,6 +206,9 @@ test('an early look at the open minute reports sustained failures before the min
   assert.ok(r.ts - SLOW_START <= 35_000, `reported ${(r.ts - SLOW_START) / 1000} s after the first failure`);
   assert.match(r.summary, /ratio_401_403_1m/);
   assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_early_looks_total'), /ratewarden_early_looks_total [1-9]/);
+  // looks are not closed windows: 4 minutes of 60 s windows for the 20 normal clients and the attacker's one
+  const closed60 = /ratewarden_windows_closed_total\{window="60s"\} (\d+)/.exec(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_windows_closed_total'));
+  assert.ok(closed60 && Number(closed60[1]) <= 4 * 20 + 1, `60 s windows closed: ${closed60?.[1]}`);
 });
 
 test('without the early look the same failures wait for the minute to close', async () => {
