@@ -49,6 +49,11 @@ export function ruleScore(margin: number, cap = 1): number {
   return Math.min(cap, 1 - 0.25 * margin ** -1.3);
 }
 
+/** A rule's hit at `margin` × its threshold (score by ruleScore, at most `cap`). */
+function ruleHit(rule: RuleName, margin: number, feature: string, observed: number, baseline: number, text: string, cap = 1): RuleHit {
+  return { rule, score: ruleScore(margin, cap), feature, observed, baseline, margin, text };
+}
+
 function orZero(x: number): number {
   return Number.isNaN(x) ? 0 : x;
 }
@@ -72,15 +77,7 @@ export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleT
   const failureThreshold = Math.max(t.minAuthFailures, 5 * baseFailures);
   if (failures >= failureThreshold && authRatio >= Math.max(t.minAuthFailureRatio, baseRatio + 0.3)) {
     const margin = failures / failureThreshold;
-    hits.push({
-      rule: 'credential_stuffing',
-      score: ruleScore(margin),
-      feature: featureLabel(F.ratio401403, sizeMs),
-      observed: authRatio,
-      baseline: baseRatio,
-      margin,
-      text: `credential stuffing: ${Math.round(failures)} of ${requests} requests answered 401/403 in ${window} (share ${fmt(authRatio)} vs ${fmt(baseRatio)} normal)`,
-    });
+    hits.push(ruleHit('credential_stuffing', margin, featureLabel(F.ratio401403, sizeMs), authRatio, baseRatio, `credential stuffing: ${Math.round(failures)} of ${requests} requests answered 401/403 in ${window} (share ${fmt(authRatio)} vs ${fmt(baseRatio)} normal)`));
   }
 
   const known = exp.source !== 'none';
@@ -99,15 +96,7 @@ export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleT
     const margin = Math.max(wide ? distinct / distinctThreshold : 0, walking ? sequential / t.minSequential : 0);
     const share = Number.isNaN(newShare) ? '' : `, ${Math.round(newShare * 100)}% never requested before`;
     const walk = walking ? `, ${Math.round(sequential)} ids walked in order` : '';
-    hits.push({
-      rule: 'scraping',
-      score: ruleScore(margin),
-      feature: walking && !wide ? featureLabel(F.sequentialIdShare, sizeMs) : featureLabel(F.distinctRoutes, sizeMs),
-      observed: walking && !wide ? seqShare : distinct,
-      baseline: walking && !wide ? orZero(exp.raw[F.sequentialIdShare]!) : baseDistinct,
-      margin,
-      text: `scraping/enumeration: ${distinct} distinct routes in ${window} (normal ${fmt(baseDistinct)})${share}${walk}`,
-    });
+    hits.push(ruleHit('scraping', margin, walking && !wide ? featureLabel(F.sequentialIdShare, sizeMs) : featureLabel(F.distinctRoutes, sizeMs), walking && !wide ? seqShare : distinct, walking && !wide ? orZero(exp.raw[F.sequentialIdShare]!) : baseDistinct, `scraping/enumeration: ${distinct} distinct routes in ${window} (normal ${fmt(baseDistinct)})${share}${walk}`));
   }
 
   // volumetric burst (against the ceiling: a young client may be one of its tier's big ones)
@@ -117,15 +106,7 @@ export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleT
   const volumeThreshold = Math.max(t.minRequests, factor * ceilingRequests);
   if (known && requests >= volumeThreshold) {
     const margin = requests / volumeThreshold;
-    hits.push({
-      rule: 'volumetric',
-      score: ruleScore(margin),
-      feature: featureLabel(F.requests, sizeMs),
-      observed: requests,
-      baseline: ceilingRequests,
-      margin,
-      text: `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, ceilingRequests))}× ${exp.source === 'client' ? 'the normal' : 'what its peers reach,'} ${fmt(ceilingRequests)}`,
-    });
+    hits.push(ruleHit('volumetric', margin, featureLabel(F.requests, sizeMs), requests, ceilingRequests, `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, ceilingRequests))}× ${exp.source === 'client' ? 'the normal' : 'what its peers reach,'} ${fmt(ceilingRequests)}`));
   }
   return hits;
 }
@@ -138,15 +119,7 @@ export function keySharing(ips: number, usual: number, t: KeySharingThresholds):
   const threshold = Math.max(t.minIps, t.factor * usual + t.margin);
   if (ips < threshold) return null;
   const margin = ips / threshold;
-  return {
-    rule: 'key_sharing',
-    score: ruleScore(margin),
-    feature: `distinct_ips_${t.horizonMinutes}m`,
-    observed: ips,
-    baseline: usual,
-    margin,
-    text: `key sharing: one key used from ${ips} IPs in the last ${t.horizonMinutes} minutes (usually ${fmt(usual)})`,
-  };
+  return ruleHit('key_sharing', margin, `distinct_ips_${t.horizonMinutes}m`, ips, usual, `key sharing: one key used from ${ips} IPs in the last ${t.horizonMinutes} minutes (usually ${fmt(usual)})`);
 }
 
 /**
@@ -171,30 +144,14 @@ export function keySharingBurst(devices: number, before: number, usual: number, 
   const threshold = Math.max(t.burstDevices, (t.factor * usual * t.burstMinutes) / t.horizonMinutes) + before;
   if (!(devices >= threshold)) return null;
   const margin = devices / threshold;
-  return {
-    rule: 'key_sharing',
-    score: ruleScore(margin),
-    feature: `new_devices_${t.burstMinutes}m`,
-    observed: devices,
-    baseline: before,
-    margin,
-    text: `key sharing: ${devices} new devices (an IP and a user agent this key never used) in the last ${t.burstMinutes} minutes${before > 0 ? ` (${before} in the ${t.horizonMinutes - t.burstMinutes} minutes before)` : ''}, on a key usually seen from ${fmt(usual)} IPs in ${t.horizonMinutes} minutes`,
-  };
+  return ruleHit('key_sharing', margin, `new_devices_${t.burstMinutes}m`, devices, before, `key sharing: ${devices} new devices (an IP and a user agent this key never used) in the last ${t.burstMinutes} minutes${before > 0 ? ` (${before} in the ${t.horizonMinutes - t.burstMinutes} minutes before)` : ''}, on a key usually seen from ${fmt(usual)} IPs in ${t.horizonMinutes} minutes`);
 }
 
 /** Compromised key: `strangers` requests in ten minutes from new IP + new agent pairs, `newIps` new IPs. */
 export function compromisedKey(strangers: number, newIps: number, t: CompromisedKeyThresholds): RuleHit | null {
   if (strangers < t.minRequests || newIps < t.minNewIps) return null;
   const margin = strangers / t.minRequests;
-  return {
-    rule: 'compromised_key',
-    score: ruleScore(margin),
-    feature: 'ua_changes_10m',
-    observed: strangers,
-    baseline: 0,
-    margin,
-    text: `compromised key: ${strangers} requests in the last 10 minutes from ${newIps} IPs and a user agent this key never used before`,
-  };
+  return ruleHit('compromised_key', margin, 'ua_changes_10m', strangers, 0, `compromised key: ${strangers} requests in the last 10 minutes from ${newIps} IPs and a user agent this key never used before`);
 }
 
 /**
@@ -231,14 +188,12 @@ export class LowAndSlowState {
     let best: RuleHit | null = null;
     if (sumFailures >= t.minAuthFailures && sumFailures >= t.minShare * sumRequests) {
       const margin = sumFailures / t.minAuthFailures;
-      best = { rule: 'low_and_slow', score: ruleScore(margin, 0.85), feature: featureLabel(F.ratio401403, 60_000), observed: round(sumFailures / Math.max(1, sumRequests)), baseline: 0, margin, text: `low and slow: ${Math.round(sumFailures)} of ${Math.round(sumRequests)} requests answered 401/403 over the last ${minutes} minutes` };
+      best = ruleHit('low_and_slow', margin, featureLabel(F.ratio401403, 60_000), round(sumFailures / Math.max(1, sumRequests)), 0, `low and slow: ${Math.round(sumFailures)} of ${Math.round(sumRequests)} requests answered 401/403 over the last ${minutes} minutes`, 0.85);
     }
     if (sumSequential >= t.minSequential && sumSequential >= t.minShare * sumRequests) {
       const margin = sumSequential / t.minSequential;
-      const score = ruleScore(margin, 0.85);
-      if (!best || score > best.score) {
-        best = { rule: 'low_and_slow', score, feature: featureLabel(F.sequentialIdShare, 60_000), observed: round(sumSequential / Math.max(1, sumRequests)), baseline: 0, margin, text: `low and slow: ${Math.round(sumSequential)} of ${Math.round(sumRequests)} requests walked ids in order over the last ${minutes} minutes` };
-      }
+      const walked = ruleHit('low_and_slow', margin, featureLabel(F.sequentialIdShare, 60_000), round(sumSequential / Math.max(1, sumRequests)), 0, `low and slow: ${Math.round(sumSequential)} of ${Math.round(sumRequests)} requests walked ids in order over the last ${minutes} minutes`, 0.85);
+      if (!best || walked.score > best.score) best = walked;
     }
     return best;
   }

@@ -274,7 +274,9 @@ export function acrossSeeds(runs: readonly DetectionEval[]): string {
   const pick = (xs: ReadonlyArray<number | null>): number[] => xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
   const med = (xs: readonly number[]): string => (xs.length ? String(Math.round(xs[(xs.length - 1) >> 1]!)) : '–');
   const names = [...new Set(runs.flatMap((r) => r.labels.map((l) => l.scenario)))];
-  const lines = [`Over ${runs.length} seed(s): false alarms ${runs.reduce((n, r) => n + r.falseAlarms, 0)} in ${runs.reduce((n, r) => n + r.clientMinutes, 0)} normal client-minutes (${((runs.reduce((n, r) => n + r.falseAlarms, 0) / Math.max(1, runs.reduce((n, r) => n + r.clientMinutes, 0))) * 10_000).toFixed(2)} per 10k)`, '', '| scenario | detected | time to detect s: median · max | within 30 s | attack\'s first call s: median · max | its calls until detected: median |', '|---|---|---|---|---|---|'];
+  const falseAlarms = runs.reduce((n, r) => n + r.falseAlarms, 0);
+  const clientMinutes = runs.reduce((n, r) => n + r.clientMinutes, 0);
+  const lines = [`Over ${runs.length} seed(s): false alarms ${falseAlarms} in ${clientMinutes} normal client-minutes (${((falseAlarms / Math.max(1, clientMinutes)) * 10_000).toFixed(2)} per 10k)`, '', '| scenario | detected | time to detect s: median · max | within 30 s | attack\'s first call s: median · max | its calls until detected: median |', '|---|---|---|---|---|---|'];
   for (const name of names) {
     const ls = runs.flatMap((r) => r.labels.filter((l) => l.scenario === name));
     const ttd = pick(ls.map((l) => l.timeToDetectS));
