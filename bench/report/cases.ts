@@ -27,7 +27,13 @@ export const HTTP_CASES = [
   HTTP_PEERS.nginx,
 ] as const;
 
+/** node:http + undici and nothing else (bench/sidecar/servers.ts `undici-proxy`): the floor of a Node proxy. */
+export const FLOOR_PROXY = 'bare undici proxy (floor, no limiter)';
+/** Its name in the fixed-rate rows. */
+export const FLOOR_PROXY_SHORT = 'bare undici proxy';
+
 export const FIXED_RATE_DIRECT = 'upstream direct @ half of ratewarden (Redis + Kafka) max';
+export const FIXED_RATE_FLOOR = `${FLOOR_PROXY_SHORT} @ half of ratewarden (Redis + Kafka) max`;
 export const FIXED_RATE_RW = 'ratewarden (Redis + Kafka) @ half of its max';
 
 /** An open-loop row at half of a case's maximum rate (no throughput ratios: its rate is chosen). */
@@ -48,10 +54,11 @@ export interface HttpRow {
  * which differs per repetition; give them stable names so repetitions merge, keeping the rate.
  */
 export function stableHttpRow<T extends HttpRow>(row: T): T & { offered_rps?: number } {
-  const m = /^(upstream direct|ratewarden \(Redis \+ Kafka\)) @ (\d+) req\/s$/.exec(row.name);
+  const m = /^(upstream direct|bare undici proxy|ratewarden \(Redis \+ Kafka\)) @ (\d+) req\/s$/.exec(row.name);
   if (!m) return row;
   const { note: _note, ...rest } = row;
-  return { ...(rest as unknown as T), name: m[1] === 'upstream direct' ? FIXED_RATE_DIRECT : FIXED_RATE_RW, offered_rps: Number(m[2]) };
+  const name = m[1] === 'upstream direct' ? FIXED_RATE_DIRECT : m[1] === FLOOR_PROXY_SHORT ? FIXED_RATE_FLOOR : FIXED_RATE_RW;
+  return { ...(rest as unknown as T), name, offered_rps: Number(m[2]) };
 }
 
 /**
@@ -77,9 +84,10 @@ export function httpCases(rows: ReadonlyArray<HttpRow & { reps?: Num[]; offered_
     if (!fixedRate) for (const id of peerIds) if (HTTP_PEERS[id] !== name) ratio_vs[id] = pairedRatio(row.reps, peerReps[id]) ?? ratio(row.rps, peerRps[id]);
     out.push({ ...row, ratio_vs, status: 'ok' });
   }
-  // each "X @ half of its max" row against "upstream direct @ half of X max", measured alternately with it
+  // each "X @ half of its max" row (and the floor's "bare undici proxy @ half of X max") against
+  // "upstream direct @ half of X max", measured alternately with it
   for (let i = 0; i < out.length; i++) {
-    const m = /^(.*) @ half of its max$/.exec(out[i]!.name);
+    const m = /^(.*) @ half of its max$/.exec(out[i]!.name) ?? new RegExp(`^${FLOOR_PROXY_SHORT} @ half of (.*) max$`).exec(out[i]!.name);
     const direct = m ? byName.get(`upstream direct @ half of ${m[1]} max`) : undefined;
     const via = byName.get(out[i]!.name);
     if (direct && via) out[i] = { ...out[i]!, added_p99_ms: round(via.p99_ms - direct.p99_ms, 3) } as HttpCaseResult;

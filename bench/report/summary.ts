@@ -47,9 +47,11 @@ export function mainRows(r: BenchResults): string[][] {
       rows.push(['sidecar', c.name, `${c.status}${c.note ? `: ${c.note}` : ''}`, '–', '–', '']);
       continue;
     }
-    const extra = c as unknown as { offered_rps?: number; added_p99_ms?: number };
+    const extra = c as unknown as { offered_rps?: number; added_p99_ms?: number; core_busy?: number };
     if (isFixedRate(c.name)) {
-      rows.push(['sidecar', c.name, `${fmt(c.rps)} req/s offered (open loop)`, ms(c.p50_ms), ms(c.p99_ms), extra.added_p99_ms !== undefined ? `adds ${ms(extra.added_p99_ms)} ms p99 over the upstream` : '']);
+      const added = extra.added_p99_ms !== undefined ? `adds ${ms(extra.added_p99_ms)} ms p99 over the upstream` : '';
+      const busy = typeof extra.core_busy === 'number' ? `its core (with the upstream's) ${Math.round(extra.core_busy * 100)}% busy` : '';
+      rows.push(['sidecar', c.name, `${fmt(c.rps)} req/s offered (open loop)`, ms(c.p50_ms), ms(c.p99_ms), [added, busy].filter(Boolean).join('; ')]);
       continue;
     }
     const ours = c.name.startsWith('ratewarden');

@@ -8,7 +8,9 @@
  * As a command (the latency study on its own, without the peers):
  *   node dist/bench/sidecar/latency.js [--cases norules,memory,redis,redis+kafka] [--rate N]
  *                                      [--reps 5] [--seconds 5] [--node-flags=--max-semi-space-size=32]
- * Without --rate each case runs at half of its own maximum (wrk, closed loop).
+ * Without --rate each case runs at half of its own maximum (wrk, closed loop). Each case is measured
+ * beside the floor of any Node proxy at the same rate (servers.ts `undici-proxy`), and with the CPU
+ * the case and the upstream spent per request: the share of their core the rate keeps busy.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,13 +33,23 @@ export interface FixedRateResult {
   /** Medians of the per-repetition differences via − direct. */
   readonly added: Percentiles;
   /**
+   * The floor at the same rate, when a floor proxy was given (servers.ts `undici-proxy`: node:http
+   * + undici and nothing else), run in the same repetitions: its medians and its added latency.
+   */
+  readonly floor: { readonly latency: Percentiles; readonly added: Percentiles } | null;
+  /**
    * ratewarden's own decision time (arrival → verdict: identity, engine, the store round trip) from
    * its decision_seconds histogram over the measured runs — free of the generator's jitter; bucket
    * bounds are 50 µs … 250 ms, interpolated. Null for other proxies.
    */
   readonly decision: Percentiles | null;
+  /**
+   * CPU per request over the via runs (warm-ups included) of the proxy and of the upstream, and the
+   * share of their core they kept busy at this rate: (proxy + upstream µs) × rate. Null without pids.
+   */
+  readonly cpu: { readonly viaUs: number; readonly upstreamUs: number; readonly coreBusy: number } | null;
   /** Every repetition, for the record. */
-  readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles }>;
+  readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles; floor?: Percentiles }>;
 }
 
 export function median(xs: readonly number[]): number {
@@ -51,34 +63,79 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Each run's unmeasured start: a new generator's cold start must not be read as the proxy's p99. */
+export const RATE_WARMUP_SECONDS = 3;
+
+export interface FixedRateOptions {
+  readonly reps?: number;
+  readonly seconds?: number;
+  readonly warmSeconds?: number;
+  /** A floor proxy to the same upstream (servers.ts `undici-proxy`), measured in the same repetitions. */
+  readonly floor?: string;
+  /** Processes whose CPU is read over the via runs: the proxy under test and the upstream. */
+  readonly pids?: { readonly via?: number; readonly upstream?: number };
+}
+
 /**
- * `via` and `direct` at `rate` requests/s: one warm-up run of each (JIT, connection pools, Redis
- * and Kafka connections), then `reps` back-to-back pairs of `seconds` each, the order alternating.
+ * `via` and `direct` (and the floor, when given) at `rate` requests/s: one warm-up run of each (JIT,
+ * connection pools, Redis and Kafka connections), then `reps` back-to-back rounds of `seconds` each,
+ * the order reversed every other round with the upstream alone in the middle, next to both.
  */
-export async function fixedRateLatency(via: string, direct: string, rate: number, opts: { reps?: number; seconds?: number; warmSeconds?: number } = {}): Promise<FixedRateResult> {
+export async function fixedRateLatency(via: string, direct: string, rate: number, opts: FixedRateOptions = {}): Promise<FixedRateResult> {
   const reps = opts.reps ?? 5;
   const seconds = opts.seconds ?? 5;
+  const floor = opts.floor ?? null;
   await runRate(via, rate, opts.warmSeconds ?? 3);
   await runRate(direct, rate, Math.max(1, (opts.warmSeconds ?? 3) - 1));
-  const runs: Array<{ direct: Percentiles; via: Percentiles }> = [];
+  if (floor !== null) await runRate(floor, rate, Math.max(1, (opts.warmSeconds ?? 3) - 1));
+  const runs: Array<{ direct: Percentiles; via: Percentiles; floor?: Percentiles }> = [];
   const admin = adminPorts.get(Number(new URL(via).port));
   const decisionName = 'ratewarden_decision_seconds';
   const before = await scrapeHistogram(admin, decisionName);
+  let viaCpu = 0;
+  let upstreamCpu = 0;
+  let viaSent = 0;
+  const run = async (url: string): Promise<Percentiles> => {
+    const measureCpu = url === via && opts.pids !== undefined;
+    const v0 = measureCpu ? cpuMicros(opts.pids!.via) : 0;
+    const u0 = measureCpu ? cpuMicros(opts.pids!.upstream) : 0;
+    const r = await runRate(url, rate, seconds, RATE_WARMUP_SECONDS);
+    if (measureCpu) {
+      viaCpu += cpuMicros(opts.pids!.via) - v0;
+      upstreamCpu += cpuMicros(opts.pids!.upstream) - u0;
+      viaSent += r.sent;
+    }
+    return { p50_ms: r.p50_ms, p99_ms: r.p99_ms };
+  };
   for (let i = 0; i < reps; i++) {
-    const first = i % 2 === 0 ? via : direct;
-    const a = await runRate(first, rate, seconds);
-    const b = await runRate(first === via ? direct : via, rate, seconds);
-    const [v, d] = first === via ? [a, b] : [b, a];
-    runs.push({ direct: { p50_ms: d.p50_ms, p99_ms: d.p99_ms }, via: { p50_ms: v.p50_ms, p99_ms: v.p99_ms } });
+    const order = floor === null ? [via, direct] : [via, direct, floor];
+    if (i % 2 === 1) order.reverse();
+    const got = new Map<string, Percentiles>();
+    for (const url of order) got.set(url, await run(url));
+    runs.push({ direct: got.get(direct)!, via: got.get(via)!, ...(floor !== null ? { floor: got.get(floor)! } : {}) });
   }
   const after = await scrapeHistogram(admin, decisionName);
   const decision = before && after ? { p50_ms: round(histogramPercentile(before, after, 50)), p99_ms: round(histogramPercentile(before, after, 99)) } : null;
+  const medians = (pick: (r: (typeof runs)[number]) => Percentiles | undefined): Percentiles => ({
+    p50_ms: round(median(runs.map((r) => pick(r)?.p50_ms ?? NaN))),
+    p99_ms: round(median(runs.map((r) => pick(r)?.p99_ms ?? NaN))),
+  });
+  const addedOver = (pick: (r: (typeof runs)[number]) => Percentiles | undefined): Percentiles => ({
+    p50_ms: round(median(runs.map((r) => (pick(r)?.p50_ms ?? NaN) - r.direct.p50_ms))),
+    p99_ms: round(median(runs.map((r) => (pick(r)?.p99_ms ?? NaN) - r.direct.p99_ms))),
+  });
+  const cpu =
+    opts.pids !== undefined && viaSent > 0 && Number.isFinite(viaCpu)
+      ? { viaUs: round(viaCpu / viaSent), upstreamUs: round(upstreamCpu / viaSent), coreBusy: Math.round((((viaCpu + upstreamCpu) / viaSent) * rate) / 1e4) / 100 }
+      : null;
   return {
     rate,
     decision,
-    direct: { p50_ms: round(median(runs.map((r) => r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.direct.p99_ms))) },
-    via: { p50_ms: round(median(runs.map((r) => r.via.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms))) },
-    added: { p50_ms: round(median(runs.map((r) => r.via.p50_ms - r.direct.p50_ms))), p99_ms: round(median(runs.map((r) => r.via.p99_ms - r.direct.p99_ms))) },
+    direct: medians((r) => r.direct),
+    via: medians((r) => r.via),
+    added: addedOver((r) => r.via),
+    floor: floor === null ? null : { latency: medians((r) => r.floor), added: addedOver((r) => r.floor) },
+    cpu,
     reps: runs,
   };
 }
@@ -134,6 +191,9 @@ async function main(): Promise<void> {
     const upstream = await benchServer('upstream', ['--port', '0']);
     procs.push(upstream);
     const direct = `http://127.0.0.1:${upstream.port}/`;
+    const floorProc = await benchServer('undici-proxy', ['--upstream', direct.slice(0, -1)]);
+    procs.push(floorProc);
+    const floor = `http://127.0.0.1:${floorProc.port}/`;
     log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     for (const name of values.cases!.split(',')) {
       const c = CASES[name];
@@ -151,11 +211,13 @@ async function main(): Promise<void> {
         log(`${name}: max ${Math.round(max.rps)} req/s (wrk -c${values.connections}), CPU ${max.cpuUs[0]} µs/request${c.redis ? `, Redis ${max.cpuUs[1]} µs/request` : ''}`);
         rate = Math.round(max.rps / 2);
       }
-      const r = await fixedRateLatency(url, direct, rate, { reps: Number(values.reps), seconds: Number(values.seconds) });
+      const r = await fixedRateLatency(url, direct, rate, { reps: Number(values.reps), seconds: Number(values.seconds), floor, pids: { via: p.child.pid, upstream: upstream.child.pid } });
       log(
         `${name} @ ${rate} req/s: direct p50 ${r.direct.p50_ms} p99 ${r.direct.p99_ms} | via p50 ${r.via.p50_ms} p99 ${r.via.p99_ms} | added p50 ${r.added.p50_ms} p99 ${r.added.p99_ms} ms` +
+          (r.floor ? ` | bare undici proxy added p50 ${r.floor.added.p50_ms} p99 ${r.floor.added.p99_ms} ms` : '') +
           (r.decision ? ` | decision p50 ${r.decision.p50_ms} p99 ${r.decision.p99_ms} ms` : '') +
-          `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}]`,
+          (r.cpu ? ` | CPU ${r.cpu.viaUs} + upstream ${r.cpu.upstreamUs} µs/request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : '') +
+          `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}${r.floor ? `; floor ${r.reps.map((x) => round(x.floor!.p99_ms - x.direct.p99_ms)).join(', ')}` : ''}]`,
       );
       await p.stop();
       procs.pop();

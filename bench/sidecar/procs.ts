@@ -173,8 +173,13 @@ export function runWrk(url: string, seconds: number, connections: number): Promi
   });
 }
 
-export function runRate(url: string, rate: number, seconds: number): Promise<{ rps: number; p50_ms: number; p99_ms: number; errors: number }> {
-  const [c, a] = pinned(1, process.execPath, [...NODE_ARGS, join(HERE, 'rateClient' + EXT), url, '--rate', String(Math.max(1, Math.round(rate))), '--duration', String(seconds), '--warmup', '1']);
+/**
+ * One open-loop run of rateClient.ts at `rate` for `seconds` after `warmupSeconds` unmeasured (a new
+ * generator process: its own JIT and connections; through a proxy near saturation the backlog of a
+ * cold start takes a second or two to drain). `sent` counts the warm-up's requests too.
+ */
+export function runRate(url: string, rate: number, seconds: number, warmupSeconds = 1): Promise<{ sent: number; rps: number; p50_ms: number; p99_ms: number; errors: number }> {
+  const [c, a] = pinned(1, process.execPath, [...NODE_ARGS, join(HERE, 'rateClient' + EXT), url, '--rate', String(Math.max(1, Math.round(rate))), '--duration', String(seconds), '--warmup', String(warmupSeconds)]);
   return new Promise((resolve, reject) => {
     const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

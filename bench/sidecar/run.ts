@@ -2,6 +2,7 @@
  * Sidecar throughput and latency, all cases in one run on loopback, each server its own process:
  *
  *   upstream direct                       the app alone (ceiling)
+ *   bare undici proxy                     node:http + undici and nothing else: the floor of any Node proxy
  *   @fastify/http-proxy                   the plain fastify proxy, no limiter
  *   ratewarden, no rules                  our proxy path alone
  *   ratewarden, memory store              one fixed-window rule in memory
@@ -28,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { fixedRateLatency, maxRateWithCpu, type FixedRateResult } from './latency.js';
 import { benchServer, infraEnv, nginx, pinning, ratewarden, ratewardenCounters, redisServerPid, RULE, runWrk, type Proc } from './procs.js';
 import { listenerPid, privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
+import { FLOOR_PROXY, FLOOR_PROXY_SHORT } from '../report/cases.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -43,6 +45,12 @@ export interface BenchRow {
   readonly kafka_cpu_us?: number;
   /** Fixed-rate rows: the rate offered (requests/s). */
   readonly offered_rps?: number;
+  /**
+   * Fixed-rate rows of ratewarden: its CPU per request in that open loop (µs; more than under wrk's
+   * closed loop, whose requests share wake-ups), and the share of the core it and the upstream kept busy.
+   */
+  readonly open_loop_cpu_us?: number;
+  readonly core_busy?: number;
 }
 
 export interface SidecarBenchOptions {
@@ -91,6 +99,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const redisPid = ownRedis?.pid ?? (await redisServerPid(infra.REDIS_URL));
   const rateRows: BenchRow[] = [];
   let upUrl = '';
+  let upstreamPid: number | undefined;
+  let floorUrl: string | undefined;
   log(
     `sidecar benchmark: wrk -t1 -c${connections}, ${seconds}s per case${pinning ? ', servers on CPU 0, load generator on CPU 1' : ' (no CPU pinning)'}; ` +
       `Redis ${ownRedis ? 'private on CPU 1' : 'shared'}, Kafka ${ownKafka ? 'private on CPU 1' : infra.KAFKA_BROKERS ? 'shared' : 'none'}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
@@ -122,24 +132,45 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     return row;
   };
   /** Added latency at half of `max`'s rate, on the same warm process, against the upstream alone. */
-  const halfLoad = async (max: BenchRow | null, url: string, names: [direct: (rate: number) => string, via: (rate: number) => string]): Promise<void> => {
+  /**
+   * Added latency at half of `max`'s rate, on the same warm process, against the upstream alone and
+   * beside the floor proxy (node:http + undici, nothing else) at the same rate.
+   */
+  const halfLoad = async (max: BenchRow | null, url: string, via: Proc, names: [direct: (rate: number) => string, floor: (rate: number) => string, via: (rate: number) => string]): Promise<void> => {
     if (max === null || max.rps <= 0) return;
     const rate = Math.round(max.rps / 2);
-    const r: FixedRateResult = await fixedRateLatency(url, upUrl + '/', rate, { reps: latencyReps, seconds: Math.min(seconds, 5), warmSeconds: warm + 1 });
+    const r: FixedRateResult = await fixedRateLatency(url, upUrl + '/', rate, {
+      reps: latencyReps,
+      seconds: Math.min(seconds, 5),
+      warmSeconds: warm + 1,
+      ...(floorUrl ? { floor: floorUrl } : {}),
+      pids: { ...(via.child.pid !== undefined ? { via: via.child.pid } : {}), ...(upstreamPid !== undefined ? { upstream: upstreamPid } : {}) },
+    });
     const reps = r.reps.map((x) => `${(x.via.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
-    rateRows.push(
-      { name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}` },
-      {
+    rateRows.push({ name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}` });
+    if (r.floor) {
+      const floorReps = r.reps.map((x) => `${(x.floor!.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
+      rateRows.push({
         name: names[1](rate),
         rps: rate,
-        p50_ms: r.via.p50_ms,
-        p99_ms: r.via.p99_ms,
+        p50_ms: r.floor.latency.p50_ms,
+        p99_ms: r.floor.latency.p99_ms,
         offered_rps: rate,
-        note:
-          `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` +
-          (r.decision ? `; decision (identify + decide, from ratewarden_decision_seconds) p50 ${r.decision.p50_ms.toFixed(3)} ms, p99 ${r.decision.p99_ms.toFixed(3)} ms` : ''),
-      },
-    );
+        note: `the floor of a Node proxy: added p50 ${r.floor.added.p50_ms.toFixed(3)} ms, p99 ${r.floor.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${floorReps})`,
+      });
+    }
+    rateRows.push({
+      name: names[2](rate),
+      rps: rate,
+      p50_ms: r.via.p50_ms,
+      p99_ms: r.via.p99_ms,
+      offered_rps: rate,
+      note:
+        `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` +
+        (r.decision ? `; decision (identify + decide, from ratewarden_decision_seconds) p50 ${r.decision.p50_ms.toFixed(3)} ms, p99 ${r.decision.p99_ms.toFixed(3)} ms` : '') +
+        (r.cpu ? `; open loop: ratewarden ${r.cpu.viaUs.toFixed(1)} + upstream ${r.cpu.upstreamUs.toFixed(1)} µs CPU per request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : ''),
+      ...(r.cpu ? { open_loop_cpu_us: r.cpu.viaUs, core_busy: r.cpu.coreBusy } : {}),
+    });
   };
   const withProc = async <T>(start: () => Promise<Proc> | null, body: (p: Proc) => Promise<T>, skipNote: string, name?: string): Promise<T | null> => {
     let p: Proc | null = null;
@@ -165,7 +196,17 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const upstream = await benchServer('upstream', ['--port', '0']);
     procs.push(upstream);
     upUrl = `http://127.0.0.1:${upstream.port}`;
+    upstreamPid = upstream.child.pid;
     await measure('upstream direct', upUrl + '/', upstream);
+    // the floor of any Node proxy, kept running for the fixed-rate runs beside ratewarden's
+    try {
+      const floor = await benchServer('undici-proxy', ['--upstream', upUrl]);
+      procs.push(floor);
+      floorUrl = `http://127.0.0.1:${floor.port}/`;
+      await measure(FLOOR_PROXY, floorUrl, floor);
+    } catch (err) {
+      log(`  (${FLOOR_PROXY} failed: ${(err as Error).message.split('\n')[0]})`);
+    }
 
     await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`, p), '', '@fastify/http-proxy (no limiter)');
     await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`, p), '', 'ratewarden (no rules)');
@@ -174,7 +215,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
       async (p) => {
         const url = `http://127.0.0.1:${p.port}/`;
         // the fixed-rate run reuses the warm process: a cold one measures the JIT warm-up backlog
-        await halfLoad(await measure('ratewarden (memory store)', url, p), url, [() => 'upstream direct @ half of ratewarden (memory store) max', () => 'ratewarden (memory store) @ half of its max']);
+        await halfLoad(await measure('ratewarden (memory store)', url, p), url, p, [() => 'upstream direct @ half of ratewarden (memory store) max', () => `${FLOOR_PROXY_SHORT} @ half of ratewarden (memory store) max`, () => 'ratewarden (memory store) @ half of its max']);
       },
       '',
       'ratewarden (memory store)',
@@ -189,7 +230,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         () => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir),
         async (p) => {
           const url = `http://127.0.0.1:${p.port}/`;
-          await halfLoad(await measure('ratewarden (Redis + Kafka events)', url, p, true, true), url, [(rate) => `upstream direct @ ${rate} req/s`, (rate) => `ratewarden (Redis + Kafka) @ ${rate} req/s`]);
+          await halfLoad(await measure('ratewarden (Redis + Kafka events)', url, p, true, true), url, p, [(rate) => `upstream direct @ ${rate} req/s`, (rate) => `${FLOOR_PROXY_SHORT} @ ${rate} req/s`, (rate) => `ratewarden (Redis + Kafka) @ ${rate} req/s`]);
         },
         '',
         'ratewarden (Redis + Kafka events)',

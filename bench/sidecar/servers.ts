@@ -5,6 +5,9 @@
  *   http-proxy               @fastify/http-proxy, no limiter
  *   http-proxy+rate-limit    @fastify/http-proxy + @fastify/rate-limit with its Redis store
  *   http-proxy+rlf           @fastify/http-proxy + rate-limiter-flexible (RateLimiterRedis)
+ *   undici-proxy             the floor of a Node proxy: node:http + one undici Pool, no framework, no
+ *                            limiter, no X-Forwarded-*, no header filtering (not a product: what any
+ *                            proxy on node:http and undici costs before doing anything of its own)
  *
  * (ratewarden itself runs as the real `ratewarden sidecar` command.) Usage:
  *   node servers.js CASE --port P [--upstream URL] [--redis URL] [--limit N]
@@ -65,6 +68,27 @@ async function main(): Promise<void> {
       await app.register(proxy, { upstream: values.upstream!, undici: { connections: 128, pipelining: 1 } });
       await app.listen({ host: '127.0.0.1', port });
       bound = (app.server.address() as AddressInfo).port;
+      break;
+    }
+    case 'undici-proxy': {
+      const { Pool } = await import('undici');
+      const pool = new Pool(values.upstream!, { connections: 128, pipelining: 1 });
+      const server = createServer((req, res) => {
+        const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
+        pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers: req.headers, body }).then(
+          (r) => {
+            res.writeHead(r.statusCode, r.headers);
+            r.body.pipe(res);
+          },
+          () => {
+            res.statusCode = 502;
+            res.end();
+          },
+        );
+      });
+      server.keepAliveTimeout = 60_000;
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      bound = (server.address() as AddressInfo).port;
       break;
     }
     default:

@@ -4,7 +4,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyEngineCase, engineCases, FIXED_RATE_DIRECT, FIXED_RATE_RW, HTTP_CASES, httpCases, stableHttpRow } from '../../../bench/report/cases.js';
+import { classifyEngineCase, engineCases, FIXED_RATE_DIRECT, FIXED_RATE_FLOOR, FIXED_RATE_RW, FLOOR_PROXY, HTTP_CASES, httpCases, stableHttpRow } from '../../../bench/report/cases.js';
+import { mainRows } from '../../../bench/report/summary.js';
+import { emptyResults } from '../../../bench/report/shape.js';
 
 const row = (name: string, rps: number, p50 = 1, p99 = 5) => ({ name, rps, p50_ms: p50, p99_ms: p99 });
 
@@ -84,6 +86,37 @@ describe('HTTP cases', () => {
     assert.equal(mem.added_p99_ms, 0.75);
     assert.deepEqual(mem.ratio_vs, {});
     assert.deepEqual(out.find((c) => c.name === 'upstream direct @ half of ratewarden (memory store) max')!.ratio_vs, {});
+  });
+
+  it('measures the floor proxy beside each fixed-rate case: a stable name, its own added p99, and a plain row with ratios', () => {
+    const floorAt = stableHttpRow({ ...row('bare undici proxy @ 4500 req/s', 4_500, 0.5, 3.1), note: 'per run' });
+    assert.equal(floorAt.name, FIXED_RATE_FLOOR);
+    assert.equal(floorAt.offered_rps, 4500);
+    assert.equal('note' in floorAt, false, 'per-repetition notes name one repetition: dropped with the rate');
+    const out = httpCases(
+      [
+        row('@fastify/http-proxy (no limiter)', 10_000),
+        row(FLOOR_PROXY, 15_000),
+        stableHttpRow(row('upstream direct @ 4500 req/s', 4_500, 0.3, 1.1)),
+        floorAt,
+        Object.assign(stableHttpRow(row('ratewarden (Redis + Kafka) @ 4500 req/s', 4_500, 0.9, 3.6)), { core_busy: 0.8 }),
+        row('upstream direct @ half of ratewarden (memory store) max', 6_000, 0.2, 1.5),
+        row('bare undici proxy @ half of ratewarden (memory store) max', 6_000, 0.4, 2),
+      ],
+      () => ({ status: 'skipped', note: 'not in this test' }),
+    );
+    const get = (name: string) => out.find((c) => c.name === name)! as unknown as { added_p99_ms?: number; ratio_vs: Record<string, number>; core_busy?: number };
+    assert.equal(get(FIXED_RATE_FLOOR).added_p99_ms, 2);
+    assert.equal(get('bare undici proxy @ half of ratewarden (memory store) max').added_p99_ms, 0.5);
+    assert.deepEqual(get(FIXED_RATE_FLOOR).ratio_vs, {});
+    assert.equal(get(FLOOR_PROXY).ratio_vs.http_proxy, 1.5, 'the floor\'s throughput row is an ordinary case with ratios');
+    // the summary line of a fixed-rate row says how busy the core was, when measured
+    const results = emptyResults({ cores: 2, cpu: 'cpu', memory_gb: 8, node: 'v20', redis: '7', kafka: '4', os: 'Linux', date: '2026-01-02T03:04:05.000Z', load_start: 1, load_end: 1 });
+    results.cases = out;
+    const summary = mainRows(results).filter((r) => r[0] === 'sidecar');
+    const rwLine = summary.find((r) => r[1] === FIXED_RATE_RW)!;
+    assert.match(rwLine[5]!, /adds 2\.5\d* ms p99 over the upstream; its core \(with the upstream's\) 80% busy/);
+    assert.equal(summary.find((r) => r[1] === FIXED_RATE_FLOOR)![5], 'adds 2.000 ms p99 over the upstream', 'no busy share where none was measured');
   });
 });
 
