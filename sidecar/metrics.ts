@@ -35,9 +35,35 @@ export interface SidecarMetrics {
   readonly policyReloadErrors: Counter;
   readonly invalidTokens: Counter<'reason'>;
   /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
-  watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): { readonly keys: number } } }): void;
+  watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): RuntimeStoreStats } }): void;
   /** Counts one answered request. */
   countRequest(rule: string | null, decision: string): void;
+}
+
+/** What watchRuntime reads from the engine at scrape time (EngineStats, engine/types.ts). */
+export interface RuntimeStoreStats {
+  readonly keys: number;
+  readonly storeCalls?: number;
+  readonly storeDecisions?: number;
+}
+
+/**
+ * A counter that follows a monotonic total read at scrape time. The total restarts when the engine
+ * is rebuilt (a policy reload): the new total then counts from zero and is added, never subtracted.
+ */
+function followTotal(name: string, help: string, registry: Registry, read: () => number | undefined): void {
+  let last = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const total = read();
+      if (total === undefined || !Number.isFinite(total)) return;
+      this.inc(total >= last ? total - last : total);
+      last = total;
+    },
+  });
 }
 
 export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): SidecarMetrics {
@@ -82,6 +108,9 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
           if (stats) this.set(stats.keys);
         },
       });
+      // batching on Redis: decisions / calls is the mean batch a script call carried
+      followTotal(`${p}store_calls_total`, 'Script calls sent to the Redis store (each carries a batch of decisions)', registry, () => engine().stats?.().storeCalls);
+      followTotal(`${p}store_decisions_total`, 'Decisions sent to the Redis store', registry, () => engine().stats?.().storeDecisions);
       new Gauge({
         name: `${p}store_healthy`,
         help: '1 when the rate-limit store answers',

@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { adminPorts, benchServer, cpuMicros, histogramPercentile, infraEnv, pinning, ratewarden, redisServerPid, RULE, runRate, runWrk, scrapeHistogram, type Proc } from './procs.js';
+import { adminPorts, benchServer, cpuMicros, histogramPercentile, infraEnv, pinning, ratewarden, redisServerPid, RULE, runRate, runWrk, scrapeHistogram, scrapeValues, type Proc } from './procs.js';
 import { privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
 
 export interface Percentiles {
@@ -48,6 +48,8 @@ export interface FixedRateResult {
    * share of their core they kept busy at this rate: (proxy + upstream µs) × rate. Null without pids.
    */
   readonly cpu: { readonly viaUs: number; readonly upstreamUs: number; readonly coreBusy: number } | null;
+  /** ratewarden on Redis: decisions per script call over the via runs (its store_*_total counters). */
+  readonly decisionsPerStoreCall: number | null;
   /** Every repetition, for the record. */
   readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles; floor?: Percentiles }>;
 }
@@ -92,6 +94,8 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
   const admin = adminPorts.get(Number(new URL(via).port));
   const decisionName = 'ratewarden_decision_seconds';
   const before = await scrapeHistogram(admin, decisionName);
+  const STORE = ['ratewarden_store_calls_total', 'ratewarden_store_decisions_total'] as const;
+  const storeBefore = await scrapeValues(admin, STORE);
   let viaCpu = 0;
   let upstreamCpu = 0;
   let viaSent = 0;
@@ -115,6 +119,10 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
     runs.push({ direct: got.get(direct)!, via: got.get(via)!, ...(floor !== null ? { floor: got.get(floor)! } : {}) });
   }
   const after = await scrapeHistogram(admin, decisionName);
+  const storeAfter = await scrapeValues(admin, STORE);
+  const storeCalls = (storeAfter?.get(STORE[0]) ?? NaN) - (storeBefore?.get(STORE[0]) ?? NaN);
+  const storeDecisions = (storeAfter?.get(STORE[1]) ?? NaN) - (storeBefore?.get(STORE[1]) ?? NaN);
+  const decisionsPerStoreCall = storeCalls > 0 ? Math.round((storeDecisions / storeCalls) * 100) / 100 : null;
   const decision = before && after ? { p50_ms: round(histogramPercentile(before, after, 50)), p99_ms: round(histogramPercentile(before, after, 99)) } : null;
   const medians = (pick: (r: (typeof runs)[number]) => Percentiles | undefined): Percentiles => ({
     p50_ms: round(median(runs.map((r) => pick(r)?.p50_ms ?? NaN))),
@@ -136,6 +144,7 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
     added: addedOver((r) => r.via),
     floor: floor === null ? null : { latency: medians((r) => r.floor), added: addedOver((r) => r.floor) },
     cpu,
+    decisionsPerStoreCall,
     reps: runs,
   };
 }
@@ -217,6 +226,7 @@ async function main(): Promise<void> {
           (r.floor ? ` | bare undici proxy added p50 ${r.floor.added.p50_ms} p99 ${r.floor.added.p99_ms} ms` : '') +
           (r.decision ? ` | decision p50 ${r.decision.p50_ms} p99 ${r.decision.p99_ms} ms` : '') +
           (r.cpu ? ` | CPU ${r.cpu.viaUs} + upstream ${r.cpu.upstreamUs} µs/request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : '') +
+          (r.decisionsPerStoreCall !== null ? ` | ${r.decisionsPerStoreCall} decisions per Redis call` : '') +
           `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}${r.floor ? `; floor ${r.reps.map((x) => round(x.floor!.p99_ms - x.direct.p99_ms)).join(', ')}` : ''}]`,
       );
       await p.stop();

@@ -67,6 +67,8 @@ export async function ratewardenCounters(port: number): Promise<string> {
     if (value('ratewarden_events_dropped_total') > 0) notes.push(`${value('ratewarden_events_dropped_total')} events dropped`);
     const sent = value('ratewarden_events_sent_total');
     if (sent > 0) notes.push(`${sent} events sent`);
+    const calls = value('ratewarden_store_calls_total');
+    if (calls > 0) notes.push(`${(value('ratewarden_store_decisions_total') / calls).toFixed(1)} decisions per Redis call since start`);
     return notes.join(', ');
   } catch {
     return '';
@@ -243,6 +245,22 @@ export async function scrapeHistogram(adminPort: number | undefined, name: strin
     const out = new Map<number, number>();
     const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm');
     for (let m = re.exec(text); m !== null; m = re.exec(text)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** Values of unlabelled metrics (e.g. counters) from a ratewarden admin port; null when unreachable. */
+export async function scrapeValues(adminPort: number | undefined, names: readonly string[]): Promise<Map<string, number> | null> {
+  if (adminPort === undefined) return null;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const out = new Map<string, number>();
+    for (const name of names) {
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      if (m) out.set(name, Number(m[1]));
+    }
     return out;
   } catch {
     return null;

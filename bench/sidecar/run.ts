@@ -168,7 +168,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
       note:
         `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` +
         (r.decision ? `; decision (identify + decide, from ratewarden_decision_seconds) p50 ${r.decision.p50_ms.toFixed(3)} ms, p99 ${r.decision.p99_ms.toFixed(3)} ms` : '') +
-        (r.cpu ? `; open loop: ratewarden ${r.cpu.viaUs.toFixed(1)} + upstream ${r.cpu.upstreamUs.toFixed(1)} µs CPU per request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : ''),
+        (r.cpu ? `; open loop: ratewarden ${r.cpu.viaUs.toFixed(1)} + upstream ${r.cpu.upstreamUs.toFixed(1)} µs CPU per request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : '') +
+        (r.decisionsPerStoreCall !== null ? `; ${r.decisionsPerStoreCall} decisions per Redis script call` : ''),
       ...(r.cpu ? { open_loop_cpu_us: r.cpu.viaUs, core_busy: r.cpu.coreBusy } : {}),
     });
   };

@@ -76,6 +76,17 @@ after(async () => {
 test('two sidecars sharing Redis admit exactly the limit between them; the upstream sees only those', async () => {
   const [a, b] = sidecars as [SidecarProcess, SidecarProcess];
   up.reset();
+  const storeTotals = async (): Promise<{ calls: number; decisions: number }> => {
+    let calls = 0;
+    let decisions = 0;
+    for (const sc of [a, b]) {
+      const text = (await httpRequest(sc.adminUrl + '/metrics')).text;
+      calls += metricValue(text, 'ratewarden_store_calls_total') ?? NaN;
+      decisions += metricValue(text, 'ratewarden_store_decisions_total') ?? NaN;
+    }
+    return { calls, decisions };
+  };
+  const before = await storeTotals();
   const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? a : b, `/api/items/${i}`, 'e2e-secret-key-1')));
   const ok = answers.filter((r) => r.status === 200);
   const limited = answers.filter((r) => r.status === 429);
@@ -108,6 +119,11 @@ test('two sidecars sharing Redis admit exactly the limit between them; the upstr
   assert.deepEqual(ok.map((r) => Number(r.headers['x-ratelimit-remaining'])).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   // another key has its own budget
   assert.equal((await call(a, '/api/items/other', 'e2e-secret-key-2')).status, 200);
+  // every one of the 31 decisions went to Redis, batched into script calls (the admin metrics say how well)
+  const afterTotals = await storeTotals();
+  assert.equal(afterTotals.decisions - before.decisions, 31);
+  const calls = afterTotals.calls - before.calls;
+  assert.ok(calls >= 2 && calls <= 31, `${calls} script calls for 31 decisions on two sidecars`);
 });
 
 test('a block written to Redis reaches every running sidecar, and a sidecar started later enforces it from its first request', async (t) => {
