@@ -50,6 +50,8 @@ export interface FixedRateResult {
   readonly cpu: { readonly viaUs: number; readonly upstreamUs: number; readonly coreBusy: number } | null;
   /** ratewarden on Redis: decisions per script call over the via runs (its store_*_total counters). */
   readonly decisionsPerStoreCall: number | null;
+  /** Failed requests (5xx or transport errors) over the runs, warm-ups included, by target: percentiles of a run with errors mislead. */
+  readonly errors: { readonly via: number; readonly direct: number; readonly floor: number };
   /** Every repetition, for the record. */
   readonly reps: ReadonlyArray<{ direct: Percentiles; via: Percentiles; floor?: Percentiles }>;
 }
@@ -99,11 +101,13 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
   let viaCpu = 0;
   let upstreamCpu = 0;
   let viaSent = 0;
+  const errors = { via: 0, direct: 0, floor: 0 };
   const run = async (url: string): Promise<Percentiles> => {
     const measureCpu = url === via && opts.pids !== undefined;
     const v0 = measureCpu ? cpuMicros(opts.pids!.via) : 0;
     const u0 = measureCpu ? cpuMicros(opts.pids!.upstream) : 0;
     const r = await runRate(url, rate, seconds, RATE_WARMUP_SECONDS);
+    errors[url === via ? 'via' : url === direct ? 'direct' : 'floor'] += r.errors;
     if (measureCpu) {
       viaCpu += cpuMicros(opts.pids!.via) - v0;
       upstreamCpu += cpuMicros(opts.pids!.upstream) - u0;
@@ -145,6 +149,7 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
     floor: floor === null ? null : { latency: medians((r) => r.floor), added: addedOver((r) => r.floor) },
     cpu,
     decisionsPerStoreCall,
+    errors,
     reps: runs,
   };
 }
@@ -227,6 +232,7 @@ async function main(): Promise<void> {
           (r.decision ? ` | decision p50 ${r.decision.p50_ms} p99 ${r.decision.p99_ms} ms` : '') +
           (r.cpu ? ` | CPU ${r.cpu.viaUs} + upstream ${r.cpu.upstreamUs} µs/request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : '') +
           (r.decisionsPerStoreCall !== null ? ` | ${r.decisionsPerStoreCall} decisions per Redis call` : '') +
+          (r.errors.via + r.errors.direct + r.errors.floor > 0 ? ` | FAILED REQUESTS via ${r.errors.via}, direct ${r.errors.direct}, floor ${r.errors.floor}` : '') +
           `  [reps added p99: ${r.reps.map((x) => round(x.via.p99_ms - x.direct.p99_ms)).join(', ')}${r.floor ? `; floor ${r.reps.map((x) => round(x.floor!.p99_ms - x.direct.p99_ms)).join(', ')}` : ''}]`,
       );
       await p.stop();

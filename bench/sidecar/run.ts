@@ -147,7 +147,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
       pids: { ...(via.child.pid !== undefined ? { via: via.child.pid } : {}), ...(upstreamPid !== undefined ? { upstream: upstreamPid } : {}) },
     });
     const reps = r.reps.map((x) => `${(x.via.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
-    rateRows.push({ name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}` });
+    const failed = (n: number): string => (n > 0 ? `; ${n} requests failed` : '');
+    rateRows.push({ name: names[0](rate), rps: rate, p50_ms: r.direct.p50_ms, p99_ms: r.direct.p99_ms, offered_rps: rate, note: `median of ${r.reps.length}${failed(r.errors.direct)}` });
     if (r.floor) {
       const floorReps = r.reps.map((x) => `${(x.floor!.p99_ms - x.direct.p99_ms).toFixed(2)}`).join(', ');
       rateRows.push({
@@ -156,7 +157,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         p50_ms: r.floor.latency.p50_ms,
         p99_ms: r.floor.latency.p99_ms,
         offered_rps: rate,
-        note: `the floor of a Node proxy: added p50 ${r.floor.added.p50_ms.toFixed(3)} ms, p99 ${r.floor.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${floorReps})`,
+        note: `the floor of a Node proxy: added p50 ${r.floor.added.p50_ms.toFixed(3)} ms, p99 ${r.floor.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${floorReps})${failed(r.errors.floor)}`,
       });
     }
     rateRows.push({
@@ -169,7 +170,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         `added p50 ${r.added.p50_ms.toFixed(3)} ms, p99 ${r.added.p99_ms.toFixed(3)} ms (median of ${r.reps.length}; added p99 per run ${reps})` +
         (r.decision ? `; decision (identify + decide, from ratewarden_decision_seconds) p50 ${r.decision.p50_ms.toFixed(3)} ms, p99 ${r.decision.p99_ms.toFixed(3)} ms` : '') +
         (r.cpu ? `; open loop: ratewarden ${r.cpu.viaUs.toFixed(1)} + upstream ${r.cpu.upstreamUs.toFixed(1)} µs CPU per request, their core ${Math.round(r.cpu.coreBusy * 100)}% busy` : '') +
-        (r.decisionsPerStoreCall !== null ? `; ${r.decisionsPerStoreCall} decisions per Redis script call` : ''),
+        (r.decisionsPerStoreCall !== null ? `; ${r.decisionsPerStoreCall} decisions per Redis script call` : '') +
+        failed(r.errors.via),
       ...(r.cpu ? { open_loop_cpu_us: r.cpu.viaUs, core_busy: r.cpu.coreBusy } : {}),
     });
   };
