@@ -48,8 +48,9 @@ export interface RuntimeStoreStats {
 }
 
 /**
- * A counter that follows a monotonic total read at scrape time. The total restarts when the engine
- * is rebuilt (a policy reload): the new total then counts from zero and is added, never subtracted.
+ * A counter that follows a total read at scrape time. The engine keeps its store for the process's
+ * life (a policy reload reconfigures it in place), so the total only grows; should it ever restart
+ * from zero, the new total is added, never subtracted.
  */
 function followTotal(name: string, help: string, registry: Registry, read: () => number | undefined): void {
   let last = 0;

@@ -55,24 +55,19 @@ export function benchServer(kind: string, extra: string[]): Promise<Proc> {
 
 export const adminPorts = new Map<number, number>();
 
-/** Store errors (decisions that fell back to failMode) and dropped events of a ratewarden under test. */
+/** Store errors (decisions that fell back to failMode), dropped events and Redis batching of a ratewarden under test. */
 export async function ratewardenCounters(port: number): Promise<string> {
-  const admin = adminPorts.get(port);
-  if (!admin) return '';
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-    const notes: string[] = [];
-    if (value('ratewarden_store_errors_total') > 0) notes.push(`${value('ratewarden_store_errors_total')} store errors`);
-    if (value('ratewarden_events_dropped_total') > 0) notes.push(`${value('ratewarden_events_dropped_total')} events dropped`);
-    const sent = value('ratewarden_events_sent_total');
-    if (sent > 0) notes.push(`${sent} events sent`);
-    const calls = value('ratewarden_store_calls_total');
-    if (calls > 0) notes.push(`${(value('ratewarden_store_decisions_total') / calls).toFixed(1)} decisions per Redis call since start`);
-    return notes.join(', ');
-  } catch {
-    return '';
-  }
+  const v = await scrapeValues(adminPorts.get(port), ['ratewarden_store_errors_total', 'ratewarden_events_dropped_total', 'ratewarden_events_sent_total', 'ratewarden_store_calls_total', 'ratewarden_store_decisions_total']);
+  if (!v) return '';
+  const value = (name: string): number => v.get(name) ?? 0;
+  const notes: string[] = [];
+  if (value('ratewarden_store_errors_total') > 0) notes.push(`${value('ratewarden_store_errors_total')} store errors`);
+  if (value('ratewarden_events_dropped_total') > 0) notes.push(`${value('ratewarden_events_dropped_total')} events dropped`);
+  const sent = value('ratewarden_events_sent_total');
+  if (sent > 0) notes.push(`${sent} events sent`);
+  const calls = value('ratewarden_store_calls_total');
+  if (calls > 0) notes.push(`${(value('ratewarden_store_decisions_total') / calls).toFixed(1)} decisions per Redis call since start`);
+  return notes.join(', ');
 }
 
 /** `ratewarden sidecar` on `policy`; `nodeFlags`: V8/node flags for that process (the latency study compares them). */

@@ -131,7 +131,6 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     log(`  ${name.padEnd(50)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${cpu}${row.note ? '   (' + row.note + ')' : ''}`);
     return row;
   };
-  /** Added latency at half of `max`'s rate, on the same warm process, against the upstream alone. */
   /**
    * Added latency at half of `max`'s rate, on the same warm process, against the upstream alone and
    * beside the floor proxy (node:http + undici, nothing else) at the same rate.
