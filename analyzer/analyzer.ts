@@ -27,10 +27,10 @@ import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
 import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
-import { compromisedKey, evaluateRules, keySharing, keySharingBurst } from './detectors/rules.js';
+import { compromisedKey, evaluateRules, keySharing, keySharingBurst, volumetric } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
-import { scoreStatistical } from './detectors/statistical.js';
+import { scoreStatistical, type StatisticalResult } from './detectors/statistical.js';
 import { fuse, type FusionResult } from './fusion.js';
 import { AnalyzerMetrics } from './metrics.js';
 import { detectionOptions, type DetectionOptions } from './options.js';
@@ -104,6 +104,9 @@ interface WindowSpan {
 /** Requests in the open minute below which an early look cannot move a ratio far enough to matter. */
 const EARLY_LOOK_MIN_REQUESTS = 3;
 
+/** The open-window look reads a count only: no statistical evidence. */
+const NO_STATISTICAL: StatisticalResult = { score: 0, zEff: 0, top: [] };
+
 /** What one window's scoring produced (returned by tick for scripts and tests). */
 export interface ScoredWindow {
   readonly client: string;
@@ -172,6 +175,10 @@ export class Analyzer {
   private readonly restorer: ClientRestorer | null;
   /** Clients whose decision state changed: their snapshot is written within a second. */
   private readonly urgent = new Set<ClientState>();
+  /** Clients whose open 10 s window reached rules10s.minRequests: looked at on every tick (openWindowLook). */
+  private readonly surging = new Set<ClientState>();
+  /** Requests at which an open 10 s window joins `surging` (−1: the look is off). */
+  private readonly surgeAt: number;
   /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer. */
   private handoff: ClientState[] = [];
   /** The consumer group's warm-up mark restored from the state store, if any. */
@@ -179,6 +186,7 @@ export class Analyzer {
 
   constructor(private readonly deps: AnalyzerOptions) {
     this.options = detectionOptions(deps.detection);
+    this.surgeAt = this.options.openWindowLook ? Math.max(1, this.options.rules10s.minRequests) : -1;
     this.metrics = deps.metrics ?? new AnalyzerMetrics();
     this.policy = deps.policy;
     this.allowlist = new Set(deps.policy.analyzer.allowlist);
@@ -256,8 +264,9 @@ export class Analyzer {
     if (ts > pc.maxTs) pc.maxTs = ts;
     const cur = st.current;
     const start = ts - (ts % W10);
-    if (cur !== null && cur.start === start) cur.add(e, st.ctx);
-    else this.windowFor(st, pc, start).add(e, st.ctx);
+    const acc = cur !== null && cur.start === start ? cur : this.windowFor(st, pc, start);
+    acc.add(e, st.ctx);
+    if (acc.count === this.surgeAt) this.surging.add(st);
     if (st.credential) {
       const minute = Math.floor(ts / 60_000);
       (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
@@ -388,6 +397,7 @@ export class Analyzer {
     }
     if (this.partitions.size > 0 && Number.isFinite(minWatermark)) this.metrics.watermarkLag.set(Math.max(0, (now - minWatermark) / 1000));
     const result = await this.process(closed, now);
+    if (this.surging.size > 0) await this.lookAtSurges(now, result);
     for (const [pc, until] of marks) if (until > pc.scoredUntil) pc.scoredUntil = until;
     this.finishServiceWindows(minWatermark, now, result);
     await this.housekeeping(now);
@@ -584,6 +594,47 @@ export class Analyzer {
     this.metrics.earlyLooks.inc();
     if (fusion.score < o.openThreshold) return;
     this.decideFor(st, { start: roll.start, end, service: roll.service }, W60, fusion, now, result, effects);
+  }
+
+  /**
+   * The open-window look (openWindowLook): a client whose open 10 s window already holds
+   * rules10s.minRequests is checked for a volumetric burst on every tick, against the expectation
+   * its closed window will meet, instead of waiting for the window to end and the lateness to pass.
+   * A count only grows, so this never reports what the closed window would not; it reports up to
+   * ~12 s sooner. At most one look per window acts (the closed window escalates as usual); a look
+   * learns nothing. Counted in ratewarden_open_window_looks_total.
+   */
+  private async lookAtSurges(now: number, result: TickResult): Promise<void> {
+    const o = this.options;
+    const effects: Effect[] = [];
+    for (const st of this.surging) {
+      let open = false;
+      if (!st.evicted) {
+        for (const acc of st.windows) {
+          if (acc.count < this.surgeAt) continue;
+          open = true;
+          if (st.lookedAt === acc.end || acc.end < this.firstEventTs + o.warmupMs) continue;
+          this.metrics.openWindowLooks.inc();
+          const exp = expectationFor(st.b10, this.population.ring(st.tier, W10), st.seasonal, W10, acc.end, o.minHistory10s, this.scratch);
+          if (exp.source === 'none') continue;
+          const burst = volumetric(acc.count, exp, o.rules10s, W10, o.youngVolumeFactor);
+          if (!burst) continue;
+          const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules: [burst], series: null, autoencoder: null, expectation: exp }, o.weights);
+          if (fusion.score < o.openThreshold) continue;
+          st.lookedAt = acc.end;
+          // the report covers the window up to the client's latest event
+          this.decideFor(st, { start: acc.start, end: Math.min(acc.end, Math.max(acc.start + 1, st.ctx.lastTs + 1)), service: acc.service }, W10, fusion, now, result, effects);
+        }
+      }
+      if (!open) this.surging.delete(st);
+    }
+    for (const effect of effects) {
+      try {
+        await effect();
+      } catch (err) {
+        this.log('error', 'applying a decision failed', { err: (err as Error).message });
+      }
+    }
   }
 
   private sample(x: Float64Array): void {

@@ -107,6 +107,8 @@ export class ClientState {
   decision: DecisionState = INITIAL_DECISION_STATE;
   service = '';
   evicted = false;
+  /** End of the open 10 s window an open-window look last acted on (not persisted). */
+  lookedAt = -1;
   /** Fused score of the last scored window (any size). */
   lastScore = 0;
   /** Learned something since its last state snapshot (analyzer/state/). */

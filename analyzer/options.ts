@@ -110,6 +110,13 @@ export interface DetectionOptions {
    * learns. 0 turns it off.
    */
   readonly earlyLookMs: number;
+  /**
+   * Open-window look: a client whose open 10 s window already holds rules10s.minRequests is
+   * checked for a volumetric burst on every tick instead of when the window closes (+ the
+   * lateness). Reads the count only, which the closed window can only exceed; opens or raises
+   * reports, never learns.
+   */
+  readonly openWindowLook: boolean;
 }
 
 export const DEFAULT_DETECTION: DetectionOptions = {
@@ -159,6 +166,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   seasonalMinSamples: 20,
   recentWindows: 12,
   earlyLookMs: 20_000,
+  openWindowLook: true,
 };
 
 export function detectionOptions(overrides: Partial<DetectionOptions> = {}): DetectionOptions {

@@ -54,6 +54,10 @@ function ruleHit(rule: RuleName, margin: number, feature: string, observed: numb
   return { rule, score: ruleScore(margin, cap), feature, observed, baseline, margin, text };
 }
 
+function windowLabel(sizeMs: number): string {
+  return sizeMs >= 60_000 ? `${sizeMs / 60_000}m` : `${sizeMs / 1000}s`;
+}
+
 function orZero(x: number): number {
   return Number.isNaN(x) ? 0 : x;
 }
@@ -65,7 +69,7 @@ export function isCredentialKey(client: string): boolean {
 
 export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleThresholds, sizeMs: number, youngVolumeFactor = t.volumeFactor): RuleHit[] {
   const hits: RuleHit[] = [];
-  const window = sizeMs >= 60_000 ? `${sizeMs / 60_000}m` : `${sizeMs / 1000}s`;
+  const window = windowLabel(sizeMs);
   const requests = raw[F.requests]!;
   const baseRequests = orZero(exp.raw[F.requests]!);
 
@@ -99,16 +103,27 @@ export function evaluateRules(raw: ArrayLike<number>, exp: Expectation, t: RuleT
     hits.push(ruleHit('scraping', margin, walking && !wide ? featureLabel(F.sequentialIdShare, sizeMs) : featureLabel(F.distinctRoutes, sizeMs), walking && !wide ? seqShare : distinct, walking && !wide ? orZero(exp.raw[F.sequentialIdShare]!) : baseDistinct, `scraping/enumeration: ${distinct} distinct routes in ${window} (normal ${fmt(baseDistinct)})${share}${walk}`));
   }
 
-  // volumetric burst (against the ceiling: a young client may be one of its tier's big ones)
-  const ceilingRequests = orZero(exp.ceiling[F.requests]!);
-  // against its own history the factor is volumeFactor; against its peers' busiest, youngVolumeFactor
-  const factor = exp.clientWeight * t.volumeFactor + (1 - exp.clientWeight) * youngVolumeFactor;
-  const volumeThreshold = Math.max(t.minRequests, factor * ceilingRequests);
-  if (known && requests >= volumeThreshold) {
-    const margin = requests / volumeThreshold;
-    hits.push(ruleHit('volumetric', margin, featureLabel(F.requests, sizeMs), requests, ceilingRequests, `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, ceilingRequests))}× ${exp.source === 'client' ? 'the normal' : 'what its peers reach,'} ${fmt(ceilingRequests)}`));
+  if (known) {
+    const burst = volumetric(requests, exp, t, sizeMs, youngVolumeFactor);
+    if (burst) hits.push(burst);
   }
   return hits;
+}
+
+/**
+ * Volumetric burst: `requests` in a window of `sizeMs` against the client's ceiling, not its mean
+ * (a young client may be one of its tier's big ones): volumeFactor × it against its own history,
+ * youngVolumeFactor × its peers' busiest while it is young, never below minRequests. Only a count,
+ * which can only grow while the window is open: a window that reaches the threshold before it
+ * closes also reaches it when it closes (the analyzer's open-window look relies on this).
+ */
+export function volumetric(requests: number, exp: Expectation, t: RuleThresholds, sizeMs: number, youngVolumeFactor = t.volumeFactor): RuleHit | null {
+  const window = windowLabel(sizeMs);
+  const ceilingRequests = orZero(exp.ceiling[F.requests]!);
+  const factor = exp.clientWeight * t.volumeFactor + (1 - exp.clientWeight) * youngVolumeFactor;
+  const volumeThreshold = Math.max(t.minRequests, factor * ceilingRequests);
+  if (requests < volumeThreshold) return null;
+  return ruleHit('volumetric', requests / volumeThreshold, featureLabel(F.requests, sizeMs), requests, ceilingRequests, `volumetric burst: ${requests} requests in ${window}, ${fmt(requests / Math.max(1, ceilingRequests))}× ${exp.source === 'client' ? 'the normal' : 'what its peers reach,'} ${fmt(ceilingRequests)}`);
 }
 
 /**

@@ -52,7 +52,8 @@ async function drive(s: ReturnType<typeof setup>, seconds: number, extra: (t: nu
 }
 
 const ATTACKER = 'ip:203.0.113.9';
-const stuffing = (t: number): CallEvent[] => Array.from({ length: 30 }, (_, j) => ev({ ts: t + j * 30, client: ATTACKER, ip: '203.0.113.9', method: 'POST', route: '/login', status: 401, uaHash: null }));
+// 15 failed logins a second: 150 a window, under the volumetric floor (200), so the rule that acts is credential stuffing's
+const stuffing = (t: number): CallEvent[] => Array.from({ length: 15 }, (_, j) => ev({ ts: t + j * 60, client: ATTACKER, ip: '203.0.113.9', method: 'POST', route: '/login', status: 401, uaHash: null }));
 
 test('a window closes only once event time has passed its end by the lateness', async () => {
   const s = setup();
@@ -218,4 +219,39 @@ test('without the early look the same failures wait for the minute to close', as
   assert.equal(mine[0]!.window.end, SLOW_START + 60_000);
   assert.ok(mine[0]!.ts >= SLOW_START + 60_000, `first report ${(mine[0]!.ts - SLOW_START) / 1000} s after the first failure`);
   assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_early_looks_total'), /ratewarden_early_looks_total 0/);
+});
+
+const FLOODER = 'ip:203.0.113.50';
+/** 60 requests a second from a client never seen before. */
+const flood = (t: number): CallEvent[] => Array.from({ length: 60 }, (_, j) => ev({ ts: t + Math.floor((j * 1000) / 60), client: FLOODER, ip: '203.0.113.50', route: `/api/search` }));
+
+test('a flood is reported from its open 10 s window, before the window closes', async () => {
+  const s = setup();
+  await drive(s, 180);
+  const looks = async () => Number(/ratewarden_open_window_looks_total (\d+)/.exec(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_open_window_looks_total'))![1]);
+  assert.equal(await looks(), 0, 'no window of normal traffic comes near the floor');
+  const start = s.now;
+  assert.equal(start % 10_000, 0, 'the flood starts with a window');
+  const mine = (await drive(s, 30, flood)).filter((r) => r.client === FLOODER);
+  assert.equal(mine.length, 1, 'one report for the episode: the closed windows escalate it');
+  const r = mine[0]!;
+  assert.equal(r.window.sizeMs, 10_000);
+  assert.equal(r.window.start, start);
+  assert.ok(r.window.end < start + 10_000, `reported on the open window, up to ${(r.window.end - start) / 1000} s`);
+  // 200 requests (the floor) at 60/s: the 4th second; the closed window would report at 12 s at the earliest
+  assert.ok(r.ts - start <= 5_000, `reported ${(r.ts - start) / 1000} s after the flood began`);
+  assert.ok(r.detectors.volumetric! >= 0.75);
+  assert.match(r.summary, /volumetric burst: 2\d\d requests in 10s/);
+  assert.ok((await looks()) >= 1);
+});
+
+test('without the open-window look the same flood waits for its window to close', async () => {
+  const s = setup(ACT, 60_000, { openWindowLook: false });
+  await drive(s, 180);
+  const start = s.now;
+  const mine = (await drive(s, 30, flood)).filter((r) => r.client === FLOODER);
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0]!.window.end, start + 10_000);
+  assert.ok(mine[0]!.ts >= start + 12_000, `first report ${(mine[0]!.ts - start) / 1000} s after the flood began`);
+  assert.match(await s.analyzer.metrics.registry.getSingleMetricAsString('ratewarden_open_window_looks_total'), /ratewarden_open_window_looks_total 0/);
 });
