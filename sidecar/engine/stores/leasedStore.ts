@@ -8,7 +8,8 @@ import type { RedisStore } from '../redis/redisStore.js';
  * shared rule, but a sidecar does not ask Redis per request: it leases a slice of units (one script
  * call takes them out of the shared bucket / window, atomically) and spends them locally. Requests
  * are decided without a round trip while the slice lasts; a new slice is fetched in the background
- * when half of it is gone; a request arriving with nothing leased waits for one fetch.
+ * when half of it is gone; a request arriving with nothing leased waits for a fetch (and for up to
+ * MAX_FETCH_ROUNDS of them when the requests waiting with it spent the slice first).
  *
  * The bound. A unit is admitted only after Redis granted it, and a granted unit is spent within
  * H = maxOverAdmission × windowMs of its grant (two grants are held at most, spent oldest first;
@@ -25,11 +26,14 @@ import type { RedisStore } from '../redis/redisStore.js';
 class Pool {
   /** Current grant (spent first) and the next one. */
   aUnits = 0;
+  /** Units the current grant had when it was granted (its half is the prefetch mark). */
+  aGranted = 0;
   aExpires = 0;
   aAt = 0;
   bUnits = 0;
   bExpires = 0;
   bAt = 0;
+  bGranted = 0;
   /** Redis refused: no units before this local time. */
   emptyUntil = 0;
   fetching: Promise<void> | null = null;
@@ -50,6 +54,9 @@ class Pool {
     return (this.aExpires > now ? this.aUnits : 0) + (this.bExpires > now ? this.bUnits : 0);
   }
 }
+
+/** Fetch rounds a request waits for at most before it is refused for lack of leased units. */
+const MAX_FETCH_ROUNDS = 3;
 
 export class LeasedStore {
   private readonly pools: LRUCache<string, Pool>;
@@ -89,14 +96,37 @@ export class LeasedStore {
    * key at a time, shared by the requests waiting for it). Rejects with StoreUnavailableError.
    */
   decide(checks: readonly Check[], now: number): boolean | Promise<boolean> {
+    const wait = this.missing(checks, now);
+    if (wait === null) return this.settle(checks, now);
+    return this.afterFetches(checks, wait, 1);
+  }
+
+  /** The fetches the checks lack units for (joining one in flight), or null when every check can be settled now. */
+  private missing(checks: readonly Check[], now: number): Promise<void>[] | null {
     let wait: Promise<void>[] | null = null;
     for (const c of checks) {
       const pool = this.pool(c, now);
       if (pool.available(now) >= c.cost || pool.emptyUntil > now) continue;
       (wait ??= []).push(pool.fetching ?? this.fetch(pool, c, now));
     }
-    if (wait === null) return this.settle(checks, now);
-    return Promise.all(wait).then(() => this.settle(checks, this.now()));
+    return wait;
+  }
+
+  /**
+   * Settles once the fetches are in. A request that waited may still find no units: the requests
+   * waiting with it spent the slice (sized for the recent rate, not for a burst), or the grant came
+   * too late to be spent. Redis did not refuse, so it fetches again (up to MAX_FETCH_ROUNDS rounds)
+   * rather than reject with budget left in Redis.
+   */
+  private async afterFetches(checks: readonly Check[], wait: Promise<void>[], round: number): Promise<boolean> {
+    for (;;) {
+      await Promise.all(wait);
+      const now = this.now();
+      const more = round < MAX_FETCH_ROUNDS ? this.missing(checks, now) : null;
+      if (more === null) return this.settle(checks, now);
+      wait = more;
+      round++;
+    }
   }
 
   /** Gives every unspent leased unit back (clean shutdown). */
@@ -151,13 +181,14 @@ export class LeasedStore {
         pool.aUnits = pool.bUnits;
         pool.aExpires = pool.bExpires;
         pool.aAt = pool.bAt;
+        pool.aGranted = pool.bGranted;
         pool.bUnits = 0;
         pool.bExpires = 0;
       }
       pool.spent += c.cost;
       c.committed = true;
-      // prefetch when half the slice is gone
-      if (pool.fetching === null && pool.available(now) * 2 < LeasedStore.maxSlice(c) && pool.emptyUntil <= now) {
+      // prefetch when half of the current slice is gone (and nothing is queued behind it)
+      if (pool.fetching === null && pool.bUnits <= 0 && pool.aUnits * 2 < pool.aGranted && pool.emptyUntil <= now) {
         this.fetch(pool, c, now).catch(() => undefined);
       }
     }
@@ -172,6 +203,7 @@ export class LeasedStore {
       pool.aUnits = pool.bUnits;
       pool.aExpires = pool.bExpires;
       pool.aAt = pool.bAt;
+      pool.aGranted = pool.bGranted;
       pool.bUnits = 0;
     }
   }
@@ -229,11 +261,13 @@ export class LeasedStore {
           pool.aUnits = units;
           pool.aExpires = expires;
           pool.aAt = req.at;
+          pool.aGranted = units;
         } else {
           this.returnB(pool);
           pool.bUnits = units;
           pool.bExpires = expires;
           pool.bAt = req.at;
+          pool.bGranted = units;
         }
       },
       (err: Error) => {

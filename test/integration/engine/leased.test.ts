@@ -95,5 +95,20 @@ describe('global-leased', () => {
     // nothing lost: 100 + 166.67 refilled − the 2 units spent
     const tokens = Number(await clients[0]!.hget(key, 't'));
     assert.ok(Math.abs(tokens - (100 + 10_000 / 60 - 2)) < 1e-6, `${tokens} tokens left`);
-});
+  });
+
+  it('a burst larger than the slice sized for a trickle waits for more slices instead of being refused', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    // a huge shared budget: nothing may be refused. 1% of a 1 s window: slices live 10 ms, sized to
+    // twice what the engine spent in the last 10 ms — a trickle of one request per ms gets ~20
+    const e = engines('{ id: g, key: [global], algorithm: sliding-window-counter, limit: 1000000000, window: 1s, scope: global-leased, maxOverAdmission: 0.01 }', clock)[0]!;
+    for (let t = 0; t < 50; t++) {
+      assert.equal((await e.decide(facts())).kind, 'allow');
+      clock.advance(1);
+    }
+    const burst = await Promise.all(Array.from({ length: 300 }, () => e.decide(facts())));
+    assert.equal(burst.filter((v) => v.kind !== 'allow').length, 0, 'refused with budget left in Redis');
+    assert.equal(e.stats!().storeErrors, 0);
+    await e.close();
+  });
 });
