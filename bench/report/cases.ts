@@ -27,6 +27,11 @@ export const HTTP_CASES = [
   HTTP_PEERS.nginx,
 ] as const;
 
+/** ratewarden with the memory store and events to Kafka: the events' share of the Redis + Kafka case. */
+export const MEMORY_KAFKA_CASE = 'ratewarden (memory store + Kafka events)';
+/** ratewarden with the limit leased from Redis (scope global-leased) and events to Kafka: an extra row, not a target's. */
+export const LEASED_CASE = 'ratewarden (Redis leased + Kafka events)';
+
 /** node:http + undici and nothing else (bench/sidecar/servers.ts `undici-proxy`): the floor of a Node proxy. */
 export const FLOOR_PROXY = 'bare undici proxy (floor, no limiter)';
 /** Its name in the fixed-rate rows. */

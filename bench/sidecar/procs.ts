@@ -66,7 +66,7 @@ export async function ratewardenCounters(port: number): Promise<string> {
   const sent = value('ratewarden_events_sent_total');
   if (sent > 0) notes.push(`${sent} events sent`);
   const calls = value('ratewarden_store_calls_total');
-  if (calls > 0) notes.push(`${(value('ratewarden_store_decisions_total') / calls).toFixed(1)} decisions per Redis call since start`);
+  if (calls > 0) notes.push(`${calls} Redis calls, ${(value('ratewarden_store_decisions_total') / calls).toFixed(1)} decisions per call since start`);
   return notes.join(', ');
 }
 
@@ -194,6 +194,11 @@ export function runRate(url: string, rate: number, seconds: number, warmupSecond
 }
 
 export const RULE = `  - { id: bench, key: [ip], algorithm: fixed-window, limit: 1000000000, window: 1s }\n`;
+/**
+ * The same limit with scope global-leased: a sidecar leases slices of it from Redis (sized to what it
+ * spent in the last 10 ms, the grant lifetime maxOverAdmission × window) and spends them locally.
+ */
+export const LEASED_RULE = `  - { id: bench, key: [ip], algorithm: sliding-window-counter, limit: 1000000000, window: 1s, scope: global-leased, maxOverAdmission: 0.01 }\n`;
 
 
 const CLK_TCK = (() => {

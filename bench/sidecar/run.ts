@@ -7,6 +7,10 @@
  *   ratewarden, no rules                  our proxy path alone
  *   ratewarden, memory store              one fixed-window rule in memory
  *   ratewarden, Redis + Kafka events      the same rule in Redis, one event per request to Kafka
+ *   ratewarden, memory + Kafka events     the memory store with events on: what the events cost alone
+ *   ratewarden, Redis leased + Kafka      the same limit as a sliding-window counter with scope
+ *                                         global-leased (maxOverAdmission 0.01): slices from Redis,
+ *                                         spent locally — the mode for large shared limits
  *   @fastify/http-proxy + rate-limit      @fastify/rate-limit with its Redis store
  *   @fastify/http-proxy + rlf             rate-limiter-flexible RateLimiterRedis
  *   nginx limit_req                       when nginx is installed
@@ -27,9 +31,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixedRateLatency, maxRateWithCpu, type FixedRateResult } from './latency.js';
-import { benchServer, infraEnv, nginx, pinning, ratewarden, ratewardenCounters, redisServerPid, RULE, runWrk, type Proc } from './procs.js';
+import { benchServer, infraEnv, LEASED_RULE, nginx, pinning, ratewarden, ratewardenCounters, redisServerPid, RULE, runWrk, type Proc } from './procs.js';
 import { listenerPid, privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
-import { FLOOR_PROXY, FLOOR_PROXY_SHORT } from '../report/cases.js';
+import { FLOOR_PROXY, FLOOR_PROXY_SHORT, LEASED_CASE, MEMORY_KAFKA_CASE } from '../report/cases.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -237,6 +241,11 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         '',
         'ratewarden (Redis + Kafka events)',
       );
+      // the same events with the memory store: splits the Redis + Kafka case's cost between the two
+      const kafkaOnlyEnv = { KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events`, RW_CTL_PREFIX: `${tag}:ctl` };
+      await withProc(() => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, kafkaOnlyEnv, dir), (p) => measure(MEMORY_KAFKA_CASE, `http://127.0.0.1:${p.port}/`, p, false, true), '', MEMORY_KAFKA_CASE);
+      const leasedPolicy = `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:", timeout: 1s }\nrules:\n${LEASED_RULE}`;
+      await withProc(() => ratewarden(leasedPolicy, upUrl, redisKafkaEnv, dir), (p) => measure(LEASED_CASE, `http://127.0.0.1:${p.port}/`, p, true, true), '', LEASED_CASE);
     } else log('  (ratewarden Redis + Kafka skipped: REDIS_URL / KAFKA_BROKERS not set; run npm run infra:up)');
 
     if (infra.REDIS_URL) {
@@ -256,6 +265,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const plain = find('@fastify/http-proxy (no limiter)');
     if (rk && frl) log(`  target ≥ 1.5× @fastify/rate-limit (Redis): ${(rk.rps / frl.rps).toFixed(2)}×`);
     if (rk && plain) log(`  target ≥ 90% of @fastify/http-proxy: ${((rk.rps / plain.rps) * 100).toFixed(0)}%`);
+    const leased = find(LEASED_CASE);
+    if (leased && frl) log(`  with scope global-leased: ${(leased.rps / frl.rps).toFixed(2)}× @fastify/rate-limit (Redis)`);
     log(`  load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     return rows;
   } finally {
