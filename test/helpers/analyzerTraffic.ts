@@ -27,7 +27,10 @@ export function stuffing(client: string, ip: string, t: number, n: number, gapMs
 
 /** 14 minutes of event time ending a minute ago: 20 normal clients, and in the last minute 12 failed logins a second from `attacker`. */
 export function historyWithStuffing(attacker: string, attackerIp: string): Message[] {
-  const start = Date.now() - 15 * 60_000;
+  // on the 10 s grid, so the stuffing (at 13 min) starts with a window: starting in a window's last
+  // second, its first window held too few failures for the rule, and the report opened on the
+  // statistical detector alone (observe), which the tests asserting the rule's block then missed
+  const start = Math.floor((Date.now() - 15 * 60_000) / 10_000) * 10_000;
   const messages: Message[] = [];
   for (let s = 0; s < 14 * 60; s++) {
     const t = start + s * 1_000;
