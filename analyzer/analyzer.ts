@@ -469,13 +469,7 @@ export class Analyzer {
       const stop = this.metrics.scoreSeconds.startTimer();
       this.scoreSlice(part, now, result, effects);
       stop();
-      for (const effect of effects) {
-        try {
-          await effect();
-        } catch (err) {
-          this.log('error', 'applying a decision failed', { err: (err as Error).message });
-        }
-      }
+      await this.apply(effects);
       // let ingest run between slices
       if (from + slice < closed.length) await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -628,6 +622,11 @@ export class Analyzer {
       }
       if (!open) this.surging.delete(st);
     }
+    await this.apply(effects);
+  }
+
+  /** Runs decisions' effects in order; a failed one is logged and does not stop the others. */
+  private async apply(effects: readonly Effect[]): Promise<void> {
     for (const effect of effects) {
       try {
         await effect();
