@@ -242,7 +242,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
         'ratewarden (Redis + Kafka events)',
       );
       // the same events with the memory store: splits the Redis + Kafka case's cost between the two
-      const kafkaOnlyEnv = { KAFKA_BROKERS: infra.KAFKA_BROKERS ?? '', RW_EVENTS_TOPIC: `${tag}.events`, RW_CTL_PREFIX: `${tag}:ctl` };
+      const kafkaOnlyEnv = { ...redisKafkaEnv, REDIS_URL: '' }; // ratewarden() leaves an empty REDIS_URL out
       await withProc(() => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, kafkaOnlyEnv, dir), (p) => measure(MEMORY_KAFKA_CASE, `http://127.0.0.1:${p.port}/`, p, false, true), '', MEMORY_KAFKA_CASE);
       const leasedPolicy = `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:", timeout: 1s }\nrules:\n${LEASED_RULE}`;
       await withProc(() => ratewarden(leasedPolicy, upUrl, redisKafkaEnv, dir), (p) => measure(LEASED_CASE, `http://127.0.0.1:${p.port}/`, p, true, true), '', LEASED_CASE);
