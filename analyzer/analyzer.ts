@@ -179,6 +179,8 @@ export class Analyzer {
   private readonly surging = new Set<ClientState>();
   /** Requests at which an open 10 s window joins `surging` (−1: the look is off). */
   private readonly surgeAt: number;
+  /** Clients whose early look came close (earlyWatchScore): their open minute is looked at on every tick that brought events. */
+  private readonly watching = new Set<ClientState>();
   /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer. */
   private handoff: ClientState[] = [];
   /** The consumer group's warm-up mark restored from the state store, if any. */
@@ -398,6 +400,7 @@ export class Analyzer {
     if (this.partitions.size > 0 && Number.isFinite(minWatermark)) this.metrics.watermarkLag.set(Math.max(0, (now - minWatermark) / 1000));
     const result = await this.process(closed, now);
     if (this.surging.size > 0) await this.lookAtSurges(now, result);
+    if (this.watching.size > 0) await this.watchMinutes(now, result);
     for (const [pc, until] of marks) if (until > pc.scoredUntil) pc.scoredUntil = until;
     this.finishServiceWindows(minWatermark, now, result);
     await this.housekeeping(now);
@@ -577,17 +580,64 @@ export class Analyzer {
    * ratios carry their sampling noise (statistical.ts), so neither is inflated by the short span.
    */
   private scoreEarly(st: ClientState, roll: WindowAccumulator, end: number, x: Float64Array, now: number, result: TickResult, effects: Effect[]): void {
+    const fusion = this.lookEarly(st, roll, x);
+    if (fusion === null) return;
+    if (fusion.score >= this.options.openThreshold) {
+      this.decideFor(st, { start: roll.start, end, service: roll.service }, W60, fusion, now, result, effects);
+    } else if (this.options.earlyWatchScore > 0 && fusion.score >= this.options.earlyWatchScore) {
+      st.watchMinute = roll.end;
+      st.watchCount = roll.count;
+      this.watching.add(st);
+    }
+  }
+
+  /** An early look's fused score for the minute so far in `x` (null during the warm-up). */
+  private lookEarly(st: ClientState, roll: WindowAccumulator, x: Float64Array): FusionResult | null {
     const o = this.options;
-    if (roll.end < this.firstEventTs + o.warmupMs) return;
+    if (roll.end < this.firstEventTs + o.warmupMs) return null;
     x[F.latencyMs] = NaN;
     x[F.interarrivalCv] = NaN;
     const exp = expectationFor(st.b60, this.population.ring(st.tier, W60), st.seasonal, W60, roll.end, o.minHistory60s, this.scratch);
     const statistical = scoreStatistical(x, vectorToDetectorScale(x), exp, W60, o.z0, o.zScale);
     const rules = evaluateRules(x, exp, o.rules60s, W60, o.youngVolumeFactor);
-    const fusion = fuse({ sizeMs: W60, tier: st.tier, requests: x[F.requests]!, statistical, rules, series: null, autoencoder: null, expectation: exp }, o.weights);
     this.metrics.earlyLooks.inc();
-    if (fusion.score < o.openThreshold) return;
-    this.decideFor(st, { start: roll.start, end, service: roll.service }, W60, fusion, now, result, effects);
+    return fuse({ sizeMs: W60, tier: st.tier, requests: x[F.requests]!, statistical, rules, series: null, autoencoder: null, expectation: exp }, o.weights);
+  }
+
+  /**
+   * The early-look watch (earlyWatchScore): a watched client's minute so far, its closed 10 s
+   * windows plus those still open, is looked at again on every tick that brought it events, the
+   * same way as the early look. More calls only add evidence the closed windows will hold too, and
+   * ratios carry their sampling noise; the look acts at most once per minute (later ones escalate
+   * through the usual windows) and learns nothing. The watch ends when the minute closes.
+   */
+  private async watchMinutes(now: number, result: TickResult): Promise<void> {
+    const effects: Effect[] = [];
+    for (const st of this.watching) {
+      const roll = st.roll;
+      if (st.evicted || roll === null || roll.end !== st.watchMinute) {
+        this.watching.delete(st);
+        continue;
+      }
+      let count = roll.count;
+      let end = roll.start;
+      for (const acc of st.windows) {
+        if (acc.start < roll.start || acc.end > roll.end || acc.count === 0) continue;
+        count += acc.count;
+        if (acc.end > end) end = acc.end;
+      }
+      if (count === st.watchCount) continue;
+      st.watchCount = count;
+      const sofar = new WindowAccumulator(roll.start, W60, roll.routeHistory);
+      sofar.merge(roll);
+      for (const acc of st.windows) if (acc.start >= roll.start && acc.end <= roll.end) sofar.merge(acc);
+      const fusion = this.lookEarly(st, roll, sofar.vector());
+      if (fusion === null || fusion.score < this.options.openThreshold) continue;
+      this.watching.delete(st);
+      // the report covers the minute up to the client's latest event
+      this.decideFor(st, { start: roll.start, end: Math.min(end, Math.max(roll.start + 1, st.ctx.lastTs + 1)), service: sofar.service }, W60, fusion, now, result, effects);
+    }
+    await this.apply(effects);
   }
 
   /**

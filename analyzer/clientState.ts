@@ -109,6 +109,9 @@ export class ClientState {
   evicted = false;
   /** End of the open 10 s window an open-window look last acted on (not persisted). */
   lookedAt = -1;
+  /** End of the open minute an early-look watch follows, and the minute's requests at its last look (not persisted). */
+  watchMinute = -1;
+  watchCount = 0;
   /** Fused score of the last scored window (any size). */
   lastScore = 0;
   /** Learned something since its last state snapshot (analyzer/state/). */

@@ -117,6 +117,15 @@ export interface DetectionOptions {
    * reports, never learns.
    */
   readonly openWindowLook: boolean;
+  /**
+   * Early-look watch: an early look that fuses at least this (but below openThreshold) keeps the
+   * client watched until its minute closes; on every tick that brought it new events, the minute
+   * so far (its closed 10 s windows plus the open ones) is looked at again, so the call that
+   * completes the evidence acts within a tick instead of when its 10 s window closes (+ the
+   * lateness). Same reading as the early look: opens or raises reports, never learns. 0 turns it
+   * off.
+   */
+  readonly earlyWatchScore: number;
 }
 
 export const DEFAULT_DETECTION: DetectionOptions = {
@@ -167,6 +176,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
   recentWindows: 12,
   earlyLookMs: 20_000,
   openWindowLook: true,
+  earlyWatchScore: 0.3,
 };
 
 export function detectionOptions(overrides: Partial<DetectionOptions> = {}): DetectionOptions {

@@ -232,6 +232,48 @@ test('without the early look the same failures wait for the minute to close', as
   assert.equal(await counter(s, 'ratewarden_early_looks_total'), 0);
 });
 
+/** A slower brute force: a failed login every 7 s, so the early look at 20 s holds three and the fourth is in the open window. */
+const slowerLogins = (t: number): CallEvent[] => (t >= SLOW_START && (t - SLOW_START) % 7_000 === 0 ? [ev({ ts: t + 500, client: 'apiKey:00000000000051ee', ip: '198.51.100.7', method: 'POST', route: '/login', status: 401, uaHash: 'ua-slow' })] : []);
+
+test('a watched minute reports on the call that completes the evidence, from the open window', async () => {
+  const s = setup();
+  const opened = (await drive(s, 240, slowerLogins)).filter((r) => r.client === 'apiKey:00000000000051ee');
+  assert.equal(opened.length, 1, 'one report for the episode');
+  const r = opened[0]!;
+  assert.equal(r.window.sizeMs, 60_000);
+  assert.equal(r.window.start, SLOW_START);
+  // the fourth failure (21.5 s) is in the 10 s window [20 s, 30 s), still open when the report opens
+  assert.ok(r.window.end > SLOW_START + 21_500 && r.window.end <= SLOW_START + 30_000, `window up to ${(r.window.end - SLOW_START) / 1000} s`);
+  assert.ok(r.ts < SLOW_START + 30_000, `reported ${(r.ts - SLOW_START) / 1000} s after the first failure`);
+  assert.match(r.summary, /ratio_401_403_1m/);
+});
+
+test('without the watch the same failures wait for the next early look', async () => {
+  const s = setup(ACT, 60_000, { earlyWatchScore: 0 });
+  const opened = (await drive(s, 240, slowerLogins)).filter((r) => r.client === 'apiKey:00000000000051ee');
+  assert.equal(opened.length, 1);
+  assert.equal(opened[0]!.window.end, SLOW_START + 30_000, 'the minute up to its third closed 10 s window');
+  assert.ok(opened[0]!.ts >= SLOW_START + 32_000, `first report ${(opened[0]!.ts - SLOW_START) / 1000} s after the first failure`);
+});
+
+test('a watch looks again only on ticks that brought the client events', async () => {
+  // three failures (0.5, 7.5, 14.5 s), then one success at 25.5 s and nothing else in the minute
+  const stopped = (t: number): CallEvent[] => {
+    if (t === SLOW_START + 25_000) return [ev({ ts: t + 500, client: 'apiKey:00000000000051ee', ip: '198.51.100.7', route: '/api/me', status: 200, uaHash: 'ua-slow' })];
+    return t < SLOW_START + 20_000 ? slowerLogins(t) : [];
+  };
+  const run = async (detection: Partial<DetectionOptions>) => {
+    const s = setup(ACT, 60_000, detection);
+    const opened = await drive(s, 240, stopped);
+    return { looks: await counter(s, 'ratewarden_early_looks_total'), mine: opened.filter((r) => r.client === 'apiKey:00000000000051ee') };
+  };
+  const watched = await run({});
+  const unwatched = await run({ earlyWatchScore: 0 });
+  // watched from the early look at 22 s to the minute's close: one look, on the tick after the success, not one per tick
+  assert.equal(watched.looks - unwatched.looks, 1);
+  assert.deepEqual(watched.mine.map((r) => r.window), unwatched.mine.map((r) => r.window), 'a success adds no evidence: the watch reports nothing the early looks do not');
+});
+
 const FLOODER = 'ip:203.0.113.50';
 /** 60 requests a second from a client never seen before. */
 const flood = (t: number): CallEvent[] => Array.from({ length: 60 }, (_, j) => ev({ ts: t + Math.floor((j * 1000) / 60), client: FLOODER, ip: '203.0.113.50', route: `/api/search` }));
