@@ -27,7 +27,7 @@ import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
 import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
-import { compromisedKey, evaluateRules, keySharing, keySharingBurst, volumetric } from './detectors/rules.js';
+import { compromisedKey, evaluateRules, keySharing, keySharingBurst, volumetric, type RuleHit } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
 import { scoreStatistical, type StatisticalResult } from './detectors/statistical.js';
@@ -179,6 +179,8 @@ export class Analyzer {
   private readonly surging = new Set<ClientState>();
   /** Requests at which an open 10 s window joins `surging` (−1: the look is off). */
   private readonly surgeAt: number;
+  /** Credentials that met a new address or a stranger since the last tick: their identity rules are looked at (openWindowLook). */
+  private readonly newcomers = new Set<ClientState>();
   /** Clients whose early look came close (earlyWatchScore): their open minute is looked at on every tick that brought events. */
   private readonly watching = new Set<ClientState>();
   /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer. */
@@ -271,7 +273,8 @@ export class Analyzer {
     if (acc.count === this.surgeAt) this.surging.add(st);
     if (st.credential) {
       const minute = Math.floor(ts / 60_000);
-      (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
+      const moved = (st.ids ??= new KeyIdentities(minute)).observe(hashString(e.ip), e.uaHash === null ? 0 : hashString(e.uaHash) || 1, minute);
+      if (moved && this.surgeAt > 0) this.newcomers.add(st);
     }
     if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
   }
@@ -400,6 +403,7 @@ export class Analyzer {
     if (this.partitions.size > 0 && Number.isFinite(minWatermark)) this.metrics.watermarkLag.set(Math.max(0, (now - minWatermark) / 1000));
     const result = await this.process(closed, now);
     if (this.surging.size > 0) await this.lookAtSurges(now, result);
+    if (this.newcomers.size > 0) await this.lookAtNewcomers(now, result);
     if (this.watching.size > 0) await this.watchMinutes(now, result);
     for (const [pc, until] of marks) if (until > pc.scoredUntil) pc.scoredUntil = until;
     this.finishServiceWindows(minWatermark, now, result);
@@ -523,20 +527,7 @@ export class Analyzer {
         const slow = st.lowSlow.update(x, o.lowAndSlow);
         if (slow) rules.push(slow);
       }
-      let recentIps = -1;
-      if (st.ids) {
-        const minute = Math.floor((acc.end - 1) / 60_000);
-        recentIps = st.ids.ips.seenSince(minute - o.keySharing.horizonMinutes + 1);
-        let shared = keySharing(recentIps, st.usualIps, o.keySharing);
-        if (!shared && st.usualIpsN > 0) {
-          // its start: distinct new devices within a couple of minutes, against the minutes before
-          const devices = st.ids.debutsSince(minute, o.keySharing.burstMinutes);
-          if (devices > 0) shared = keySharingBurst(devices, st.ids.debutsSince(minute, o.keySharing.horizonMinutes) - devices, st.usualIps, o.keySharing);
-        }
-        if (shared) rules.push(shared);
-        const taken = compromisedKey(st.ids.strangerRequests(minute), st.ids.ips.newSince(minute - 9), o.compromisedKey);
-        if (taken) rules.push(taken);
-      }
+      const recentIps = st.ids ? this.identityRules(st, st.ids, Math.floor((acc.end - 1) / 60_000), rules) : -1;
       let series: number | null = null;
       if (is10) {
         st.series ??= this.seriesFactory.create('light');
@@ -672,6 +663,56 @@ export class Analyzer {
       }
       if (!open) this.surging.delete(st);
     }
+    await this.apply(effects);
+  }
+
+  /**
+   * The identity rules of a credential (key sharing, its start, compromised key) as of `minute`,
+   * appended to `out`. Returns the distinct IPs of the horizon (learned as the usual count).
+   */
+  private identityRules(st: ClientState, ids: KeyIdentities, minute: number, out: RuleHit[]): number {
+    const o = this.options;
+    const recentIps = ids.ips.seenSince(minute - o.keySharing.horizonMinutes + 1);
+    let shared = keySharing(recentIps, st.usualIps, o.keySharing);
+    if (!shared && st.usualIpsN > 0) {
+      // its start: distinct new devices within a couple of minutes, against the minutes before
+      const devices = ids.debutsSince(minute, o.keySharing.burstMinutes);
+      if (devices > 0) shared = keySharingBurst(devices, ids.debutsSince(minute, o.keySharing.horizonMinutes) - devices, st.usualIps, o.keySharing);
+    }
+    if (shared) out.push(shared);
+    const taken = compromisedKey(ids.strangerRequests(minute), ids.ips.newSince(minute - 9), o.compromisedKey);
+    if (taken) out.push(taken);
+    return recentIps;
+  }
+
+  /**
+   * The open-window look at identities (openWindowLook): a credential that met a new address or a
+   * stranger since the last tick has its identity rules read at once, as its closed window will
+   * read them, instead of when that window closes plus the lateness. The tables only grow within
+   * the minute, so this never reports what the closed window would not; it acts at most once per
+   * window (shared with the volumetric look) and learns nothing. Counted in
+   * ratewarden_open_window_looks_total.
+   */
+  private async lookAtNewcomers(now: number, result: TickResult): Promise<void> {
+    const o = this.options;
+    const effects: Effect[] = [];
+    for (const st of this.newcomers) {
+      const ids = st.ids;
+      const last = st.ctx.lastTs;
+      // the window of its latest call, if still open (a closed one was just read by the usual path)
+      const acc = st.windows.find((w) => w.start <= last && last < w.end);
+      if (st.evicted || ids === null || acc === undefined || st.lookedAt === acc.end || acc.end < this.firstEventTs + o.warmupMs) continue;
+      this.metrics.openWindowLooks.inc();
+      const rules: RuleHit[] = [];
+      this.identityRules(st, ids, Math.floor(last / 60_000), rules);
+      if (rules.length === 0) continue;
+      const exp = expectationFor(st.b10, this.population.ring(st.tier, W10), st.seasonal, W10, acc.end, o.minHistory10s, this.scratch);
+      const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules, series: null, autoencoder: null, expectation: exp }, o.weights);
+      if (fusion.score < o.openThreshold) continue;
+      st.lookedAt = acc.end;
+      this.decideFor(st, { start: acc.start, end: Math.min(acc.end, last + 1), service: acc.service }, W10, fusion, now, result, effects);
+    }
+    this.newcomers.clear();
     await this.apply(effects);
   }
 

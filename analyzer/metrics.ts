@@ -20,7 +20,7 @@ export class AnalyzerMetrics {
   readonly windowsClosed = new Counter({ name: 'ratewarden_windows_closed_total', help: 'Client windows closed', labelNames: ['window'], registers: [this.registry] });
   readonly windowsPartial = new Counter({ name: 'ratewarden_windows_partial_total', help: 'Windows closed early on partition revocation (not scored)', registers: [this.registry] });
   readonly earlyLooks = new Counter({ name: 'ratewarden_early_looks_total', help: 'Open minutes scored before they closed (earlyLookMs, and the watch of earlyWatchScore)', registers: [this.registry] });
-  readonly openWindowLooks = new Counter({ name: 'ratewarden_open_window_looks_total', help: 'Open 10 s windows checked for a volumetric burst before they closed (openWindowLook)', registers: [this.registry] });
+  readonly openWindowLooks = new Counter({ name: 'ratewarden_open_window_looks_total', help: 'Open 10 s windows looked at before they closed (openWindowLook): volumetric bursts, identity rules', registers: [this.registry] });
   readonly actions = new Counter({ name: 'ratewarden_actions_total', help: 'Actions written to the control plane', labelNames: ['action'], registers: [this.registry] });
   readonly controlErrors = new Counter({ name: 'ratewarden_control_write_errors_total', help: 'Control-plane writes that failed', registers: [this.registry] });
   readonly reportErrors = new Counter({ name: 'ratewarden_report_store_errors_total', help: 'Report store operations that failed', registers: [this.registry] });

@@ -111,10 +111,11 @@ export interface DetectionOptions {
    */
   readonly earlyLookMs: number;
   /**
-   * Open-window look: a client whose open 10 s window already holds rules10s.minRequests is
+   * Open-window looks: a client whose open 10 s window already holds rules10s.minRequests is
    * checked for a volumetric burst on every tick instead of when the window closes (+ the
-   * lateness). Reads the count only, which the closed window can only exceed; opens or raises
-   * reports, never learns.
+   * lateness), and a credential that met a new address or a stranger has its identity rules (key
+   * sharing, compromised key) read at the next tick. Both read evidence the closed window can only
+   * exceed; they open or raise reports, never learn.
    */
   readonly openWindowLook: boolean;
   /**

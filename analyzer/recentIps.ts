@@ -122,11 +122,14 @@ export class KeyIdentities {
     this.since = minute;
   }
 
-  /** Ingest path: one request from `ipHash` with `uaHash` (0: no user agent) in `minute`. */
-  observe(ipHash: number, uaHash: number, minute: number): void {
+  /**
+   * Ingest path: one request from `ipHash` with `uaHash` (0: no user agent) in `minute`. Returns
+   * whether it moved what the identity rules read: an address new to the table, or a stranger.
+   */
+  observe(ipHash: number, uaHash: number, minute: number): boolean {
     const ipFirst = this.ips.touch(ipHash, minute);
     const ipInserted = this.ips.inserted;
-    if (uaHash === 0) return;
+    if (uaHash === 0) return ipInserted;
     const uaFirst = this.uas.touch(uaHash, minute);
     // a stranger: both the address and the agent are new within the span, on a key older than that
     if (minute - this.since >= STRANGER_SPAN && minute - ipFirst < STRANGER_SPAN && minute - uaFirst < STRANGER_SPAN) {
@@ -134,7 +137,9 @@ export class KeyIdentities {
       const slot = minute % STRANGER_SPAN;
       if (this.strangers[slot]! < 65535) this.strangers[slot]!++;
       if (ipInserted && this.uas.inserted && this.debuts[slot]! < 65535) this.debuts[slot]!++;
+      return true;
     }
+    return ipInserted;
   }
 
   private advance(minute: number): void {

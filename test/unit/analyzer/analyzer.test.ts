@@ -274,6 +274,37 @@ test('a watch looks again only on ticks that brought the client events', async (
   assert.deepEqual(watched.mine.map((r) => r.window), unwatched.mine.map((r) => r.window), 'a success adds no evidence: the watch reports nothing the early looks do not');
 });
 
+const SHARED = 'apiKey:0000000000000000';
+/** Three people the key was handed to, each with their own device and network, 1, 2 and 3 s into the window starting at `start`. */
+const sharers = (start: number) => (t: number): CallEvent[] => {
+  const i = (t - start) / 1_000;
+  return i >= 1 && i <= 3 ? [ev({ ts: t + 100, client: SHARED, ip: `82.${i}.1.1`, uaHash: `sharer-${i}` })] : [];
+};
+
+/** Drives until the normal clients have a usual ten-minute IP count (11 minutes), then to the next 10 s window. */
+async function established(s: ReturnType<typeof setup>) {
+  await drive(s, 11 * 60 + 10 - ((s.now - T0) / 1_000) % 10);
+  assert.equal(s.now % 10_000, 0);
+  return s.now;
+}
+
+test('key sharing is reported from the open window on the call of the third new device', async () => {
+  const s = setup();
+  const start = await established(s);
+  const r = reportedBeforeClose(await drive(s, 30, sharers(start)), SHARED, 10_000, start, 4_000);
+  assert.match(r.summary, /key sharing: 3 new devices/);
+  assert.ok((await counter(s, 'ratewarden_open_window_looks_total')) >= 3, 'one look per new address');
+});
+
+test('without the open-window look the same key sharing waits for its window to close', async () => {
+  const s = setup(ACT, 60_000, { openWindowLook: false });
+  const start = await established(s);
+  const mine = (await drive(s, 30, sharers(start))).filter((r) => r.client === SHARED);
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0]!.window.end, start + 10_000);
+  assert.ok(mine[0]!.ts >= start + 12_000, `first report ${(mine[0]!.ts - start) / 1000} s after the first sharer`);
+});
+
 const FLOODER = 'ip:203.0.113.50';
 /** 60 requests a second from a client never seen before. */
 const flood = (t: number): CallEvent[] => Array.from({ length: 60 }, (_, j) => ev({ ts: t + Math.floor((j * 1000) / 60), client: FLOODER, ip: '203.0.113.50', route: `/api/search` }));

@@ -145,6 +145,17 @@ test('new devices: a request bringing both an IP and an agent the key never show
   assert.equal(young.debutsSince(3, 2), 0);
 });
 
+test('observe says when a request moved what the identity rules read: a new address or a stranger', () => {
+  const ids = established();
+  assert.equal(ids.observe(hashString('10.0.0.1'), hashString('owner-ua'), 30), false, 'the owner as usual');
+  assert.equal(ids.observe(hashString('10.0.0.1'), hashString('owner-ua/2'), 30), false, 'a browser update: new agent, known address');
+  assert.equal(ids.observe(hashString('100.64.0.1'), hashString('owner-ua'), 30), true, 'a new address');
+  assert.equal(ids.observe(hashString('100.64.0.1'), hashString('owner-ua'), 30), false, 'the same address again');
+  assert.equal(ids.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 31), true, 'a stranger');
+  assert.equal(ids.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 31), true, 'still a stranger on its next request');
+  assert.equal(ids.observe(hashString('45.0.0.1'), 0, 31), true, 'a new address without an agent');
+});
+
 test('key sharing as it starts: a few new devices within two minutes on an established key, more if the key usually meets many', () => {
   const t = DEFAULT_DETECTION.keySharing;
   assert.deepEqual([t.burstMinutes, t.burstDevices], [2, 3], 'the thresholds below assume the defaults');
