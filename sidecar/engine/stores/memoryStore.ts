@@ -5,10 +5,12 @@ import { shouldConsume, type Check } from '../check.js';
 /**
  * Counters in this process's memory: an LRU bounded by `maxKeys` distinct keys (client keys such as
  * `apiKey:…` or `ip:…|header:…`), each entry holding the state of every rule keyed on it — so a
- * request under five rules keyed by API key costs one lookup, not five. lru-cache expires entries
- * lazily on access (`ttlAutopurge: false`: no timer per key); an entry's TTL is the longest idle
- * horizon of the rules it holds (after which no state means the same as the state) and is renewed on
- * every access. A full cache evicts the least recently used key — counted, because clients create keys.
+ * request under five rules keyed by API key costs one lookup, not five. Entries expire lazily on
+ * access, on the engine's clock: an entry's TTL is the longest idle horizon of the rules it holds
+ * (after which no state means the same as the state) and is renewed on every decision. The expiry
+ * is kept here rather than by lru-cache's `ttl`, whose per-access clock reads and bookkeeping cost
+ * about a quarter of a memory-store decision. A full cache evicts the least recently used key —
+ * counted, because clients create keys.
  *
  * Decisions are synchronous, hence atomic: every check is evaluated, then the ones that should count
  * consume (`shouldConsume`).
@@ -19,7 +21,9 @@ import { shouldConsume, type Check } from '../check.js';
 interface Entry {
   /** State per rule slot. */
   states: unknown[];
+  /** Idle horizon (ms) and the time of the last decision: idle longer than `ttl`, the states are dropped. */
   ttl: number;
+  used: number;
 }
 
 export class MemoryStore {
@@ -35,9 +39,6 @@ export class MemoryStore {
   ) {
     this.lru = new LRUCache<string, Entry>({
       max: maxKeys,
-      ttl: 60_000, // replaced per entry on set
-      ttlAutopurge: false,
-      updateAgeOnGet: true,
       dispose: (_v, _k, reason) => {
         if (reason === 'evict') {
           this.evicted++;
@@ -83,6 +84,11 @@ export class MemoryStore {
       if (c.key !== lastKey) {
         lastKey = c.key;
         entry = this.lru.get(c.key);
+        if (entry !== undefined) {
+          // idle past its horizon: no state means the same as the state it held
+          if (now - entry.used > entry.ttl) entry.states = [];
+          entry.used = now;
+        }
       }
       const s = entry === undefined ? undefined : entry.states[this.slot(c)];
       c.state = s;
@@ -97,23 +103,20 @@ export class MemoryStore {
       c.committed = false;
       if (!shouldConsume(c, pass)) continue;
       const after = c.rule.impl.consume(before, this.demand(c), now, c.status !== REJECT, c.token);
-      if (before === undefined) this.keep(c, after);
+      if (before === undefined) this.keep(c, after, now);
       c.committed = pass && c.status !== REJECT && !c.rule.countRejected;
     }
     return pass;
   }
 
   /** Stores a new state (the first for this rule and key), extending the entry's TTL if this rule needs longer. */
-  private keep(c: Check, state: unknown): void {
+  private keep(c: Check, state: unknown, now: number): void {
     const ttl = Math.max(1, c.rule.impl.idleMs(c));
     let entry = this.lru.get(c.key);
     if (entry === undefined) {
-      entry = { states: [], ttl };
-      this.lru.set(c.key, entry, { ttl });
-    } else if (ttl > entry.ttl) {
-      entry.ttl = ttl;
-      this.lru.set(c.key, entry, { ttl });
-    }
+      entry = { states: [], ttl, used: now };
+      this.lru.set(c.key, entry);
+    } else if (ttl > entry.ttl) entry.ttl = ttl;
     entry.states[this.slot(c)] = state;
   }
 

@@ -254,6 +254,31 @@ describe('concurrency', () => {
   });
 });
 
+describe('concurrency idle', () => {
+  it('idle past idleMs after its last lease, its state answers exactly as no state', () => {
+    const base = { limit: 3, windowMs: 500, burst: 3, cost: 1, maxDelayMs: 0, queue: false };
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 2_000 }), (gaps, extra) => {
+        let s: ReturnType<typeof concurrency.consume> | undefined;
+        let t = EDGE;
+        gaps.forEach((dt, i) => {
+          t += dt;
+          const r = result();
+          concurrency.evaluate(s, base, t, r);
+          if (r.status !== REJECT) s = concurrency.consume(s, base, t, true, `l${i}`);
+        });
+        const later = t + concurrency.idleMs(base) + extra;
+        const kept = result();
+        const none = result();
+        concurrency.evaluate(s, base, later, kept);
+        concurrency.evaluate(undefined, base, later, none);
+        assert.deepEqual(kept, none);
+      }),
+      RUNS,
+    );
+  });
+});
+
 describe('every algorithm', () => {
   const cases: Array<[string, LocalAlgorithm<unknown>, Omit<Demand, 'cost'>]> = [
     ['fixed window', fixedWindow as LocalAlgorithm<unknown>, { limit: 10, windowMs: W, burst: 10, maxDelayMs: 0, queue: false }],
@@ -277,6 +302,22 @@ describe('every algorithm', () => {
           const later = result();
           alg.evaluate(structuredClone(state), d, t + r.waitMs, later);
           assert.notEqual(later.status, REJECT, `still rejected ${r.waitMs} ms later`);
+        }),
+        RUNS,
+      );
+    });
+
+    it(`${name}: idle past idleMs, its state answers exactly as no state (what the memory store's lazy expiry relies on)`, () => {
+      fc.assert(
+        fc.property(steps(3), startOffset, fc.integer({ min: 1, max: 3 * W }), fc.integer({ min: 1, max: 3 }), (seq, off, extra, cost) => {
+          const { state, t } = run(alg, base, EDGE - off, seq);
+          const d = { ...base, cost };
+          const later = t + alg.idleMs(d) + extra;
+          const kept = result();
+          const none = result();
+          alg.evaluate(structuredClone(state), d, later, kept);
+          alg.evaluate(undefined, d, later, none);
+          assert.deepEqual(kept, none);
         }),
         RUNS,
       );
