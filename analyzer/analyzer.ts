@@ -22,7 +22,7 @@ import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencod
 import { mulberry32 } from '../models/ml/prng.js';
 import type { Policy } from '../models/policy/index.js';
 import { Actuator, type ActiveAction } from './actions/actuator.js';
-import { expectationBuffers, expectationFor } from './baselines/expectation.js';
+import { expectationBuffers, expectationFor, type Expectation } from './baselines/expectation.js';
 import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
@@ -653,12 +653,7 @@ export class Analyzer {
           const exp = expectationFor(st.b10, this.population.ring(st.tier, W10), st.seasonal, W10, acc.end, o.minHistory10s, this.scratch);
           if (exp.source === 'none') continue;
           const burst = volumetric(acc.count, exp, o.rules10s, W10, o.youngVolumeFactor);
-          if (!burst) continue;
-          const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules: [burst], series: null, autoencoder: null, expectation: exp }, o.weights);
-          if (fusion.score < o.openThreshold) continue;
-          st.lookedAt = acc.end;
-          // the report covers the window up to the client's latest event
-          this.decideFor(st, { start: acc.start, end: Math.min(acc.end, Math.max(acc.start + 1, st.ctx.lastTs + 1)), service: acc.service }, W10, fusion, now, result, effects);
+          if (burst) this.actOnOpenWindow(st, acc, exp, [burst], now, result, effects);
         }
       }
       if (!open) this.surging.delete(st);
@@ -707,13 +702,22 @@ export class Analyzer {
       this.identityRules(st, ids, Math.floor(last / 60_000), rules);
       if (rules.length === 0) continue;
       const exp = expectationFor(st.b10, this.population.ring(st.tier, W10), st.seasonal, W10, acc.end, o.minHistory10s, this.scratch);
-      const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules, series: null, autoencoder: null, expectation: exp }, o.weights);
-      if (fusion.score < o.openThreshold) continue;
-      st.lookedAt = acc.end;
-      this.decideFor(st, { start: acc.start, end: Math.min(acc.end, last + 1), service: acc.service }, W10, fusion, now, result, effects);
+      this.actOnOpenWindow(st, acc, exp, rules, now, result, effects);
     }
     this.newcomers.clear();
     await this.apply(effects);
+  }
+
+  /**
+   * An open-window look's rule hits on the open window `acc`, fused alone (a look reads no
+   * statistics): at the open threshold the look acts, once per window, on a report covering the
+   * window up to the client's latest event.
+   */
+  private actOnOpenWindow(st: ClientState, acc: WindowAccumulator, exp: Expectation, rules: RuleHit[], now: number, result: TickResult, effects: Effect[]): void {
+    const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules, series: null, autoencoder: null, expectation: exp }, this.options.weights);
+    if (fusion.score < this.options.openThreshold) return;
+    st.lookedAt = acc.end;
+    this.decideFor(st, { start: acc.start, end: Math.min(acc.end, Math.max(acc.start + 1, st.ctx.lastTs + 1)), service: acc.service }, W10, fusion, now, result, effects);
   }
 
   /** Runs decisions' effects in order; a failed one is logged and does not stop the others. */

@@ -53,6 +53,16 @@ class Pool {
   available(now: number): number {
     return (this.aExpires > now ? this.aUnits : 0) + (this.bExpires > now ? this.bUnits : 0);
   }
+
+  /** The current grant is used up (or gone): the next one becomes current. */
+  promote(): void {
+    this.aUnits = this.bUnits;
+    this.aExpires = this.bExpires;
+    this.aAt = this.bAt;
+    this.aGranted = this.bGranted;
+    this.bUnits = 0;
+    this.bExpires = 0;
+  }
 }
 
 /** Fetch rounds a request waits for at most before it is refused for lack of leased units. */
@@ -177,13 +187,7 @@ export class LeasedStore {
       cost -= fromA;
       if (cost > 0) {
         pool.bUnits -= cost;
-        // the current grant is used up: the next one becomes current
-        pool.aUnits = pool.bUnits;
-        pool.aExpires = pool.bExpires;
-        pool.aAt = pool.bAt;
-        pool.aGranted = pool.bGranted;
-        pool.bUnits = 0;
-        pool.bExpires = 0;
+        pool.promote();
       }
       pool.spent += c.cost;
       c.committed = true;
@@ -199,13 +203,7 @@ export class LeasedStore {
   private expire(pool: Pool, now: number): void {
     if (pool.aUnits > 0 && pool.aExpires <= now) this.returnA(pool);
     if (pool.bUnits > 0 && pool.bExpires <= now) this.returnB(pool);
-    if (pool.aUnits <= 0 && pool.bUnits > 0) {
-      pool.aUnits = pool.bUnits;
-      pool.aExpires = pool.bExpires;
-      pool.aAt = pool.bAt;
-      pool.aGranted = pool.bGranted;
-      pool.bUnits = 0;
-    }
+    if (pool.aUnits <= 0 && pool.bUnits > 0) pool.promote();
   }
 
   private returnA(pool: Pool): void {
