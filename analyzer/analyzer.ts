@@ -675,7 +675,7 @@ export class Analyzer {
       if (devices > 0) shared = keySharingBurst(devices, ids.debutsSince(minute, o.keySharing.horizonMinutes) - devices, st.usualIps, o.keySharing);
     }
     if (shared) out.push(shared);
-    const taken = compromisedKey(ids.strangerRequests(minute), ids.ips.newSince(minute - 9), o.compromisedKey);
+    const taken = compromisedKey(ids.strangerRequests(minute), ids.strangerAddresses(minute), o.compromisedKey);
     if (taken) out.push(taken);
     return recentIps;
   }

@@ -42,7 +42,10 @@ export interface KeySharingThresholds {
 export interface CompromisedKeyThresholds {
   /** Requests over ten minutes from strangers (a new IP with a new user agent) on an established key … */
   readonly minRequests: number;
-  /** … from at least this many new IPs. */
+  /**
+   * … from at least this many new IPs that a new user agent came from (an owner's new device brings
+   * one; the owner's known device roaming to a new network brings none).
+   */
   readonly minNewIps: number;
 }
 
@@ -168,7 +171,7 @@ export const DEFAULT_DETECTION: DetectionOptions = {
     minSequentialShare: 0.5,
   },
   keySharing: { horizonMinutes: 10, minIps: 16, factor: 2, margin: 6, burstMinutes: 2, burstDevices: 3 },
-  compromisedKey: { minRequests: 8, minNewIps: 2 },
+  compromisedKey: { minRequests: 2, minNewIps: 2 },
   youngVolumeFactor: 2,
   lowAndSlow: { span: 10, minAuthFailures: 30, minSequential: 20, minShare: 0.5 },
   serviceThreshold: 0.9,

@@ -7,8 +7,9 @@
  *
  * Fixed tables — 64 IPs and 16 user agents; when full, the entry seen longest ago is replaced — so
  * counts are exact up to 64 distinct IPs per horizon and saturate there, and "new" means "not seen
- * since the table last held it". Plus two ten-minute rings of per-minute counts (strangers, debuts).
- * About 1 KB (1,080 bytes: see `bytes`), only for API-key and user clients.
+ * since the table last held it". Plus three ten-minute rings of per-minute counts (strangers,
+ * debuts, stranger addresses). About 1 KB (1,100 bytes: see `bytes`), only for API-key and user
+ * clients.
  */
 export const IP_CAPACITY = 64;
 export const UA_CAPACITY = 16;
@@ -99,6 +100,8 @@ export interface KeyIdentitiesState {
   readonly strangers: Uint16Array;
   /** Absent in snapshots written before debuts were counted (restored as zeros). */
   readonly debuts?: Uint16Array;
+  /** Absent in snapshots written before stranger addresses were counted (restored as zeros). */
+  readonly strangerIps?: Uint16Array;
   readonly ips: SeenTableState;
   readonly uas: SeenTableState;
 }
@@ -114,6 +117,13 @@ export class KeyIdentities {
    * and no earlier debut brought — one per new device in a new place.
    */
   private readonly debuts = new Uint16Array(STRANGER_SPAN);
+  /**
+   * Of the strangers, per minute (same ring and clock), those that brought their address to the
+   * table: one per new address a new user agent came from. An owner's new device counts one; its
+   * old device roaming to a new network counts none (its agent is known); an intruder spreading
+   * over hosts counts one per host.
+   */
+  private readonly strangerIps = new Uint16Array(STRANGER_SPAN);
   private strangerMinute = 0;
   /** Minute of the first request seen. */
   readonly since: number;
@@ -137,6 +147,7 @@ export class KeyIdentities {
       const slot = minute % STRANGER_SPAN;
       if (this.strangers[slot]! < 65535) this.strangers[slot]!++;
       if (ipInserted && this.uas.inserted && this.debuts[slot]! < 65535) this.debuts[slot]!++;
+      if (ipInserted && this.strangerIps[slot]! < 65535) this.strangerIps[slot]!++;
       return true;
     }
     return ipInserted;
@@ -148,6 +159,7 @@ export class KeyIdentities {
     for (let m = Math.max(this.strangerMinute + 1, minute - STRANGER_SPAN + 1); m <= minute; m++) {
       this.strangers[m % STRANGER_SPAN] = 0;
       this.debuts[m % STRANGER_SPAN] = 0;
+      this.strangerIps[m % STRANGER_SPAN] = 0;
     }
     this.strangerMinute = minute;
   }
@@ -155,6 +167,11 @@ export class KeyIdentities {
   /** Requests from strangers in the last ten minutes up to `minute`. */
   strangerRequests(minute: number): number {
     return this.sum(this.strangers, minute, STRANGER_SPAN);
+  }
+
+  /** New addresses strangers came from (see `strangerIps`) in the last ten minutes up to `minute`. */
+  strangerAddresses(minute: number): number {
+    return this.sum(this.strangerIps, minute, STRANGER_SPAN);
   }
 
   /** Debuts (new devices in new places, see `debuts`) in the last `minutes` (≤ 10) up to `minute`. */
@@ -170,19 +187,20 @@ export class KeyIdentities {
   }
 
   get bytes(): number {
-    return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + this.debuts.byteLength + 32;
+    return this.ips.bytes + this.uas.bytes + this.strangers.byteLength + this.debuts.byteLength + this.strangerIps.byteLength + 32;
   }
 
-  exportState(): KeyIdentitiesState & { readonly debuts: Uint16Array } {
-    return { since: this.since, strangerMinute: this.strangerMinute, strangers: this.strangers.slice(), debuts: this.debuts.slice(), ips: this.ips.exportState(), uas: this.uas.exportState() };
+  exportState(): KeyIdentitiesState & { readonly debuts: Uint16Array; readonly strangerIps: Uint16Array } {
+    return { since: this.since, strangerMinute: this.strangerMinute, strangers: this.strangers.slice(), debuts: this.debuts.slice(), strangerIps: this.strangerIps.slice(), ips: this.ips.exportState(), uas: this.uas.exportState() };
   }
 
   static fromState(s: KeyIdentitiesState): KeyIdentities {
-    if (s.strangers.length !== STRANGER_SPAN || (s.debuts !== undefined && s.debuts.length !== STRANGER_SPAN)) throw new Error('key identities state has another shape');
+    if (s.strangers.length !== STRANGER_SPAN || (s.debuts !== undefined && s.debuts.length !== STRANGER_SPAN) || (s.strangerIps !== undefined && s.strangerIps.length !== STRANGER_SPAN)) throw new Error('key identities state has another shape');
     const k = new KeyIdentities(s.since);
     k.strangerMinute = s.strangerMinute;
     k.strangers.set(s.strangers);
     if (s.debuts) k.debuts.set(s.debuts);
+    if (s.strangerIps) k.strangerIps.set(s.strangerIps);
     k.ips.importState(s.ips);
     k.uas.importState(s.uas);
     return k;

@@ -13,7 +13,7 @@
  *   distinct never-seen devices (new IP with a new user agent) within a couple of minutes on an
  *   established key (keySharingBurst).
  * - compromised_key — an established key used, over ten minutes, by strangers: requests from an IP
- *   and a user agent both new to the key (≥ minRequests, from ≥ minNewIps new IPs), while its owner
+ *   and a user agent both new to the key (≥ minRequests, from ≥ minNewIps such new IPs), while its owner
  *   may go on using it as before.
  * - low_and_slow — over the last `span` minutes: sustained auth failures or sustained enumeration
  *   at a rate too low for the per-window rules. (A sustained rise in plain volume is the
@@ -162,11 +162,14 @@ export function keySharingBurst(devices: number, before: number, usual: number, 
   return ruleHit('key_sharing', margin, `new_devices_${t.burstMinutes}m`, devices, before, `key sharing: ${devices} new devices (an IP and a user agent this key never used) in the last ${t.burstMinutes} minutes${before > 0 ? ` (${before} in the ${t.horizonMinutes - t.burstMinutes} minutes before)` : ''}, on a key usually seen from ${fmt(usual)} IPs in ${t.horizonMinutes} minutes`);
 }
 
-/** Compromised key: `strangers` requests in ten minutes from new IP + new agent pairs, `newIps` new IPs. */
+/**
+ * Compromised key: `strangers` requests in ten minutes from new IP + new agent pairs, coming from
+ * `newIps` addresses that such a request brought (KeyIdentities.strangerAddresses).
+ */
 export function compromisedKey(strangers: number, newIps: number, t: CompromisedKeyThresholds): RuleHit | null {
   if (strangers < t.minRequests || newIps < t.minNewIps) return null;
   const margin = strangers / t.minRequests;
-  return ruleHit('compromised_key', margin, 'ua_changes_10m', strangers, 0, `compromised key: ${strangers} requests in the last 10 minutes from ${newIps} IPs and a user agent this key never used before`);
+  return ruleHit('compromised_key', margin, 'ua_changes_10m', strangers, 0, `compromised key: ${strangers} requests in the last 10 minutes from ${newIps} new IPs with a user agent this key never used before`);
 }
 
 /**

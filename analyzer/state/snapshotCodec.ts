@@ -21,7 +21,8 @@
  *   [season] dense 168 × (f32 mean, f32 |residual|, u16 count) | sparse u8 n + n × (u8 bucket …)
  *   [series] str factory name · u16 n · n × f64 (the detector's serialize())
  *   [ids]    u32 since · u32 strangerMinute · 10 × u16 strangers · [10 × u16 debuts: flag 512, always
- *            written now; older snapshots lack it and restore zeros] · IP and UA tables: u8 n ·
+ *            written now; older snapshots lack it and restore zeros] · [10 × u16 stranger addresses:
+ *            flag 1024, the same] · IP and UA tables: u8 n ·
  *            u8 recent · n × u32 hash, first, last
  *   crc      u32 CRC-32 of everything above
  *
@@ -58,6 +59,8 @@ const HAS_LAST_UA = 128;
 const SEASONAL_SPARSE = 256;
 /** The ids part has the debut ring (always written now; a snapshot without it restores zeros). */
 const HAS_DEBUTS = 512;
+/** The ids part has the stranger-address ring (always written now; a snapshot without it restores zeros). */
+const HAS_STRANGER_IPS = 1024;
 
 const ROUTE_WORDS = 128; // 2 generations × 2,048 bits (models/featureSketches.ts RouteMemory)
 const STRANGER_SPAN = 10;
@@ -87,7 +90,7 @@ export function maxClientSnapshotBytes(o: DetectionOptions, seriesValues: number
     (1 + 3 * o.lowAndSlow.span * 4) +
     HOURS_PER_WEEK * 10 +
     (str + 2 + seriesValues * 8) +
-    (8 + 2 * STRANGER_SPAN * 2 + 2 + IP_CAPACITY * 12 + 2 + UA_CAPACITY * 12) +
+    (8 + 3 * STRANGER_SPAN * 2 + 2 + IP_CAPACITY * 12 + 2 + UA_CAPACITY * 12) +
     CRC_BYTES
   );
 }
@@ -112,7 +115,7 @@ export function encodeClientState(st: ClientState, seriesName: string, savedAt: 
   if (st.hasModel) flags |= HAS_MODEL;
   if (season) flags |= HAS_SEASONAL;
   if (st.series) flags |= HAS_SERIES;
-  if (st.ids) flags |= HAS_IDS | HAS_DEBUTS;
+  if (st.ids) flags |= HAS_IDS | HAS_DEBUTS | HAS_STRANGER_IPS;
   if (decision.episode) flags |= HAS_EPISODE;
   if (decision.lastAction) flags |= HAS_LAST_ACTION;
   if (routesSparse) flags |= ROUTES_SPARSE;
@@ -207,6 +210,7 @@ export function encodeClientState(st: ClientState, seriesName: string, savedAt: 
     w.u32(ids.strangerMinute);
     w.u16s(ids.strangers);
     w.u16s(ids.debuts);
+    w.u16s(ids.strangerIps);
     writeSeen(w, ids.ips);
     writeSeen(w, ids.uas);
   }
@@ -328,9 +332,10 @@ export function decodeClientState(bytes: Uint8Array, key: string, partition: num
       const strangerMinute = r.u32();
       const strangers = r.u16s(STRANGER_SPAN);
       const debuts = flags & HAS_DEBUTS ? r.u16s(STRANGER_SPAN) : undefined;
+      const strangerIps = flags & HAS_STRANGER_IPS ? r.u16s(STRANGER_SPAN) : undefined;
       const ips = readSeen(r, IP_CAPACITY);
       const uas = readSeen(r, UA_CAPACITY);
-      st.ids = KeyIdentities.fromState({ since, strangerMinute, strangers, debuts, ips, uas });
+      st.ids = KeyIdentities.fromState({ since, strangerMinute, strangers, debuts, strangerIps, ips, uas });
     }
     if (r.remaining !== CRC_BYTES) throw new Error(`${r.remaining - CRC_BYTES} bytes left over`);
     return { ok: true, value: { state: st, savedAt, seriesReset } };

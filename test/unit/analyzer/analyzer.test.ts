@@ -288,8 +288,11 @@ async function established(s: ReturnType<typeof setup>) {
   return s.now;
 }
 
+/** The key-sharing tests read that rule alone: three sharers are also strangers from new hosts, which the compromised-key rule reports from the second on. */
+const KEY_SHARING_ONLY: Partial<DetectionOptions> = { compromisedKey: { minRequests: 1_000, minNewIps: 2 } };
+
 test('key sharing is reported from the open window on the call of the third new device', async () => {
-  const s = setup();
+  const s = setup(ACT, 60_000, KEY_SHARING_ONLY);
   const start = await established(s);
   const r = reportedBeforeClose(await drive(s, 30, sharers(start)), SHARED, 10_000, start, 4_000);
   assert.match(r.summary, /key sharing: 3 new devices/);
@@ -297,12 +300,25 @@ test('key sharing is reported from the open window on the call of the third new 
 });
 
 test('without the open-window look the same key sharing waits for its window to close', async () => {
-  const s = setup(ACT, 60_000, { openWindowLook: false });
+  const s = setup(ACT, 60_000, { ...KEY_SHARING_ONLY, openWindowLook: false });
   const start = await established(s);
   const mine = (await drive(s, 30, sharers(start))).filter((r) => r.client === SHARED);
   assert.equal(mine.length, 1);
   assert.equal(mine[0]!.window.end, start + 10_000);
   assert.ok(mine[0]!.ts >= start + 12_000, `first report ${(mine[0]!.ts - start) / 1000} s after the first sharer`);
+});
+
+test('a compromised key is reported from the open window on the second new host its new agent comes from', async () => {
+  const s = setup();
+  const start = await established(s);
+  // one tooling agent the key never sent, from a hosting address at 1 s, again at 2 s, then from a second host at 3 s
+  const intruder = (t: number): CallEvent[] => {
+    const i = (t - start) / 1_000;
+    return i >= 1 && i <= 3 ? [ev({ ts: t + 100, client: SHARED, ip: i < 3 ? '35.1.1.1' : '35.1.1.2', uaHash: 'python-requests' })] : [];
+  };
+  const r = reportedBeforeClose(await drive(s, 30, intruder), SHARED, 10_000, start, 5_000);
+  assert.ok(r.ts >= start + 3_100, 'not on the first host alone: that is what an owner’s new device looks like');
+  assert.match(r.summary, /compromised key: 3 requests in the last 10 minutes from 2 new IPs/);
 });
 
 const FLOODER = 'ip:203.0.113.50';

@@ -93,13 +93,44 @@ test('compromised key: an established key suddenly used from new IPs with a new 
   for (let i = 0; i < 12; i++) ids.observe(hashString(`35.1.1.${i % 3}`), hashString('curl/8'), 30 + (i >> 2));
   ids.observe(hashString('10.0.0.1'), hashString('owner-ua'), 32);
   assert.equal(ids.strangerRequests(32), 12);
-  const hit = compromisedKey(ids.strangerRequests(32), ids.ips.newSince(32 - 9), t)!;
+  const hit = compromisedKey(ids.strangerRequests(32), ids.strangerAddresses(32), t)!;
   assert.equal(hit.rule, 'compromised_key');
+  // the default bar: one stranger is an owner's new device; the same agent from a second new host is not
+  const one = established();
+  one.observe(hashString('35.1.1.1'), hashString('curl/8'), 30);
+  one.observe(hashString('35.1.1.1'), hashString('curl/8'), 30);
+  assert.equal(compromisedKey(one.strangerRequests(30), one.strangerAddresses(30), t), null);
+  one.observe(hashString('35.1.1.2'), hashString('curl/8'), 30);
+  assert.ok(compromisedKey(one.strangerRequests(30), one.strangerAddresses(30), t));
   // a new IP with the owner's agent (a phone changing networks) is not a stranger
   const phone = new KeyIdentities(0);
   for (let m = 0; m < 30; m++) phone.observe(hashString('10.0.0.1'), hashString('app'), m);
   for (let i = 0; i < 20; i++) phone.observe(hashString(`100.64.0.${i}`), hashString('app'), 31);
   assert.equal(phone.strangerRequests(31), 0);
+});
+
+test('compromised key counts the new addresses strangers came from, not every new address', () => {
+  const t = { minRequests: 5, minNewIps: 2 };
+  // the owner's new laptop (one new address, a new agent) while the owner's phone roams to a new network
+  const owner = established();
+  for (let i = 0; i < 6; i++) owner.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 30 + i);
+  owner.observe(hashString('100.64.0.9'), hashString('owner-ua'), 33);
+  assert.equal(owner.strangerRequests(35), 6);
+  assert.equal(owner.ips.newSince(35 - 9), 2, 'two new addresses …');
+  assert.equal(owner.strangerAddresses(35), 1, '… one of them a stranger\'s');
+  assert.equal(compromisedKey(owner.strangerRequests(35), owner.strangerAddresses(35), t), null);
+  // an intruder with one agent over two hosts: the rule's bar, request by request
+  const taken = established();
+  const hosts = ['35.1.1.1', '35.1.1.2'];
+  for (let i = 0; i < 4; i++) taken.observe(hashString(hosts[i % 2]!), hashString('python-requests/2.31'), 30);
+  assert.equal(taken.strangerAddresses(30), 2);
+  assert.equal(compromisedKey(taken.strangerRequests(30), taken.strangerAddresses(30), t), null, 'four requests are one short');
+  taken.observe(hashString('35.1.1.1'), hashString('python-requests/2.31'), 30);
+  const hit = compromisedKey(taken.strangerRequests(30), taken.strangerAddresses(30), t)!;
+  assert.equal(hit.margin, 1);
+  assert.match(hit.text, /5 requests in the last 10 minutes from 2 new IPs with a user agent this key never used before/);
+  // ten minutes on, the strangers have left the span
+  assert.equal(taken.strangerAddresses(40), 0);
 });
 
 /** A key used for 30 minutes from one office address with one agent. */
@@ -190,12 +221,15 @@ test('key identities state round-trips with its new-device counts; a state witho
   const back = KeyIdentities.fromState(state);
   assert.deepEqual(back.exportState(), state);
   assert.equal(back.debutsSince(31, 2), 3);
-  assert.equal(back.bytes, 1080, 'the size recentIps.ts documents');
-  const { debuts: _, ...old } = state;
+  assert.equal(back.strangerAddresses(31), 3);
+  assert.equal(back.bytes, 1100, 'the size recentIps.ts documents');
+  const { debuts: _, strangerIps: __, ...old } = state;
   const fromOld = KeyIdentities.fromState(old satisfies KeyIdentitiesState);
   assert.equal(fromOld.debutsSince(31, 2), 0);
+  assert.equal(fromOld.strangerAddresses(31), 0);
   assert.equal(fromOld.strangerRequests(31), 3);
   assert.throws(() => KeyIdentities.fromState({ ...state, debuts: new Uint16Array(3) }), /another shape/);
+  assert.throws(() => KeyIdentities.fromState({ ...state, strangerIps: new Uint16Array(3) }), /another shape/);
 });
 
 test('low and slow: sustained failed logins or enumeration at a few per minute fire after minutes', () => {

@@ -111,7 +111,7 @@ test('a client snapshot round-trips: encoding the decoded state gives the same b
   assert.ok(bytes.length <= maxClientSnapshotBytes(s.analyzer.options, st.series!.serialize().length), `${bytes.length} bytes`);
 });
 
-test('a snapshot written before new devices were counted (no debut ring) decodes, with none; the next one has them', async () => {
+test('snapshots written before new devices, then stranger addresses, were counted decode, without them; the next one has them', async () => {
   const s = setup(new MemoryStateStore());
   await drive(s, 120);
   const st = statesOf(s.analyzer).get(BUSY)!;
@@ -119,26 +119,38 @@ test('a snapshot written before new devices were counted (no debut ring) decodes
   const minute = st.ids!.since + 20;
   for (let i = 0; i < 3; i++) st.ids!.observe(0x1000 + i, 0x2000 + i, minute);
   assert.equal(st.ids!.debutsSince(minute, 2), 3);
+  assert.equal(st.ids!.strangerAddresses(minute), 3);
   const bytes = encodeClientState(st, 'robust-z', s.now);
   const series = { name: 'robust-z', create: () => st.series! };
   const now = decodeClientState(bytes, BUSY, 0, s.analyzer.options, series, 'free');
   assert.ok(now.ok, now.ok ? '' : now.error);
   assert.equal(now.value.state.ids!.debutsSince(minute, 2), 3);
-  // the same snapshot as the previous writer laid it out: no flag 512, no 10 × u16 before the IP table
+  assert.equal(now.value.state.ids!.strangerAddresses(minute), 3);
+  // the same snapshot as earlier writers laid it out: the last `rings` 10 × u16 rings before the IP
+  // table left out, and their flags (512 debuts, 1024 stranger addresses) cleared
   const ids = st.ids!.exportState();
   const tables = 2 + 12 * ids.ips.hashes.length + 2 + 12 * ids.uas.hashes.length;
-  const at = bytes.length - 4 - tables - 20;
-  const old = new Uint8Array(bytes.length - 20);
-  old.set(bytes.subarray(0, at));
-  old.set(bytes.subarray(at + 20, bytes.length - 4), at);
-  const view = new DataView(old.buffer);
-  assert.equal(view.getUint16(3, true) & 512, 512);
-  view.setUint16(3, view.getUint16(3, true) & ~512, true);
-  view.setUint32(old.length - 4, crc32(old.subarray(0, old.length - 4)), true);
-  const before = decodeClientState(old, BUSY, 0, s.analyzer.options, series, 'free');
+  const earlier = (rings: number, flags: number): Uint8Array => {
+    const cut = 20 * rings;
+    const at = bytes.length - 4 - tables - cut;
+    const old = new Uint8Array(bytes.length - cut);
+    old.set(bytes.subarray(0, at));
+    old.set(bytes.subarray(at + cut, bytes.length - 4), at);
+    const view = new DataView(old.buffer);
+    assert.equal(view.getUint16(3, true) & flags, flags);
+    view.setUint16(3, view.getUint16(3, true) & ~flags, true);
+    view.setUint32(old.length - 4, crc32(old.subarray(0, old.length - 4)), true);
+    return old;
+  };
+  const withDebuts = decodeClientState(earlier(1, 1024), BUSY, 0, s.analyzer.options, series, 'free');
+  assert.ok(withDebuts.ok, withDebuts.ok ? '' : withDebuts.error);
+  assert.equal(withDebuts.value.state.ids!.debutsSince(minute, 2), 3);
+  assert.equal(withDebuts.value.state.ids!.strangerAddresses(minute), 0);
+  const before = decodeClientState(earlier(2, 512 | 1024), BUSY, 0, s.analyzer.options, series, 'free');
   assert.ok(before.ok, before.ok ? '' : before.error);
   const restored = before.value.state.ids!;
   assert.equal(restored.debutsSince(minute, 2), 0);
+  assert.equal(restored.strangerAddresses(minute), 0);
   assert.equal(restored.strangerRequests(minute), 3, 'the rest of the tables come back');
   assert.deepEqual(restored.exportState().ips, ids.ips);
   assert.equal(encodeClientState(before.value.state, 'robust-z', s.now).length, bytes.length, 'it is written back in the current layout');
