@@ -237,8 +237,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     const kafkaOnlyEnv = { ...redisKafkaEnv, REDIS_URL: '' }; // ratewarden() leaves an empty REDIS_URL out
     const memoryKafkaPolicy = `version: 1\nstore: { kind: memory }\nrules:\n${RULE}`;
     if (haveInfra && [REDIS_KAFKA_CASE, MEMORY_KAFKA_CASE, LEASED_CASE].some(wanted)) {
-      // A broker is a long-running JVM: unwarmed, its produce path runs interpreted and cost twice the
-      // CPU per request (8.5 against 4.0–4.3 µs) in whichever case used it first, on the load
+      // A broker is a long-running JVM: unwarmed (its JIT, a new topic) it cost twice the CPU per
+      // request (8.5 against 4.0–4.3 µs, --only kafka) in whichever case used it first, on the load
       // generator's CPU. Warm it, and create the topic, with the same traffic before measuring.
       await withProc(() => ratewarden(memoryKafkaPolicy, upUrl, kafkaOnlyEnv, dir), (p) => runWrk(`http://127.0.0.1:${p.port}/`, kafkaWarmSeconds, connections), '');
       log(`  (Kafka broker warmed: ${kafkaWarmSeconds} s of the memory store + Kafka case, not measured)`);

@@ -95,7 +95,7 @@ test('compromised key: an established key suddenly used from new IPs with a new 
   assert.equal(ids.strangerRequests(32), 12);
   const hit = compromisedKey(ids.strangerRequests(32), ids.strangerAddresses(32), t)!;
   assert.equal(hit.rule, 'compromised_key');
-  // the default bar: one stranger is an owner's new device; the same agent from a second new host is not
+  // the default bar: a new agent from one new host is what an owner's new device looks like; from a second new host it is not
   const one = established();
   one.observe(hashString('35.1.1.1'), hashString('curl/8'), 30);
   one.observe(hashString('35.1.1.1'), hashString('curl/8'), 30);
