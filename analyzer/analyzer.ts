@@ -625,8 +625,7 @@ export class Analyzer {
       const fusion = this.lookEarly(st, roll, sofar.vector());
       if (fusion === null || fusion.score < this.options.openThreshold) continue;
       this.watching.delete(st);
-      // the report covers the minute up to the client's latest event
-      this.decideFor(st, { start: roll.start, end: Math.min(end, Math.max(roll.start + 1, st.ctx.lastTs + 1)), service: sofar.service }, W60, fusion, now, result, effects);
+      this.decideFor(st, { start: roll.start, end: upToLatest(st, roll.start, end), service: sofar.service }, W60, fusion, now, result, effects);
     }
     await this.apply(effects);
   }
@@ -717,7 +716,7 @@ export class Analyzer {
     const fusion = fuse({ sizeMs: W10, tier: st.tier, requests: acc.count, statistical: NO_STATISTICAL, rules, series: null, autoencoder: null, expectation: exp }, this.options.weights);
     if (fusion.score < this.options.openThreshold) return;
     st.lookedAt = acc.end;
-    this.decideFor(st, { start: acc.start, end: Math.min(acc.end, Math.max(acc.start + 1, st.ctx.lastTs + 1)), service: acc.service }, W10, fusion, now, result, effects);
+    this.decideFor(st, { start: acc.start, end: upToLatest(st, acc.start, acc.end), service: acc.service }, W10, fusion, now, result, effects);
   }
 
   /** Runs decisions' effects in order; a failed one is logged and does not stop the others. */
@@ -1232,3 +1231,8 @@ function describeAction(a: ProposedAction, until: number | null): string {
 }
 
 export { RecentWindows };
+
+/** A look's report covers its span [start, end) up to the client's latest event (at least 1 ms). */
+function upToLatest(st: ClientState, start: number, end: number): number {
+  return Math.min(end, Math.max(start + 1, st.ctx.lastTs + 1));
+}

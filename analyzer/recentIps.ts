@@ -60,13 +60,6 @@ class SeenTable {
     return c;
   }
 
-  /** Distinct values first seen at or after `minute`. */
-  newSince(minute: number): number {
-    let c = 0;
-    for (let i = 0; i < this.n; i++) if (this.first[i]! >= minute) c++;
-    return c;
-  }
-
   get bytes(): number {
     return this.capacity * 12 + 24;
   }

@@ -116,7 +116,7 @@ test('compromised key counts the new addresses strangers came from, not every ne
   for (let i = 0; i < 6; i++) owner.observe(hashString('82.1.1.1'), hashString('Firefox/125'), 30 + i);
   owner.observe(hashString('100.64.0.9'), hashString('owner-ua'), 33);
   assert.equal(owner.strangerRequests(35), 6);
-  assert.equal(owner.ips.newSince(35 - 9), 2, 'two new addresses …');
+  assert.equal(owner.ips.seenSince(26), 3, 'the office address and two new ones …');
   assert.equal(owner.strangerAddresses(35), 1, '… one of them a stranger\'s');
   assert.equal(compromisedKey(owner.strangerRequests(35), owner.strangerAddresses(35), t), null);
   // an intruder with one agent over two hosts: the rule's bar, request by request
