@@ -62,14 +62,18 @@ export class RedisControlPlane implements ControlPlane {
     sub.on('message', (ch: string, message: string) => {
       if (ch === channel) onMessage(message);
     });
-    // 'ready' fires on the first connect and on every reconnect; ioredis re-subscribes by itself
+    // 'ready' fires on the first connect and on every reconnect; ioredis re-subscribes by itself,
+    // just before it emits 'ready'. A PING on the same connection answers after that SUBSCRIBE took
+    // effect, so the load that follows cannot miss a write published in between (a Cluster
+    // subscriber has no single connection to ask: it reloads at once).
     let first = true;
     sub.on('ready', () => {
       if (first) {
         first = false;
         return;
       }
-      onResync();
+      if ((sub as Cluster).isCluster) onResync();
+      else (sub as Redis).ping().then(onResync, onResync);
     });
     sub.on('error', () => undefined); // reconnects by itself; state is reloaded on 'ready'
     try {

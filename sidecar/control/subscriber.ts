@@ -66,8 +66,9 @@ export class ControlPlaneSubscriber {
             return;
           }
           this.unsubscribe = unsubscribe;
-          // whatever was published between a load and the subscription: load again
-          if (i > 0 || this.loaded) void this.reload('reconnect');
+          // whatever was published before the subscription took effect may be missing from a load
+          // that read earlier — the start load too, which may have read already: load (again)
+          void this.reload('reconnect');
           return;
         } catch (err) {
           if (i === 0) this.opts.logger?.warn({ err: (err as Error).message }, 'control plane: subscribe failed; retrying');
@@ -114,8 +115,11 @@ export class ControlPlaneSubscriber {
   private async loadOnce(cause: ReloadCause): Promise<void> {
     const t0 = performance.now();
     try {
+      const mark = this.state.beginLoad();
+      const resets = this.state.resets;
       const loaded = await this.plane.read();
-      this.state.replace(loaded);
+      this.state.replace(loaded, mark);
+      if (this.state.resets !== resets) this.opts.logger?.warn({ seq: loaded.seq, cause }, 'control plane: seq went backwards (Redis lost its state); reloaded everything from it');
       if (loaded.invalid.length > 0) {
         this.badMessages += loaded.invalid.length;
         this.opts.metrics?.controlBadMessages.inc(loaded.invalid.length);

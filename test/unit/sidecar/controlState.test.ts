@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ControlMessage, ControlState as Loaded, OverrideValue, BlockValue, LoadValue } from '../../../models/control.js';
-import { ControlState } from '../../../sidecar/control/controlState.js';
+import { ControlState, TOMBSTONE_GRACE_MS } from '../../../sidecar/control/controlState.js';
 
 const NOW = 1_767_225_600_000;
 
@@ -75,6 +75,41 @@ describe('full loads', () => {
     s.replace(loaded(8, { blocks: [['ip:x', { until: NOW + 1000, reason: 'stale', seq: 4 }]] }));
     assert.equal(s.block(['ip:x'], NOW), null);
   });
+
+  test('a deletion is remembered past the load that covers it: a late older message does not bring the block back', () => {
+    // Cluster: block (11) and unblock (12) delivered out of order, with a full load at 12 in between
+    const s = new ControlState('svc');
+    s.replace(loaded(10, {}), undefined, 0);
+    s.apply(blockMsg(12, 'ip:f', null), 1);
+    s.replace(loaded(12, {}), undefined, 2);
+    assert.equal(s.apply(blockMsg(11, 'ip:f', { until: NOW + 1000, reason: 'late' }), 3), false);
+    assert.equal(s.block(['ip:f'], NOW), null);
+    // the deletion is forgotten once a load covers it and the grace has passed: memory stays bounded
+    s.replace(loaded(12, {}), undefined, 2 + TOMBSTONE_GRACE_MS);
+    assert.equal(s.apply(blockMsg(11, 'ip:f', { until: NOW + 1000, reason: 'very late' }), 3 + TOMBSTONE_GRACE_MS), true);
+  });
+
+  test('a field a load deleted keeps its seq: an even older late message is still refused', () => {
+    const s = new ControlState('svc');
+    s.apply(blockMsg(5, 'ip:g', { until: NOW + 1000, reason: 'held' }), 0);
+    s.replace(loaded(9, {}), undefined, 1); // deleted by a write between 5 and 9
+    assert.equal(s.block(['ip:g'], NOW), null);
+    assert.equal(s.apply(blockMsg(4, 'ip:g', { until: NOW + 1000, reason: 'older' }), 2), false);
+    assert.equal(s.block(['ip:g'], NOW), null);
+  });
+
+  test('a block a message set after the load began survives that load even at the same seq (Cluster: seq read before the HSET landed)', () => {
+    const s = new ControlState('svc');
+    s.replace(loaded(10, {}));
+    const mark = s.beginLoad();
+    s.apply(blockMsg(11, 'ip:g', { until: NOW + 1000, reason: 'new' }));
+    s.replace(loaded(11, {}), mark); // read seq 11, but HGETALL ran before write 11's HSET
+    assert.equal(s.block(['ip:g'], NOW)?.reason, 'new');
+    // the next load, begun after the message, is the truth again
+    const next = s.beginLoad();
+    s.replace(loaded(11, {}), next);
+    assert.equal(s.block(['ip:g'], NOW), null);
+  });
 });
 
 describe('overrides', () => {
@@ -100,6 +135,49 @@ describe('overrides', () => {
   });
 });
 
+describe('Redis losing its state', () => {
+  test('a load whose seq is lower than the last load\'s replaces everything: new writes at low seqs count again', () => {
+    const s = new ControlState('svc');
+    s.replace(loaded(500, { blocks: [['ip:old', { until: NOW + 1000, reason: 'before the wipe', seq: 480 }]] }));
+    s.apply(blockMsg(501, 'ip:f', { until: NOW + 1000, reason: 'held at 501' }));
+    s.apply(blockMsg(502, 'ip:g', null));
+    // Redis restarted empty; the analyzer wrote seq 1 and 2 since
+    assert.equal(s.apply(blockMsg(2, 'ip:f', { until: NOW + 1000, reason: 'after' })), false);
+    s.replace(loaded(2, { blocks: [['ip:f', { until: NOW + 1000, reason: 'after', seq: 2 }]] }));
+    assert.equal(s.resets, 1);
+    assert.equal(s.lastSeq, 2);
+    assert.equal(s.block(['ip:old'], NOW), null);
+    assert.equal(s.block(['ip:f'], NOW)?.reason, 'after');
+    // the tombstone at 502 is gone with the rest: a new block on g at seq 3 applies
+    assert.equal(s.apply(blockMsg(3, 'ip:g', { until: NOW + 1000, reason: 'new' })), true);
+    assert.equal(s.block(['ip:g'], NOW)?.reason, 'new');
+    // a load at a seq below the messages' (they raced it) is not a reset
+    s.apply(blockMsg(4, 'ip:h', { until: NOW + 1000, reason: 'h' }));
+    s.replace(loaded(3, { blocks: [['ip:f', { until: NOW + 1000, reason: 'after', seq: 2 }], ['ip:g', { until: NOW + 1000, reason: 'new', seq: 3 }]] }));
+    assert.equal(s.resets, 1);
+    assert.equal(s.block(['ip:h'], NOW)?.reason, 'h');
+  });
+});
+
+describe('composite client keys', () => {
+  test('a block or override on apiKey:…|ip:… applies to a request with both, not to either alone', () => {
+    const s = new ControlState('svc');
+    s.apply(blockMsg(1, 'apiKey:9f86d081884c7d65|ip:10.1.2.3', { until: NOW + 1000, reason: 'pair' }));
+    assert.equal(s.block(['apiKey:9f86d081884c7d65', 'ip:10.1.2.3'], NOW)?.reason, 'pair');
+    assert.equal(s.block(['apiKey:9f86d081884c7d65', 'user:alice', 'ip:10.1.2.3'], NOW)?.reason, 'pair');
+    assert.equal(s.block(['apiKey:9f86d081884c7d65', 'ip:10.9.9.9'], NOW), null);
+    assert.equal(s.block(['ip:10.1.2.3'], NOW), null);
+    s.apply(overrideMsg(2, 'r|apiKey:9f86d081884c7d65|ip:10.1.2.3', { limit: 1, until: NOW + 1000, reason: 'pair' }));
+    s.apply(overrideMsg(3, 'r|apiKey:9f86d081884c7d65', { limit: 50, until: NOW + 1000, reason: 'key' }));
+    // the composite is more specific than the key alone
+    assert.equal(s.override('r', ['apiKey:9f86d081884c7d65', 'ip:10.1.2.3'], NOW)?.limit, 1);
+    assert.equal(s.override('r', ['apiKey:9f86d081884c7d65', 'ip:10.9.9.9'], NOW)?.limit, 50);
+    // removed: plain lookups again
+    s.apply(blockMsg(4, 'apiKey:9f86d081884c7d65|ip:10.1.2.3', null));
+    assert.equal(s.block(['apiKey:9f86d081884c7d65', 'ip:10.1.2.3'], NOW), null);
+  });
+});
+
 describe('load multiplier', () => {
   test("the service's multiplier applies, per tier when given, until it expires", () => {
     const s = new ControlState('checkout');
@@ -110,5 +188,11 @@ describe('load multiplier', () => {
     assert.equal(s.loadMultiplier('free', NOW), 0.2);
     assert.equal(s.loadMultiplier('pro', NOW), 0.5);
     assert.equal(s.loadMultiplier('pro', NOW + 1000), 1);
+  });
+
+  test('a tier named like an Object.prototype member gets the service multiplier, not a function', () => {
+    const s = new ControlState('checkout');
+    s.apply(loadMsg(1, 'checkout', { multiplier: 0.5, since: NOW, reason: 'p99', tiers: { free: 0.2 } }));
+    for (const tier of ['constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty']) assert.equal(s.loadMultiplier(tier, NOW), 0.5, tier);
   });
 });

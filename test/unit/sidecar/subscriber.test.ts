@@ -101,3 +101,35 @@ test('the periodic load picks up changes nobody announced', async () => {
   await waitFor(() => sub.state.block(['ip:quiet'], Date.now()), 'periodic reload', 2_000, 5);
   await sub.close();
 });
+
+test('a write published before the subscription took effect, after the start load had read, is loaded', async () => {
+  // Redis-like timing: the start load's read happens at once but its reply comes back after 30 ms;
+  // SUBSCRIBE takes effect after 20 ms; the write at 10 ms is in neither
+  class SlowPlane implements ControlPlane {
+    readonly inner = new MemoryControlPlane();
+    reads = 0;
+    write: ControlPlane['write'] = (kind, field, value) => this.inner.write(kind, field, value);
+    async read() {
+      this.reads++;
+      const snapshot = await this.inner.read();
+      await new Promise((r) => setTimeout(r, 30));
+      return snapshot;
+    }
+    async subscribe(onMessage: (raw: string) => void, onResync: () => void) {
+      await new Promise((r) => setTimeout(r, 20));
+      return this.inner.subscribe(onMessage, onResync);
+    }
+    close() {
+      return this.inner.close();
+    }
+  }
+  const plane = new SlowPlane();
+  const sub = new ControlPlaneSubscriber(plane, new ControlState('svc'), { intervalMs: 600_000 });
+  const started = sub.start();
+  await new Promise((r) => setTimeout(r, 10));
+  await plane.write('block', 'ip:between', { until: FAR, reason: 'between the load and the subscription' });
+  await started;
+  await waitFor(() => sub.state.block(['ip:between'], Date.now()), 'block loaded after the subscription', 2_000, 5);
+  assert.equal(plane.reads, 2);
+  await sub.close();
+});
