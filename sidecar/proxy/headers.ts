@@ -47,7 +47,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
-    const lower = name.length <= 32 ? name.toLowerCase() : name;
+    // no fixed name below is longer than 32; a Connection-listed one may be, and is lower-case
+    const lower = name.length <= 32 || listed !== null ? name.toLowerCase() : name;
     if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower))) continue;
     switch (lower) {
       case 'expect':

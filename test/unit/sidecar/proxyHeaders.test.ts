@@ -24,6 +24,16 @@ test('end-to-end headers pass unchanged, in order and case; hop-by-hop ones stop
   ]);
 });
 
+test('a Connection-listed header stops at the proxy whatever its length and case', () => {
+  const long = 'X-Internal-Hop-Credential-For-Proxy-A'; // longer than 32 characters
+  const raw = ['Host', 'h', 'Connection', long.toLowerCase() + ', X-Short', long, 'secret', 'X-Short', 's', 'X-Long-End-To-End-Header-Name-Kept-As-Is', 'v'];
+  const out = pairs(upstreamRequestHeaders(raw, long.toLowerCase() + ', X-Short', { peer: '203.0.113.7', peerTrusted: false, proto: 'http' }));
+  assert.deepEqual(
+    out.map(([n]) => n),
+    ['Host', 'X-Long-End-To-End-Header-Name-Kept-As-Is', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'],
+  );
+});
+
 test('X-Forwarded-For is appended to; Proto and Host from an untrusted peer are replaced', () => {
   const raw = ['Host', 'h', 'X-Forwarded-For', '1.1.1.1', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'evil.example'];
   const out = new Map(pairs(upstreamRequestHeaders(raw, undefined, { peer: '203.0.113.7', peerTrusted: false, proto: 'http' })));
