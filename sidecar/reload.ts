@@ -42,6 +42,8 @@ export class PolicyFileWatcher {
   private again = false;
   private appliedHash: string | null;
   private rejectedHash: string | null = null;
+  /** Valid text whose apply threw (a key file not mounted yet…): retried, counted once. */
+  private failedApplyHash: string | null = null;
   private closed = false;
   reloads = 0;
   errors = 0;
@@ -116,19 +118,23 @@ export class PolicyFileWatcher {
     try {
       await this.opts.apply(parsed.policy);
     } catch (err) {
-      this.reject(hash, [{ code: 'RW_POLICY_APPLY', path: '', message: (err as Error).message }]);
+      // the text is valid, what it names may not be there yet (a JWT key file from another
+      // ConfigMap, a secret variable): every event and poll tries again; counted and logged once
+      if (hash !== this.failedApplyHash) this.reject(null, [{ code: 'RW_POLICY_APPLY', path: '', message: (err as Error).message }]);
+      this.failedApplyHash = hash;
       return;
     }
     this.appliedHash = hash;
     this.rejectedHash = null;
+    this.failedApplyHash = null;
     this.reloads++;
     this.opts.metrics?.policyReloads.inc();
     for (const w of parsed.warnings) this.opts.logger?.warn({ file: this.opts.file }, `policy warning: ${w}`);
     this.opts.logger?.info({ file: this.opts.file, rules: parsed.policy.rules.length, sha256: hash.slice(0, 12) }, 'policy reloaded');
   }
 
-  private reject(hash: string, errors: readonly PolicyError[]): void {
-    this.rejectedHash = hash;
+  private reject(hash: string | null, errors: readonly PolicyError[]): void {
+    if (hash !== null) this.rejectedHash = hash;
     this.errors++;
     this.lastErrors = errors;
     this.opts.metrics?.policyReloadErrors.inc();

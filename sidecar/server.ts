@@ -265,8 +265,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
 
     // ---- policy hot reload
     const applyPolicy = async (next: Policy): Promise<void> => {
-      const sameJwt = JSON.stringify(next.identity.jwt) === JSON.stringify(policy.identity.jwt);
-      const nextJwt = sameJwt ? jwt : next.identity.jwt ? await createJwtVerifier(next.identity.jwt, { env, clock }) : null;
+      // the key files (and the secret variable) are read again on every reload: a rotated key is
+      // taken up by any change to the policy file, without a restart
+      const nextJwt = next.identity.jwt ? await createJwtVerifier(next.identity.jwt, { env, clock }) : null;
       const identity = new IdentityResolver(next, nextJwt, { hashKey });
       rt.engine.setPolicy(next);
       for (const note of restartOnlyChanges(policy, next)) logger.warn(`policy reload: ${note} changes only take effect after a restart`);

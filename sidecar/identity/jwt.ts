@@ -6,7 +6,7 @@
  * it is counted by reason and, with `rejectInvalid`, answered 401.
  *
  * Verification results are cached per token (bounded LRU; a valid token until its `exp`, an invalid
- * one for a minute) so a caller presenting the same token costs one lookup, and a flood of bad tokens
+ * one for a minute, or until its `nbf` when that comes sooner) so a caller presenting the same token costs one lookup, and a flood of bad tokens
  * costs one verification each.
  */
 import { readFileSync } from 'node:fs';
@@ -81,19 +81,18 @@ export class JwtVerifier {
     const now = this.clock.now();
     const result = await this.verifyUncached(token, now);
     let validUntil = now + INVALID_CACHE_MS;
-    if (result.ok) validUntil = this.expOf(token) ?? now + NO_EXP_CACHE_MS;
+    if (result.ok) {
+      const exp = unverifiedPayload(token)?.exp;
+      validUntil = typeof exp === 'number' ? exp * 1000 + this.config.clockToleranceMs : now + NO_EXP_CACHE_MS;
+    } else if (result.reason === 'claims') {
+      // refused as not yet valid (nbf): the refusal must not outlive the moment it becomes valid
+      const nbf = unverifiedPayload(token)?.nbf;
+      const validFrom = typeof nbf === 'number' ? nbf * 1000 - this.config.clockToleranceMs : 0;
+      if (validFrom > now) validUntil = Math.min(validUntil, validFrom);
+    }
     // an over-long token is refused by its length alone: not worth a cache entry
     if (token.length <= MAX_TOKEN_LENGTH) this.cache.set(token, { result, validUntil });
     return result;
-  }
-
-  private expOf(token: string): number | null {
-    try {
-      const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as JWTPayload;
-      return typeof payload.exp === 'number' ? payload.exp * 1000 + this.config.clockToleranceMs : null;
-    } catch {
-      return null;
-    }
   }
 
   private async verifyUncached(token: string, now: number): Promise<TokenResult> {
@@ -122,6 +121,16 @@ export class JwtVerifier {
       if (typeof t === 'string' && t.length <= 64) tier = t;
     }
     return { ok: true, user, tier };
+  }
+}
+
+/** The payload as written, signature unchecked: only to bound how long a verdict is cached. */
+function unverifiedPayload(token: string): JWTPayload | null {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof payload === 'object' && payload !== null ? (payload as JWTPayload) : null;
+  } catch {
+    return null;
   }
 }
 

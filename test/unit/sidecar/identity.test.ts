@@ -183,6 +183,20 @@ rules:
     assert.equal(id.invalidToken, 'expired');
   });
 
+  test('a token refused as not yet valid (nbf) becomes an identity once its nbf passes, not a minute later', async () => {
+    let now = clock.now();
+    const moving = { now: () => now };
+    const r = new IdentityResolver(hsPolicy, await createJwtVerifier(hsPolicy.identity.jwt!, { env, clock: moving }), {});
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('carol').setNotBefore(nowSec + 20).setExpirationTime(nowSec + 600).sign(secret);
+    const early = await resolve(r, req({ headers: { authorization: `Bearer ${token}` } }));
+    assert.equal(early.invalidToken, 'claims');
+    assert.equal(early.facts.user, null);
+    now += 20_000 - 5_000 + 1; // nbf less the default 5 s clock tolerance: valid now
+    const later = await resolve(r, req({ headers: { authorization: `Bearer ${token}` } }));
+    assert.equal(later.invalidToken, null);
+    assert.equal(later.facts.user, 'carol');
+  });
+
   test('a verified token is cached: the second request is answered without awaiting', async () => {
     const r = await hsResolver();
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bob').setExpirationTime(nowSec + 600).sign(secret);

@@ -81,3 +81,31 @@ test('an apply that throws counts as a rejected reload', async () => {
   assert.match(w.lastErrors[0]!.message, /JWT secret/);
   w.close();
 });
+
+test('an apply that failed is retried on the next check and counted once', async () => {
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, policyText(5));
+  let keyMounted = false;
+  const applied: Policy[] = [];
+  const w = new PolicyFileWatcher({
+    file,
+    initialText: policyText(5),
+    apply: (p) => {
+      if (!keyMounted) throw new Error('cannot read the JWT public key file');
+      applied.push(p);
+    },
+    logger: silentLogger(),
+    pollMs: 0,
+  });
+  writeFileSync(file, policyText(6));
+  await w.check();
+  await w.check(); // still missing: not counted again
+  assert.equal(w.errors, 1);
+  assert.equal(applied.length, 0);
+  keyMounted = true; // the other ConfigMap arrives; the policy file itself did not change
+  await w.check();
+  assert.equal(applied.length, 1);
+  assert.equal(applied[0]!.rules[0]!.limit, 6);
+  assert.equal(w.errors, 1);
+  w.close();
+});
