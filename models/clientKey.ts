@@ -26,12 +26,17 @@ export function isSecretId(text: string): boolean {
   return text.length === SECRET_ID_HEX && /^[0-9a-f]+$/.test(text);
 }
 
-/** Characters that would make a client key ambiguous or unsafe in logs and headers. */
-const UNSAFE = /[|\s\u0000-\u001f\u007f"\\]/g;
+/** Characters that would make a client key ambiguous or unsafe in logs and headers (and `%`, the escape). */
+const UNSAFE = /[%|\s\u0000-\u001f\u007f"\\]/g;
 
-/** Escapes a part value so keys stay unambiguous: `|`, whitespace, control characters, quotes. */
+/**
+ * Escapes a part value so keys stay unambiguous: `|`, whitespace, control characters, quotes, and
+ * `%` itself (so `a|b` and a literal `a%7cb` stay two keys). A value longer than `maxLength` keeps
+ * its first characters and ends in `~` and 16 hex digits of its SHA-256: two long values that share
+ * a prefix stay two keys.
+ */
 export function sanitizeKeyValue(value: string, maxLength = 256): string {
-  const bounded = value.length > maxLength ? value.slice(0, maxLength) : value;
+  const bounded = value.length > maxLength ? value.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX) : value;
   return bounded.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }
 

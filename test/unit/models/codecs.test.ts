@@ -147,6 +147,15 @@ describe('client keys and durations', () => {
     assert.equal(key, 'apiKey:9f86d081884c7d65|ip:10.1.2.3');
     assert.deepEqual(parseClientKey(key), [['apiKey', '9f86d081884c7d65'], ['ip', '10.1.2.3']]);
     assert.equal(sanitizeKeyValue('a|b c\n'), 'a%7cb%20c%0a');
+    // the escape character is escaped too: a literal escape sequence is a different key
+    assert.equal(sanitizeKeyValue('a%7cb'), 'a%257cb');
+    assert.notEqual(sanitizeKeyValue('a|b'), sanitizeKeyValue('a%7cb'));
+    // long values are bounded, and two that share their first 256 characters stay apart
+    const long = 'x'.repeat(300);
+    assert.equal(sanitizeKeyValue(long).length, 256);
+    assert.match(sanitizeKeyValue(long), /^x{239}~[0-9a-f]{16}$/);
+    assert.notEqual(sanitizeKeyValue(long + 'a'), sanitizeKeyValue(long + 'b'));
+    assert.equal(sanitizeKeyValue('x'.repeat(256)), 'x'.repeat(256));
   });
 
   test('durations and rates parse and format', () => {
