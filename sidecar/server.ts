@@ -5,6 +5,7 @@
  * without Redis or Kafka) and returns a handle whose `close()` drains gracefully: stop accepting,
  * let in-flight requests finish for up to `drainSeconds`, release leases, flush events.
  */
+import { METHODS } from 'node:http';
 import { fastify, type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { controlKeys } from '../models/control.js';
@@ -225,6 +226,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
         handleRequest(rt, request.raw, reply.raw);
       },
     });
+    // every method Node parses is the upstream's to judge (WebDAV's PROPFIND, caches' PURGE…), not
+    // only the ones fastify knows; CONNECT never reaches a route (Node emits 'connect' instead)
+    for (const m of METHODS) if (m !== 'CONNECT' && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
     app.route({
       method: [...app.supportedMethods],
       url: '*',

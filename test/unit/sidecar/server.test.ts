@@ -105,6 +105,31 @@ describe('sidecar in-process', () => {
     assert.equal(body.retryAfter, retryAfter);
   });
 
+  test('methods fastify does not know (WebDAV, PURGE) are limited, forwarded unchanged and give one event each', async () => {
+    up.reset();
+    const before = bus.published;
+    const statuses: number[] = [];
+    for (const method of ['PROPFIND', 'PURGE', 'MKCOL', 'REPORT']) statuses.push((await httpRequest(sc.address + '/api/dav', { method, headers: { 'x-api-key': 'key-methods' } })).status);
+    // the per-key limit of 3 counts them like any other request
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    assert.deepEqual(
+      up.requests.filter((r) => r.url === '/api/dav').map((r) => r.method),
+      ['PROPFIND', 'PURGE', 'MKCOL'],
+    );
+    assert.equal(bus.published - before, 4);
+    assert.deepEqual(
+      events(bus)
+        .slice(-4)
+        .map((e) => [e.method, e.decision]),
+      [
+        ['PROPFIND', 'allowed'],
+        ['PURGE', 'allowed'],
+        ['MKCOL', 'allowed'],
+        ['REPORT', 'limited'],
+      ],
+    );
+  });
+
   test('every request produces exactly one event, API keys only as their id', async () => {
     const before = bus.published;
     for (let i = 0; i < 4; i++) await httpRequest(sc.address + '/api/events', { headers: { 'x-api-key': 'key-events-secret', 'user-agent': 'ua-test' } });
