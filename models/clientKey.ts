@@ -31,13 +31,15 @@ const UNSAFE = /[%|\s\u0000-\u001f\u007f"\\]/g;
 
 /**
  * Escapes a part value so keys stay unambiguous: `|`, whitespace, control characters, quotes, and
- * `%` itself (so `a|b` and a literal `a%7cb` stay two keys). A value longer than `maxLength` keeps
- * its first characters and ends in `~` and 16 hex digits of its SHA-256: two long values that share
- * a prefix stay two keys.
+ * `%` itself (so `a|b` and a literal `a%7cb` stay two keys). A value longer than `maxLength` once
+ * escaped keeps its first characters and ends in `~` and 16 hex digits of its SHA-256: two long
+ * values that share a prefix stay two keys, and no key part is longer than `maxLength`.
  */
 export function sanitizeKeyValue(value: string, maxLength = 256): string {
-  const bounded = value.length > maxLength ? value.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX) : value;
-  return bounded.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+  // escaped first, so the bound holds for what is written (escaping can triple a value's length)
+  const escaped = value.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+  if (escaped.length <= maxLength) return escaped;
+  return escaped.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX);
 }
 
 export function formatClientKey(parts: ReadonlyArray<readonly [string, string]>): string {

@@ -156,6 +156,9 @@ describe('client keys and durations', () => {
     assert.match(sanitizeKeyValue(long), /^x{239}~[0-9a-f]{16}$/);
     assert.notEqual(sanitizeKeyValue(long + 'a'), sanitizeKeyValue(long + 'b'));
     assert.equal(sanitizeKeyValue('x'.repeat(256)), 'x'.repeat(256));
+    // the bound holds after escaping, which can triple a value
+    assert.equal(sanitizeKeyValue('|'.repeat(200)).length, 256);
+    assert.notEqual(sanitizeKeyValue('|'.repeat(200)), sanitizeKeyValue('|'.repeat(201)));
   });
 
   test('durations and rates parse and format', () => {
