@@ -21,12 +21,12 @@ import { fmix32, hashString } from '../models/featureSketches.js';
 import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencoder.js';
 import { mulberry32 } from '../models/ml/prng.js';
 import type { Policy } from '../models/policy/index.js';
-import { Actuator, type ActiveAction } from './actions/actuator.js';
+import { actionField, Actuator, type ActiveAction } from './actions/actuator.js';
 import { expectationBuffers, expectationFor, type Expectation } from './baselines/expectation.js';
 import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
-import { actionEnded, decide, INITIAL_DECISION_STATE, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
+import { actionEnded, approved, decide, INITIAL_DECISION_STATE, STRENGTH, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
 import { compromisedKey, evaluateRules, keySharing, keySharingBurst, volumetric, type RuleHit } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
@@ -747,8 +747,9 @@ export class Analyzer {
   }
 
   private decideFor(st: ClientState, acc: WindowSpan, sizeMs: number, fusion: FusionResult, now: number, result: TickResult, effects: Effect[]): void {
-    // the id is only needed when this window opens an episode
-    const reportId = st.decision.episode === null && fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
+    // the id is only needed when this window opens an episode (none is open, or the open one went silent)
+    const reportId = fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
+    const before = st.decision;
     const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
     if (state !== st.decision) this.changed(st);
     st.decision = state;
@@ -759,11 +760,13 @@ export class Analyzer {
         const report = this.buildReport(reportId, st.key, st.tier, acc.service || st.service, acc, sizeMs, fusion, now, outcome.action);
         result.opened.push(report);
         this.metrics.anomalies.inc({ detector: fusion.dominant, action: outcome.action.pending ? 'pending' : outcome.action.kind });
+        const closes = outcome.closes;
+        if (closes !== undefined) effects.push(() => this.closeReport(closes, now));
         effects.push(() => this.openReport(st, report, outcome.action, now));
         return;
       }
       case 'escalate':
-        effects.push(() => this.escalate(st, outcome.reportId, outcome.action, fusion, now));
+        effects.push(() => this.escalate(st, outcome.reportId, outcome.action, fusion, now, before.lastAction));
         return;
       case 'update':
         effects.push(async () => {
@@ -772,12 +775,14 @@ export class Analyzer {
         });
         return;
       case 'close':
-        effects.push(async () => {
-          const r = await this.deps.reports.transition(outcome.reportId, { entry: { ts: now, who: this.who, what: 'quiet', note: `no window scored ${this.options.closeThreshold} or more for ${Math.round(this.options.quietMs / 1000)} s` } });
-          if (r.ok) this.deps.publisher?.publish(r.report);
-        });
+        effects.push(() => this.closeReport(outcome.reportId, now));
         return;
     }
+  }
+
+  private async closeReport(reportId: string, now: number): Promise<void> {
+    const r = await this.deps.reports.transition(reportId, { entry: { ts: now, who: this.who, what: 'quiet', note: `no window scored ${this.options.closeThreshold} or more for ${Math.round(this.options.quietMs / 1000)} s` } });
+    if (r.ok) this.deps.publisher?.publish(r.report);
   }
 
   private buildReport(id: string, client: string, tier: string, service: string, acc: WindowSpan, sizeMs: number, fusion: FusionResult, now: number, action: ProposedAction): AnomalyReport {
@@ -821,32 +826,72 @@ export class Analyzer {
     this.deps.publisher?.publish(r);
   }
 
-  private async escalate(st: ClientState, reportId: string, action: ProposedAction, fusion: FusionResult, now: number): Promise<void> {
+  /** `lastAction`: the client's before this decision, given back when the action is not applied after all. */
+  private async escalate(st: ClientState, reportId: string, action: ProposedAction, fusion: FusionResult, now: number, lastAction: DecisionState['lastAction']): Promise<void> {
     const store = this.deps.reports;
     const current = await store.get(reportId);
-    if (current?.status === 'dismissed') {
+    if (current === null) {
+      // the episode's report is gone (trimmed by retention, evicted, never stored): an action under it
+      // would be one no operator can dismiss, so none is applied; the next anomalous window opens a new episode
+      this.reportGone(st, reportId, lastAction);
+      return;
+    }
+    if (current.status === 'dismissed') {
       // an operator dismissed this episode meanwhile (maybe through another instance): respect it
-      st.decision = { ...actionEnded(st.decision), suppressedUntil: now + this.policy.analyzer.cooldownMs };
+      this.dismissedElsewhere(st, now);
+      return;
+    }
+    const inForce = current.action;
+    if (action.pending && current.status === 'actioned' && inForce.applied && inForce.until !== undefined && inForce.until > now && STRENGTH[inForce.kind] >= STRENGTH[action.kind]) {
+      // approved through another instance (its decision reached only that one's state): it is in force
+      st.decision = approved(st.decision, inForce.kind, now, inForce.until);
       this.changed(st);
       return;
     }
     let entry: HistoryEntry = { ts: now, who: this.who, what: action.pending ? 'pending' : 'escalated', note: `score ${fusion.score}: ${describeAction(action, null)}` };
     let next: AnomalyAction = anomalyAction(action, null);
-    let to: AnomalyReport['status'] | undefined = action.pending ? 'pending' : undefined;
+    let applied: ActiveAction | null = null;
     if (action.apply) {
-      const applied = await this.applyAction(st, action, now, reportId, fusion.summary);
+      applied = await this.applyAction(st, action, now, reportId, fusion.summary);
       if (applied) {
         next = anomalyAction(action, now, applied.until);
         entry = { ...entry, what: 'actioned', note: `score ${fusion.score}: ${describeAction(action, applied.until)}` };
-        to = current?.status === 'confirmed' ? undefined : 'actioned';
       } else {
         entry = { ...entry, what: 'action_failed', note: 'control plane write failed; retried on the next anomalous window' };
         next = { ...next, applied: false };
       }
     }
-    await store.updateDetails(reportId, { score: Math.max(fusion.score, current?.score ?? 0), detectors: fusion.detectors, explanation: fusion.explanation, summary: fusion.summary });
-    const t = await store.transition(reportId, { ...(to ? { to } : {}), action: next, entry });
-    if (t.ok) this.deps.publisher?.publish(t.report);
+    await store.updateDetails(reportId, { score: Math.max(fusion.score, current.score), detectors: fusion.detectors, explanation: fusion.explanation, summary: fusion.summary });
+    // conditional on the status read, like an operator's decision (analyzerBackend.ts): an operator
+    // and the analyzer cannot both win; a few retries when something else changed it meanwhile
+    let seen: AnomalyReport = current;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const to: AnomalyReport['status'] | undefined = action.pending ? 'pending' : applied && seen.status !== 'confirmed' ? 'actioned' : undefined;
+      const t = await store.transition(reportId, { ...(to ? { to } : {}), from: [seen.status], action: next, entry });
+      if (t.ok) {
+        this.deps.publisher?.publish(t.report);
+        return;
+      }
+      if (t.reason === 'not_found' || t.report.status === 'dismissed') {
+        if (applied) await this.actuator.withdraw(applied);
+        if (t.reason === 'not_found') this.reportGone(st, reportId, lastAction);
+        else this.dismissedElsewhere(st, now);
+        return;
+      }
+      seen = t.report;
+    }
+    this.log('warn', 'an escalation lost every race for its report; the action stays in force unrecorded until its TTL', { id: reportId });
+  }
+
+  private reportGone(st: ClientState, reportId: string, lastAction: DecisionState['lastAction']): void {
+    this.log('warn', 'the report of an open episode is gone; the episode ends', { client: st.key, id: reportId });
+    if (st.decision.episode?.reportId === reportId) st.decision = { ...st.decision, episode: null, lastAction };
+    this.changed(st);
+  }
+
+  private dismissedElsewhere(st: ClientState, now: number): void {
+    st.decision = { ...actionEnded(st.decision), suppressedUntil: now + this.policy.analyzer.cooldownMs };
+    this.changed(st);
   }
 
   private async applyAction(st: ClientState, action: ProposedAction, now: number, anomalyId: string, summary: string): Promise<ActiveAction | null> {
@@ -921,13 +966,23 @@ export class Analyzer {
 
   private async housekeeping(now: number): Promise<void> {
     try {
-      for (const a of await this.actuator.expire(now)) {
+      const expired = await this.actuator.expire(now);
+      // one report can have several actions in force (a tighten and the block it escalated to): it
+      // expires with the last of them, and an episode's action ends with its own field only
+      const inForce = expired.some((a) => a.anomalyId) ? new Set((await this.actuator.list(now)).map((a) => a.anomalyId)) : null;
+      for (const a of expired) {
         const st = this.clients.peek(a.client);
-        if (st) {
+        const ep = st?.decision.episode;
+        if (st && ep?.applied && ep.action === a.kind && a.field === actionField(a.kind, a.client)) {
           st.decision = actionEnded(st.decision);
           this.changed(st);
         }
         if (!a.anomalyId) continue;
+        if (inForce?.has(a.anomalyId)) {
+          const r = await this.deps.reports.transition(a.anomalyId, { entry: { ts: now, who: this.who, what: 'action_ended', note: `${a.kind} ended (until ${new Date(a.until).toISOString()}); another action of this anomaly is still in force` } });
+          if (r.ok) this.deps.publisher?.publish(r.report);
+          continue;
+        }
         const r = await this.deps.reports.transition(a.anomalyId, { to: 'expired', from: ['actioned'], entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended (until ${new Date(a.until).toISOString()})` } });
         if (!r.ok && r.reason === 'conflict') await this.deps.reports.transition(a.anomalyId, { entry: { ts: now, who: this.who, what: 'expired', note: `${a.kind} ended` } });
         const latest = await this.deps.reports.get(a.anomalyId);

@@ -34,6 +34,11 @@ function key(kind: ActiveKind, field: string): string {
   return `${kind}\u0000${field}`;
 }
 
+/** The field the analyzer's own action of `kind` on `client` lives in. */
+export function actionField(kind: ActiveKind, client: string): string {
+  return kind === 'block' ? client : overrideField(ANY, client);
+}
+
 /**
  * How often expired fields written by anyone else — an earlier incarnation of this analyzer that was
  * killed, another instance, an operator — are deleted too (and once at the first expiry run after
@@ -54,11 +59,11 @@ export class Actuator {
     const why = reason.slice(0, 1000);
     let action: ActiveAction;
     if (req.kind === 'block') {
-      action = { kind: 'block', client, field: client, until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
+      action = { kind: 'block', client, field: actionField('block', client), until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
       await this.controlPlane.write('block', client, { until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     } else {
       const multiplier = req.multiplier ?? 0.5;
-      const field = overrideField(ANY, client);
+      const field = actionField('tighten', client);
       action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}) };
       await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     }
@@ -74,6 +79,19 @@ export class Actuator {
       this.mine.delete(key(a.kind, a.field));
     }
     return active;
+  }
+
+  /**
+   * Takes back an action `apply` returned, if its field still holds it (not rewritten since by anyone):
+   * the analyzer lost the race with an operator's dismissal. True when it was removed.
+   */
+  async withdraw(action: ActiveAction): Promise<boolean> {
+    if (this.mine.get(key(action.kind, action.field)) === action) this.mine.delete(key(action.kind, action.field));
+    const state = await this.controlPlane.read();
+    const current = action.kind === 'block' ? state.blocks.get(action.field) : state.overrides.get(action.field);
+    if (!current || current.until !== action.until || current.anomalyId !== action.anomalyId) return false;
+    await this.controlPlane.write(action.kind === 'block' ? 'block' : 'override', action.field, null);
+    return true;
   }
 
   /**

@@ -161,21 +161,25 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
     else await this.plane.write('override', overrideField('*', report.client), { multiplier: report.action.multiplier ?? 0.5, until, reason, anomalyId: report.id });
   }
 
-  /** Lifts what this anomaly put in place — never a newer block/override set by another anomaly or an operator. */
+  /**
+   * Lifts everything this anomaly put in place — never a newer block/override set by another anomaly
+   * or an operator. Every kind, not only the report's action: an escalated report's tighten stays
+   * in force under its block, and the undo must undo both.
+   */
   private async lift(report: AnomalyReport): Promise<string | null> {
     const { plane } = this.parts;
     const state = await plane.read();
-    if (report.action.kind === 'block') {
-      if (state.blocks.get(report.client)?.anomalyId !== report.id) return null;
-      await plane.write('block', report.client, null);
-      return 'unblocked';
+    const lifted: string[] = [];
+    for (const [field, v] of state.blocks) {
+      if (v.anomalyId !== report.id) continue;
+      await plane.write('block', field, null);
+      if (!lifted.includes('unblocked')) lifted.push('unblocked');
     }
-    let lifted = false;
     for (const [field, v] of state.overrides) {
       if (v.anomalyId !== report.id) continue;
       await plane.write('override', field, null);
-      lifted = true;
+      if (!lifted.includes('override removed')) lifted.push('override removed');
     }
-    return lifted ? 'override removed' : null;
+    return lifted.length > 0 ? lifted.join(', ') : null;
   }
 }

@@ -11,6 +11,10 @@
  *   a report, no action at all for `cooldownMs`.
  * - Allowlisted clients are reported but never acted on; with `requireApproval` an action waits
  *   (status pending) until an operator approves it.
+ * - An episode's action ends at its `until`, whoever deleted the field (the instance that wrote it
+ *   may be another one since a rebalance). A pending action gets an `until` too (its TTL from when
+ *   it was proposed): an approval made through another instance never reaches this one's state, so
+ *   after that the next anomalous window proposes again and the analyzer re-reads the report.
  */
 import type { ActionKind, ActionRule, AnalyzerConfig } from '../../models/policy/index.js';
 
@@ -72,8 +76,8 @@ export interface DecisionConfig {
 
 export type Outcome =
   | { readonly kind: 'none' }
-  /** A new episode: create the report with this action. */
-  | { readonly kind: 'open'; readonly action: ProposedAction }
+  /** A new episode: create the report with this action; `closes`: the report of an episode that ended in silence before it. */
+  | { readonly kind: 'open'; readonly action: ProposedAction; readonly closes?: string }
   /** A stronger action for the open episode's report. */
   | { readonly kind: 'escalate'; readonly action: ProposedAction; readonly reportId: string }
   /** The episode's score rose: refresh the report's details. */
@@ -107,30 +111,38 @@ function propose(input: DecisionInput, state: DecisionState, cfg: DecisionConfig
   return { ...base, apply: true, pending: false };
 }
 
+/** When an action proposed at `now` ends: applied, at its TTL; pending, when it is looked at again (see above). */
+function untilOf(action: ProposedAction, now: number): number | null {
+  return (action.apply || action.pending) && action.ttlMs !== undefined ? now + action.ttlMs : null;
+}
+
 export function decide(state: DecisionState, input: DecisionInput, cfg: DecisionConfig): { state: DecisionState; outcome: Outcome } {
+  // the action ran out: housekeeping ends it on the instance that wrote it, but since a rebalance
+  // that may be another instance, and nothing else would tell this one
+  if (state.episode && state.episode.until !== null && state.episode.until <= input.now) state = actionEnded(state);
   const ep = state.episode;
-  if (!ep) {
-    if (input.score < cfg.openThreshold) return { state, outcome: { kind: 'none' } };
-    const action = propose(input, state, cfg);
-    const until = action.apply && action.ttlMs !== undefined ? input.now + action.ttlMs : null;
+  // a client that went silent scored no window below the close threshold either: its episode ended
+  // all the same, and a return (hours or days later) is a new episode with a new report
+  const silent = ep !== null && input.now - ep.lastHot >= cfg.quietMs;
+  if (!ep || silent) {
+    const closed = ep ? { ...state, episode: null } : state;
+    if (input.score < cfg.openThreshold) return ep ? { state: closed, outcome: { kind: 'close', reportId: ep.reportId } } : { state, outcome: { kind: 'none' } };
+    const action = propose(input, closed, cfg);
     return {
       state: {
-        ...state,
-        episode: { reportId: input.reportId, openedAt: input.now, maxScore: input.score, lastHot: input.now, action: action.pending || action.apply ? action.kind : 'observe', applied: action.apply, pending: action.pending, until },
+        ...closed,
+        episode: { reportId: input.reportId, openedAt: input.now, maxScore: input.score, lastHot: input.now, action: action.pending || action.apply ? action.kind : 'observe', applied: action.apply, pending: action.pending, until: untilOf(action, input.now) },
         lastAction: action.apply ? { kind: action.kind, at: input.now } : state.lastAction,
       },
-      outcome: { kind: 'open', action },
+      outcome: { kind: 'open', action, ...(ep ? { closes: ep.reportId } : {}) },
     };
   }
-  if (input.score < cfg.closeThreshold) {
-    if (input.now - ep.lastHot >= cfg.quietMs) return { state: { ...state, episode: null }, outcome: { kind: 'close', reportId: ep.reportId } };
-    return { state, outcome: { kind: 'none' } };
-  }
+  if (input.score < cfg.closeThreshold) return { state, outcome: { kind: 'none' } };
   const lastHot = input.now;
   const action = propose(input, state, cfg);
   const current = ep.applied || ep.pending ? STRENGTH[ep.action] : -1;
   if ((action.apply || action.pending) && STRENGTH[action.kind] > current) {
-    const until = action.apply && action.ttlMs !== undefined ? input.now + action.ttlMs : null;
+    const until = untilOf(action, input.now);
     return {
       state: {
         ...state,

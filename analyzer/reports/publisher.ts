@@ -1,7 +1,9 @@
 /**
  * Reports leave the analyzer on Kafka topic `ratewarden.anomalies` (key: client, value: the report
  * JSON), once when detected and again after every change. Publishing never blocks detection: a
- * bounded queue (oldest dropped and counted) is sent in batches in the background.
+ * bounded queue (oldest dropped and counted) is sent in batches in the background. A failed send
+ * keeps the batch queued and is retried by itself, with backoff (RETRY_BASE_MS doubling up to
+ * RETRY_MAX_MS), so reports reach the topic once the broker is back even if no new report comes.
  */
 import { EventEmitter } from 'node:events';
 import type { Kafka, Producer } from 'kafkajs';
@@ -37,6 +39,9 @@ export class MemoryReportPublisher extends EventEmitter implements ReportPublish
   }
 }
 
+export const RETRY_BASE_MS = 100;
+export const RETRY_MAX_MS = 30_000;
+
 export interface KafkaReportPublisherOptions {
   readonly topic?: string;
   readonly maxQueue?: number;
@@ -50,6 +55,9 @@ export class KafkaReportPublisher implements ReportPublisher {
   private connected: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
+  /** Failed sends in a row (the retry backoff). */
+  private failures = 0;
+  private closed = false;
   readonly stats = { published: 0, dropped: 0, errors: 0 };
   readonly topic: string;
   private readonly maxQueue: number;
@@ -71,10 +79,15 @@ export class KafkaReportPublisher implements ReportPublisher {
       this.stats.dropped++;
     }
     this.queue.push({ key: report.client, value: encodeAnomalyReport(report) });
+    this.schedule(this.lingerMs);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
     this.timer ??= setTimeout(() => {
       this.timer = null;
       void this.flush();
-    }, this.lingerMs);
+    }, delayMs);
   }
 
   async flush(): Promise<void> {
@@ -88,12 +101,17 @@ export class KafkaReportPublisher implements ReportPublisher {
         await this.connected;
         await this.producer.send({ topic: this.topic, messages: batch });
         this.stats.published += batch.length;
+        this.failures = 0;
       } catch (err) {
         this.stats.errors++;
+        this.failures++;
         this.connected = null;
-        // put the batch back in front (bounded): reports are retried, never lost silently
-        this.queue = [...batch, ...this.queue].slice(-this.maxQueue);
+        // put the batch back in front (bounded, what falls off is counted): reports are retried, never lost silently
+        const requeued = [...batch, ...this.queue];
+        this.stats.dropped += Math.max(0, requeued.length - this.maxQueue);
+        this.queue = requeued.slice(-this.maxQueue);
         this.opts.onError?.(err as Error);
+        this.schedule(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 20)));
       }
     })();
     try {
@@ -104,6 +122,7 @@ export class KafkaReportPublisher implements ReportPublisher {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.flush().catch(() => undefined);

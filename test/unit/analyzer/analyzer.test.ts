@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAnomalyReport, encodeAnomalyReport, type AnomalyReport } from '../../../models/anomaly.js';
-import { MemoryControlPlane } from '../../../models/controlPlane.js';
+import type { ControlKind } from '../../../models/control.js';
+import { MemoryControlPlane, type Unsequenced } from '../../../models/controlPlane.js';
 import type { CallEvent } from '../../../models/events.js';
 import { Analyzer } from '../../../analyzer/analyzer.js';
+import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
+import type { DecisionState, Episode } from '../../../analyzer/decisions/decide.js';
 import type { DetectionOptions } from '../../../analyzer/options.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
 import { MemoryReportPublisher } from '../../../analyzer/reports/publisher.js';
@@ -16,9 +19,8 @@ const ACT = `analyzer:
     - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
 `;
 
-function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}) {
+function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}, plane = new MemoryControlPlane()) {
   let now = T0;
-  const plane = new MemoryControlPlane();
   const reports = new MemoryReportStore();
   const publisher = new MemoryReportPublisher();
   const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs, ...detection } });
@@ -347,4 +349,150 @@ test('without the open-window look the same flood waits for its window to close'
   assert.equal(mine[0]!.window.end, start + 10_000);
   assert.ok(mine[0]!.ts >= start + 12_000, `first report ${(mine[0]!.ts - start) / 1000} s after the flood began`);
   assert.equal(await counter(s, 'ratewarden_open_window_looks_total'), 0);
+});
+
+// ---------------------------------------------------------------- episodes, their reports and their actions
+
+/** A stored report of ATTACKER, as openReport writes one. */
+function attackerReport(id: string, at: number, action: AnomalyReport['action'], status: AnomalyReport['status'] = 'actioned'): AnomalyReport {
+  return {
+    v: 1,
+    id,
+    ts: at,
+    client: ATTACKER,
+    tier: 'free',
+    window: { start: at - 10_000, end: at, sizeMs: 10_000 },
+    score: 0.8,
+    detectors: { credential_stuffing: 0.8 },
+    explanation: [],
+    summary: 'credential stuffing',
+    action,
+    status,
+    history: [{ ts: at, who: 'analyzer', what: 'detected' }],
+  };
+}
+
+/** ATTACKER held by the analyzer with this episode open (as an earlier decision or a restore leaves it). */
+async function holdWithEpisode(s: ReturnType<typeof setup>, episode: Omit<Episode, 'openedAt' | 'maxScore'>, lastAction: DecisionState['lastAction']): Promise<void> {
+  s.analyzer.ingest([ev({ ts: s.now, client: ATTACKER, ip: '203.0.113.9' })]);
+  s.analyzer.updateDecision(ATTACKER, (d) => ({ ...d, episode: { openedAt: s.now, maxScore: 0.8, ...episode }, lastAction }));
+  assert.equal(s.analyzer.client(ATTACKER)!.decision.episode!.reportId, episode.reportId);
+}
+
+/** A control plane that runs `before` once, just before the first block is written (a race, made deterministic). */
+class RacingPlane extends MemoryControlPlane {
+  before: (() => Promise<unknown>) | null = null;
+  override async write<K extends ControlKind>(kind: K, field: string, value: Unsequenced<K> | null): Promise<number> {
+    const before = this.before;
+    if (kind === 'block' && value !== null && before) {
+      this.before = null;
+      await before();
+    }
+    return super.write(kind, field, value);
+  }
+}
+
+test('a report whose tighten ends while the block it escalated to is in force stays actioned, and expires with the block', async () => {
+  const s = setup();
+  const R = 'escalated';
+  const tighten = await s.analyzer.actuator.apply(ATTACKER, { kind: 'tighten', multiplier: 0.2, ttlMs: 60_000 }, s.now, `anomaly ${R}: x`, R);
+  const block = await s.analyzer.actuator.apply(ATTACKER, { kind: 'block', ttlMs: 120_000 }, s.now + 10_000, `anomaly ${R}: x`, R);
+  await s.reports.create(attackerReport(R, s.now, { kind: 'block', ttlMs: 120_000, until: block.until, applied: true }));
+  await holdWithEpisode(s, { reportId: R, lastHot: s.now, action: 'block', applied: true, pending: false, until: block.until }, { kind: 'block', at: s.now });
+
+  s.now = tighten.until + 1;
+  await s.analyzer.tick(s.now);
+  let state = await s.plane.read();
+  assert.ok(!state.overrides.has(`*|${ATTACKER}`), 'the tighten ended');
+  assert.equal(state.blocks.get(ATTACKER)?.anomalyId, R, 'the block is still in force');
+  assert.equal((await s.reports.get(R))!.status, 'actioned', 'so the report is not expired');
+  assert.equal(s.analyzer.client(ATTACKER)!.decision.episode!.applied, true, 'nor has the episode’s action ended');
+
+  s.now = block.until + 1;
+  await s.analyzer.tick(s.now);
+  state = await s.plane.read();
+  assert.ok(!state.blocks.has(ATTACKER));
+  assert.equal((await s.reports.get(R))!.status, 'expired');
+  assert.notEqual(s.analyzer.client(ATTACKER)!.decision.episode?.applied, true);
+});
+
+test('an escalation that loses the race with an operator’s dismissal takes its block back, and the dismissal stands', async () => {
+  const plane = new RacingPlane();
+  const s = setup(ACT, 60_000, {}, plane);
+  await drive(s, 180);
+  const R = 'tightened';
+  const tighten = await s.analyzer.actuator.apply(ATTACKER, { kind: 'tighten', multiplier: 0.2, ttlMs: 600_000 }, s.now, `anomaly ${R}: x`, R);
+  await s.reports.create(attackerReport(R, s.now, { kind: 'tighten', multiplier: 0.2, ttlMs: 600_000, until: tighten.until, applied: true }));
+  await holdWithEpisode(s, { reportId: R, lastHot: s.now, action: 'tighten', applied: true, pending: false, until: tighten.until }, { kind: 'tighten', at: s.now });
+  // the operator dismisses the report (through any instance) while the analyzer writes the block
+  const backend = new AnalyzerBackend({ reports: s.reports, plane, now: () => s.now });
+  plane.before = () => backend.act(R, 'dismiss', 'dana (admin)');
+
+  const opened = await drive(s, 30, stuffing);
+  assert.equal(plane.before, null, 'the analyzer escalated to a block');
+  const r = (await s.reports.get(R))!;
+  assert.equal(r.status, 'dismissed');
+  assert.ok(!r.history.some((h) => h.what === 'actioned'), 'the escalation was not recorded over the dismissal');
+  const state = await plane.read();
+  assert.ok(!state.blocks.has(ATTACKER), 'the block written as the operator dismissed was taken back');
+  assert.ok(!state.overrides.has(`*|${ATTACKER}`));
+  assert.ok(s.analyzer.client(ATTACKER)!.decision.suppressedUntil > s.now, 'the dismissal’s cool-down holds');
+  assert.equal(opened.filter((x) => x.client === ATTACKER).length, 0);
+});
+
+test('an escalation whose report is gone applies nothing under it; the next anomalous window opens a new report and acts', async () => {
+  const s = setup();
+  await drive(s, 180);
+  // the episode's report was trimmed by retention (or never stored)
+  await holdWithEpisode(s, { reportId: 'trimmed', lastHot: s.now, action: 'tighten', applied: false, pending: false, until: null }, { kind: 'tighten', at: s.now - 3_600_000 });
+  const opened = (await drive(s, 30, stuffing)).filter((r) => r.client === ATTACKER);
+  const state = await s.plane.read();
+  const block = state.blocks.get(ATTACKER)!;
+  assert.ok(block, 'the attacker is blocked');
+  assert.notEqual(block.anomalyId, 'trimmed');
+  assert.equal(opened.length, 1);
+  assert.equal(block.anomalyId, opened[0]!.id);
+  assert.equal((await s.reports.get(block.anomalyId!))!.status, 'actioned', 'under a report an operator can dismiss');
+});
+
+test('a client back after going silent gets a new report, and its old episode’s report records the quiet end', async () => {
+  const s = setup();
+  await drive(s, 180);
+  const R = 'days-ago';
+  const then = s.now - 3 * 86_400_000;
+  await s.reports.create(attackerReport(R, then, { kind: 'block', ttlMs: 600_000, until: then + 600_000, applied: true }, 'expired'));
+  // its block ended long ago; no window of it was scored since
+  await holdWithEpisode(s, { reportId: R, lastHot: then, action: 'observe', applied: false, pending: false, until: null }, { kind: 'block', at: then });
+  const opened = (await drive(s, 30, stuffing)).filter((r) => r.client === ATTACKER);
+  assert.equal(opened.length, 1, 'a new report');
+  assert.notEqual(opened[0]!.id, R);
+  assert.equal((await s.plane.read()).blocks.get(ATTACKER)?.anomalyId, opened[0]!.id);
+  const old = (await s.reports.get(R))!;
+  assert.equal(old.status, 'expired');
+  assert.equal(old.history.at(-1)!.what, 'quiet');
+});
+
+test('a pending action approved through another instance is taken up here, and asked again once it ended', async () => {
+  const s = setup(`analyzer:\n  requireApproval: true\n  cooldown: 30s\n  actions:\n    - { minScore: 0.5, action: block, ttl: 1m }\n`);
+  await drive(s, 180);
+  const r = (await drive(s, 20, stuffing)).find((x) => x.client === ATTACKER)!;
+  assert.equal(r.status, 'pending');
+  // approved through another instance: its decision never reaches this one's state
+  const elsewhere = new AnalyzerBackend({ reports: s.reports, plane: s.plane, now: () => s.now });
+  const approvedReport = await elsewhere.act(r.id, 'approve', 'dana (admin)');
+  const until = approvedReport.action.until!;
+  assert.ok((await s.plane.read()).blocks.has(ATTACKER));
+
+  // the attack goes on: once the pending action's TTL passed, this instance looks at the report again
+  await drive(s, 60, stuffing);
+  const ep = s.analyzer.client(ATTACKER)!.decision.episode!;
+  assert.equal(ep.reportId, r.id);
+  assert.ok(ep.applied && !ep.pending, 'the approved block is the episode’s action in force');
+  assert.equal(ep.until, until);
+  assert.equal((await s.reports.get(r.id))!.status, 'actioned', 'and the report was not sent back to pending');
+
+  // the block ends while the attack goes on: it waits for an approval again
+  await drive(s, 90, stuffing);
+  assert.ok(!(await s.plane.read()).blocks.has(ATTACKER));
+  assert.equal((await s.reports.get(r.id))!.status, 'pending');
 });

@@ -114,9 +114,55 @@ test('after a dismissal nothing is acted on for the cool-down', () => {
 });
 
 test('when an action ends while the anomaly goes on, the next anomalous window acts again', () => {
-  const opened = run([[0, 0.95]]).state;
+  // hot windows throughout (held back by the cool-down while the block is in force)
+  const opened = run([[0, 0.95], [100_000, 0.95], [200_000, 0.95]]).state;
   const ended = actionEnded(opened);
   assert.equal(ended.episode!.applied, false);
-  const r = decide(ended, input(0.95, 600_000), config());
+  const r = decide(ended, input(0.95, 300_000), config());
   assert.ok(r.outcome.kind === 'escalate' && r.outcome.action.kind === 'block' && r.outcome.action.apply);
+});
+
+test('an action ends at its until even when nobody told this instance: the next anomalous window acts again', () => {
+  // a block written by another instance before a rebalance, restored with its until still ahead;
+  // that instance deleted the field at until, so nothing here calls actionEnded
+  const hot: Array<[number, number]> = [];
+  for (let t = 0; t < 600_000; t += 60_000) hot.push([t, 0.95]);
+  const blocked = run(hot);
+  assert.deepEqual(blocked.outcomes.map((o) => o.kind), ['open', 'none', 'none', 'none', 'none', 'none', 'none', 'none', 'none', 'none']);
+  assert.ok(blocked.state.episode!.applied && blocked.state.episode!.until === 600_000);
+  const r = decide(blocked.state, input(0.95, 600_000), config());
+  assert.ok(r.outcome.kind === 'escalate' && r.outcome.reportId === 'r0' && r.outcome.action.kind === 'block' && r.outcome.action.apply, `got ${r.outcome.kind}`);
+  assert.equal(r.state.episode!.until, 1_200_000);
+});
+
+test('a pending action is proposed again after its TTL, so an approval made elsewhere is looked up', () => {
+  const cfg = config('  requireApproval: true\n');
+  const hot: Array<[number, number]> = [];
+  for (let t = 0; t <= 600_000; t += 60_000) hot.push([t, 0.95]);
+  const { state, outcomes } = run(hot, cfg);
+  const open = outcomes[0]!;
+  assert.ok(open.kind === 'open' && open.action.pending);
+  assert.ok(outcomes.slice(1, -1).every((o) => o.kind === 'none'), 'still pending: nothing new to ask');
+  const again = outcomes.at(-1)!;
+  assert.ok(again.kind === 'escalate' && again.reportId === 'r0' && again.action.pending && !again.action.apply);
+  assert.equal(state.episode!.pending, true);
+  assert.equal(state.episode!.until, 1_200_000);
+});
+
+test('a client that went silent ends its episode: a return days later opens a new episode and report', () => {
+  const opened = run([[0, 0.95]]).state;
+  const ended = actionEnded(opened); // its block expired meanwhile
+  const later = 8 * 86_400_000;
+  const r = decide(ended, input(0.95, later), config());
+  assert.ok(r.outcome.kind === 'open', `got ${r.outcome.kind}`);
+  assert.equal(r.outcome.kind === 'open' && r.outcome.closes, 'r0', 'the old report is closed');
+  assert.equal(r.state.episode!.reportId, `r${later}`);
+  assert.equal(r.state.episode!.openedAt, later);
+  assert.ok(r.outcome.kind === 'open' && r.outcome.action.kind === 'block' && r.outcome.action.apply);
+});
+
+test('after a silence, a window between the close and open thresholds closes the episode rather than prolonging it', () => {
+  const { outcomes, state } = run([[0, 0.6], [200_000, 0.4]]);
+  assert.deepEqual(outcomes.map((o) => o.kind), ['open', 'close']);
+  assert.equal(state.episode, null);
 });

@@ -50,6 +50,21 @@ test('dismiss does not lift a block that another anomaly or an operator set late
   await app.close();
 });
 
+test('dismissing an escalated report lifts its block and the tighten it escalated from, and nothing of others', async () => {
+  const { plane, call, reports, app } = await setup();
+  const client = 'apiKey:4bc3c1d3a4f2b7e1';
+  // the analyzer tightened first under the same report, then escalated to the seeded block
+  await new Actuator(plane).apply(client, { kind: 'tighten', multiplier: 0.2, ttlMs: 600_000 }, NOW - 120_000, 'anomaly an-attacker: tighten', 'an-attacker');
+  await plane.write('override', `login|${client}`, { multiplier: 0.5, until: NOW + 3_600_000, reason: 'operator', anomalyId: 'ops' });
+  assert.equal((await call('POST', '/api/anomalies/an-attacker/dismiss')).status, 200);
+  const state = await plane.read();
+  assert.equal(state.blocks.has(client), false);
+  assert.equal(state.overrides.has(`*|${client}`), false, 'the tighten under the block is lifted too');
+  assert.equal(state.overrides.get(`login|${client}`)?.anomalyId, 'ops');
+  assert.equal((await reports.get('an-attacker'))!.history.at(-1)!.what, 'unblocked, override removed');
+  await app.close();
+});
+
 test('the load history follows load messages on the in-memory channel', async () => {
   const { plane, call, app, loadHistory } = await setup();
   await plane.write('load', 'demo-api', { multiplier: 0.4, since: NOW + 1, reason: 'p99 high' });
