@@ -4,11 +4,11 @@ import { ErrorCodes, RatewardenError } from '../../models/errors.js';
 import { Check, Where, snapshot } from './check.js';
 import { REJECT } from './algorithms/index.js';
 import { compilePolicy, type CompiledPolicy, type CompiledRule } from './compile.js';
-import { graphqlCost } from './graphqlCost.js';
+import { MAX_COST, graphqlCost } from './graphqlCost.js';
 import { MemoryStore } from './stores/memoryStore.js';
 import { LeasedStore } from './stores/leasedStore.js';
 import { RedisStore, type StoreWaiter } from './redis/redisStore.js';
-import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks, type Settler } from './verdict.js';
+import { ALLOW_UNMATCHED, badRequestVerdict, blockVerdict, unavailableVerdict, verdictFromChecks, withShadowRefusals, type Settler } from './verdict.js';
 import {
   NO_CONTROL,
   systemClock,
@@ -109,6 +109,8 @@ export class RuleEngine implements Engine, Settler {
     if (block !== null) return Promise.resolve(blockVerdict(block, now));
 
     let checks: Check[] | null = null;
+    /** Shadow rules that could not measure the request: reported as rejections, decided by no store. */
+    let refused: Check[] | null = null;
     let cost = 0;
     let tierMult = 0;
     let load = -1;
@@ -121,11 +123,19 @@ export class RuleEngine implements Engine, Settler {
       const rule = rules[i]!;
       if (!rule.matches(facts.method, facts.path, facts.host)) continue;
       let units = rule.fixedCost;
+      let refusal: string | null = null;
       if (units === null) {
         const g = facts.graphql ? graphqlCost(facts.graphql, rule.graphql!) : null;
-        if (g !== null && !g.ok) return Promise.resolve(badRequestVerdict(rule.id, g.reason));
-        units = g === null ? 1 : g.cost; // not a GraphQL request (no query): one unit
+        if (g === null) units = 1; // not a GraphQL request (no query): one unit
+        else if (g.ok) units = g.cost;
+        else {
+          units = 0;
+          refusal = g.reason;
+        }
       }
+      // no algorithm may see a cost that is not a finite number ≥ 0 (NaN fails every comparison: no "cost > limit" refuses it)
+      if (!(units >= 0 && units <= MAX_COST)) refusal = `the request's cost (${units}) is not a usable number of units`;
+      if (refusal !== null && !rule.shadow) return Promise.resolve(badRequestVerdict(rule.id, refusal));
       if (load < 0) {
         load = control.loadMultiplier(facts.tier, now);
         tierMult = cp.tierMultipliers.get(facts.tier) ?? cp.defaultTierMultiplier;
@@ -135,13 +145,26 @@ export class RuleEngine implements Engine, Settler {
         lastKey = rule.keyOf(facts);
       }
       const c = this.check(rule, lastKey, facts, units, tierMult, load, now);
+      if (refusal !== null) {
+        // shadow: count and report, never reject — the query it cannot measure is a shadow rejection, not a 400
+        c.status = REJECT;
+        (refused ??= []).push(c);
+        continue;
+      }
       if (checks === null) checks = [c];
       else checks.push(c);
       if (rule.scope !== 'shared') mixed = true;
       if (units > cost) cost = units;
     }
-    if (checks === null) return UNMATCHED;
+    if (refused === null) return checks === null ? UNMATCHED : this.decideChecks(checks, cost, mixed, now);
+    const shadowRefused = refused;
+    const decided = checks === null ? UNMATCHED : this.decideChecks(checks, cost, mixed, now);
+    return decided.then((v) => withShadowRefusals(v, shadowRefused));
+  }
 
+  /** The checks of one request, each in its store (`mixed`: some rule is not shared). */
+  private decideChecks(checks: Check[], cost: number, mixed: boolean, now: number): Promise<Verdict> {
+    const cp = this.compiled;
     const redis = this.redis;
     if (redis === null || !cp.redis) {
       this.memory.decide(checks, 0, checks.length, now);

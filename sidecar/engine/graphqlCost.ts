@@ -8,9 +8,13 @@ import type { GraphqlCost } from '../../models/policy/index.js';
  *    fragment spreads; a fragment cycle or an unknown fragment makes the query invalid;
  *  - cost: every field selected costs `fieldCost`, times the list multipliers of the fields above
  *    it. A field with a `first`, `last` or `limit` argument is taken to return a list of that many
- *    items (an int literal, or a variable's int value); when the size cannot be known (another
- *    variable, a non-int) the configured `listFactor` is used. Aliases are counted one by one, so
- *    alias flooding (`a1: f a2: f …`) costs what it asks for.
+ *    items (an int literal, or a variable's int value — the operation's default when the variable
+ *    is not sent); when the size cannot be known (a variable without value or int default, a
+ *    non-int) the configured `listFactor` is used. Aliases are counted one by one, so alias flooding
+ *    (`a1: f a2: f …`) costs what it asks for.
+ *  - arithmetic saturates at MAX_COST: a 400-digit list size, a variable of 1e300 or a fragment bomb
+ *    would reach Infinity, and Infinity × first: 0 is NaN, which no `cost > maxCost` comparison
+ *    refuses. A saturated cost is above any maxCost, and above any limit when there is none.
  * Fragment costs are memoised per fragment, so a "fragment bomb" (each fragment spreading the next
  * twice) is measured in linear time and costs its true, exponential, amount.
  */
@@ -19,6 +23,8 @@ export type GraphqlCostResult =
   | { readonly ok: false; readonly reason: string };
 
 const LIST_ARGS = new Set(['first', 'last', 'limit']);
+/** The largest cost (and list size) reported: every sum and product is capped here, so it stays finite. */
+export const MAX_COST = Number.MAX_SAFE_INTEGER;
 /** Bound on tokens parsed per query (graphql's own DoS guard). */
 const MAX_TOKENS = 20_000;
 
@@ -54,19 +60,48 @@ class Invalid extends Error {}
 interface Walk {
   readonly fragments: Map<string, FragmentDefinitionNode>;
   readonly variables: Readonly<Record<string, unknown>> | null;
+  /** The operation's int-literal variable defaults, used for variables the request does not send. */
+  readonly defaults: ReadonlyMap<string, number> | null;
   readonly cfg: GraphqlCost;
   /** Per fragment: [depth, cost at multiplier 1]; absent while being computed (cycle detection). */
   readonly memo: Map<string, [number, number]>;
   readonly inProgress: Set<string>;
 }
 
+/** A list size, in [0, MAX_COST] (an int literal of 400 digits is Infinity as a Number). */
+function size(n: number): number {
+  return n > 0 ? (n < MAX_COST ? n : MAX_COST) : 0;
+}
+
 function listSize(value: ValueNode, walk: Walk): number {
-  if (value.kind === Kind.INT) return Math.max(0, Number(value.value));
+  if (value.kind === Kind.INT) return size(Number(value.value));
   if (value.kind === Kind.VARIABLE) {
-    const v = walk.variables?.[value.name.value];
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+    const name = value.name.value;
+    const vars = walk.variables;
+    if (vars !== null && Object.hasOwn(vars, name)) {
+      const v = vars[name];
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return size(v);
+    } else {
+      const d = walk.defaults?.get(name);
+      if (d !== undefined) return d;
+    }
   }
   return walk.cfg.listFactor;
+}
+
+/** The operation's variables with an int-literal default (`$n: Int = 100000`), or null when none. */
+function intDefaults(op: OperationDefinitionNode): Map<string, number> | null {
+  let defaults: Map<string, number> | null = null;
+  for (const def of op.variableDefinitions ?? []) {
+    if (def.defaultValue?.kind === Kind.INT) (defaults ??= new Map()).set(def.variable.name.value, size(Number(def.defaultValue.value)));
+  }
+  return defaults;
+}
+
+/** a + b, saturated at MAX_COST (NaN, from a non-finite fieldCost, saturates too). */
+function add(a: number, b: number): number {
+  const x = a + b;
+  return x <= MAX_COST ? x : MAX_COST;
 }
 
 /**
@@ -85,22 +120,22 @@ function measure(set: SelectionSetNode, walk: Walk, level: number): [number, num
       }
       if (factor < 0) factor = 1;
       let d = 1;
-      let c = walk.cfg.fieldCost;
+      let c = add(walk.cfg.fieldCost, 0);
       if (sel.selectionSet) {
         const [sd, sc] = measure(sel.selectionSet, walk, level + 1);
         d += sd;
-        c += factor * sc;
+        if (factor > 0) c = add(c, factor * sc); // both ≤ MAX_COST: the product is finite
       }
       if (d > depth) depth = d;
-      cost += c;
+      cost = add(cost, c);
     } else if (sel.kind === Kind.INLINE_FRAGMENT) {
       const [sd, sc] = measure(sel.selectionSet, walk, level);
       if (sd > depth) depth = sd;
-      cost += sc;
+      cost = add(cost, sc);
     } else {
       const [sd, sc] = fragment(sel.name.value, walk, level);
       if (sd > depth) depth = sd;
-      cost += sc;
+      cost = add(cost, sc);
     }
   }
   return [depth, cost];
@@ -139,11 +174,13 @@ export function graphqlCost(
   } else if (operations.length === 1) op = operations[0];
   else return { ok: false, reason: operations.length === 0 ? 'GraphQL query has no operation' : 'GraphQL query has several operations and no operationName' };
 
-  const walk: Walk = { fragments, variables: request.variables ?? null, cfg, memo: new Map(), inProgress: new Set() };
+  const walk: Walk = { fragments, variables: request.variables ?? null, defaults: intDefaults(op!), cfg, memo: new Map(), inProgress: new Set() };
   try {
     const [depth, cost] = measure(op!.selectionSet, walk, 0);
     if (depth > cfg.maxDepth) return { ok: false, reason: `GraphQL query depth ${depth} exceeds the maximum of ${cfg.maxDepth}` };
     const units = Math.max(1, Math.ceil(cost));
+    // cost is finite by construction; the check stays so that a NaN could never pass as "not above maxCost"
+    if (!Number.isFinite(units)) return { ok: false, reason: 'GraphQL query cost cannot be computed' };
     if (cfg.maxCost !== null && units > cfg.maxCost) return { ok: false, reason: `GraphQL query cost ${units} exceeds the maximum of ${cfg.maxCost}` };
     return { ok: true, cost: units, depth };
   } catch (err) {

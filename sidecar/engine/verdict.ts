@@ -115,6 +115,18 @@ export function verdictFromChecks(checks: readonly Check[], cost: number, settle
   return verdict;
 }
 
+/**
+ * `v` with the shadow rules that could not measure the request (a GraphQL query too deep, too costly
+ * or unparseable for them) reported as rejections: a shadow rule counts and reports, it never
+ * refuses — so this is `shadow_limited` where the other rules allowed, never a 400.
+ */
+export function withShadowRefusals(v: Verdict, refused: readonly Check[]): Verdict {
+  if (v.kind !== 'allow' && v.kind !== 'queue' && v.kind !== 'limit') return v; // 400 / 503: nothing to report into
+  const outcomes = v.outcomes.concat(refused.map(outcomeOf));
+  if (v.kind !== 'allow') return { ...v, outcomes };
+  return { ...v, outcomes, decision: 'shadow_limited', rule: v.rule ?? refused[0]!.rule.id };
+}
+
 function firstShadowRejection(checks: readonly Check[]): string | null {
   for (const c of checks) if (c.status === REJECT) return c.rule.id;
   return null;

@@ -56,6 +56,13 @@ export interface LocalAlgorithm<S> {
   idleMs(d: Demand): number;
 }
 
+/**
+ * Float rounding tolerated, in units: a budget within EPSILON of a request's cost admits it, and
+ * `remaining` is floored with the same slack — so a header that says 1 left is never followed by a
+ * refusal of a 1-unit request at the same instant (tokens computed as 0.9999999999999991).
+ */
+export const EPSILON = 1e-9;
+
 /** Rejection result when the request can never pass (cost above the limit, or a limit of 0). */
 export function rejectForever(out: Result, remaining: number, hintMs: number): void {
   out.status = REJECT;
@@ -73,7 +80,7 @@ export function reject(out: Result, remaining: number, waitMs: number): void {
 
 export function admit(out: Result, remaining: number, resetMs: number): void {
   out.status = ALLOW;
-  out.remaining = remaining > 0 ? Math.floor(remaining + 1e-9) : 0;
+  out.remaining = remaining > 0 ? Math.floor(remaining + EPSILON) : 0;
   out.resetMs = resetMs > 0 ? Math.ceil(resetMs) : 0;
   out.waitMs = 0;
 }

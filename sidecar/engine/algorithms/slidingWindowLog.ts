@@ -62,10 +62,24 @@ export const slidingWindowLog: LocalAlgorithm<SlidingLogState> = {
   },
 
   refund(s, d, at) {
+    // the entry goes (as its member does in Redis): a zero-cost entry kept for W would let refunded
+    // requests grow the log without bound (200k refunds on a limit of 5 held 200k entries)
     for (let i = s.times.length - 1; i >= s.head; i--) {
       if (s.times[i] === at && s.costs[i] === d.cost) {
-        s.costs[i] = 0;
+        if (i === s.times.length - 1) {
+          s.times.pop();
+          s.costs.pop();
+        } else {
+          s.times.splice(i, 1);
+          s.costs.splice(i, 1);
+        }
         s.sum -= d.cost;
+        if (s.head === s.times.length) {
+          s.times.length = 0;
+          s.costs.length = 0;
+          s.head = 0;
+          s.sum = 0; // drop accumulated float dust
+        }
         return;
       }
     }

@@ -1,4 +1,4 @@
-import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
+import { EPSILON, admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
 
 /**
  * Token bucket: capacity `burst`, refilled at limit / windowMs units per ms. Exact: in any interval
@@ -25,9 +25,9 @@ export const tokenBucket: LocalAlgorithm<TokenBucketState> = {
     if (d.limit <= 0) return rejectForever(out, 0, d.windowMs);
     const perMs = d.limit / d.windowMs;
     const t = level(s, d.burst, perMs, now);
-    if (t >= d.cost) return admit(out, t - d.cost, (d.burst - t + d.cost) / perMs);
+    if (t + EPSILON >= d.cost) return admit(out, t - d.cost, (d.burst - t + d.cost) / perMs);
     if (d.cost > d.burst) return rejectForever(out, t, d.burst / perMs);
-    reject(out, t, (d.cost - t) / perMs);
+    reject(out, t, (d.cost - EPSILON - t) / perMs); // the first ms the admission test above passes
   },
 
   consume(s, d, now, admitted) {

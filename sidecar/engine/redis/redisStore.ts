@@ -42,7 +42,11 @@ export class StoreUnavailableError extends Error {
 /** Below this many decisions a call is not split further (each call has a fixed cost on both sides). */
 const MIN_SPLIT = 32;
 
-/** Unit operations (lua/driver.ts): the header of a unit is op × 1000 + number of checks. */
+/**
+ * Unit operations (lua/driver.ts): the header of a unit is number of checks × 4 + op, so a unit may
+ * hold any number of checks (a late reply's refund gathers every admission of a whole batch: 512
+ * requests × 2 rules overflowed the former op × 1000 + n and was read as a lease).
+ */
 const OP_DECIDE = 0;
 const OP_DECIDE_FAILED = 1;
 const OP_REFUND = 2;
@@ -326,7 +330,7 @@ export class RedisStore {
     }
     w.number(call.units.length);
     for (const u of call.units) {
-      w.number(u.op * 1000 + u.checks.length);
+      w.number(unitHeader(u.op, u.checks.length));
       for (const c of u.checks) {
         w.number(ruleIndex.get(c.rule)!);
         w.number(c.limit);
@@ -475,6 +479,11 @@ export class RedisStore {
     this.queue = [];
     this.failUnits(queued, err);
   }
+}
+
+/** A unit's header in the script's argument (lua/driver.ts): op in the low two bits, the number of checks above. */
+function unitHeader(op: Op, checks: number): number {
+  return checks * 4 + op;
 }
 
 /** One decided check of a reply (lua/driver.ts): status + 4 × remaining, then reset or wait (and wait when queued). */

@@ -132,4 +132,31 @@ rules:
     v.release?.();
     await e.close();
   });
+
+  it('refunds every admission of a late reply, however many checks it held (512 requests × 2 rules)', async () => {
+    const errors: Error[] = [];
+    const prefix = uniqueName('late');
+    const p = policy(`store: { kind: redis, failMode: open, timeout: 100ms, keyPrefix: ${prefix} }
+rules:
+  - { id: a, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
+  - { id: b, key: [global], algorithm: fixed-window, limit: 100000, window: 1h }
+`);
+    const e = createEngine({ policy: p, service: 's', redis, batch: { maxInFlight: 1, maxBatch: 512 }, hooks: { storeError: (err) => errors.push(err) } });
+    await redis.ping();
+    server.pause();
+    try {
+      // the first goes out alone; the other 512 wait for it and go out as one call of 1,024 checks;
+      // both time out and are decided locally
+      const verdicts = await Promise.all(Array.from({ length: 513 }, (_, i) => e.decide(facts({ ip: `10.4.${i >> 8}.${i & 255}` }))));
+      assert.ok(verdicts.every((v) => v.kind === 'allow'));
+    } finally {
+      server.resume();
+    }
+    // Redis runs both stale calls once resumed: the late replies' admissions (1,026) must all be given back
+    const global = `{${prefix}:b:global}:fw`;
+    await until('the late admissions to be refunded', async () => Number(await redis.hget(global, 'c')) === 0);
+    assert.equal(Number(await redis.hget(`{${prefix}:a:ip:10.4.1.255}:fw`, 'c')), 0);
+    assert.ok(errors.every((err) => /did not answer/.test(err.message)), errors.map((err) => err.message).join('; '));
+    await e.close();
+  });
 });

@@ -90,6 +90,31 @@ describe('Lua scripts against the TypeScript core', () => {
     });
   }
 
+  it('fractional emission intervals: both admit a request that exactly fills the bucket, and what "remaining" promised', async () => {
+    const cases: Array<[string, Array<[number, string]>]> = [
+      // an empty bucket, cost = burst, again and again (refused forever before)
+      ['{ id: r, key: [ip], algorithm: leaky-bucket, rate: 7/s, burst: 1 }', Array.from({ length: 12 }, (_, i) => [60_000 + 7 * i, 'allow'] as [number, string])],
+      ['{ id: r, key: [ip], algorithm: leaky-bucket, rate: 95/s, burst: 3 }', [[0, 'allow'], [0, 'allow'], [0, 'allow'], [0, 'limit'], [60_000, 'allow'], [0, 'allow'], [0, 'allow'], [0, 'limit']]],
+      ['{ id: r, key: [ip], algorithm: leaky-bucket, rate: 3/s, burst: 3, mode: queue, maxDelay: 1s }', [[0, 'allow'], [0, 'allow'], [0, 'allow'], [0, 'queue'], [0, 'queue'], [0, 'queue'], [0, 'limit']]],
+      // 0.9999999999999998 tokens after "1 remaining": the next unit request passes
+      ['{ id: r, key: [ip], algorithm: token-bucket, rate: 3/s, burst: 10 }', [...Array.from({ length: 10 }, () => [0, 'allow'] as [number, string]), [897, 'allow'], [103, 'allow'], [0, 'allow'], [0, 'limit']]],
+    ];
+    for (const [rule, seq] of cases) {
+      const clock = new ManualClock(1_700_000_000_000);
+      const [memory, shared] = pair(rule, uniqueName('frac'), clock);
+      const got: string[] = [];
+      for (const [i, [dt]] of seq.entries()) {
+        clock.advance(dt);
+        const m = await memory.decide(facts());
+        const s = await shared.decide(facts());
+        assert.deepEqual(view(s), view(m), `${rule} step ${i}`);
+        got.push(s.kind);
+      }
+      assert.deepEqual(got, seq.map(([, kind]) => kind), rule);
+      await shared.close();
+    }
+  });
+
   it('sets a TTL on every key it writes', async () => {
     const prefix = uniqueName('ttl');
     const clock = new ManualClock(Date.now());

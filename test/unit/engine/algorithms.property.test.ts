@@ -121,6 +121,25 @@ describe('sliding window log', () => {
       RUNS,
     );
   });
+
+  it('keeps no entry for a refunded request, so refunds cannot grow the log beyond the limit', () => {
+    const d: Demand = { limit: 5, windowMs: 3_600_000, burst: 5, cost: 1, maxDelayMs: 0, queue: false };
+    let s: ReturnType<typeof slidingWindowLog.consume> | undefined;
+    let t = EDGE;
+    for (let i = 0; i < 20_000; i++) {
+      t += 1;
+      const r = result();
+      slidingWindowLog.evaluate(s, d, t, r);
+      assert.equal(r.status, 1, `request ${i} refused`);
+      s = slidingWindowLog.consume(s, d, t, true, null);
+      if (i % 5_000 !== 4_999) slidingWindowLog.refund(s, d, t, null); // 4 of them are kept
+    }
+    assert.equal(s!.sum, 4);
+    assert.equal(s!.times.length, 4, `${s!.times.length} entries held for a limit of 5`);
+    const r = result();
+    slidingWindowLog.evaluate(s, d, t + 1, r);
+    assert.deepEqual([r.status, r.remaining], [1, 0]);
+  });
 });
 
 describe('sliding window counter', () => {
@@ -169,6 +188,20 @@ describe('token bucket', () => {
       RUNS,
     );
   });
+  it('admits the unit request that a remaining of 1 promised (rate 3/s, burst 10: 0.9999999999999998 tokens left)', () => {
+    const d: Demand = { limit: 3, windowMs: W, burst: 10, cost: 1, maxDelayMs: 0, queue: false };
+    // drained at once, then refilled for 897 ms (one admitted) and 103 ms more: 2 tokens, in floats a hair below
+    const { state, t } = run(tokenBucket, d, EDGE, [...Array.from({ length: 10 }, () => ({ dt: 0, cost: 1 })), { dt: 897, cost: 1 }, { dt: 103, cost: 0 }]);
+    const admitted = result();
+    tokenBucket.evaluate(state, d, t, admitted);
+    assert.equal(admitted.status, 1);
+    assert.equal(admitted.remaining, 1);
+    const s = tokenBucket.consume(state, d, t, true, null);
+    const next = result();
+    tokenBucket.evaluate(s, d, t, next);
+    assert.equal(next.status, 1, `refused with ${s.t} tokens after "1 remaining"`);
+    assert.equal(next.remaining, 0);
+  });
 });
 
 describe('leaky bucket (GCRA)', () => {
@@ -214,6 +247,103 @@ describe('leaky bucket (GCRA)', () => {
     // 5 fit the bucket, then 100 ms per unit: 100, 200, 300 ms of delay, then rejection
     assert.deepEqual(statuses, [1, 1, 1, 1, 1, QUEUE, QUEUE, QUEUE, REJECT, REJECT]);
   });
+});
+
+describe('buckets at rates whose emission interval is fractional (epoch-ms times hold ~2^-12 ms)', () => {
+  const WINDOWS = [1_000, 60_000, 3_600_000];
+  /** Every rate 1..100 per s, m and h with the given bursts. */
+  const demands = (bursts: number[]): Demand[] =>
+    WINDOWS.flatMap((windowMs) => Array.from({ length: 100 }, (_, i) => i + 1).flatMap((limit) => bursts.map((burst) => ({ limit, windowMs, burst, cost: 1, maxDelayMs: 0, queue: false }))));
+  const instants = [EDGE, EDGE + 1, EDGE + 9_973, EDGE + 60_001];
+
+  it('leaky bucket: an empty bucket admits a request that fills it exactly (cost = burst)', () => {
+    const refused: string[] = [];
+    for (const d of demands([1, 2, 5, 10])) {
+      for (const now of instants) {
+        const r = result();
+        leakyBucket.evaluate(undefined, { ...d, cost: d.burst }, now, r);
+        if (r.status === REJECT) refused.push(`${d.limit}/${d.windowMs} ms burst ${d.burst} at +${now - EDGE}`);
+      }
+    }
+    assert.deepEqual(refused.slice(0, 5), [], `${refused.length} refused`);
+  });
+
+  it('leaky bucket: a burst of unit requests at one instant admits exactly burst of them', () => {
+    const wrong: string[] = [];
+    for (const d of demands([1, 2, 5, 10, 50])) {
+      for (const now of instants) {
+        let s: ReturnType<typeof leakyBucket.consume> | undefined;
+        let admitted = 0;
+        for (let i = 0; i <= d.burst; i++) {
+          const r = result();
+          leakyBucket.evaluate(s, d, now, r);
+          if (r.status === REJECT) break;
+          s = leakyBucket.consume(s, d, now, true, null);
+          admitted++;
+        }
+        if (admitted !== d.burst) wrong.push(`${d.limit}/${d.windowMs} ms burst ${d.burst} at +${now - EDGE}: ${admitted}`);
+      }
+    }
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} wrong`);
+  });
+
+  const fractional = fc.record({
+    limit: fc.integer({ min: 1, max: 100 }),
+    windowMs: fc.constantFrom(...WINDOWS),
+    burst: fc.integer({ min: 1, max: 20 }),
+  });
+  const buckets: Array<[string, LocalAlgorithm<unknown>]> = [
+    ['token bucket', tokenBucket as LocalAlgorithm<unknown>],
+    ['leaky bucket', leakyBucket as LocalAlgorithm<unknown>],
+  ];
+  for (const [name, alg] of buckets) {
+    it(`${name}: after an admission exactly "remaining" more unit requests pass at the same instant, at any rate`, () => {
+      fc.assert(
+        fc.property(fractional, steps(1), startOffset, (rate, seq, off) => {
+          const base = { ...rate, maxDelayMs: 0, queue: false };
+          const d = { ...base, cost: 1 };
+          const { state, t } = run(alg, base, EDGE - off, seq);
+          let s = structuredClone(state);
+          const r = result();
+          alg.evaluate(s, d, t, r);
+          if (r.status === REJECT) return;
+          s = alg.consume(s, d, t, true, 'x');
+          let passed = 0;
+          for (; passed <= rate.burst; passed++) {
+            const next = result();
+            alg.evaluate(s, d, t, next);
+            if (next.status === REJECT) break;
+            s = alg.consume(s, d, t, true, null);
+          }
+          assert.equal(passed, r.remaining);
+        }),
+        { ...RUNS, numRuns: 400 },
+      );
+    });
+
+    it(`${name}: a rejected request passes at its Retry-After and not a ms earlier, at any rate`, () => {
+      fc.assert(
+        fc.property(fractional, steps(3), startOffset, fc.integer({ min: 1, max: 3 }), (rate, seq, off, cost) => {
+          const base = { ...rate, maxDelayMs: 0, queue: false };
+          const d = { ...base, cost };
+          const { state, t } = run(alg, base, EDGE - off, seq);
+          const r = result();
+          alg.evaluate(structuredClone(state), d, t, r);
+          if (r.status === REJECT && cost <= rate.burst) {
+            const at = result();
+            alg.evaluate(structuredClone(state), d, t + r.waitMs, at);
+            assert.notEqual(at.status, REJECT, `still rejected ${r.waitMs} ms later`);
+            if (r.waitMs > 1) {
+              const before = result();
+              alg.evaluate(structuredClone(state), d, t + r.waitMs - 1, before);
+              assert.equal(before.status, REJECT, `Retry-After ${r.waitMs} ms, but it passes 1 ms earlier`);
+            }
+          }
+        }),
+        { ...RUNS, numRuns: 400 },
+      );
+    });
+  }
 });
 
 describe('concurrency', () => {

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngine, type ControlView, type Engine, type Verdict } from '../../../sidecar/engine/index.js';
+import { rateLimited } from '../../../sidecar/answers/index.js';
 import { ManualClock, facts, oneRule, policy, type FactsInput } from './helpers.js';
 
 async function times(engine: Engine, n: number, input: FactsInput = {}): Promise<Verdict[]> {
@@ -212,6 +213,37 @@ rules:
     assert.equal(second!.headline!.ruleId, 'enforced');
     assert.equal(second!.outcomes.find((o) => o.ruleId === 'trial')!.allowed, false);
   });
+
+  it('report a GraphQL query they cannot measure (too deep, too costly, unparseable) as shadow_limited, never a 400', async () => {
+    const e = createEngine({
+      policy: policy(`
+rules:
+  - { id: enforced, key: [ip], algorithm: fixed-window, limit: 100, window: 60s }
+  - { id: gql, match: { path: /graphql }, key: [ip], algorithm: token-bucket, rate: 10/s, burst: 10, shadow: true, cost: { graphql: { maxDepth: 2, maxCost: 50 } } }
+`),
+      service: 's',
+      clock: new ManualClock(),
+    });
+    const queries = ['{ a { b { c { d } } } }', '{ users(first: 100) { id } }', 'not graphql'];
+    for (const [i, query] of queries.entries()) {
+      const v = await e.decide(facts({ method: 'POST', path: '/graphql', graphql: { query } }));
+      assert.equal(v.kind, 'allow', query);
+      assert.equal(v.decision, 'shadow_limited');
+      assert.equal(v.rule, 'enforced');
+      assert.equal(v.headline!.ruleId, 'enforced');
+      assert.equal(v.headline!.remaining, 99 - i); // the enforced rule counts it as usual
+      assert.deepEqual(
+        v.outcomes.map((o) => [o.ruleId, o.allowed, o.shadow]),
+        [
+          ['enforced', true, false],
+          ['gql', false, true],
+        ],
+      );
+    }
+    const alone = createEngine({ policy: oneRule('{ id: gql, match: { path: /graphql }, key: [ip], algorithm: token-bucket, rate: 10/s, burst: 10, shadow: true, cost: { graphql: { maxDepth: 2 } } }'), service: 's', clock: new ManualClock() });
+    const v = await alone.decide(facts({ method: 'POST', path: '/graphql', graphql: { query: '{ a { b { c } } }' } }));
+    assert.deepEqual([v.kind, v.decision, v.rule, v.headline], ['allow', 'shadow_limited', 'gql', null]);
+  });
 });
 
 describe('leaky bucket in queue mode', () => {
@@ -284,6 +316,36 @@ describe('GraphQL cost', () => {
     assert.match(deep.detail!, /depth/);
     const broken = await e.decide(facts({ method: 'POST', path: '/graphql', graphql: { query: '{ a { ' } }));
     assert.equal(broken.kind, 'bad-request');
+  });
+
+  it('keeps a cost beyond any float finite: refused above maxCost, else a 429 with a real Retry-After, and the budget unharmed', async () => {
+    const big = '1' + '0'.repeat(400);
+    const gql = (query: string) => facts({ method: 'POST', path: '/graphql', graphql: { query } });
+    const huge = `{ b(first: ${big}) { c } }`;
+    const zeroOfHuge = `{ a(first: 0) { b(first: ${big}) { c } } }`; // Infinity × 0 was NaN
+    for (const alg of [
+      'algorithm: sliding-window-log, limit: 10, window: 10s',
+      'algorithm: token-bucket, rate: 10/s, burst: 10',
+      'algorithm: leaky-bucket, rate: 10/s, burst: 10',
+      'algorithm: fixed-window, limit: 10, window: 10s, countRejected: true',
+      'algorithm: token-bucket, rate: 1/m, burst: 2, countRejected: true',
+    ]) {
+      const clock = new ManualClock();
+      const capped = createEngine({ policy: oneRule(`{ id: gq, match: { path: /graphql }, key: [ip], ${alg}, cost: { graphql: { maxDepth: 8, maxCost: 1000 } } }`), service: 's', clock });
+      assert.equal((await capped.decide(gql(huge))).kind, 'bad-request', alg);
+      const zero = await capped.decide(gql(zeroOfHuge));
+      assert.deepEqual([zero.kind, zero.cost], ['allow', 1], alg);
+
+      const open = createEngine({ policy: oneRule(`{ id: gq, match: { path: /graphql }, key: [ip], ${alg}, cost: { graphql: { maxDepth: 8 } } }`), service: 's', clock });
+      const v = await open.decide(gql(huge));
+      assert.equal(v.kind, 'limit', alg);
+      assert.ok(Number.isFinite(v.retryAfterMs) && v.retryAfterMs! >= 1, `${alg}: Retry-After ${v.retryAfterMs}`);
+      const body = JSON.parse(rateLimited(v).body) as { retryAfter: number };
+      assert.ok(Number.isInteger(body.retryAfter) && body.retryAfter >= 1, alg);
+      assert.equal((await open.decide(gql(zeroOfHuge))).kind, alg.includes('countRejected') ? 'limit' : 'allow', alg);
+      clock.advance(3_600_000);
+      assert.deepEqual(kinds(await Promise.all([open.decide(gql('{ a }')), open.decide(gql('{ a }'))])), ['allow', 'allow'], alg);
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { graphqlCost } from '../../../sidecar/engine/index.js';
+import { MAX_COST } from '../../../sidecar/engine/graphqlCost.js';
 
 const cfg: { maxDepth: number; fieldCost: number; listFactor: number; maxCost: number | null } = { maxDepth: 5, fieldCost: 1, listFactor: 10, maxCost: null };
 const cost = (query: string, extra: { operationName?: string; variables?: Record<string, unknown> } = {}, c = cfg) => graphqlCost({ query, ...extra }, c);
@@ -22,6 +23,42 @@ describe('graphql cost', () => {
   it('takes a list size from the variables, and the listFactor when it cannot be known', () => {
     assert.equal((cost('query Q($n: Int) { users(first: $n) { name } }', { variables: { n: 7 } }) as { cost: number }).cost, 8);
     assert.equal((cost('query Q($n: Int) { users(first: $n) { name } }') as { cost: number }).cost, 11);
+  });
+
+  it("takes a variable's int default when the request does not send it, and what it sends over the default", () => {
+    const q = 'query Q($n: Int = 100000) { users(first: $n) { id name } }';
+    assert.equal((cost(q) as { cost: number }).cost, 200_001);
+    assert.equal((cost(q, { variables: {} }) as { cost: number }).cost, 200_001);
+    assert.equal((cost(q, { variables: { n: 3 } }) as { cost: number }).cost, 7);
+    assert.equal((cost(q, { variables: { n: null } }) as { cost: number }).cost, 21); // sent as null: unknown, listFactor
+    assert.equal((cost('query Q($n: Int = "many") { users(first: $n) { id } }') as { cost: number }).cost, 11); // not an int: listFactor
+    const r = cost(q, {}, { ...cfg, maxCost: 1_000 });
+    assert.equal(r.ok, false);
+    assert.match((r as { reason: string }).reason, /cost 200001 exceeds/);
+  });
+
+  it('keeps the cost a finite number for list sizes beyond any float (400 digits, 1e300) and a fragment bomb of 2^1100', () => {
+    const big = '1' + '0'.repeat(400);
+    const bombDefs = Array.from({ length: 1_100 }, (_, i) => `fragment F${i} on T { ...F${i + 1} ...F${i + 1} }`).join(' ');
+    const bomb = `{ root { ...F0 } } ${bombDefs} fragment F1100 on T { leaf }`;
+    const queries: Array<[string, Record<string, unknown> | undefined]> = [
+      [`{ b(first: ${big}) { c } }`, undefined],
+      [`{ a(first: 0) { b(first: ${big}) { c } } }`, undefined], // Infinity × 0 was NaN
+      ['query($n: Int) { a(first: 0) { b(first: $n) { c(first: $n) { d } } } }', { n: 1e300 }],
+      ['query($n: Int) { b(first: $n) { c(first: $n) { d } } }', { n: 1e300 }],
+      [`query($n: Int = ${big}) { b(first: $n) { c } }`, undefined],
+      [bomb, undefined],
+      [`{ a(first: 0) { ...F0 } } ${bombDefs} fragment F1100 on T { leaf }`, undefined],
+    ];
+    for (const [query, variables] of queries) {
+      const free = graphqlCost({ query, variables }, { ...cfg, maxDepth: 10 });
+      assert.equal(free.ok, true, query.slice(0, 60));
+      const units = (free as { cost: number }).cost;
+      assert.ok(Number.isFinite(units) && units >= 1 && units <= MAX_COST, `${query.slice(0, 60)}: cost ${units}`);
+      const capped = graphqlCost({ query, variables }, { ...cfg, maxDepth: 10, maxCost: 1_000 });
+      if (units > 1_000) assert.equal(capped.ok, false, `${query.slice(0, 60)}: cost ${units} passed maxCost`);
+      else assert.deepEqual(capped, free);
+    }
   });
 
   it('counts every alias, so alias flooding costs what it asks for', () => {

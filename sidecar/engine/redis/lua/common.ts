@@ -15,9 +15,11 @@ local function num(x)
   if x == floor(x) and x > -1e14 and x < 1e14 then return x end
   return string.format('%.17g', x)
 end
+-- float rounding tolerated, in units (EPSILON in ../../algorithms/algorithm.ts)
+local EPS = 1e-9
 local function admit(c, remaining, reset)
   c.status = 1
-  if remaining > 0 then c.remaining = floor(remaining + 1e-9) else c.remaining = 0 end
+  if remaining > 0 then c.remaining = floor(remaining + EPS) else c.remaining = 0 end
   if reset > 0 then c.reset = ceil(reset) else c.reset = 0 end
   c.wait = 0
 end

@@ -9,7 +9,7 @@
  *   [1]  time in ms (0 = the Redis server's TIME, the default: sidecars' clocks never matter)
  *   [2]  number of rules R, then per rule: code, windowMs, flags (1 shadow, 2 countRejected,
  *        4 queue, 8 takes a token), maxDelayMs (leaky bucket in queue mode, else 0)
- *   then the number of units, and per unit a header op × 1000 + number of checks, op being
+ *   then the number of units, and per unit a header number of checks × 4 + op (any number of checks), op being
  *        0 decide, 1 decide a request already rejected elsewhere (only countRejected rules consume),
  *        2 refund admissions, 3 lease (global-leased: up to `cost` units)
  *   and per check: rule index (1-based), limit, burst, cost, then the token (lease id / log member)
@@ -51,8 +51,8 @@ a = a + 1
 for u = 1, units do
   local h = A[a]
   a = a + 1
-  local n = h % 1000
-  local op = (h - n) / 1000
+  local op = h % 4
+  local n = (h - op) / 4
   for i = 1, n do
     local c = pool[i]
     if not c then

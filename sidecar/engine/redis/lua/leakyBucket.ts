@@ -3,6 +3,7 @@
  * theoretical arrival time; TTL: until it has passed (no state = an empty bucket).
  */
 export const LEAKY_BUCKET_LUA = `
+local TAT_ROUNDING = 1.4210854715202004e-14
 ALG.lb = {
   keys = 1,
   eval = function(c, now)
@@ -12,22 +13,26 @@ ALG.lb = {
     local st = tonumber(call('GET', c.key))
     local tat = now
     if st and st > now then tat = st end
-    local nxt = tat + c.cost * T
-    c.T, c.cap, c.tat, c.nxt = T, cap, tat, nxt
-    local over = nxt - now - cap
-    if over <= 1e-9 then return admit(c, (cap - (nxt - now)) / T, nxt - now) end
+    -- on the backlog, not on epoch times, with the same tolerance as the TypeScript (see there)
+    local backlog = tat - now
+    local after = backlog + c.cost * T
+    c.T, c.cap, c.tat, c.nxt = T, cap, tat, tat + c.cost * T
+    local over = after - cap
+    local rounding = TAT_ROUNDING * now
+    local tolerance = EPS * T + rounding
+    if over <= tolerance then return admit(c, (cap + rounding - after) / T, after) end
     local maxDelay = 0
     if c.R.queue then maxDelay = c.R.maxDelay end
     c.maxd = maxDelay
-    if c.cost > c.burst + maxDelay / T then return reject(c, (cap - (tat - now)) / T, cap) end
+    if c.cost > c.burst + maxDelay / T then return reject(c, (cap - backlog) / T, cap) end
     if over <= maxDelay then
       c.status = 2
       c.remaining = 0
       c.wait = ceil(over)
-      c.reset = ceil(nxt - now)
+      c.reset = ceil(after)
       return
     end
-    reject(c, (cap - (tat - now)) / T, over - maxDelay)
+    reject(c, (cap - backlog) / T, over - math.max(maxDelay, tolerance))
   end,
   consume = function(c, now, admitted)
     if c.limit <= 0 then return end

@@ -43,9 +43,9 @@ ALG.tb = {
     local t = tb_level(c, now)
     c.t = t
     local perMs = c.perMs
-    if t >= c.cost then return admit(c, t - c.cost, (c.burst - t + c.cost) / perMs) end
+    if t + EPS >= c.cost then return admit(c, t - c.cost, (c.burst - t + c.cost) / perMs) end
     if c.cost > c.burst then return reject(c, t, c.burst / perMs) end
-    reject(c, t, (c.cost - t) / perMs)
+    reject(c, t, (c.cost - EPS - t) / perMs)
   end,
   consume = function(c, now, admitted)
     if c.limit <= 0 then return end
@@ -61,7 +61,7 @@ ALG.tb = {
   lease = function(c, now)
     if c.limit <= 0 then return reject(c, 0, c.W) end
     local t = tb_level(c, now)
-    local g = math.min(c.cost, floor(t + 1e-9))
+    local g = math.min(c.cost, floor(t + EPS))
     if g < 1 then return reject(c, 0, (1 - t) / c.perMs) end
     local nt = t - g
     tb_write(c, now, nt)
