@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { RingBuffer } from './ringBuffer.js';
 import { encodeCallEventFast } from './callEvent.js';
+import { PartialSendError } from './leanProducer.js';
 
 export interface EncodedEvent {
   readonly key: string;
@@ -51,6 +52,8 @@ export class KafkaEventSink implements EventSink {
   private readonly producer: EventProducer;
   private readonly lingerMs: number;
   private readonly batchSize: number;
+  /** Lowered (halved) while the broker answers that batches are too large, raised again on success. */
+  private batchLimit: number;
   private readonly metrics: SidecarMetrics | undefined;
   private readonly logger: Logger | undefined;
   private readonly flushTimeoutMs: number;
@@ -75,6 +78,7 @@ export class KafkaEventSink implements EventSink {
     this.producer = opts.producer;
     this.lingerMs = Math.max(0, Math.min(opts.lingerMs, MAX_LINGER_MS));
     this.batchSize = Math.max(1, opts.batchSize);
+    this.batchLimit = this.batchSize;
     this.metrics = opts.metrics;
     this.logger = opts.logger;
     this.flushTimeoutMs = opts.flushTimeoutMs ?? 5_000;
@@ -136,7 +140,7 @@ export class KafkaEventSink implements EventSink {
   };
 
   private async sendOne(): Promise<void> {
-    const batch = this.ring.shift(this.batchSize);
+    const batch = this.ring.shift(this.batchLimit);
     this.inFlight = batch;
     try {
       if (!this.connected) {
@@ -147,6 +151,7 @@ export class KafkaEventSink implements EventSink {
       if (this.abandoned) return;
       this.sent += batch.length;
       this.metrics?.eventsSent.inc(batch.length);
+      if (this.batchLimit < this.batchSize) this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
       if (this.failures > 0) this.logger?.info({ buffered: this.ring.size, dropped: this.dropped }, 'event delivery recovered');
       this.failures = 0;
       this.backoffUntil = 0;
@@ -156,8 +161,17 @@ export class KafkaEventSink implements EventSink {
       this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       this.metrics?.eventsSendErrors.inc();
       // a partial failure names what was not acknowledged: only that is retried (no duplicates)
-      const failed = (err as { failed?: readonly EncodedEvent[] }).failed ?? batch;
-      const delivered = batch.length - failed.length;
+      const partial = err as { failed?: readonly EncodedEvent[]; rejected?: readonly EncodedEvent[]; tooLarge?: boolean };
+      const failed = partial.failed ?? batch;
+      // refused for good (an event too large on its own, a corrupt record): retrying would stall its
+      // partition for ever, so they are dropped and counted
+      const rejected = partial.rejected?.length ?? 0;
+      if (rejected > 0) {
+        this.drop(rejected);
+        this.logger?.warn({ err: (err as Error).message, rejected }, 'events refused by Kafka for good; dropped');
+      }
+      if (partial.tooLarge === true) this.batchLimit = Math.max(1, Math.floor(Math.min(this.batchLimit, failed.length) / 2));
+      const delivered = batch.length - failed.length - rejected;
       if (delivered > 0) {
         this.sent += delivered;
         this.metrics?.eventsSent.inc(delivered);
@@ -226,7 +240,17 @@ export function kafkajsProducer(kafka: Kafka, topic: string, compression: 'gzip'
   return {
     connect: () => producer.connect(),
     async send(messages) {
-      await producer.send({ topic, compression: codec, messages: messages as EncodedEvent[] });
+      try {
+        await producer.send({ topic, compression: codec, messages: messages as EncodedEvent[] });
+      } catch (err) {
+        // too large: smaller batches next time, or — one event alone — refused for good
+        const type = (err as { type?: string }).type ?? (err as { cause?: { type?: string } }).cause?.type;
+        if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
+          throw messages.length > 1 ? new PartialSendError((err as Error).message, messages, [], true) : new PartialSendError((err as Error).message, [], messages);
+        }
+        if (type === 'CORRUPT_MESSAGE' || type === 'INVALID_RECORD') throw new PartialSendError((err as Error).message, [], messages);
+        throw err;
+      }
     },
     disconnect: () => producer.disconnect(),
   };

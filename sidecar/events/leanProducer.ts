@@ -64,12 +64,22 @@ export interface LeanProducerOptions {
 export class PartialSendError extends Error {
   constructor(
     message: string,
+    /** Not acknowledged, worth a retry. */
     readonly failed: readonly EncodedEvent[],
+    /** Refused for good (a single event too large, a corrupt record): a retry cannot succeed. */
+    readonly rejected: readonly EncodedEvent[] = [],
+    /** The broker found a batch too large: retry in smaller batches. */
+    readonly tooLarge = false,
   ) {
     super(message);
     this.name = 'PartialSendError';
   }
 }
+
+/** Produce errors a retry of the same records cannot fix (CORRUPT_MESSAGE, INVALID_RECORD). */
+const REFUSED_FOR_GOOD = new Set([2, 87]);
+/** MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE: fixed by smaller batches, unless the batch is one event. */
+const TOO_LARGE = new Set([10, 18]);
 
 interface Pending {
   resolve(body: Buffer): void;
@@ -285,6 +295,8 @@ export class LeanKafkaProducer implements EventProducer {
     }
     const byLeader = new Map<number, number[]>();
     const failed: EncodedEvent[] = [];
+    const rejected: EncodedEvent[] = [];
+    let tooLarge = false;
     for (const p of byPartition.keys()) {
       const leader = layout.leaders[p]!;
       if (leader < 0 || !layout.brokers.has(leader)) {
@@ -311,16 +323,23 @@ export class LeanKafkaProducer implements EventProducer {
           }
           const broker = layout.brokers.get(leader)!;
           const conn = await this.connection(broker.host, broker.port);
-          const results = decodeProduce(await conn.request(produceRequest(conn.correlationId, this.opts.clientId, this.acks, this.connOpts.requestTimeoutMs, this.opts.topic, batches)));
-          const ok = new Set<number>();
+          const results = decodeProduce(await conn.request(produceRequest(conn.correlationId, this.opts.clientId, this.acks, this.brokerTimeoutMs(), this.opts.topic, batches)));
+          const settled = new Set<number>();
           for (const r of results) {
-            if (r.errorCode === 0) ok.add(r.partition);
-            else {
-              if (REFRESH_METADATA_ERRORS.has(r.errorCode)) refresh = true;
-              errors.push(new Error(`Kafka produce to ${this.opts.topic}[${r.partition}] failed with error ${r.errorCode}`));
+            if (r.errorCode === 0) {
+              settled.add(r.partition);
+              continue;
             }
+            if (REFRESH_METADATA_ERRORS.has(r.errorCode)) refresh = true;
+            errors.push(new Error(`Kafka produce to ${this.opts.topic}[${r.partition}] failed with error ${r.errorCode}`));
+            const list = byPartition.get(r.partition);
+            if (list === undefined) continue;
+            if (REFUSED_FOR_GOOD.has(r.errorCode) || (TOO_LARGE.has(r.errorCode) && list.length === 1)) {
+              rejected.push(...list);
+              settled.add(r.partition);
+            } else if (TOO_LARGE.has(r.errorCode)) tooLarge = true;
           }
-          for (const p of partitions) if (!ok.has(p)) failed.push(...byPartition.get(p)!);
+          for (const p of partitions) if (!settled.has(p)) failed.push(...byPartition.get(p)!);
         } catch (err) {
           refresh = true;
           errors.push(err as Error);
@@ -328,10 +347,19 @@ export class LeanKafkaProducer implements EventProducer {
         }
       }),
     );
-    if (failed.length > 0) {
+    if (failed.length > 0 || rejected.length > 0) {
       if (refresh) this.layout = null;
-      throw new PartialSendError(errors[0]?.message ?? `no leader for some partitions of ${this.opts.topic}`, failed);
+      throw new PartialSendError(errors[0]?.message ?? `no leader for some partitions of ${this.opts.topic}`, failed, rejected, tooLarge);
     }
+  }
+
+  /**
+   * The time the broker may take to replicate, shorter than our own wait for its answer, so a slow
+   * replication ends in the broker's own answer (REQUEST_TIMED_OUT) rather than in our cutting the
+   * connection and reconnecting.
+   */
+  private brokerTimeoutMs(): number {
+    return Math.max(1_000, Math.floor(this.connOpts.requestTimeoutMs * 0.75));
   }
 
   async disconnect(): Promise<void> {

@@ -83,6 +83,38 @@ for (const kind of ['lean', 'kafkajs'] as const) {
 });
 }
 
+for (const kind of ['lean', 'kafkajs'] as const) {
+  test(`${kind}: batches the topic finds too large are sent smaller; an event too large on its own is dropped and counted, and nothing stalls`, async () => {
+    const topic = uniqueName('it-large');
+    const admin = kafka.admin();
+    await admin.connect();
+    // ~600 bytes a batch: one ordinary event fits, two do not, one with a 512-character route never does
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '600' }] }] });
+    await admin.disconnect();
+    const producer: EventProducer =
+      kind === 'lean'
+        ? new LeanKafkaProducer({ brokers: kafkaBrokers(), topic, clientId: 'it-large', compression: 'none' })
+        : kafkajsProducer(createKafka({ brokers: kafkaBrokers(), ssl: false, caFile: null, sasl: null }, 'it-large'), topic, 'none');
+    const metrics = createSidecarMetrics();
+    const sink = new KafkaEventSink({ producer, bufferSize: 1000, lingerMs: 5, batchSize: 100, metrics, maxBackoffMs: 50 });
+    sink.start();
+    for (let i = 0; i < 20; i++) sink.publish(event(i));
+    const huge = event(999);
+    sink.publish({ ...huge, route: '/' + 'x'.repeat(511) });
+    for (let i = 20; i < 40; i++) sink.publish(event(i));
+    await waitFor(() => sink.sent + sink.dropped === 41, `all 41 settled (sent ${sink.sent}, dropped ${sink.dropped})`, 30_000, 20);
+    await sink.close();
+    assert.equal(sink.sent, 40);
+    assert.equal(sink.dropped, 1);
+    assert.equal((await metrics.eventsDropped.get()).values[0]!.value, 1);
+    const got = await consumeAll(topic, 40);
+    assert.deepEqual(
+      got.map((m) => Number(m.event.route.split('/')[2])).sort((a, b) => a - b),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  });
+}
+
 test('a sink whose broker is unreachable buffers without blocking and counts drops past its bound', async () => {
   const metrics = createSidecarMetrics();
   // a port nothing listens on
