@@ -200,7 +200,7 @@ export class KafkaEventSink implements EventSink {
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await Promise.race([this.current ?? sleep(10), sleep(left)]);
+      await (this.current !== null ? within(this.current, left) : sleep(Math.min(10, left)));
     }
   }
 
@@ -225,8 +225,17 @@ export class KafkaEventSink implements EventSink {
     this.metrics?.eventsBuffered.set(0);
     if (left > 0) this.logger?.warn({ undelivered: left }, 'events not delivered at shutdown');
     const remaining = Math.max(500, timeoutMs - (Date.now() - started));
-    await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(remaining)]);
+    await within(this.producer.disconnect().catch(() => undefined), remaining);
   }
+}
+
+/** `p`, or `ms` if that comes first; the timer is cleared either way (it must not hold the process up after close). */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]).then(
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
+  );
 }
 
 function sleep(ms: number): Promise<void> {

@@ -117,6 +117,19 @@ describe('Kafka event sink', () => {
     assert.ok(Date.now() - t0 < 2_000);
     assert.equal(sink.dropped, 20);
   });
+
+  test('close leaves no timer of its own behind to hold the process up', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const producer = new ControlledProducer();
+    producer.delayMs = 1; // a send in flight when close begins
+    const sink = new KafkaEventSink({ producer, bufferSize: 1000, lingerMs: 1, batchSize: 10 });
+    sink.start();
+    for (let i = 0; i < 30; i++) sink.publish(event(i));
+    await sink.close(2_000);
+    assert.equal(sink.sent, 30);
+    assert.equal(timers(), before);
+  });
 });
 
 describe('call events', () => {
