@@ -68,7 +68,9 @@ export class OperatorClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    if (this.options.operator) headers['x-operator'] = this.options.operator;
+    // the analyzer keeps [A-Za-z0-9._@+-] of it anyway; a name outside Latin-1 (José is fine, 李 is
+    // not) would make fetch throw before sending, reported as an unreachable analyzer
+    if (this.options.operator) headers['x-operator'] = this.options.operator.trim().slice(0, 64).replace(/[^A-Za-z0-9._@+-]/g, '_');
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {

@@ -85,6 +85,12 @@ test('anomalies dismiss lifts the block in Redis and records the operator', asyn
   assert.ok(report.history.some((h) => h.what === 'dismissed' && h.who === 'ci-bot (admin)' && h.note === 'load test'));
 });
 
+test('an operator name outside Latin-1 still reaches the analyzer, as the API would clean it', async () => {
+  const { code, stdout, stderr } = await cli(['anomalies', 'list', '--json'], { env: { RW_OPERATOR: '李雷' } });
+  assert.equal(code, 0, stdout + stderr);
+  assert.ok(Array.isArray(JSON.parse(stdout).items));
+});
+
 test('blocks add --api-key - hashes the key locally with RW_HASH_KEY; the raw key never reaches the analyzer or Redis', async () => {
   const secret = 'sk_live_operator_test_key';
   const { code, stdout } = await cli(['blocks', 'add', '--api-key', '-', '--ttl', '5m', '--reason', 'leaked key', '--json'], { stdin: secret + '\n', env: { RW_HASH_KEY: 'pepper' } });
