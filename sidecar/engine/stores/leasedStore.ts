@@ -145,14 +145,21 @@ export class LeasedStore {
     for (const pool of this.pools.values()) this.giveBack(pool);
   }
 
-  /** Gives back admissions of a request another rule rejected. */
+  /**
+   * Gives back an admission: of a request another rule rejected (at once), or of one the upstream
+   * never answered (verdict.refund, maybe seconds later). The units go back to the current grant only
+   * if it was granted by the time they were spent: one granted since may belong to a later window
+   * (sliding window counter), where an old unit would be one more than Redis granted for it. Units
+   * of a grant since replaced are not given back at all (under-admission, never over-admission).
+   */
   refund(c: Check): void {
     if (!c.committed) return;
     c.committed = false;
     const pool = this.pools.get(c.rule.memoryPrefix + c.key);
     if (pool === undefined) return;
-    pool.aUnits += c.cost;
     pool.spent -= c.cost;
+    if (pool.aAt > c.at) return;
+    pool.aUnits += c.cost;
   }
 
   private pool(c: Check, now: number): Pool {

@@ -97,6 +97,21 @@ describe('global-leased', () => {
     assert.ok(Math.abs(tokens - (100 + 10_000 / 60 - 2)) < 1e-6, `${tokens} tokens left`);
   });
 
+  it("a refund that comes after its grant was replaced (an upstream timeout) does not add a unit to a later window's slice", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const e = engines('{ id: g, key: [global], algorithm: sliding-window-counter, limit: 10, window: 1s, scope: global-leased, maxOverAdmission: 0.5 }', clock)[0]!;
+    const early = await e.decide(facts());
+    assert.equal(early.kind, 'allow');
+    clock.advance(2_500); // two windows on: the early request's window no longer weighs
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) if ((await e.decide(facts())).kind === 'allow') admitted++;
+    assert.equal(admitted, 10);
+    early.refund?.(); // its upstream never answered, long after
+    const after = await e.decide(facts());
+    assert.equal(after.kind, 'limit', 'the late refund bought an 11th request in a window of 10');
+    await e.close();
+  });
+
   it('a burst larger than the slice sized for a trickle waits for more slices instead of being refused', async () => {
     const clock = new ManualClock(1_700_000_000_000);
     // a huge shared budget: nothing may be refused. 1% of a 1 s window: slices live 10 ms, sized to
