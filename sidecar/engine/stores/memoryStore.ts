@@ -111,7 +111,9 @@ export class MemoryStore {
 
   /** Stores a new state (the first for this rule and key), extending the entry's TTL if this rule needs longer. */
   private keep(c: Check, state: unknown, now: number): void {
-    const ttl = Math.max(1, c.rule.impl.idleMs(c));
+    // the horizon of the demand decided here: a fallback's bucket (burst scaled, at least 1) can take
+    // longer to refill than the shared one
+    const ttl = Math.max(1, c.rule.impl.idleMs(this.demand(c)));
     let entry = this.lru.get(c.key);
     if (entry === undefined) {
       entry = { states: [], ttl, used: now };

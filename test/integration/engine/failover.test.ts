@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { createEngine, type Engine } from '../../../sidecar/engine/index.js';
 import { uniqueName } from '../../helpers/infra.js';
-import { facts, policy } from '../../unit/engine/helpers.js';
+import { ManualClock, facts, policy } from '../../unit/engine/helpers.js';
 import { startPrivateRedis, type PrivateRedis } from './privateRedis.js';
 
 let server: PrivateRedis;
@@ -78,6 +78,27 @@ describe('Redis failure', () => {
     const v = await e.decide(facts({ ip: '10.0.0.5' }));
     assert.equal(v.headline!.limit, 8);
     assert.equal(e.stats!().fallbackDecisions, before);
+    await e.close();
+  });
+
+  it('fail open: a token bucket whose burst is smaller than the replicas keeps its local state as long as it takes to refill', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    // 4/s, burst 2, 4 replicas: locally 1/s with a burst of 1 — refilled after 1 s, not the 0.5 s of the shared bucket
+    const p = policy(`store: { kind: redis, failMode: open, timeout: 100ms, replicas: 4, keyPrefix: ${uniqueName('fo')} }
+rules:
+  - { id: r, key: [ip], algorithm: token-bucket, rate: 4/s, burst: 2 }
+`);
+    const e = createEngine({ policy: p, service: 's', clock, redis, hooks: { storeError: () => undefined } });
+    server.pause();
+    try {
+      assert.equal((await e.decide(facts({ ip: '10.0.1.1' }))).kind, 'allow');
+      clock.advance(600);
+      assert.equal((await e.decide(facts({ ip: '10.0.1.1' }))).kind, 'limit', '0.6 of a token after 600 ms');
+      clock.advance(400);
+      assert.equal((await e.decide(facts({ ip: '10.0.1.1' }))).kind, 'allow');
+    } finally {
+      server.resume();
+    }
     await e.close();
   });
 
