@@ -312,7 +312,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
             };
           });
         }
-        // past the drain window, cut what is left: aborted exchanges still release their leases and emit their event
+        // past the drain window, cut what is left: aborted exchanges still release their leases and emit
+        // their event; requests still waiting for an adaptive slot are answered first (nothing else would)
+        rt.adaptive?.shedWaiting();
         server.closeAllConnections();
         await app.close().catch(() => undefined);
         if (ownSink) await ownSink.close(5_000);

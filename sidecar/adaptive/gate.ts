@@ -83,6 +83,11 @@ export class AdaptiveGate {
     this.setTiers(policy);
   }
 
+  /** Answers every waiting request now (shutdown), so each is finished — and evented — before the event sink closes. */
+  shedWaiting(): void {
+    this.limiter.shedAll();
+  }
+
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

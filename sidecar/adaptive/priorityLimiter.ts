@@ -225,6 +225,16 @@ export class PriorityLimiter {
     return next;
   }
 
+  /** Sheds every waiter at once (shutdown: their connections are about to be cut). */
+  shedAll(): void {
+    for (const { priority, fifo } of this.queues) {
+      for (let q = fifo.shift(); q !== undefined; q = fifo.shift()) {
+        this.queued--;
+        this.shedNow(q.waiter, priority, 'timeout', q.tag);
+      }
+    }
+  }
+
   stats(): LimiterStats {
     return { limit: this.limit, inflight: this.inflight, queued: this.queued, admitted: this.admitted, shed: this.shed, maxWaitMs: this.maxWaitMs };
   }

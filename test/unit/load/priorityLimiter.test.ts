@@ -75,6 +75,22 @@ test('a waiter is shed with 503 once its wait bound has passed', () => {
   assert.deepEqual(shedLog, [[2, 'timeout', 'free']]);
 });
 
+test('at shutdown every waiter is answered at once, whatever its priority, and holds no slot', () => {
+  const { limiter } = setup(1, { maxWaitMs: 10_000 });
+  const holder = new Probe();
+  limiter.admit(0, holder);
+  const waiting = [new Probe('a'), new Probe('b'), new Probe('c')];
+  limiter.admit(0, waiting[0]!);
+  limiter.admit(2, waiting[1]!);
+  limiter.admit(1, waiting[2]!);
+  assert.equal(limiter.queued, 3);
+  limiter.shedAll();
+  assert.deepEqual(waiting.map((w) => w.shed), ['timeout', 'timeout', 'timeout']);
+  assert.equal(limiter.queued, 0);
+  holder.permit!.ignore();
+  assert.deepEqual(waiting.map((w) => w.permit), [null, null, null]);
+});
+
 test('a freed slot goes to the most important waiter, even one that arrived later', () => {
   const { limiter } = setup(1);
   const first = new Probe();
