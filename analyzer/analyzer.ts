@@ -27,6 +27,7 @@ import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
 import { ClientState, RecentWindows } from './clientState.js';
 import { actionEnded, approved, decide, INITIAL_DECISION_STATE, STRENGTH, type DecisionConfig, type DecisionState, type ProposedAction } from './decisions/decide.js';
+import { describeEventTimeFault, eventTimeFault, MAX_CLOCK_SKEW_MS } from './ingest/eventTime.js';
 import { compromisedKey, evaluateRules, keySharing, keySharingBurst, volumetric, type RuleHit } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import { ROBUST_Z_SERIES, type SeriesFactory, type SeriesScorer } from './detectors/seriesScorer.js';
@@ -238,12 +239,22 @@ export class Analyzer {
   ingest(events: readonly CallEvent[], partition = 0): void {
     if (events.length === 0) return;
     const pc = this.partitionClock(partition);
-    pc.lastArrival = this.clock();
-    if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = events[0]!.ts;
+    const now = this.clock();
+    pc.lastArrival = now;
+    // event times out of bounds (eventTime.ts) would move the watermark and the warm-up mark for good
+    const latest = now + MAX_CLOCK_SKEW_MS;
+    let skipped = 0;
     const clients = this.clients;
     const restorer = this.restorer;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
+      const ts = e.ts;
+      if (!(ts <= latest && ts > 0)) {
+        if (skipped++ === 0) this.log('debug', 'bad event skipped', { client: e.client, error: describeEventTimeFault(eventTimeFault(ts, now) ?? 'unset', ts, now) });
+        continue;
+      }
+      // the warm-up starts at the first event believed (the mark is persisted for the group)
+      if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = ts;
       let st = clients.get(e.client);
       if (st === undefined) {
         if (restorer !== null) {
@@ -259,7 +270,8 @@ export class Analyzer {
       }
       this.add(st, e, pc, partition);
     }
-    this.metrics.eventsConsumed.inc(events.length);
+    if (skipped > 0) this.metrics.eventsBad.inc(skipped);
+    if (skipped < events.length) this.metrics.eventsConsumed.inc(events.length - skipped);
   }
 
   private add(st: ClientState, e: CallEvent, pc: PartitionClock, partition: number): void {
@@ -413,11 +425,14 @@ export class Analyzer {
 
   /** Moves windows ending by `wm` out of the buckets, 10 s before 60 s at equal ends, in time order. */
   private collect(pc: PartitionClock, wm: number, out: Closed[], partial: boolean): void {
-    const ends = new Set<number>();
-    for (const end of pc.b10.keys()) if (end <= wm) ends.add(end);
-    for (const end of pc.b60.keys()) if (end <= wm) ends.add(end);
-    if (ends.size === 0) return;
-    for (const end of [...ends].sort((a, b) => a - b)) {
+    // one end at a time, the earliest first, looked up again after each: closing a 10 s window
+    // registers its minute's 60 s window (close10), which may end by `wm` too (finish() passes
+    // wm = +∞, a catching-up partition passes whole minutes) and must close in this pass, in order
+    for (;;) {
+      let end = Number.POSITIVE_INFINITY;
+      for (const e of pc.b10.keys()) if (e < end) end = e;
+      for (const e of pc.b60.keys()) if (e < end) end = e;
+      if (end === Number.POSITIVE_INFINITY || !(end <= wm)) return; // none left (finish: wm = +∞), or none due
       const list10 = pc.b10.get(end);
       if (list10) {
         pc.b10.delete(end);
@@ -762,7 +777,7 @@ export class Analyzer {
         this.metrics.anomalies.inc({ detector: fusion.dominant, action: outcome.action.pending ? 'pending' : outcome.action.kind });
         const closes = outcome.closes;
         if (closes !== undefined) effects.push(() => this.closeReport(closes, now));
-        effects.push(() => this.openReport(st, report, outcome.action, now));
+        effects.push(() => this.openReport(st, report, outcome.action, now, before.lastAction));
         return;
       }
       case 'escalate':
@@ -807,10 +822,11 @@ export class Analyzer {
     };
   }
 
-  private async openReport(st: ClientState, report: AnomalyReport, action: ProposedAction, now: number): Promise<void> {
+  /** `lastAction`: the client's before this decision, given back when the write fails (applyAction). */
+  private async openReport(st: ClientState, report: AnomalyReport, action: ProposedAction, now: number, lastAction: DecisionState['lastAction']): Promise<void> {
     let r = report;
     if (action.apply) {
-      const applied = await this.applyAction(st, action, now, report.id, report.summary);
+      const applied = await this.applyAction(st, action, now, report.id, report.summary, lastAction);
       if (applied) {
         r = { ...r, status: 'actioned', action: anomalyAction(action, now, applied.until), history: [...r.history, { ts: now, who: this.who, what: 'actioned', note: describeAction(action, applied.until) }] };
       } else {
@@ -852,7 +868,7 @@ export class Analyzer {
     let next: AnomalyAction = anomalyAction(action, null);
     let applied: ActiveAction | null = null;
     if (action.apply) {
-      applied = await this.applyAction(st, action, now, reportId, fusion.summary);
+      applied = await this.applyAction(st, action, now, reportId, fusion.summary, lastAction);
       if (applied) {
         next = anomalyAction(action, now, applied.until);
         entry = { ...entry, what: 'actioned', note: `score ${fusion.score}: ${describeAction(action, applied.until)}` };
@@ -894,7 +910,8 @@ export class Analyzer {
     this.changed(st);
   }
 
-  private async applyAction(st: ClientState, action: ProposedAction, now: number, anomalyId: string, summary: string): Promise<ActiveAction | null> {
+  /** `lastAction`: the client's before the decision that proposed `action`, restored when the write fails. */
+  private async applyAction(st: ClientState, action: ProposedAction, now: number, anomalyId: string, summary: string, lastAction: DecisionState['lastAction']): Promise<ActiveAction | null> {
     if (action.kind === 'observe') return null;
     try {
       const applied = await this.actuator.apply(st.key, { kind: action.kind, ...(action.multiplier !== undefined ? { multiplier: action.multiplier } : {}), ttlMs: action.ttlMs ?? 600_000 }, now, `anomaly ${anomalyId}: ${summary}`, anomalyId);
@@ -903,8 +920,12 @@ export class Analyzer {
     } catch (err) {
       this.metrics.controlErrors.inc();
       this.log('error', 'control-plane write failed', { client: st.key, action: action.kind, err: (err as Error).message });
-      // not applied: let the next anomalous window try again
-      st.decision = actionEnded(st.decision);
+      // not applied: let the next anomalous window try again — which the cool-down would hold back
+      // if the failed action stayed recorded as the last one applied (decide() set it), so the
+      // previous one is given back (unless a later decision of this client recorded another since)
+      const recorded = st.decision.lastAction;
+      const ended = actionEnded(st.decision);
+      st.decision = recorded !== null && recorded.kind === action.kind && recorded.at === now ? { ...ended, lastAction } : ended;
       this.changed(st);
       return null;
     }
@@ -1059,7 +1080,11 @@ export class Analyzer {
 
   /** The consumer group's state from the store: the warm-up mark and the tiers' population rings. */
   restoreGroup(group: GroupState): { populations: number; bad: number } {
-    if (group.warmSince !== null) {
+    if (group.warmSince !== null && eventTimeFault(group.warmSince, this.clock()) === 'future') {
+      // written from a future event time before such events were skipped: it would hold every
+      // decision back until then, so it is not believed (warm-up as on a first start)
+      this.log('warn', 'the stored warm-up mark is in the future; ignored', { warmSince: group.warmSince });
+    } else if (group.warmSince !== null) {
       this.groupWarmSince = group.warmSince;
       if (group.warmSince < this.firstEventTs) this.firstEventTs = group.warmSince;
     }

@@ -13,7 +13,7 @@ export class AnalyzerMetrics {
   readonly activeBlocks = new Gauge({ name: 'ratewarden_active_blocks', help: 'Blocks in force in the control plane', registers: [this.registry] });
   readonly activeOverrides = new Gauge({ name: 'ratewarden_active_overrides', help: 'Overrides (tightenings) in force in the control plane', registers: [this.registry] });
   // analyzer internals
-  readonly eventsBad = new Counter({ name: 'ratewarden_events_bad_total', help: 'Undecodable events, counted and skipped', registers: [this.registry] });
+  readonly eventsBad = new Counter({ name: 'ratewarden_events_bad_total', help: 'Events skipped as bad: undecodable, or an event time more than 60 s ahead of the clock (or ≤ 0)', registers: [this.registry] });
   readonly eventsLate = new Counter({ name: 'ratewarden_events_late_total', help: 'Events that arrived after their window closed (folded into the next open window)', registers: [this.registry] });
   readonly clientsEvicted = new Counter({ name: 'ratewarden_clients_evicted_total', help: 'Clients evicted from the LRU (state dropped)', registers: [this.registry] });
   readonly clients = new Gauge({ name: 'ratewarden_analyzer_clients', help: 'Clients with state', registers: [this.registry] });

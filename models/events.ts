@@ -54,28 +54,36 @@ export function encodeCallEvent(event: CallEvent): string {
   return JSON.stringify(event);
 }
 
+/**
+ * Upper bounds of the event's numbers. Finite is not enough: the analyzer sums and squares them
+ * into baselines, and two bytes fields of 1e308 sum to Infinity, which turns a baseline into NaN
+ * for good. The bounds are far above anything real: a day for one request's latency, exact
+ * integers (2^53 − 1, 8 PiB) for bytes and cost, the last representable Date for ts.
+ */
+export const CALL_EVENT_LIMITS = { maxTs: 8.64e15, maxLatencyMs: 86_400_000, maxBytes: Number.MAX_SAFE_INTEGER, maxCost: Number.MAX_SAFE_INTEGER } as const;
+
 export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<CallEvent> {
   const parsed = parseJsonObject(input, 64 * 1024);
   if (!parsed.ok) return parsed;
   const o = parsed.value;
   if (o.v !== CALL_EVENT_VERSION) return decodeFail(ErrorCodes.CODEC_VERSION, check.version(o, CALL_EVENT_VERSION)!);
   const error = firstError(
-    check.number(o, 'ts', { min: 0 }),
+    check.number(o, 'ts', { min: 0, max: CALL_EVENT_LIMITS.maxTs }),
     check.string(o, 'pod', { max: 253 }),
     check.string(o, 'service', { max: 253 }),
     check.string(o, 'method', { max: 16 }),
     check.string(o, 'route', { max: 2048 }),
     check.number(o, 'status', { int: true, min: 0, max: 999 }),
-    check.number(o, 'latencyMs', { min: 0 }),
-    check.number(o, 'bytesIn', { min: 0 }),
-    check.number(o, 'bytesOut', { min: 0 }),
+    check.number(o, 'latencyMs', { min: 0, max: CALL_EVENT_LIMITS.maxLatencyMs }),
+    check.number(o, 'bytesIn', { min: 0, max: CALL_EVENT_LIMITS.maxBytes }),
+    check.number(o, 'bytesOut', { min: 0, max: CALL_EVENT_LIMITS.maxBytes }),
     check.string(o, 'ip', { max: 64 }),
     check.string(o, 'client', { max: 1024 }),
     check.string(o, 'user', { nullable: true, max: 512 }),
     check.string(o, 'uaHash', { nullable: true, max: 64 }),
     check.oneOf(o, 'decision', DECISIONS),
     check.string(o, 'rule', { nullable: true, max: 64 }),
-    check.number(o, 'cost', { min: 0 }),
+    check.number(o, 'cost', { min: 0, max: CALL_EVENT_LIMITS.maxCost }),
     check.string(o, 'tier', { optional: true, max: 32 }),
   );
   if (error) return decodeFail(ErrorCodes.CODEC_FIELD, error);

@@ -1,7 +1,9 @@
 /**
  * Exponentially weighted mean and variance per feature (West's incremental form). The first
  * samples weigh 1/n so a young baseline is an ordinary mean, not a drift from zero. NaN values
- * (a feature without meaning in that window) leave the feature unchanged.
+ * (a feature without meaning in that window) leave the feature unchanged, and so do infinite ones
+ * and any step whose result would not be finite: one Infinity would make the variance NaN (∞ − ∞)
+ * and every later mean with it, for good.
  */
 export class EwmaVector {
   readonly mean: Float64Array;
@@ -17,13 +19,17 @@ export class EwmaVector {
   update(values: ArrayLike<number>, alpha: number): void {
     for (let i = 0; i < this.size; i++) {
       const x = values[i]!;
-      if (Number.isNaN(x)) continue;
-      const n = ++this.count[i]!;
+      if (!Number.isFinite(x)) continue;
+      const n = this.count[i]! + 1;
       const a = n * alpha < 1 ? 1 / n : alpha;
       const diff = x - this.mean[i]!;
       const incr = a * diff;
-      this.mean[i]! += incr;
-      this.variance[i] = (1 - a) * (this.variance[i]! + diff * incr);
+      const mean = this.mean[i]! + incr;
+      const variance = (1 - a) * (this.variance[i]! + diff * incr);
+      if (!Number.isFinite(mean) || !Number.isFinite(variance)) continue;
+      this.count[i] = n;
+      this.mean[i] = mean;
+      this.variance[i] = variance;
     }
   }
 

@@ -12,6 +12,7 @@ let scratch = new Float64Array(1024);
 let deviations = new Float64Array(1024);
 
 export const MAD_TO_SIGMA = 1.4826;
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 export class RobustRing {
   private readonly values: Float32Array;
@@ -43,7 +44,12 @@ export class RobustRing {
 
   push(vector: ArrayLike<number>): void {
     const base = this.pos * this.width;
-    for (let i = 0; i < this.width; i++) this.values[base + i] = vector[i]!;
+    for (let i = 0; i < this.width; i++) {
+      const v = vector[i]!;
+      // a non-finite value (or one past float32's range, which would become Infinity) is kept as a
+      // missing one: Infinity in a column makes its MAD Infinity − Infinity = NaN
+      this.values[base + i] = v > -FLOAT32_MAX && v < FLOAT32_MAX ? v : NaN;
+    }
     this.pos = (this.pos + 1) % this.length;
     if (this.filled < this.length) this.filled++;
     // early on (few values) every push matters; later the statistics move slowly

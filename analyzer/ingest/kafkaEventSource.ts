@@ -3,8 +3,8 @@
  * Instances of one group split the topic's partitions (messages are keyed by client, so a client's
  * events stay on one partition and one instance).
  *
- * Delivery: each batch is decoded (decodeCallEvent; undecodable messages are counted through
- * `onBad` and skipped), handed to the handler — which updates the analyzer's state — and only then
+ * Delivery: each batch is decoded (decodeCallEvent; undecodable messages, and events whose time
+ * is out of bounds of the clock — eventTime.ts — are counted through `onBad` and skipped), handed to the handler — which updates the analyzer's state — and only then
  * is the batch's offset committed. An instance that dies between the two replays at most that one
  * batch on the new owner: events are processed at least once, duplicates bounded by one batch
  * (≤ maxBytesPerPartition) per partition per failure. Long batches heartbeat every 2,000 messages.
@@ -24,6 +24,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { decodeCallEvent, type CallEvent } from '../../models/events.js';
 import type { EventBatchMeta, EventSource } from '../../models/eventBus.js';
 import { CommitGate } from './commitGate.js';
+import { describeEventTimeFault, eventTimeFault } from './eventTime.js';
 
 export interface KafkaEventSourceOptions {
   readonly kafka: Kafka;
@@ -50,6 +51,8 @@ export interface KafkaEventSourceOptions {
   readonly windowMs?: number;
   /** How often held-back offsets are committed as windows get scored; default 1 s. */
   readonly commitEveryMs?: number;
+  /** The analyzer's clock (default Date.now): events with times out of bounds of it are skipped as bad (eventTime.ts). */
+  readonly clock?: () => number;
 }
 
 const HEARTBEAT_EVERY = 2_000;
@@ -186,12 +189,18 @@ export class KafkaEventSource implements EventSource {
     const messages = batch.messages;
     const gate = this.gate;
     const scored = gate ? this.opts.scoredUntil!(batch.partition) : 0;
+    const now = (this.opts.clock ?? Date.now)();
     for (let i = 0; i < messages.length; i++) {
       if (!isRunning() || isStale()) break;
       const message = messages[i]!;
       const value = message.value;
       const decoded = value ? decodeCallEvent(value) : ({ ok: false, error: 'empty message' } as const);
-      if (decoded.ok) {
+      const fault = decoded.ok ? eventTimeFault(decoded.value.ts, now) : null;
+      if (decoded.ok && fault !== null) {
+        // skipped here, before the gate: a future window's entry would hold the commit back for good
+        this.stats.bad++;
+        onBad?.(describeEventTimeFault(fault, decoded.value.ts, now));
+      } else if (decoded.ok) {
         events.push(decoded.value);
         if (gate) gate.observe(batch.partition, decoded.value.ts, Number(message.offset), scored);
       } else {

@@ -129,7 +129,7 @@ export class LoadControlLoop {
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log ?? (() => undefined);
     this.metrics = opts.registry ? loadMetrics(opts.registry) : null;
-    this.watcher = opts.watcher ?? new LoadWatcher({ windowMs: Math.max(1_000, this.config?.intervalMs ?? 1_000) });
+    this.watcher = opts.watcher ?? new LoadWatcher({ windowMs: Math.max(1_000, this.config?.intervalMs ?? 1_000), clock: this.clock });
     this.history = new MultiplierHistory(opts.historySize ?? 2_000);
     this.scraper = this.makeScraper();
   }

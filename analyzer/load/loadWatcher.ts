@@ -1,10 +1,21 @@
 /**
  * Load signals per service from the call events: p50/p99 upstream latency, the 5xx/timeout ratio
  * and the request count over a sliding window, plus each tier's share of the demand (what priority
- * shedding divides). Pure and bounded: events are bucketed by their own timestamp into the slots of
- * a ring (a twentieth of the window, at least 250 ms: at most 21 latency sketches of 1 KiB per
+ * shedding divides). Pure and bounded: events are bucketed by their completion time into the slots
+ * of a ring (a twentieth of the window, at least 250 ms: at most 21 latency sketches of 1 KiB per
  * service); a window is read by merging its slots. Services, and tiers per service, are capped;
  * what does not fit is counted, not kept.
+ *
+ * Completion time (ts + latencyMs), not arrival time (ts): the sidecar stamps ts when the request
+ * arrives but publishes the event when it completes, so a slow request — the very evidence of
+ * overload, a 504 after the upstream timeout included — arrives here latencyMs after its ts.
+ * Bucketed by ts it would be older than the window when it arrives and be dropped as late; by
+ * completion time it is as fresh as the fast ones published beside it. Lateness is then only the
+ * delivery delay, judged per service against that service's newest event: an event completed more
+ * than the window before it is outside every window read from now on (signals() reads back from
+ * the newest event), so dropping it (counted in `late`) loses nothing a read could see. An event
+ * completing more than MAX_CLOCK_SKEW_MS (60 s) after the clock is ignored (counted in `future`):
+ * it would move its service's window ahead of all the others' events.
  *
  * Which events say something about the upstream: only forwarded ones — decision `allowed` or
  * `shadow_limited` (`queued` ones too for errors, but not for latency: their latency includes our
@@ -13,6 +24,7 @@
  * An error is any 5xx the upstream gave, or the sidecar's 502/504 when it could not reach it.
  */
 import type { CallEvent } from '../../models/events.js';
+import { MAX_CLOCK_SKEW_MS } from '../ingest/eventTime.js';
 import { LatencySketch } from './latencySketch.js';
 
 export interface LoadSignals {
@@ -41,6 +53,8 @@ export interface LoadWatcherOptions {
   readonly maxTiers?: number;
   /** A service whose newest event is further than this from the clock has no current signal (default 10 s). */
   readonly staleMs?: number;
+  /** The analyzer's clock, to bound event times (default Date.now). */
+  readonly clock?: () => number;
 }
 
 class Slot {
@@ -61,7 +75,10 @@ class Slot {
 
 class ServiceWindow {
   readonly slots: Slot[];
+  /** Newest completion time seen. */
   lastSeen = 0;
+  /** Slot of the newest completion time: older than a ring behind it is late (per service, so one service's events never make another's late). */
+  newestEpoch = -Infinity;
   constructor(n: number) {
     this.slots = Array.from({ length: n }, () => new Slot());
   }
@@ -78,9 +95,11 @@ export class LoadWatcher {
   private readonly services = new Map<string, ServiceWindow>();
   /** Events for services past the cap. */
   droppedServices = 0;
-  /** Events older than the window when they arrived. */
+  /** Events that completed more than the window before their service's newest event when they arrived. */
   late = 0;
-  private newestEpoch = -Infinity;
+  /** Events completing more than MAX_CLOCK_SKEW_MS after the clock (a sidecar's clock ahead), ignored. */
+  future = 0;
+  private readonly clock: () => number;
 
   constructor(opts: LoadWatcherOptions = {}) {
     const requested = Math.max(250, opts.windowMs ?? 5_000);
@@ -90,13 +109,22 @@ export class LoadWatcher {
     this.maxServices = opts.maxServices ?? 256;
     this.maxTiers = opts.maxTiers ?? 32;
     this.staleMs = opts.staleMs ?? 10_000;
+    this.clock = opts.clock ?? Date.now;
   }
 
   observe(events: readonly CallEvent[]): void {
-    for (let i = 0; i < events.length; i++) this.add(events[i]!);
+    if (events.length === 0) return;
+    const latest = this.clock() + MAX_CLOCK_SKEW_MS;
+    for (let i = 0; i < events.length; i++) this.add(events[i]!, latest);
   }
 
-  add(e: CallEvent): void {
+  /** `latest`: completion times after this are ignored (default: the clock + MAX_CLOCK_SKEW_MS). */
+  add(e: CallEvent, latest = this.clock() + MAX_CLOCK_SKEW_MS): void {
+    const done = e.ts + e.latencyMs;
+    if (!(done <= latest)) {
+      this.future++;
+      return;
+    }
     let w = this.services.get(e.service);
     if (w === undefined) {
       if (this.services.size >= this.maxServices) {
@@ -106,9 +134,9 @@ export class LoadWatcher {
       w = new ServiceWindow(this.slotCount);
       this.services.set(e.service, w);
     }
-    const epoch = Math.floor(e.ts / this.slotMs);
-    if (epoch > this.newestEpoch) this.newestEpoch = epoch;
-    if (epoch <= this.newestEpoch - this.slotCount) {
+    const epoch = Math.floor(done / this.slotMs);
+    if (epoch > w.newestEpoch) w.newestEpoch = epoch;
+    if (epoch <= w.newestEpoch - this.slotCount) {
       this.late++;
       return;
     }
@@ -120,7 +148,7 @@ export class LoadWatcher {
       }
       slot.reset(epoch);
     }
-    if (e.ts > w.lastSeen) w.lastSeen = e.ts;
+    if (done > w.lastSeen) w.lastSeen = done;
     const tier = e.tier ?? '';
     const held = slot.tiers.get(tier);
     if (held !== undefined) slot.tiers.set(tier, held + 1);

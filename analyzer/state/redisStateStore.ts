@@ -76,7 +76,9 @@ export class RedisStateStore implements ClientStateStore {
   async putGroup(warmSince: number | null, populations: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
     const key = this.keys.group;
     const m = this.redis.multi();
-    if (warmSince !== null && Number.isFinite(warmSince)) m.hsetnx(key, 'warm', String(Math.floor(warmSince)));
+    // the earliest mark wins (not the first written): a mark stored from a future event time, before
+    // those were skipped (analyzer/ingest/eventTime.ts), is replaced by the next good one
+    if (warmSince !== null && Number.isFinite(warmSince)) m.eval(KEEP_EARLIEST_WARM, 1, key, String(Math.floor(warmSince)));
     for (const [k, bytes] of populations) m.hset(key, `pop:${k}`, toBuffer(bytes));
     m.pexpire(key, this.ttlMs);
     const results = (await m.exec()) ?? [];
@@ -84,6 +86,11 @@ export class RedisStateStore implements ClientStateStore {
     if (failed) throw failed[0]!;
   }
 }
+
+/** HSET warm ARGV[1] unless the stored mark is earlier. */
+const KEEP_EARLIEST_WARM = `local cur = tonumber(redis.call('HGET', KEYS[1], 'warm'))
+if cur == nil or cur > tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'warm', ARGV[1]) end
+return 0`;
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

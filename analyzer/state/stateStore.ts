@@ -21,7 +21,8 @@ export interface ClientStateStore {
   putClients(entries: ReadonlyArray<SnapshotEntry>): Promise<void>;
   getGroup(): Promise<GroupState>;
   /**
-   * Records the warm-up mark (an existing mark is kept: the group learned since then) and replaces
+   * Records the warm-up mark (an earlier stored mark is kept: the group learned since then; a later
+   * one — e.g. stored from a future event time — is replaced) and replaces
    * the given population rings; refreshes the group's TTL.
    */
   putGroup(warmSince: number | null, populations: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
@@ -61,7 +62,7 @@ export class MemoryStateStore implements ClientStateStore {
   }
 
   async putGroup(warmSince: number | null, populations: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
-    if (this.warmSince === null && warmSince !== null) this.warmSince = warmSince;
+    if (warmSince !== null && (this.warmSince === null || warmSince < this.warmSince)) this.warmSince = warmSince;
     for (const [k, bytes] of populations) this.populations.set(k, bytes);
   }
 }

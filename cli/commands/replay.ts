@@ -4,7 +4,9 @@
  * streaming detector (analyzer/detectors/series). Streams: memory does not grow with the file.
  *
  * Exit 0 on success; 2 on a usage error, an unreadable file or a malformed row (the message
- * names the line). An empty value or NaN is a missing point: it scores 0 and is not learned.
+ * names the line). An empty value or NaN is a missing point: it scores 0 and is not learned. A
+ * value beyond ±1e300 (Infinity included) is a malformed row: no real series gets there, and the
+ * detectors' sums of such values overflow to Infinity and NaN.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -103,12 +105,18 @@ function parseRow(line: string): [number, number] {
   if (valueText === '' || /^nan$/i.test(valueText)) return [ts, NaN]; // a missing point
   const value = Number(valueText);
   if (Number.isNaN(value)) throw new MalformedInput(`value "${truncate(valueText)}" is not a number`);
+  if (!(Math.abs(value) <= MAX_ABS_VALUE)) throw new MalformedInput(`value "${truncate(valueText)}" is out of range (|value| ≤ ${MAX_ABS_VALUE})`);
   return [ts, value];
 }
 
+/** Largest |value| accepted: well inside the doubles, so sums and squares of a few stay finite. */
+const MAX_ABS_VALUE = 1e300;
+
 function formatScore(score: number): string {
-  // full precision: NAB thresholds on score order, and rounding would create ties
-  return `${score}\n`;
+  // the contract is a score in [0, 1] on every row: a detector's NaN (a bug) prints 0, not "NaN".
+  // Ordinary scores are already in [0, 1] and are printed unchanged, at full precision: NAB
+  // thresholds on score order, and rounding would create ties
+  return `${score >= 0 ? (score <= 1 ? score : 1) : 0}\n`;
 }
 
 function truncate(s: string): string {

@@ -189,6 +189,36 @@ test('with a scored-until mark, the commit waits at the oldest window not scored
   await source.stop();
 });
 
+test('an event time far ahead of the clock is counted as bad and skipped at the source, so it never holds the commit back', { timeout: 60_000 }, async () => {
+  const name = await topic(1);
+  const group = uniqueName('rwtest-an-group');
+  let mark = Number.NEGATIVE_INFINITY;
+  const source = new KafkaEventSource({ kafka, topic: name, groupId: group, fromBeginning: true, scoredUntil: () => mark, commitEveryMs: 200 });
+  sources.push(source);
+  const T = 1_700_000_000_000;
+  // offsets 0–19 over two windows; offset 5 stamped by a sidecar whose clock is a year ahead
+  const future = Date.now() + 365 * 86_400_000;
+  await producer.send({ topic: name, messages: Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: encodeCallEvent({ ...event(i, 'ip:10.0.0.1'), ts: i === 5 ? future : T + (i < 10 ? 1_000 : 11_000) + i }) })) });
+  const handled: CallEvent[] = [];
+  const bad: string[] = [];
+  void source.run(
+    async (events) => void handled.push(...events),
+    (error) => void bad.push(error),
+  );
+  await until('19 handled, 1 skipped', () => handled.length === 19 && bad.length === 1);
+  assert.equal(source.stats.bad, 1);
+  assert.match(bad[0]!, /ahead of the analyzer's clock/);
+  assert.ok(handled.every((e) => e.ts < future));
+  mark = T + 20_000;
+  let committed = '';
+  for (let i = 0; i < 50 && committed !== '20'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    committed = (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
+  }
+  assert.equal(committed, '20', 'every window scored: the commit reaches the end');
+  await source.stop();
+});
+
 test('with held-back commits, a partition kept across a rebalance is not read twice', { timeout: 90_000 }, async () => {
   const name = await topic(4);
   const group = uniqueName('rwtest-an-group');

@@ -17,6 +17,7 @@ import { startAnalyzer, type RunningAnalyzer } from '../../../analyzer/server.js
 import { KafkaEventSource } from '../../../analyzer/ingest/kafkaEventSource.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
 import { RedisStateStore } from '../../../analyzer/state/redisStateStore.js';
+import { MemoryStateStore } from '../../../analyzer/state/stateStore.js';
 import { connectCluster, connectRedis, requireKafka, uniqueName } from '../../helpers/infra.js';
 import { ev, policy } from '../../unit/analyzer/helpers.js';
 
@@ -96,6 +97,16 @@ test('binary snapshots survive the store intact, every key carries the TTL, and 
   assert.equal(g.warmSince, 1_000, 'the earliest mark stays');
   assert.deepEqual(new Uint8Array(g.populations.get('free/10000')!), bytes.subarray(0, 10));
   assert.ok((await redis.pttl(store.keys.group)) > 3_500_000);
+});
+
+test('a later warm-up mark stored first (one from a future event time) is replaced by an earlier one', async () => {
+  const stores = { redis: new RedisStateStore(redis, { prefix, group: 'g-warm-later', ttlMs: 3_600_000 }), cluster: new RedisStateStore(cluster, { prefix: clusterPrefix, group: 'g-warm-later', ttlMs: 3_600_000 }), memory: new MemoryStateStore() };
+  for (const [kind, store] of Object.entries(stores)) {
+    await store.putGroup(Date.UTC(2099, 0, 1), []);
+    await store.putGroup(1_000, []);
+    await store.putGroup(2_000, []);
+    assert.equal((await store.getGroup()).warmSince, 1_000, kind);
+  }
 });
 
 test('on a Redis Cluster, a batch of clients spread over the slots is written and read back', async () => {

@@ -496,3 +496,112 @@ test('a pending action approved through another instance is taken up here, and a
   assert.ok(!(await s.plane.read()).blocks.has(ATTACKER));
   assert.equal((await s.reports.get(r.id))!.status, 'pending');
 });
+
+// ---------------------------------------------------------------- event times out of bounds, finish, failed writes
+
+const YEAR = 365 * 86_400_000;
+
+test('an event time far ahead of the clock is counted as bad and skipped: windows keep closing on time and nothing counts as late', async () => {
+  const s = setup();
+  await drive(s, 60);
+  s.analyzer.ingest([ev({ ts: s.now + YEAR, client: 'ip:6.6.6.6' })]);
+  const scored10: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    s.analyzer.ingest([ev({ ts: s.now })]);
+    s.now += 1_000;
+    for (const w of (await s.analyzer.tick(s.now)).scored) if (w.client === 'apiKey:00000000000000aa' && w.sizeMs === 10_000) scored10.push(w.end);
+  }
+  assert.equal(await counter(s, 'ratewarden_events_bad_total'), 1);
+  assert.equal(await counter(s, 'ratewarden_events_late_total'), 0, 'the watermark did not jump a year ahead');
+  assert.equal(s.analyzer.client('ip:6.6.6.6'), null, 'the event was not admitted');
+  assert.ok(scored10.length >= 2, `the client's 10 s windows are still scored one by one (${scored10.length})`);
+  assert.ok(scored10.every((end) => end <= s.now), 'each once its end passed');
+});
+
+test('a future event time first in the first batch does not hold the warm-up back: the warm-up starts at the first event believed', async () => {
+  const s = setup();
+  s.analyzer.ingest([ev({ ts: T0 + 30 * 86_400_000, client: 'ip:6.6.6.6' })]);
+  await drive(s, 180);
+  assert.equal(s.analyzer.warmSince, T0, 'the mark written for the group');
+  const opened = (await drive(s, 40, stuffing)).filter((r) => r.client === ATTACKER);
+  assert.equal(opened.length, 1, 'the attack after the warm-up is reported');
+});
+
+test('a stored warm-up mark ahead of the clock (written by an older version) is ignored: the instance warms up and then reports', async () => {
+  const s = setup();
+  s.analyzer.restoreGroup({ warmSince: T0 + 30 * 86_400_000, populations: new Map() });
+  await drive(s, 180);
+  assert.equal(s.analyzer.warmSince, T0);
+  assert.equal((await drive(s, 40, stuffing)).filter((r) => r.client === ATTACKER).length, 1);
+});
+
+test('an event time of 0 is counted as bad and skipped', async () => {
+  const s = setup();
+  s.analyzer.ingest([ev({ ts: 0 }), ev({ ts: T0 })]);
+  assert.equal(await counter(s, 'ratewarden_events_bad_total'), 1);
+  assert.equal(await counter(s, 'ratewarden_events_consumed_total'), 1);
+  assert.equal(s.analyzer.warmSince, T0);
+});
+
+test('finish closes the last minute too: the 60 s window its last 10 s windows rolled into', async () => {
+  const s = setup();
+  s.analyzer.ingest([0, 5_000, 15_000, 25_000].map((d) => ev({ ts: T0 + d })));
+  s.now = T0 + 26_000;
+  const r = await s.analyzer.finish(s.now);
+  const spans = r.scored.map((w) => [w.sizeMs, w.start - T0, w.end - T0]);
+  assert.deepEqual(spans, [[10_000, 0, 10_000], [10_000, 10_000, 20_000], [10_000, 20_000, 30_000], [60_000, 0, 60_000]]);
+  assert.equal(r.scored.at(-1)!.features[0], 4, 'the minute holds all four requests');
+  assert.equal((await s.analyzer.tick(s.now + 60_000)).scored.length, 0, 'nothing left over for a later tick');
+});
+
+test('a partition whose watermark passes a whole minute in one tick closes that minute in the same tick, after its 10 s windows', async () => {
+  const s = setup();
+  s.analyzer.ingest([ev({ ts: T0 + 5_000 }), ev({ ts: T0 + 35_000 })]);
+  s.analyzer.ingest([ev({ ts: T0 + 75_000, client: 'apiKey:00000000000000bb' })]);
+  s.now = T0 + 75_000;
+  const r = await s.analyzer.tick(s.now);
+  const mine = r.scored.filter((w) => w.client === 'apiKey:00000000000000aa').map((w) => [w.sizeMs, w.end - T0]);
+  assert.deepEqual(mine, [[10_000, 10_000], [10_000, 40_000], [60_000, 60_000]]);
+});
+
+/** A control plane whose first `failures` block writes fail (Redis away for a moment). */
+class FlakyPlane extends MemoryControlPlane {
+  constructor(private failures: number) {
+    super();
+  }
+  override async write<K extends ControlKind>(kind: K, field: string, value: Unsequenced<K> | null): Promise<number> {
+    if (kind === 'block' && value !== null && this.failures > 0) {
+      this.failures--;
+      throw new Error('connection lost');
+    }
+    return super.write(kind, field, value);
+  }
+}
+
+test('a failed control-plane write is retried on the next anomalous window, not held back by the cool-down', async () => {
+  const plane = new FlakyPlane(1);
+  const s = setup(ACT, 60_000, {}, plane);
+  await drive(s, 180);
+  const opened = (await drive(s, 40, stuffing)).filter((r) => r.client === ATTACKER);
+  assert.equal(opened.length, 1);
+  const block = (await plane.read()).blocks.get(ATTACKER);
+  assert.ok(block, 'the attacker is blocked after all');
+  assert.equal(block.anomalyId, opened[0]!.id);
+  const report = (await s.reports.get(opened[0]!.id))!;
+  const steps = report.history.map((h) => h.what);
+  assert.ok(steps.indexOf('action_failed') >= 0 && steps.indexOf('action_failed') < steps.lastIndexOf('actioned'), steps.join(', '));
+  assert.equal(report.status, 'actioned');
+  assert.equal(await counter(s, 'ratewarden_control_write_errors_total'), 1);
+});
+
+test('a bytes value whose sum overflows to Infinity leaves the client baseline finite', async () => {
+  const s = setup();
+  await drive(s, 30);
+  // past the decoder's bounds (models/events.ts), as a direct caller could still hand one in
+  s.analyzer.ingest([ev({ ts: s.now, bytesIn: 1e308, bytesOut: 1e308 })]);
+  await drive(s, 120, (t) => [ev({ ts: t + 500, bytesIn: 100 + (Math.floor(t / 1000) % 7) * 10 })]);
+  for (const size of ['10s', '60s'] as const) {
+    const bytes = s.analyzer.client('apiKey:00000000000000aa')!.baseline[size].find((b) => b.feature === 'bytes')!;
+    assert.ok(Number.isFinite(bytes.centre) && Number.isFinite(bytes.spread), `${size}: centre ${bytes.centre}, spread ${bytes.spread}`);
+  }
+});

@@ -97,3 +97,28 @@ test('a population with too few windows is not used at all', () => {
   assert.equal(e.source, 'none');
   assert.ok(Number.isNaN(e.raw[F.requests]!));
 });
+
+test('an EWMA skips infinite values and steps that would overflow: its mean and variance stay finite', () => {
+  const e = new EwmaVector(2);
+  for (let i = 0; i < 10; i++) e.update([10 + (i % 3), 5], 0.1);
+  const mean = e.mean[0]!;
+  const variance = e.variance[0]!;
+  e.update([Infinity, -Infinity], 0.1);
+  e.update([1.7e308, 5], 0.1);
+  e.update([-1.7e308, 5], 0.1);
+  assert.equal(e.mean[0], mean);
+  assert.equal(e.variance[0], variance);
+  assert.equal(e.count[1], 12, 'the finite feature of the same vectors is learned');
+  e.update([11, 5], 0.1);
+  assert.ok(Number.isFinite(e.mean[0]!) && Number.isFinite(e.variance[0]!));
+});
+
+test('a robust ring keeps an infinite value (or one past float32) as missing: its centre and spread stay finite', () => {
+  const ring = new RobustRing(1, 16, 1);
+  for (let i = 0; i < 10; i++) ring.push([10 + (i % 3)]);
+  ring.push([Infinity]);
+  ring.push([1e39]);
+  ring.recompute();
+  assert.equal(ring.support[0], 10);
+  assert.ok(Number.isFinite(ring.centre[0]!) && Number.isFinite(ring.sigma[0]!), `${ring.centre[0]} ${ring.sigma[0]}`);
+});

@@ -32,9 +32,9 @@ function setup(load?: string) {
   let now = T0;
   const registry = new Registry();
   const loop = new LoadControlLoop({ policy: loadPolicy(load), plane, clock: () => now, registry });
-  /** One second of traffic ending at `now` with this p99-ish latency, then a tick. */
+  /** One second of traffic completing by `now` + 1 s with this p99-ish latency, then a tick (the watcher buckets by completion time). */
   const second = async (latencyMs: number, n = 300, status = 200): Promise<void> => {
-    loop.observe(events(n, now, 1_000, (i) => ({ latencyMs, status, tier: i % 10 < 6 ? 'free' : i % 10 < 9 ? 'pro' : 'enterprise' })));
+    loop.observe(events(n, now - latencyMs, 1_000, (i) => ({ latencyMs, status, tier: i % 10 < 6 ? 'free' : i % 10 < 9 ? 'pro' : 'enterprise' })));
     now += 1_000;
     plane.now = now;
     await loop.tick(now);

@@ -51,7 +51,7 @@ test('queued requests count for errors but not latency (their latency includes o
 
 test('events leave the window as it slides', () => {
   const w = new LoadWatcher({ windowMs: 3_000 });
-  w.observe(events(100, T0, 1_000, () => ({ latencyMs: 500 })));
+  w.observe(events(100, T0 - 500, 1_000, () => ({ latencyMs: 500 }))); // completing over [T0, T0 + 1 s)
   w.observe(events(100, T0 + 3_000, 1_000, () => ({ latencyMs: 10 })));
   const s = w.signals('shop', T0 + 3_999);
   assert.equal(s.count, 100);
@@ -106,10 +106,10 @@ test('an empty sketch has no quantile; merged sketches add up', () => {
 
 test('the window follows the newest event, so consumer lag does not empty it, until the events are stale', () => {
   const w = new LoadWatcher({ windowMs: 1_000, staleMs: 10_000 });
-  w.observe(events(100, T0, 1_000, () => ({ latencyMs: 300 })));
+  w.observe(events(100, T0 - 300, 1_000, () => ({ latencyMs: 300 }))); // completing over [T0, T0 + 1 s)
   const lagging = w.signals('shop', T0 + 4_000); // the events arrive 3 s late
   assert.equal(lagging.count, 100);
-  assert.equal(lagging.at, T0 + 990);
+  assert.equal(lagging.at, T0 + 990, 'the newest completion time');
   assert.deepEqual(w.activeServices(T0 + 4_000), ['shop']);
   const stale = w.signals('shop', T0 + 12_000);
   assert.equal(stale.count, 0);
@@ -120,4 +120,50 @@ test('the window follows the newest event, so consumer lag does not empty it, un
 test('slots are a twentieth of the window, at least 250 ms', () => {
   assert.equal(new LoadWatcher({ windowMs: 1_000 }).slotMs, 250);
   assert.equal(new LoadWatcher({ windowMs: 60_000 }).slotMs, 3_000);
+});
+
+test('slow requests count where they complete: a 504 after a 3 s upstream timeout is overload evidence, not a late event', () => {
+  const w = new LoadWatcher({ windowMs: 1_000 }); // the control loop's default: max(1 s, interval)
+  // every 100 ms: 9 fast requests complete, and one that arrived 3 s ago times out (published now, at completion)
+  for (let t = T0; t < T0 + 10_000; t += 100) {
+    const batch = [];
+    for (let k = 0; k < 9; k++) batch.push(event(t - 10, { latencyMs: 10 }));
+    batch.push(event(t - 3_000, { latencyMs: 3_000, status: 504 }));
+    w.observe(batch);
+  }
+  const s = w.signals('shop', T0 + 10_000);
+  assert.equal(w.late, 0);
+  assert.equal(s.count, 100);
+  assert.equal(s.errorRate, 0.1);
+});
+
+test('slow successful requests raise p99 in the window they complete in', () => {
+  const w = new LoadWatcher({ windowMs: 1_000 });
+  for (let t = T0; t < T0 + 5_000; t += 100) w.observe([event(t - 10, { latencyMs: 10 }), event(t - 2_000, { latencyMs: 2_000 })]);
+  const s = w.signals('shop', T0 + 5_000);
+  assert.equal(w.late, 0);
+  assert.ok(s.p99Ms! > 1_900, `p99 ${s.p99Ms}`);
+});
+
+test('an event far ahead of the clock is ignored and counted, and makes no other event late, in any service', () => {
+  const w = new LoadWatcher({ windowMs: 1_000, clock: () => T0 + 1_000 });
+  const control = new LoadWatcher({ windowMs: 1_000, clock: () => T0 + 1_000 });
+  for (const x of [w, control]) x.observe(events(100, T0, 1_000, () => ({ latencyMs: 10 })));
+  w.add(event(T0 + 365 * 86_400_000, { service: 'other' }));
+  w.add(event(T0 + 365 * 86_400_000));
+  assert.equal(w.future, 2);
+  for (const x of [w, control]) x.observe(events(100, T0 + 1_000, 1_000, () => ({ latencyMs: 900 })));
+  assert.equal(w.late, 0);
+  const s = w.signals('shop', T0 + 2_000);
+  assert.deepEqual(s, control.signals('shop', T0 + 2_000), 'the signal is the one without the future events');
+  assert.ok(s.count >= 50 && s.p99Ms! > 850, `count ${s.count}, p99 ${s.p99Ms}`);
+  assert.deepEqual(w.activeServices(T0 + 2_000), ['shop']);
+});
+
+test('lateness is judged per service: one service ahead (a skewed sidecar, within bounds) makes no other service late', () => {
+  const w = new LoadWatcher({ windowMs: 1_000, clock: () => T0 });
+  w.add(event(T0 + 30_000, { service: 'ahead' }));
+  w.observe(events(50, T0, 1_000, () => ({ latencyMs: 10 })));
+  assert.equal(w.late, 0);
+  assert.equal(w.signals('shop', T0 + 1_000).count, 50);
 });

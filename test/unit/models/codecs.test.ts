@@ -65,6 +65,16 @@ describe('CallEvent codec', () => {
     assert.match(!badDecision.ok ? badDecision.error : '', /decision must be one of/);
   });
 
+  test('rejects finite numbers past the bounds: bytes, latency, cost and ts that would overflow the analyzer\'s sums', () => {
+    for (const [field, value] of [['bytesIn', 1e308], ['bytesOut', 2 ** 53], ['latencyMs', 86_400_001], ['cost', 1e300], ['ts', 1e16]] as const) {
+      const d = decodeCallEvent(JSON.stringify({ ...callEvent(), [field]: value }));
+      assert.equal(d.ok, false, field);
+      assert.equal(!d.ok && d.code, ErrorCodes.CODEC_FIELD);
+      assert.match(!d.ok ? d.error : '', new RegExp(`^${field} must be ≤`));
+    }
+    assert.ok(decodeCallEvent(JSON.stringify({ ...callEvent(), bytesIn: 2 ** 40, bytesOut: 2 ** 40, latencyMs: 3_600_000, cost: 1e9 })).ok, 'large but real values pass');
+  });
+
   test('rejects oversized messages before parsing them', () => {
     const d = decodeCallEvent(JSON.stringify({ ...callEvent(), route: 'x'.repeat(70_000) }));
     assert.equal(d.ok, false);

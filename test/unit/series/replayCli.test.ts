@@ -111,3 +111,15 @@ test('replay --min-scale takes a non-negative number and refuses anything else w
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--min-scale must be a number >= 0/);
 });
+
+test('replay rejects a value beyond ±1e300 (Infinity included) with exit 2 and its line, instead of printing NaN', async () => {
+  const rows = ['timestamp,value'];
+  for (let i = 0; i < 50; i++) rows.push(`${new Date(Date.UTC(2014, 3, 1) + i * 300_000).toISOString()},${i % 2 ? '1e308' : '-1e308'}`);
+  const r = await replay([csv('huge.csv', rows.join('\n') + '\n')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /huge\.csv:2: value "-1e308" is out of range/);
+  assert.doesNotMatch(r.stdout, /NaN/);
+  const inf = await replay([csv('inf.csv', 'timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,Infinity\n')]);
+  assert.equal(inf.code, 2);
+  assert.match(inf.stderr, /inf\.csv:3: value "Infinity" is out of range/);
+});
