@@ -36,6 +36,18 @@ export function redisConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   };
 }
 
+/** When both REDIS_URL and REDIS_CLUSTER_NODES are set, what happens (said at start: the Cluster wins). */
+export function redisEnvNote(env: NodeJS.ProcessEnv = process.env): string | null {
+  return env.REDIS_URL?.trim() && env.REDIS_CLUSTER_NODES?.trim() ? 'both REDIS_URL and REDIS_CLUSTER_NODES are set: using the Cluster (REDIS_CLUSTER_NODES), REDIS_URL is ignored' : null;
+}
+
+/** Where a connection goes, without credentials (for the start-up line). */
+export function redisTarget(conn: RedisConnection | null): string {
+  if (conn === null) return 'none';
+  if (conn.clusterNodes) return 'cluster ' + conn.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
+  return conn.url!.replace(/\/\/[^@/]*@/, '//');
+}
+
 export function parseHostPorts(text: string, what: string, defaultPort: number): Array<{ host: string; port: number }> {
   return text
     .split(',')
@@ -96,9 +108,12 @@ export async function redisStartupProblem(conn: RedisConnection, timeoutMs = 2_0
   const tls = conn.caFile ? { ca: readFileSync(conn.caFile) } : undefined;
   const opts: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs };
   const seed = conn.clusterNodes?.[0];
+  // the same credentials the real client sends (createRedisClient): REDIS_USERNAME/REDIS_PASSWORD
+  // apply to a single node too, where they win over any in the URL
+  const auth: RedisOptions = { ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}) };
   const client = seed
-    ? new Redis({ ...opts, host: seed.host, port: seed.port, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.clusterTls || tls ? { tls: tls ?? {} } : {}) })
-    : new Redis(conn.url!, { ...opts, ...(conn.url!.startsWith('rediss://') ? { tls: tls ?? {} } : {}) });
+    ? new Redis({ ...opts, host: seed.host, port: seed.port, ...auth, ...(conn.clusterTls || tls ? { tls: tls ?? {} } : {}) })
+    : new Redis(conn.url!, { ...opts, ...auth, ...(conn.url!.startsWith('rediss://') ? { tls: tls ?? {} } : {}) });
   let last: Error | null = null;
   client.on('error', (err: Error) => (last = err));
   try {

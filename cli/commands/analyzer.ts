@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { ANALYZER_USAGE, isTrainInvocation, parseAnalyzerArgs, parseAnalyzerTrainArgs } from '../../analyzer/config.js';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
+import { eventsTopic } from '../../models/events.js';
 import { loadPolicyFile, formatPolicyErrors } from '../../models/policy/index.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
   if (isTrainInvocation(argv)) return train(argv);
   const config = parseAnalyzerArgs(argv);
   const missing: string[] = [];
-  if (!config.kafka) missing.push('KAFKA_BROKERS (host:port,… — the analyzer consumes call events from Kafka topic ' + config.eventsTopic + ')');
+  if (!config.kafka) missing.push('KAFKA_BROKERS (host:port,… — the analyzer consumes call events from Kafka)');
   if (!config.redis) missing.push('REDIS_URL or REDIS_CLUSTER_NODES (the control plane it writes blocks/overrides to, and the anomaly report store)');
   if (missing.length > 0) {
     throw new RatewardenError(ErrorCodes.CONFIG_STORE, `the analyzer needs Kafka and Redis; missing ${missing.join(' and ')}. For a single-process try-out without them run \`ratewarden demo\`.`);
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const policy = loaded.policy;
 
-  const [{ createKafka, createRedisClient, redisStartupProblem }, { controlKeys }, { RedisControlPlane }, { startAnalyzer }, { KafkaEventSource }, { RedisReportStore }, { KafkaReportPublisher }, api] = await Promise.all([
+  const [{ createKafka, createRedisClient, redisEnvNote, redisStartupProblem }, { controlKeys }, { RedisControlPlane }, { startAnalyzer }, { KafkaEventSource }, { RedisReportStore }, { KafkaReportPublisher }, api] = await Promise.all([
     import('../../models/infra.js'),
     import('../../models/control.js'),
     import('../../models/controlPlane.js'),
@@ -46,6 +47,8 @@ export async function run(argv: string[]): Promise<number> {
   const { loadControl } = await import('../../analyzer/load/index.js');
   const { RedisStateStore } = await import('../../analyzer/state/redisStateStore.js');
 
+  const redisNote = redisEnvNote(process.env);
+  if (redisNote) process.stderr.write(`ratewarden analyzer: ${redisNote}\n`);
   // a wrong password or an untrusted certificate is a misconfiguration, not an outage: say so and stop
   const redisProblem = await redisStartupProblem(config.redis!);
   if (redisProblem) {
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   let running: Awaited<ReturnType<typeof startAnalyzer>> | null = null;
   const source = new KafkaEventSource({
     kafka,
-    topic: config.eventsTopic,
+    topic: eventsTopic(process.env, policy.events.topic),
     groupId: config.groupId,
     fromBeginning: config.fromBeginning,
     onRevoked: async (partitions) => {
@@ -98,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     ],
   });
-  running.app.log.info({ address: running.address, topic: config.eventsTopic, group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
+  running.app.log.info({ address: running.address, topic: eventsTopic(process.env, policy.events.topic), group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
 
   // SIGHUP reloads the policy file; a bad file keeps the last good policy
   const reload = (): void => {

@@ -7,13 +7,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
-import { redisStartupProblem } from '../../models/infra.js';
+import { redisEnvNote, redisStartupProblem, redisTarget } from '../../models/infra.js';
 import { formatPolicyErrors, parsePolicy } from '../../models/policy/index.js';
-import { parseSidecarArgs } from '../../sidecar/config.js';
+import { parseSidecarArgs, SIDECAR_USAGE } from '../../sidecar/config.js';
 import { createLogger } from '../../sidecar/log.js';
 import { startSidecar } from '../../sidecar/server.js';
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${SIDECAR_USAGE}\n`);
+    return 0;
+  }
   const config = parseSidecarArgs(argv, env);
   let text: string;
   try {
@@ -41,6 +45,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 
   const logger = createLogger();
   for (const w of parsed.warnings) logger.warn({ file: config.configFile }, `policy warning: ${w}`);
+  const redisNote = redisEnvNote(env);
+  if (redisNote) logger.warn(redisNote);
   const sidecar = await startSidecar({
     policy,
     policyFile: config.configFile,
@@ -66,6 +72,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       pod: config.pod,
       service: config.service,
       store: `${policy.store.kind}/${policy.store.failMode}`,
+      redis: redisTarget(config.redis),
       rules: policy.rules.length,
       pid: process.pid,
     },

@@ -73,6 +73,10 @@ test('AUTH: with the password in REDIS_URL the sidecar counts in Redis and follo
   await enforcedBehind(plain, { REDIS_URL: plain.url });
 });
 
+test('AUTH: with the password in REDIS_PASSWORD (as the helm chart passes it) the sidecar starts and counts in Redis', async () => {
+  await enforcedBehind(plain, { REDIS_URL: `redis://127.0.0.1:${plain.port}`, REDIS_PASSWORD: PASSWORD });
+});
+
 test('AUTH: a wrong or a missing password exits 2 naming the refusal, before anything listens', async () => {
   const f = file(policy('sec-wrong'));
   const args = ['sidecar', '--config', f, '--upstream', up.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
