@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
 import { parseDuration } from '../models/duration.js';
-import { eventsTopic } from '../models/events.js';
 import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
 
 export interface AnalyzerStartConfig {
@@ -14,7 +13,6 @@ export interface AnalyzerStartConfig {
   readonly listen: { host: string; port: number };
   readonly redis: RedisConnection | null;
   readonly kafka: KafkaConnection | null;
-  readonly eventsTopic: string;
   /** Kafka consumer group (RW_GROUP_ID); instances of one group split the partitions. */
   readonly groupId: string;
   /** Bearer token for the operator API (RW_ADMIN_TOKEN); the API refuses to start writable without one. */
@@ -62,7 +60,6 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     listen: parseListen(v.listen ?? env.RW_LISTEN ?? '0.0.0.0:9090', '--listen', '0.0.0.0'),
     redis: redisConnectionFromEnv(env),
     kafka: kafkaConnectionFromEnv(env),
-    eventsTopic: eventsTopic(env),
     groupId: v.group ?? env.RW_GROUP_ID ?? 'ratewarden-analyzer',
     adminToken: env.RW_ADMIN_TOKEN || null,
     readonlyToken: env.RW_READONLY_TOKEN || null,

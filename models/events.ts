@@ -5,8 +5,9 @@ import { check, decodeFail, firstError, parseJsonObject, type Decoded } from './
 export const DEFAULT_EVENTS_TOPIC = 'ratewarden.events';
 export const ANOMALIES_TOPIC = 'ratewarden.anomalies';
 
-export function eventsTopic(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RW_EVENTS_TOPIC || DEFAULT_EVENTS_TOPIC;
+/** The events topic: RW_EVENTS_TOPIC, else the policy's `events.topic`, else the contract's — the same rule for sidecars and the analyzer. */
+export function eventsTopic(env: NodeJS.ProcessEnv = process.env, policyTopic: string | null = null): string {
+  return env.RW_EVENTS_TOPIC || policyTopic || DEFAULT_EVENTS_TOPIC;
 }
 
 export const DECISIONS = ['allowed', 'limited', 'blocked', 'shadow_limited', 'queued'] as const;

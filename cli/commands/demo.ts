@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     let source: EventSource;
     if (kafkaConn) {
       const { KafkaEventSource } = await import('../../analyzer/ingest/kafkaEventSource.js');
-      source = new KafkaEventSource({ kafka: createKafka(kafkaConn, 'ratewarden-demo-analyzer'), topic: eventsTopic(env), groupId: env.RW_GROUP_ID ?? 'ratewarden-demo' });
+      source = new KafkaEventSource({ kafka: createKafka(kafkaConn, 'ratewarden-demo-analyzer'), topic: eventsTopic(env, policy.events.topic), groupId: env.RW_GROUP_ID ?? 'ratewarden-demo' });
     } else source = bus!;
 
     // upstream
@@ -156,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
       service: env.RW_SERVICE ?? 'demo',
       redis: redisConn,
       kafka: kafkaConn,
-      eventsTopic: kafkaConn ? eventsTopic(env) : null,
+      eventsTopic: kafkaConn ? eventsTopic(env, policy.events.topic) : null,
       eventSink: bus,
       controlPlane,
       drainSeconds: 2,

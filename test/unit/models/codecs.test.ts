@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DECISIONS, decodeCallEvent, encodeCallEvent, type CallEvent } from '../../../models/events.js';
+import { DECISIONS, decodeCallEvent, encodeCallEvent, eventsTopic, type CallEvent } from '../../../models/events.js';
 import { decodeControlMessage, decodeControlValue, overrideField, parseOverrideField } from '../../../models/control.js';
 import { decodeAnomalyReport, encodeAnomalyReport, type AnomalyReport } from '../../../models/anomaly.js';
 import { ErrorCodes } from '../../../models/errors.js';
@@ -35,6 +35,12 @@ const arbEvent: fc.Arbitrary<CallEvent> = fc.record({
 });
 
 describe('CallEvent codec', () => {
+  test('the events topic: RW_EVENTS_TOPIC, else the policy\'s events.topic, else ratewarden.events (sidecars and the analyzer alike)', () => {
+    assert.equal(eventsTopic({}, null), 'ratewarden.events');
+    assert.equal(eventsTopic({}, 'checkout.events'), 'checkout.events');
+    assert.equal(eventsTopic({ RW_EVENTS_TOPIC: 'env.events' }, 'checkout.events'), 'env.events');
+  });
+
   test('round-trips every valid event unchanged', () => {
     fc.assert(fc.property(arbEvent, (event) => {
       const decoded = decodeCallEvent(encodeCallEvent(event));
