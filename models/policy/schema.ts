@@ -156,7 +156,7 @@ export const tiersSchema = z.record(
 export const clientsSchema = z.record(z.string(), z.strictObject({ tier: z.string().min(1) }));
 
 export const storeSchema = z.strictObject({
-  kind: z.enum(['memory', 'redis']),
+  kind: z.enum(['memory', 'redis']).optional(),
   failMode: z.enum(['open', 'closed']).optional(),
   timeout: positiveDuration.optional(),
   replicas: positiveInt.optional(),

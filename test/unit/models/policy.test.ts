@@ -193,6 +193,12 @@ describe('policy defaults and shorthand', () => {
     assert.deepEqual([r.policy.rules[0]!.limit, r.policy.rules[0]!.windowMs, r.policy.rules[0]!.burst], [1000, 10_000, 1000]);
   });
 
+  test('a store section without kind is the memory store, with its other settings kept', () => {
+    const r = parsePolicy(minimal(rule('id: a\nkey: [global]\nalgorithm: concurrency\nlimit: 10'), 'store: { failMode: closed, maxKeys: 5000 }\n'));
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.deepEqual([r.policy.store.kind, r.policy.store.failMode, r.policy.store.maxKeys], ['memory', 'closed', 5000]);
+  });
+
   test('an empty store section means memory, fail open', () => {
     const r = parsePolicy(minimal(rule('id: a\nkey: [global]\nalgorithm: concurrency\nlimit: 10')));
     assert.ok(r.ok);
