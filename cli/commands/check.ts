@@ -2,14 +2,27 @@ import { parseArgs } from 'node:util';
 import { formatPolicyErrors, loadPolicyFile } from '../../models/policy/index.js';
 
 /** `ratewarden check FILE [--quiet] [--json]`: exit 0 when valid, 2 with every error otherwise. */
+const USAGE = 'usage: ratewarden check FILE [--quiet] [--json]';
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    process.stderr.write(`ratewarden check: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
   if (positionals.length !== 1) {
-    process.stderr.write('usage: ratewarden check FILE [--quiet] [--json]\n');
+    process.stderr.write(USAGE + '\n');
     return 2;
   }
   const file = positionals[0]!;

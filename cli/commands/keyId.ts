@@ -1,10 +1,16 @@
 import { apiKeyId } from '../../models/clientKey.js';
 
 /** `ratewarden key-id KEY`: the form of an API key that appears outside the sidecar. */
+const USAGE = 'usage: ratewarden key-id KEY   (or - to read the key from stdin, keeping it out of shell history; also for a key that starts with -)';
+
 export async function run(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
   const key = argv[0] === '-' ? (await readStdin()).trim() : argv[0];
-  if (!key || argv.length > 1) {
-    process.stderr.write('usage: ratewarden key-id KEY   (or - to read the key from stdin, keeping it out of shell history)\n');
+  if (!key || argv.length > 1 || (argv[0] !== '-' && key.startsWith('-'))) {
+    process.stderr.write(USAGE + '\n');
     return 2;
   }
   process.stdout.write(`apiKey:${apiKeyId(key)}\n`);

@@ -89,7 +89,8 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function checkHeader(line: string): void {
-  const fields = line.replace(/^\uFEFF/, '').split(',').map((f) => f.trim().toLowerCase());
+  // quoted names too ("timestamp","value"), as some CSV writers put them
+  const fields = line.replace(/^\uFEFF/, '').split(',').map((f) => f.trim().replace(/^"(.*)"$/, '$1').toLowerCase());
   if (fields.length !== 2 || fields[0] !== 'timestamp' || fields[1] !== 'value') {
     throw new MalformedInput(`expected the header "timestamp,value", found "${truncate(line)}"`);
   }

@@ -42,6 +42,21 @@ test('a policy with errors exits 2 listing each error with its path', async () =
   assert.match(r.stderr, /not starting/);
 });
 
+test('--help prints the usage and exits 0 for every command; an unknown option of check exits 2 with the usage, not a stack trace', async () => {
+  for (const command of ['sidecar', 'analyzer', 'check', 'replay', 'key-id', 'blocks', 'anomalies']) {
+    const r = await runRatewarden([command, '--help'], { env: childEnv() });
+    assert.equal(r.code, 0, `${command} --help: ${r.stderr}`);
+    assert.match(r.stdout, /usage:\s+ratewarden/, command);
+  }
+  const bad = await runRatewarden(['check', '--frobnicate', policyFile(MEMORY)], { env: childEnv() });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /usage: ratewarden check/);
+  assert.doesNotMatch(bad.stderr, /    at /);
+  const dash = await runRatewarden(['key-id', '--nope'], { env: childEnv() });
+  assert.equal(dash.code, 2);
+  assert.doesNotMatch(dash.stdout, /apiKey:/);
+});
+
 test('a missing --upstream exits 2 with the usage', async () => {
   const r = await runRatewarden(['sidecar', '--config', policyFile(MEMORY)], { env: childEnv() });
   assert.equal(r.code, 2);

@@ -48,6 +48,14 @@ test('replay prints exactly one score in [0, 1] per data row and exits 0', async
   }
 });
 
+test('replay takes a quoted header ("timestamp","value") and scores the same', async () => {
+  const body = nabRows(100);
+  const plain = await replay([csv('plain.csv', body)]);
+  const quoted = await replay([csv('quoted.csv', body.replace('timestamp,value', '"timestamp","value"'))]);
+  assert.equal(quoted.code, 0, quoted.stderr);
+  assert.equal(quoted.stdout, plain.stdout);
+});
+
 test('replay reads stdin when the file is -', async () => {
   const body = nabRows(100);
   const fromFile = await replay([csv('stdin.csv', body)]);
