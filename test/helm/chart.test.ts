@@ -37,9 +37,9 @@ test('the library chart lints', () => {
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-for (const values of [null, ...ANALYZER_VALUES]) {
-  test(`the analyzer chart lints with ${values ?? 'its default values'}`, () => {
-    const r = lint(CHARTS.analyzer, values ? { values: [values] } : {});
+for (const values of ANALYZER_VALUES) {
+  test(`the analyzer chart lints with ${values}`, () => {
+    const r = lint(CHARTS.analyzer, { values: [values] });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 }
@@ -52,7 +52,7 @@ for (const values of [null, ...EXAMPLE_VALUES]) {
 }
 
 test('the analyzer chart renders the analyzer, its Service, ServiceAccount, PDB, NetworkPolicy, policy ConfigMap and Secret by default', () => {
-  const kinds = render(CHARTS.analyzer).map((o) => o.kind).sort();
+  const kinds = render(CHARTS.analyzer, { values: ['minimal.yaml'] }).map((o) => o.kind).sort();
   assert.deepEqual(kinds, ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount']);
 });
 
@@ -114,7 +114,7 @@ test('grafanaDashboard renders every dashboards/*.json into one labelled ConfigM
   mkdirSync(join(copy, 'dashboards'), { recursive: true });
   writeFileSync(join(copy, 'dashboards', 'overview.json'), JSON.stringify({ title: 'ratewarden overview', panels: [] }));
   writeFileSync(join(copy, 'dashboards', 'analyzer.json'), JSON.stringify({ title: 'ratewarden analyzer', panels: [] }));
-  const objects = render(copy, { set: { 'grafanaDashboard.enabled': 'true', 'grafanaDashboard.namespace': 'monitoring' } });
+  const objects = render(copy, { values: ['minimal.yaml'], set: { 'grafanaDashboard.enabled': 'true', 'grafanaDashboard.namespace': 'monitoring' } });
   const cm = findAll(objects, 'ConfigMap').find((o) => o.metadata.name.endsWith('-dashboards')) as K8sObject & { data: Record<string, string> };
   assert.ok(cm, 'no dashboards ConfigMap');
   assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
@@ -123,7 +123,7 @@ test('grafanaDashboard renders every dashboards/*.json into one labelled ConfigM
   const shipped = existsSync(join(CHARTS.analyzer, 'dashboards')) ? readdirSync(join(CHARTS.analyzer, 'dashboards')).filter((f) => f.endsWith('.json')) : [];
   assert.deepEqual(Object.keys(cm.data).sort(), [...new Set([...shipped, 'analyzer.json', 'overview.json'])].sort());
   assert.equal((JSON.parse(cm.data['overview.json']!) as { title: string }).title, 'ratewarden overview');
-  const off = render(copy);
+  const off = render(copy, { values: ['minimal.yaml'] });
   assert.ok(!off.some((o) => o.metadata.name.endsWith('-dashboards')), 'disabled by default');
 });
 
@@ -152,7 +152,7 @@ test('object names stay valid DNS labels of at most 63 characters with the longe
 
 test('an image digest pins both programs to it, whatever the tag', () => {
   const digest = `sha256:${'a'.repeat(64)}`;
-  const analyzer = find<Workload>(render(CHARTS.analyzer, { set: { 'image.digest': digest } }), 'Deployment').spec.template.spec.containers[0]!;
+  const analyzer = find<Workload>(render(CHARTS.analyzer, { values: ['minimal.yaml'], set: { 'image.digest': digest } }), 'Deployment').spec.template.spec.containers[0]!;
   assert.equal(analyzer.image, `ratewarden/ratewarden@${digest}`);
   const sidecar = find<Workload>(render(CHARTS.example, { set: { 'ratewarden.image.digest': digest } }), 'Deployment').spec.template.spec.containers.find((c) => c.name === 'ratewarden')!;
   assert.equal(sidecar.image, `ratewarden/ratewarden@${digest}`);
@@ -169,6 +169,12 @@ const schemaCases: Array<[string, Record<string, string>, RegExp]> = [
   ['a policy of another version', { 'policy.version': '2' }, /policy/],
   ['an analyzer port out of range', { 'analyzer.port': '70000' }, /analyzer\/port/],
 ];
+test('the analyzer chart refuses to install without Kafka brokers or without Redis, saying why (the analyzer would exit 2)', () => {
+  assert.match(renderError(CHARTS.analyzer), /kafka.brokers is required/);
+  assert.match(renderError(CHARTS.analyzer, { set: { 'kafka.brokers[0]': 'kafka.data.svc:9092' } }), /redis.mode is none/);
+  assert.ok(render(CHARTS.analyzer, { set: { 'kafka.brokers[0]': 'kafka.data.svc:9092', 'redis.mode': 'single', 'redis.url': 'redis://redis:6379' } }).some((o) => o.kind === 'Deployment'));
+});
+
 for (const [what, set, message] of schemaCases) {
   test(`values.schema.json rejects ${what}`, () => {
     assert.match(renderError(CHARTS.analyzer, { set }), message);
@@ -176,7 +182,7 @@ for (const [what, set, message] of schemaCases) {
 }
 
 const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
-  ['the analyzer chart', 'a Redis store in the policy without Redis', { 'policy.store.kind': 'redis' }, /store.kind: redis but redis.mode is none/],
+  ['the analyzer chart', 'a Redis store in the policy without Redis', { 'policy.store.kind': 'redis', 'redis.mode': 'none' }, /redis.mode is none/],
   ['the analyzer chart', 'Redis AUTH without a password', { 'redis.mode': 'single', 'redis.url': 'redis://r:6379', 'redis.auth.enabled': 'true' }, /secrets.redisPassword/],
   ['the analyzer chart', 'a Redis URL that carries a password', { 'redis.mode': 'single', 'redis.url': 'redis://:hunter2@r:6379' }, /must not carry a password/],
   ['the analyzer chart', 'Redis TLS with a redis:// URL', { 'redis.mode': 'single', 'redis.url': 'redis://r:6379', 'redis.tls.enabled': 'true' }, /rediss:\/\//],
@@ -192,7 +198,7 @@ const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
 ];
 for (const [chart, what, set, message] of installCases) {
   test(`${chart} refuses to install ${what}, saying why`, () => {
-    assert.match(renderError(chart === 'the analyzer chart' ? CHARTS.analyzer : CHARTS.example, { set }), message);
+    assert.match(chart === 'the analyzer chart' ? renderError(CHARTS.analyzer, { values: ['minimal.yaml'], set }) : renderError(CHARTS.example, { set }), message);
   });
 }
 
@@ -200,7 +206,7 @@ for (const [chart, what, set, message] of installCases) {
 
 function everyContainer(): Array<{ where: string; c: Container; pod: Workload['spec']['template']['spec'] }> {
   const all: Array<{ where: string; c: Container; pod: Workload['spec']['template']['spec'] }> = [];
-  for (const [chart, files] of [[CHARTS.analyzer, [null, ...ANALYZER_VALUES]], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
+  for (const [chart, files] of [[CHARTS.analyzer, ANALYZER_VALUES], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
     for (const file of files) {
       for (const w of findAll(render(chart, file ? { values: [file] } : {}), 'Deployment') as Workload[]) {
         for (const c of w.spec.template.spec.containers) all.push({ where: `${w.metadata.name}/${c.name} (${file ?? 'defaults'})`, c, pod: w.spec.template.spec });
@@ -233,7 +239,7 @@ test('every ratewarden container has memory limits, requests, a writable /tmp an
 });
 
 test('no Service of either chart exposes the sidecar admin port', () => {
-  for (const [chart, files] of [[CHARTS.analyzer, [null, ...ANALYZER_VALUES]], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
+  for (const [chart, files] of [[CHARTS.analyzer, ANALYZER_VALUES], [CHARTS.example, [null, ...EXAMPLE_VALUES]]] as const) {
     for (const file of files) {
       for (const svc of findAll(render(chart, file ? { values: [file] } : {}), 'Service') as Array<K8sObject & { spec: { ports: Array<{ port: number; targetPort: string | number }> } }>) {
         for (const p of svc.spec.ports) assert.ok(p.targetPort !== 'rw-admin' && p.targetPort !== 9091 && p.port !== 9091, `${svc.metadata.name} exposes the admin port (${file})`);
@@ -256,6 +262,6 @@ test('the charts, the sidecar default image and package.json agree on the ratewa
   }
   const sidecar = find<Workload>(render(CHARTS.example), 'Deployment').spec.template.spec.containers.find((c) => c.name === 'ratewarden')!;
   assert.equal(sidecar.image, `ratewarden/ratewarden:${pkg.version}`);
-  const analyzerImage = find<Workload>(render(CHARTS.analyzer), 'Deployment').spec.template.spec.containers[0]!.image;
+  const analyzerImage = find<Workload>(render(CHARTS.analyzer, { values: ['minimal.yaml'] }), 'Deployment').spec.template.spec.containers[0]!.image;
   assert.equal(analyzerImage, `ratewarden/ratewarden:${pkg.version}`);
 });
