@@ -5,10 +5,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { queryParam } from './identity/apiKey.js';
+import { type GraphqlOperationRequest, type GraphqlPricedRequest } from './engine/graphqlCost.js';
 
 export const MAX_GRAPHQL_BODY = 1024 * 1024;
 
-export type GraphqlRequest = { readonly query: string; readonly operationName?: string | null; readonly variables?: Readonly<Record<string, unknown>> | null };
+/** One operation, or a batch (`batch` set; see engine/graphqlCost.ts, which prices and bounds it). */
+export type GraphqlRequest = GraphqlPricedRequest;
 
 /** Reads the whole body if it is at most `limit` bytes; null when it is larger (the stream is then left partly read). */
 export function readBody(req: IncomingMessage, limit = MAX_GRAPHQL_BODY): Promise<Buffer | null> {
@@ -52,28 +54,46 @@ export function readBody(req: IncomingMessage, limit = MAX_GRAPHQL_BODY): Promis
   });
 }
 
-/** The GraphQL request of a GET (`query` parameter) or a POST (JSON `{query, operationName}` or application/graphql); null when none. */
+/**
+ * The GraphQL request of a GET (`query` parameter) or a POST (JSON `{query, operationName}`, a JSON
+ * array of those — a batch — or an application/graphql body); null when none.
+ */
 export function graphqlRequest(method: string, url: string, contentType: string | undefined, body: Buffer | null): GraphqlRequest | null {
   if (method === 'GET' || method === 'HEAD') {
     const query = queryParam(url, 'query');
     return query ? { query, operationName: queryParam(url, 'operationName'), variables: jsonObject(queryParam(url, 'variables')) } : null;
   }
   if (body === null || body.length === 0) return null;
-  const type = (contentType ?? '').toLowerCase();
-  if (type.startsWith('application/graphql')) return { query: body.toString('utf8') };
+  // the media type exactly (a prefix test took application/graphql-response+json for a raw query)
+  if (mediaType(contentType) === 'application/graphql') return { query: body.toString('utf8') };
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      const o = parsed as { query?: unknown; operationName?: unknown; variables?: unknown };
-      if (typeof o.query === 'string') {
-        const variables = o.variables && typeof o.variables === 'object' && !Array.isArray(o.variables) ? (o.variables as Record<string, unknown>) : null;
-        return { query: o.query, operationName: typeof o.operationName === 'string' ? o.operationName : null, variables };
-      }
-    }
+    // a leading BOM is dropped as servers' body parsers do: JSON.parse refuses it, and an unparsed body costs 1
+    const text = body.toString('utf8');
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
   } catch {
-    // not JSON: no GraphQL request (the engine decides what that costs)
+    return null; // not JSON: no GraphQL request (the engine decides what that costs)
   }
-  return null;
+  if (Array.isArray(parsed)) {
+    // a batch: every operation is priced, and more than MAX_GRAPHQL_BATCH refused, by engine/graphqlCost.ts
+    return { query: '', batch: parsed.map(operation) };
+  }
+  return operation(parsed);
+}
+
+function operation(parsed: unknown): GraphqlOperationRequest | null {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const o = parsed as { query?: unknown; operationName?: unknown; variables?: unknown };
+  if (typeof o.query !== 'string') return null;
+  const variables = o.variables && typeof o.variables === 'object' && !Array.isArray(o.variables) ? (o.variables as Record<string, unknown>) : null;
+  return { query: o.query, operationName: typeof o.operationName === 'string' ? o.operationName : null, variables };
+}
+
+/** `Application/GraphQL; charset=utf-8` → `application/graphql`. */
+function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
 }
 
 function jsonObject(text: string | null): Record<string, unknown> | null {

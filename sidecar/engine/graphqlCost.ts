@@ -18,6 +18,25 @@ import type { GraphqlCost } from '../../models/policy/index.js';
  * Fragment costs are memoised per fragment, so a "fragment bomb" (each fragment spreading the next
  * twice) is measured in linear time and costs its true, exponential, amount.
  */
+/** One GraphQL operation as a client sends it. */
+export interface GraphqlOperationRequest {
+  readonly query: string;
+  readonly operationName?: string | null;
+  readonly variables?: Readonly<Record<string, unknown>> | null;
+}
+
+/**
+ * What is priced: one operation, or a batch (a JSON array body, as Apollo and others accept) in
+ * `batch` — null for an element that holds no query. A batch's own `query` is '' so that a reader
+ * unaware of batches refuses it (it does not parse) rather than prices it as one cheap request.
+ */
+export interface GraphqlPricedRequest extends GraphqlOperationRequest {
+  readonly batch?: ReadonlyArray<GraphqlOperationRequest | null>;
+}
+
+/** Bound on the operations of one batched request: more is refused (400), not priced. */
+export const MAX_GRAPHQL_BATCH = 100;
+
 export type GraphqlCostResult =
   | { readonly ok: true; readonly cost: number; readonly depth: number }
   | { readonly ok: false; readonly reason: string };
@@ -154,10 +173,36 @@ function fragment(name: string, walk: Walk, level: number): [number, number] {
   return result;
 }
 
-export function graphqlCost(
-  request: { readonly query: string; readonly operationName?: string | null; readonly variables?: Readonly<Record<string, unknown>> | null },
-  cfg: GraphqlCost,
-): GraphqlCostResult {
+/**
+ * A batch costs the sum of its operations (saturated at MAX_COST): each was charged 1 unit as a
+ * whole before, whatever it asked for. maxDepth applies to each operation, maxCost to the sum (what
+ * the request is charged); an element without a query, an empty batch or one of more than
+ * MAX_GRAPHQL_BATCH operations is refused.
+ */
+export function graphqlCost(request: GraphqlPricedRequest, cfg: GraphqlCost): GraphqlCostResult {
+  const batch = request.batch;
+  if (batch === undefined) return operationCost(request, cfg);
+  if (batch.length === 0) return { ok: false, reason: 'GraphQL batch holds no operation' };
+  if (batch.length > MAX_GRAPHQL_BATCH) return { ok: false, reason: `GraphQL batch of ${batch.length} operations exceeds the maximum of ${MAX_GRAPHQL_BATCH}` };
+  let cost = 0;
+  let depth = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const op = batch[i];
+    if (op == null) return { ok: false, reason: `GraphQL batch element ${i} has no query` };
+    const r = operationCost(op, cfg);
+    if (!r.ok) return { ok: false, reason: `GraphQL batch element ${i}: ${r.reason}` };
+    cost = add(cost, r.cost);
+    if (r.depth > depth) depth = r.depth;
+    // stop as soon as the sum is refused: the rest need not be parsed
+    if (cfg.maxCost !== null && cost > cfg.maxCost) {
+      const partial = i + 1 < batch.length ? ` (after ${i + 1} of ${batch.length} operations)` : '';
+      return { ok: false, reason: `GraphQL batch cost ${cost}${partial} exceeds the maximum of ${cfg.maxCost}` };
+    }
+  }
+  return { ok: true, cost, depth };
+}
+
+function operationCost(request: GraphqlOperationRequest, cfg: GraphqlCost): GraphqlCostResult {
   const parsed = parseQuery(request.query);
   if (parsed.doc === null) return { ok: false, reason: parsed.error! };
   const operations: OperationDefinitionNode[] = [];

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { graphqlCost } from '../../../sidecar/engine/index.js';
-import { MAX_COST } from '../../../sidecar/engine/graphqlCost.js';
+import { MAX_COST, MAX_GRAPHQL_BATCH } from '../../../sidecar/engine/graphqlCost.js';
 
 const cfg: { maxDepth: number; fieldCost: number; listFactor: number; maxCost: number | null } = { maxDepth: 5, fieldCost: 1, listFactor: 10, maxCost: null };
 const cost = (query: string, extra: { operationName?: string; variables?: Record<string, unknown> } = {}, c = cfg) => graphqlCost({ query, ...extra }, c);
@@ -104,5 +104,47 @@ describe('graphql cost', () => {
     const r = cost('{ users(first: 100) { name } }', {}, { ...cfg, maxCost: 50 });
     assert.equal(r.ok, false);
     assert.match((r as { reason: string }).reason, /cost 101/);
+  });
+});
+
+describe('graphql cost of a batch (a JSON array of operations)', () => {
+  const heavy = '{ users(first: 1000) { friends(first: 1000) { name } } }';
+  const batch = (...queries: Array<string | null>) => ({ query: '', batch: queries.map((q) => (q === null ? null : { query: q })) });
+
+  it('costs the sum of its operations, its depth the deepest', () => {
+    assert.deepEqual(graphqlCost(batch('{ me { name email } }', '{ a }', '{ users(limit: 3) { name } }'), cfg), { ok: true, cost: 3 + 1 + 4, depth: 2 });
+  });
+
+  it('is refused when the sum is above maxCost, though each operation is under it', () => {
+    const r = graphqlCost(batch(...Array.from({ length: 50 }, () => '{ me { name email } }')), { ...cfg, maxCost: 100 });
+    assert.equal(r.ok, false);
+    assert.match((r as { reason: string }).reason, /GraphQL batch cost 102 \(after 34 of 50 operations\) exceeds the maximum of 100/);
+    assert.equal(graphqlCost(batch(...Array.from({ length: 33 }, () => '{ me { name email } }')), { ...cfg, maxCost: 100 }).ok, true);
+  });
+
+  it('refuses 50 costly operations that were charged 1 unit as a whole', () => {
+    const r = graphqlCost(batch(...Array.from({ length: 50 }, () => heavy)), { ...cfg, maxCost: 50 });
+    assert.equal(r.ok, false);
+    const open = graphqlCost(batch(...Array.from({ length: 50 }, () => heavy)), cfg);
+    assert.deepEqual(open, { ok: true, cost: 50 * (1 + 1000 * (1 + 1000)), depth: 3 });
+  });
+
+  it('applies maxDepth to each operation', () => {
+    const r = graphqlCost(batch('{ a }', '{ a { b { c { d { e { f } } } } } }'), cfg);
+    assert.equal(r.ok, false);
+    assert.match((r as { reason: string }).reason, /^GraphQL batch element 1: GraphQL query depth/);
+  });
+
+  it('refuses an element without a query, an empty batch and more than the bound of operations', () => {
+    assert.match((graphqlCost(batch('{ a }', null), cfg) as { reason: string }).reason, /element 1 has no query/);
+    assert.match((graphqlCost(batch(), cfg) as { reason: string }).reason, /holds no operation/);
+    assert.equal(MAX_GRAPHQL_BATCH, 100);
+    assert.equal(graphqlCost(batch(...Array.from({ length: 100 }, () => '{ a }')), cfg).ok, true);
+    assert.match((graphqlCost(batch(...Array.from({ length: 101 }, () => '{ a }')), cfg) as { reason: string }).reason, /batch of 101 operations exceeds the maximum of 100/);
+  });
+
+  it('saturates the sum at MAX_COST', () => {
+    const big = '1' + '0'.repeat(400);
+    assert.deepEqual(graphqlCost(batch(`{ b(first: ${big}) { c } }`, `{ b(first: ${big}) { c } }`), cfg), { ok: true, cost: MAX_COST, depth: 2 });
   });
 });
