@@ -92,18 +92,27 @@ export function hashFor(kind: ControlKind, keys: ControlKeys): string {
   return kind === 'override' ? keys.overrides : kind === 'block' ? keys.blocks : keys.load;
 }
 
+/**
+ * The latest epoch ms a Date can hold (±8.64e15, ECMA-262 §21.4.1.1): an `until` or `since` beyond
+ * it is refused, since every reader formats them as dates (`new Date(until).toISOString()` throws a
+ * RangeError past it — on the sidecar's request path, that was an unhandled rejection). The bound is
+ * absolute, not "now + N days", so a value's validity does not depend on the reader's clock; the
+ * durations that produce `until` are bounded where they are set (policy ttl ≤ 365d, operator API ≤ 30d).
+ */
+export const MAX_EPOCH_MS = 8.64e15;
+
 /** Validates a hash value or message value of the given kind. */
 export function checkControlValue(kind: ControlKind, o: Record<string, unknown>): string | null {
   const common = firstError(check.number(o, 'seq', { int: true, min: 0 }), check.string(o, 'reason', { max: 1024 }), check.string(o, 'anomalyId', { optional: true, max: 128 }));
   if (common) return common;
   if (kind === 'override') {
-    const e = firstError(check.number(o, 'until', { min: 0 }), check.number(o, 'multiplier', { optional: true, min: 0 }), check.number(o, 'limit', { optional: true, min: 0 }));
+    const e = firstError(check.number(o, 'until', { min: 0, max: MAX_EPOCH_MS }), check.number(o, 'multiplier', { optional: true, min: 0 }), check.number(o, 'limit', { optional: true, min: 0 }));
     if (e) return e;
     if (o.multiplier === undefined && o.limit === undefined) return 'an override needs multiplier or limit';
     return null;
   }
-  if (kind === 'block') return check.number(o, 'until', { min: 0 });
-  const e = firstError(check.number(o, 'multiplier', { min: 0, max: 1 }), check.number(o, 'since', { min: 0 }), check.number(o, 'until', { optional: true, min: 0 }));
+  if (kind === 'block') return check.number(o, 'until', { min: 0, max: MAX_EPOCH_MS });
+  const e = firstError(check.number(o, 'multiplier', { min: 0, max: 1 }), check.number(o, 'since', { min: 0, max: MAX_EPOCH_MS }), check.number(o, 'until', { optional: true, min: 0, max: MAX_EPOCH_MS }));
   if (e) return e;
   if (o.tiers !== undefined) {
     if (o.tiers === null || typeof o.tiers !== 'object' || Array.isArray(o.tiers)) return 'tiers must be an object';

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../models/events.js';
 import type { EventSink } from '../models/eventBus.js';
-import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
+import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, payloadTooLarge, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
 import type { Clock, Engine, Verdict } from './engine/types.js';
 import { callEvent, UserAgentHasher } from './events/callEvent.js';
 import { graphqlRequest, MAX_GRAPHQL_BODY, readBody } from './graphqlBody.js';
@@ -128,7 +128,7 @@ class Exchange implements Waiter {
       readBody(this.req, MAX_GRAPHQL_BODY).then(
         (body) => {
           if (body === null) {
-            this.answer({ ...badRequest(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), status: 413 }, [], 'allowed', ['connection', 'close']);
+            this.answer(payloadTooLarge(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), [], 'allowed', ['connection', 'close']);
             return;
           }
           this.body = body;
@@ -155,7 +155,9 @@ class Exchange implements Waiter {
       this.onEngineError(err as Error);
       return;
     }
-    decision.then(this.onVerdict, (err: Error) => this.onEngineError(err));
+    // a throw while answering (a bug, a value no answer can hold) must not become an unhandled
+    // rejection, which ends the process: it is this request's internal error
+    decision.then(this.onVerdict, (err: Error) => this.onEngineError(err)).catch((err: Error) => this.internalError(err));
   }
 
   onAdmit(permit: Permit): void {

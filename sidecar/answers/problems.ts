@@ -1,10 +1,11 @@
 /**
  * The bodies the sidecar answers itself, as RFC 9457 problem details (`application/problem+json`).
  * Shapes are the contract of DESIGN.md: 429 quota-exceeded, 403 abnormal-usage-detected; the
- * others (400, 401, 502, 503, 504) follow the same pattern with a stable `error` code.
+ * others (400, 401, 413, 502, 503, 504) follow the same pattern with a stable `error` code.
  */
+import { MAX_EPOCH_MS } from '../../models/control.js';
 import type { RuleOutcome, Verdict } from '../engine/types.js';
-import { retryAfterSeconds } from './rateLimitHeaders.js';
+import { headerInt, retryAfterSeconds } from './rateLimitHeaders.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
@@ -36,8 +37,9 @@ export function rateLimited(verdict: Verdict): Problem {
   if (violated.length === 0 && rule !== null) violated.push(rule);
   // the engine's retryAfterMs already covers every rejecting rule; never earlier than the outcome's t
   let retryAfter = outcome ? retryAfterSeconds(outcome) : 1;
-  if (verdict.retryAfterMs !== undefined) retryAfter = Math.max(retryAfter, Math.ceil(verdict.retryAfterMs / 1000));
-  const limit = outcome ? Math.max(0, Math.floor(outcome.limit)) : 0;
+  if (verdict.retryAfterMs !== undefined) retryAfter = Math.max(retryAfter, headerInt(Math.ceil(verdict.retryAfterMs / 1000), 1));
+  // the same integer as X-RateLimit-Limit: finite, ≤ 15 digits (the body must stay valid JSON)
+  const limit = outcome ? headerInt(Math.floor(outcome.limit)) : 0;
   const body =
     `{"type":"${QUOTA_EXCEEDED}","title":"Too Many Requests","status":429,` +
     `"detail":${JSON.stringify(rule !== null ? `rate limit of rule "${rule}" exceeded; retry after ${retryAfter} s` : `rate limit exceeded; retry after ${retryAfter} s`)},` +
@@ -46,10 +48,13 @@ export function rateLimited(verdict: Verdict): Problem {
 }
 
 export function blocked(block: { until: number; reason: string; anomalyId?: string }, nowMs: number): Problem {
-  const retryAfter = Math.max(1, Math.ceil((block.until - nowMs) / 1000));
+  // the control-plane decoder refuses an until past the last Date (MAX_EPOCH_MS); this answer is on the
+  // request path, so it never relies on that: a throw here was an unhandled rejection that ended the process
+  const until = Math.min(block.until >= nowMs ? block.until : nowMs, MAX_EPOCH_MS);
+  const retryAfter = Math.max(1, Math.ceil((until - nowMs) / 1000));
   const body =
-    `{"type":"${ABNORMAL_USAGE}","title":"Forbidden","status":403,"detail":"requests from this client are blocked until ${new Date(block.until).toISOString()}",` +
-    `"error":"blocked","reason":${JSON.stringify(block.reason)},"until":${block.until},"retryAfter":${retryAfter}` +
+    `{"type":"${ABNORMAL_USAGE}","title":"Forbidden","status":403,"detail":"requests from this client are blocked until ${new Date(until).toISOString()}",` +
+    `"error":"blocked","reason":${JSON.stringify(block.reason)},"until":${until},"retryAfter":${retryAfter}` +
     (block.anomalyId !== undefined ? `,"anomalyId":${JSON.stringify(block.anomalyId)}` : '') +
     '}';
   return { status: 403, body, retryAfter };
@@ -61,6 +66,11 @@ function simple(status: number, title: string, error: string, detail: string, re
 
 export function badRequest(detail: string): Problem {
   return simple(400, 'Bad Request', 'bad_request', detail);
+}
+
+/** 413: a body the sidecar must read (to price a GraphQL request) is over its bound. */
+export function payloadTooLarge(detail: string): Problem {
+  return simple(413, 'Content Too Large', 'payload_too_large', detail);
 }
 
 export function invalidToken(): Problem {

@@ -33,27 +33,39 @@ export function sfString(text: string): string {
   return out + '"';
 }
 
+/** The largest sf-integer (RFC 8941 §3.3.1: at most 15 digits). */
+export const MAX_SF_INTEGER = 999_999_999_999_999;
+
+/**
+ * An integer written into a header or an answer body: in [min, MAX_SF_INTEGER], never NaN or
+ * Infinity. Limits × tier multipliers × overrides can exceed 15 digits, and `String(1e21)` is
+ * `1e+21`, `String(Infinity)` is `Infinity`: neither is a valid header value or JSON number.
+ */
+export function headerInt(x: number, min = 0): number {
+  return x >= min ? (x <= MAX_SF_INTEGER ? x : MAX_SF_INTEGER) : min;
+}
+
 /** Whole seconds until the budget resets (`t`), rounded up. */
 export function resetSeconds(outcome: RuleOutcome): number {
-  return Math.max(0, Math.ceil(outcome.resetMs / 1000));
+  return headerInt(Math.ceil(outcome.resetMs / 1000));
 }
 
 /** Retry-After for a rejected outcome: whole seconds, ≥ 1, never earlier than the retry time nor than `t`. */
 export function retryAfterSeconds(outcome: RuleOutcome): number {
-  return Math.max(1, Math.ceil(outcome.retryAfterMs / 1000), resetSeconds(outcome));
+  return Math.max(headerInt(Math.ceil(outcome.retryAfterMs / 1000), 1), resetSeconds(outcome));
 }
 
 /** Appends the headline's headers to `out`. `limited` forces remaining to 0 (429 answers). */
 export function appendRateLimitHeaders(out: HeaderList, headline: RuleOutcome, styles: HeaderStyles, nowMs: number, limited: boolean): HeaderList {
-  const limit = Math.max(0, Math.floor(headline.limit));
-  const remaining = limited ? 0 : Math.max(0, Math.min(limit, Math.floor(headline.remaining)));
+  const limit = headerInt(Math.floor(headline.limit));
+  const remaining = limited ? 0 : headerInt(Math.min(limit, Math.floor(headline.remaining)));
   const t = resetSeconds(headline);
   if (styles.x) {
-    out.push('x-ratelimit-limit', String(limit), 'x-ratelimit-remaining', String(remaining), 'x-ratelimit-reset', String(Math.ceil((nowMs + headline.resetMs) / 1000)));
+    out.push('x-ratelimit-limit', String(limit), 'x-ratelimit-remaining', String(remaining), 'x-ratelimit-reset', String(headerInt(Math.ceil((nowMs + headline.resetMs) / 1000))));
   }
   if (styles.ietf) {
     const name = sfString(headline.ruleId);
-    const w = Math.max(1, Math.ceil(headline.windowMs / 1000));
+    const w = headerInt(Math.ceil(headline.windowMs / 1000), 1);
     out.push('ratelimit-policy', `${name};q=${limit};w=${w}`, 'ratelimit', `${name};r=${remaining};t=${t}`);
   }
   return out;

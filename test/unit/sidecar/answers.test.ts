@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendRateLimitHeaders, blocked, headerStyles, rateLimited, retryAfterSeconds, sfString, QUOTA_EXCEEDED, ABNORMAL_USAGE } from '../../../sidecar/answers/index.js';
+import { appendRateLimitHeaders, badRequest, blocked, headerStyles, payloadTooLarge, rateLimited, retryAfterSeconds, sfString, QUOTA_EXCEEDED, ABNORMAL_USAGE } from '../../../sidecar/answers/index.js';
 import type { RuleOutcome, Verdict } from '../../../sidecar/engine/types.js';
 
 const NOW = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -47,6 +47,24 @@ describe('rate-limit headers', () => {
 
   test('sub-second windows are reported as w=1', () => {
     assert.equal(pairs(appendRateLimitHeaders([], outcome({ windowMs: 250 }), headerStyles(['ietf']), NOW, false))['ratelimit-policy'], '"per-key";q=100;w=1');
+  });
+
+  test('numbers beyond 15 digits, Infinity and NaN are written as integers in 0…999999999999999', () => {
+    const SF_INT = /^\d{1,15}$/;
+    const cases: Array<Partial<RuleOutcome>> = [
+      { limit: Infinity, remaining: Infinity, windowMs: NaN, resetMs: NaN }, // tiers.free.multiplier: 1e308
+      { limit: 1e20, remaining: 1e20, windowMs: 8.64e24, resetMs: 8.64e24 }, // limit: 1e20, window: 99999999999999999999d
+      { limit: NaN, remaining: NaN, windowMs: 0, resetMs: -5 },
+    ];
+    for (const o of cases) {
+      const h = pairs(appendRateLimitHeaders([], outcome(o), headerStyles(['x-ratelimit', 'ietf']), NOW, false));
+      for (const name of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) assert.match(h[name]!, SF_INT, `${name}: ${h[name]} for ${JSON.stringify(o)}`);
+      assert.match(h['ratelimit-policy']!, /^"per-key";q=\d{1,15};w=\d{1,15}$/, JSON.stringify(o));
+      assert.match(h['ratelimit']!, /^"per-key";r=\d{1,15};t=\d{1,15}$/, JSON.stringify(o));
+    }
+    const huge = pairs(appendRateLimitHeaders([], outcome({ limit: 1e20, remaining: 1e20 }), headerStyles(['x-ratelimit']), NOW, false));
+    assert.equal(huge['x-ratelimit-limit'], '999999999999999');
+    assert.equal(retryAfterSeconds(outcome({ retryAfterMs: NaN, resetMs: Infinity })), 999_999_999_999_999);
   });
 
   test('rule ids are structured-field strings with quotes and backslashes escaped', () => {
@@ -120,8 +138,43 @@ describe('429 and 403 answers', () => {
     assert.equal(body.anomalyId, 'an-1');
   });
 
+  test('a 429 body stays valid JSON for a limit beyond any header integer', () => {
+    for (const limit of [Infinity, 1e20, NaN]) {
+      const body = JSON.parse(rateLimited(limited({ limit, retryAfterMs: NaN, resetMs: 1_000 }, { retryAfterMs: NaN })).body);
+      assert.ok(Number.isInteger(body.limit) && body.limit >= 0 && body.limit <= 999_999_999_999_999, String(body.limit));
+      assert.ok(Number.isInteger(body.retryAfter) && body.retryAfter >= 1, String(body.retryAfter));
+    }
+  });
+
+  test('a block until beyond the last Date (or not a number) never throws: it is answered as the last Date', () => {
+    for (const until of [NOW + 200_000_000 * 86_400_000, Infinity, 1e300]) {
+      const p = blocked({ until, reason: 'x' }, NOW);
+      const body = JSON.parse(p.body);
+      assert.equal(p.status, 403);
+      assert.equal(body.until, 8.64e15);
+      assert.match(body.detail, /blocked until \+275760-09-13T00:00:00\.000Z/);
+      assert.equal(p.retryAfter, Math.ceil((8.64e15 - NOW) / 1000));
+    }
+    const nan = blocked({ until: NaN, reason: 'x' }, NOW);
+    assert.equal(JSON.parse(nan.body).until, NOW);
+    assert.equal(nan.retryAfter, 1);
+  });
+
   test('a reason with quotes or newlines stays valid JSON', () => {
     const body = JSON.parse(blocked({ until: NOW + 1000, reason: 'a "quoted"\nreason' }, NOW).body);
     assert.equal(body.reason, 'a "quoted"\nreason');
+  });
+});
+
+describe('other answers', () => {
+  test('413 says 413 in its body too', () => {
+    const p = payloadTooLarge('a GraphQL request body larger than 1048576 bytes cannot be priced');
+    assert.equal(p.status, 413);
+    const body = JSON.parse(p.body);
+    assert.equal(body.status, 413);
+    assert.equal(body.title, 'Content Too Large');
+    assert.equal(body.error, 'payload_too_large');
+    assert.match(body.detail, /larger than 1048576 bytes/);
+    assert.equal(JSON.parse(badRequest('x').body).status, 400);
   });
 });
