@@ -19,15 +19,19 @@ export interface Rate {
   readonly periodMs: number;
 }
 
-/** `N/unit` or `N/<duration>` (e.g. `1000/10s`), or null when it is not a rate. */
+/**
+ * `N/unit` or `N/<duration>` (e.g. `1000/10s`), or null when it is not a rate. The period is rounded
+ * to whole ms like a duration, and may be 0 (`10/0.4ms`): callers check ranges, as for parseDuration
+ * (checking before rounding let `10/0.4ms` through as a 0 ms period).
+ */
 export function parseRate(text: unknown): Rate | null {
   if (typeof text !== 'string') return null;
   const m = RATE_RE.exec(text.trim());
   if (!m) return null;
   const amount = Number(m[1]);
-  const periodMs = Number(m[2] ?? '1') * UNIT_MS[m[3]!]!;
-  if (!Number.isFinite(amount) || !Number.isFinite(periodMs) || periodMs <= 0) return null;
-  return { amount, periodMs: Math.round(periodMs) };
+  const periodMs = Math.round(Number(m[2] ?? '1') * UNIT_MS[m[3]!]!);
+  if (!Number.isFinite(amount) || !Number.isFinite(periodMs)) return null;
+  return { amount, periodMs };
 }
 
 /** Inverse of parseDuration for messages and headers: the largest unit that divides evenly. */

@@ -1,6 +1,7 @@
 import { ErrorCodes } from '../errors.js';
 import { parseDuration, parseRate } from '../duration.js';
 import { isSecretId, secretHasher, type SecretHasher } from '../clientKey.js';
+import { canonicalClientIp } from './clientIp.js';
 import type {
   ActionRule,
   AnalyzerConfig,
@@ -67,6 +68,7 @@ const LEASABLE_ALGORITHMS = new Set(['token-bucket', 'sliding-window-counter']);
 const CLIENT_KEY_PARTS = new Set(['apiKey', 'apiKeyId', 'user', 'ip']);
 
 const DEFAULT_TTL_MS = 10 * 60_000;
+const DEFAULT_IPV6_PREFIX = 64;
 
 export function normalize(
   sections: Sections,
@@ -81,12 +83,15 @@ export function normalize(
   };
 
   const identity = normalizeIdentity(sections.identity, report);
+  // the IPv6 network an `ip:` client key stands for; the default when identity is invalid (already an error)
+  const ipv6Prefix = identity?.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
   const tiers = normalizeTiers(sections.tiers);
-  const defaultTier = sections.defaultTier ?? ('free' in tiers ? 'free' : Object.keys(tiers)[0] ?? 'free');
-  if (sections.tiers !== INVALID && !(defaultTier in tiers)) {
+  // own keys only: `in` also found Object.prototype's names (defaultTier: toString passed)
+  const defaultTier = sections.defaultTier ?? (Object.hasOwn(tiers, 'free') ? 'free' : Object.keys(tiers)[0] ?? 'free');
+  if (sections.tiers !== INVALID && !Object.hasOwn(tiers, defaultTier)) {
     report(ErrorCodes.POLICY_UNKNOWN_TIER, ['defaultTier'], `"${defaultTier}" is not a tier defined under tiers (${Object.keys(tiers).join(', ')})`);
   }
-  const clients = normalizeClients(sections.clients, sections.tiers === INVALID ? null : tiers, hash, report);
+  const clients = normalizeClients(sections.clients, sections.tiers === INVALID ? null : tiers, hash, ipv6Prefix, report);
   const ids = new Map<string, number>();
   sections.ruleIds.forEach((id, index) => {
     if (id === undefined) return;
@@ -95,7 +100,7 @@ export function normalize(
     else ids.set(id, index);
   });
   const rules = normalizeRules(sections.rules, sections.identity === INVALID ? null : identity, report, warnings);
-  const analyzer = normalizeAnalyzer(sections.analyzer, hash, report, warnings);
+  const analyzer = normalizeAnalyzer(sections.analyzer, hash, ipv6Prefix, report, warnings);
 
   if (issues.length > issuesBefore || sections.identity === INVALID || sections.store === INVALID) return null;
   if (sections.headers === INVALID || sections.events === INVALID || sections.upstream === INVALID) return null;
@@ -161,12 +166,13 @@ function normalizeIdentity(raw: Section<RawIdentity>, report: Report): Identity 
     const header = r.apiKey.header ?? (r.apiKey.query ? null : 'x-api-key');
     apiKey = { header: header ? header.toLowerCase() : null, query: r.apiKey.query ?? null };
   }
-  return { trustedProxies: r.trustedProxies ?? [], apiKey, jwt, ipv6Prefix: r.ipv6Prefix ?? 64 };
+  return { trustedProxies: r.trustedProxies ?? [], apiKey, jwt, ipv6Prefix: r.ipv6Prefix ?? DEFAULT_IPV6_PREFIX };
 }
 
 function normalizeTiers(raw: Section<RawTiers>): Record<string, Tier> {
   const entries = raw === INVALID || raw === undefined ? { free: null } : raw;
-  const tiers: Record<string, Tier> = {};
+  // no prototype: a lookup by a client-supplied or claimed tier name never finds `constructor`
+  const tiers: Record<string, Tier> = Object.create(null) as Record<string, Tier>;
   for (const [name, t] of Object.entries(entries)) {
     tiers[name] = {
       name,
@@ -178,8 +184,11 @@ function normalizeTiers(raw: Section<RawTiers>): Record<string, Tier> {
   return tiers;
 }
 
-/** `apiKey:<raw>` is hashed here; `apiKeyId:<16 hex>` names an already-hashed key. */
-export function normalizeClientKey(key: string, hash: SecretHasher): string | string[] {
+/**
+ * `apiKey:<raw>` is hashed here; `apiKeyId:<16 hex>` names an already-hashed key; `ip:<address>` is
+ * put in the sidecar's key form (IPv6 as its `ipv6Prefix` network, see clientIp.ts).
+ */
+export function normalizeClientKey(key: string, hash: SecretHasher, ipv6Prefix = DEFAULT_IPV6_PREFIX): string | string[] {
   const parts = key.split('|');
   const out: string[] = [];
   const problems: string[] = [];
@@ -195,7 +204,11 @@ export function normalizeClientKey(key: string, hash: SecretHasher): string | st
       if (!isSecretId(value)) problems.push(`apiKeyId must be the 16 lower-case hex digits printed by \`ratewarden key-id\``);
       out.push('apiKey:' + value);
     } else if (name === 'apiKey') out.push('apiKey:' + hash(value));
-    else out.push(name + ':' + value);
+    else if (name === 'ip') {
+      const ip = canonicalClientIp(value, ipv6Prefix);
+      if (ip.ok) out.push('ip:' + ip.key);
+      else problems.push(ip.problem);
+    } else out.push(name + ':' + value);
   }
   return problems.length > 0 ? problems : out.join('|');
 }
@@ -204,13 +217,14 @@ function normalizeClients(
   raw: Section<RawClients>,
   tiers: Record<string, Tier> | null,
   hash: SecretHasher,
+  ipv6Prefix: number,
   report: Report,
 ): Record<string, { tier: string }> {
-  const clients: Record<string, { tier: string }> = {};
+  const clients: Record<string, { tier: string }> = Object.create(null) as Record<string, { tier: string }>;
   if (raw === INVALID || raw === undefined) return clients;
   const seen = new Map<string, string>();
   for (const [key, value] of Object.entries(raw)) {
-    const normalized = normalizeClientKey(key, hash);
+    const normalized = normalizeClientKey(key, hash, ipv6Prefix);
     if (Array.isArray(normalized)) {
       for (const problem of normalized) report(ErrorCodes.POLICY_CLIENT_KEY, ['clients', key], `${JSON.stringify(key)} ${problem}`);
       continue;
@@ -218,7 +232,7 @@ function normalizeClients(
     const earlier = seen.get(normalized);
     if (earlier !== undefined) report(ErrorCodes.POLICY_CLIENT_KEY, ['clients', key], `names the same client as clients["${earlier}"]`);
     seen.set(normalized, key);
-    if (tiers && !(value.tier in tiers)) {
+    if (tiers && !Object.hasOwn(tiers, value.tier)) {
       report(ErrorCodes.POLICY_UNKNOWN_TIER, ['clients', key, 'tier'], `"${value.tier}" is not a tier defined under tiers (${Object.keys(tiers).join(', ')})`);
     }
     clients[normalized] = { tier: value.tier };
@@ -235,7 +249,7 @@ function normalizeRules(
   const rules: Rule[] = [];
   raws.forEach((raw, index) => {
     if (raw === INVALID) return;
-    const rule = normalizeRule(raw, index, identity, report);
+    const rule = normalizeRule(raw, index, identity, report, warnings);
     if (rule) {
       rules.push(rule);
       if (rule.shadow) warnings.push(`rules[${index}] (${rule.id}) is a shadow rule: it counts and reports but never rejects`);
@@ -244,7 +258,7 @@ function normalizeRules(
   return rules.length === raws.length ? rules : null;
 }
 
-function normalizeRule(raw: RawRule, index: number, identity: Identity | null, report: Report): Rule | null {
+function normalizeRule(raw: RawRule, index: number, identity: Identity | null, report: Report, warnings: string[]): Rule | null {
   const base: Path = ['rules', index];
   const at = (field: string): Path => [...base, field];
   const algo = raw.algorithm;
@@ -317,6 +331,26 @@ function normalizeRule(raw: RawRule, index: number, identity: Identity | null, r
     cost = { kind: 'graphql', graphql: { maxDepth: g.maxDepth, fieldCost: g.fieldCost ?? 1, listFactor: g.listFactor ?? 10, maxCost: g.maxCost ?? null } };
   }
 
+  // capacity: a request costing more than the bucket holds (or the window admits) can never pass —
+  // every attempt was refused with Retry-After 1, forever. The leaky bucket's queue mode also admits
+  // what conforms within maxDelay: its own bound is cost ≤ burst + maxDelay / T (T = windowMs / limit).
+  if (ok && algo !== 'concurrency' && limit > 0 && windowMs > 0) {
+    const what = WINDOW_ALGORITHMS.has(algo) ? 'the limit' : mode === 'queue' ? 'burst plus what maxDelay queues' : 'burst';
+    const capacity = WINDOW_ALGORITHMS.has(algo) ? limit : burst + (mode === 'queue' ? (maxDelayMs * limit) / windowMs : 0);
+    const shown = Number(capacity.toPrecision(12));
+    // a GraphQL request costs at least 1 unit (a request without a query: exactly 1)
+    const least = cost.kind === 'fixed' ? cost.units : 1;
+    if (least > capacity && raw.cost !== undefined && cost.kind === 'fixed') {
+      bad(at('cost'), `${cost.units} is more than ${what} (${shown}): every request would be refused; lower cost or raise ${WINDOW_ALGORITHMS.has(algo) ? 'limit' : 'burst'}`, ErrorCodes.POLICY_RANGE);
+    } else if (least > capacity) {
+      bad(at('burst'), `${burst} holds less than one request (cost ${least}): every request would be refused`, ErrorCodes.POLICY_RANGE);
+    } else if (cost.kind === 'graphql' && cost.graphql.maxCost !== null && cost.graphql.maxCost > capacity) {
+      warnings.push(
+        `rules[${index}] (${raw.id}): cost.graphql.maxCost ${cost.graphql.maxCost} is more than ${what} (${shown}): a query costing more than ${shown} passes maxCost but is refused (429) on every attempt`,
+      );
+    }
+  }
+
   // match
   const m = raw.match ?? {};
   const list = (v: string | string[] | undefined): string[] | null => (v === undefined ? null : typeof v === 'string' ? [v] : v);
@@ -387,13 +421,13 @@ function normalizeUpstream(raw: Section<RawUpstream>, report: Report): UpstreamC
   };
 }
 
-function normalizeAnalyzer(raw: Section<RawAnalyzer>, hash: SecretHasher, report: Report, warnings: string[]): AnalyzerConfig | null {
+function normalizeAnalyzer(raw: Section<RawAnalyzer>, hash: SecretHasher, ipv6Prefix: number, report: Report, warnings: string[]): AnalyzerConfig | null {
   if (raw === INVALID) return null;
   const r = raw ?? {};
   let ok = true;
   const allowlist: string[] = [];
   (r.allowlist ?? []).forEach((entry, i) => {
-    const normalized = normalizeClientKey(entry, hash);
+    const normalized = normalizeClientKey(entry, hash, ipv6Prefix);
     if (Array.isArray(normalized)) {
       ok = false;
       for (const problem of normalized) report(ErrorCodes.POLICY_CLIENT_KEY, ['analyzer', 'allowlist', i], `${JSON.stringify(entry)} ${problem}`);

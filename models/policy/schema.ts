@@ -17,8 +17,25 @@ function fail(ctx: z.RefinementCtx, code: string, message: string): void {
   ctx.addIssue({ code: 'custom', message, params: { code } });
 }
 
+/**
+ * Bounds on numbers, so that what the sidecar computes from them stays an exact, finite number that
+ * fits its answers (a 15-digit structured-field integer, a valid Date): a `window: 99999999999999999999d`
+ * or a `ttl: 200000000d` (a block `until` no Date can format) is refused here rather than produced there.
+ */
+export const POLICY_BOUNDS = {
+  /** Every duration and rate period: 365 days. */
+  maxDurationMs: 365 * 86_400_000,
+  /** Limits and bursts (units per window or bucket capacity), and a rate's amount. */
+  maxLimit: 1e12,
+  /** Tier multipliers. */
+  maxTierMultiplier: 1e6,
+} as const;
+const MAX_DURATION_TEXT = '365d';
+
 const duration = z.string({ error: 'must be a duration such as 60s' }).superRefine((text, ctx) => {
-  if (parseDuration(text) === null) fail(ctx, ErrorCodes.POLICY_DURATION, 'is not a duration (use ms, s, m, h or d, e.g. 60s)');
+  const ms = parseDuration(text);
+  if (ms === null) fail(ctx, ErrorCodes.POLICY_DURATION, 'is not a duration (use ms, s, m, h or d, e.g. 60s)');
+  else if (ms > POLICY_BOUNDS.maxDurationMs) fail(ctx, ErrorCodes.POLICY_RANGE, `must be at most ${MAX_DURATION_TEXT}`);
 });
 const positiveDuration = duration.superRefine((text, ctx) => {
   const ms = parseDuration(text);
@@ -28,6 +45,10 @@ const rate = z.string({ error: 'must be a rate such as 100/s' }).superRefine((te
   const parsed = parseRate(text);
   if (parsed === null) fail(ctx, ErrorCodes.POLICY_RATE, 'is not a rate (use N/s, N/m, N/h, N/d or N/<duration>, e.g. 100/s)');
   else if (parsed.amount <= 0) fail(ctx, ErrorCodes.POLICY_RANGE, 'must admit more than 0');
+  else if (parsed.amount > POLICY_BOUNDS.maxLimit) fail(ctx, ErrorCodes.POLICY_RANGE, `must admit at most ${POLICY_BOUNDS.maxLimit} per period`);
+  // the period rounds to whole ms like any duration: under 1 ms it would be a 0 ms window
+  else if (parsed.periodMs < 1) fail(ctx, ErrorCodes.POLICY_RANGE, 'must have a period of at least 1ms');
+  else if (parsed.periodMs > POLICY_BOUNDS.maxDurationMs) fail(ctx, ErrorCodes.POLICY_RANGE, `must have a period of at most ${MAX_DURATION_TEXT}`);
 });
 const positiveInt = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
@@ -96,10 +117,10 @@ export const ruleSchema = z.strictObject({
     .optional(),
   key: stringOrList(keyPart),
   algorithm: z.enum(ALGORITHMS),
-  limit: z.number().positive().optional(),
+  limit: z.number().positive().max(POLICY_BOUNDS.maxLimit).optional(),
   window: positiveDuration.optional(),
   rate: rate.optional(),
-  burst: z.number().positive().optional(),
+  burst: z.number().positive().max(POLICY_BOUNDS.maxLimit).optional(),
   mode: z.enum(['reject', 'queue']).optional(),
   maxDelay: positiveDuration.optional(),
   timeout: positiveDuration.optional(),
@@ -143,17 +164,33 @@ export const identitySchema = z.strictObject({
   ipv6Prefix: z.number().int().min(8).max(128).optional(),
 });
 
-export const tiersSchema = z.record(
+/**
+ * A mapping of names that refuses a `__proto__` key: YAML gives it as an own key, but zod's record
+ * skips it without an issue, so `tiers: { __proto__: … }` vanished silently. Checked on the input.
+ */
+function namedRecord<V extends z.ZodType>(key: z.ZodType<string>, value: V, code: string) {
+  return z
+    .unknown()
+    .superRefine((input, ctx) => {
+      if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: 'is under the key "__proto__", which cannot be used as a name', path: ['__proto__'], params: { code } });
+      }
+    })
+    .pipe(z.record(key, value));
+}
+
+export const tiersSchema = namedRecord(
   z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1–32 characters of A-Z a-z 0-9 _ -' }),
   z
     .strictObject({
-      multiplier: z.number().positive().optional(),
+      multiplier: z.number().positive().max(POLICY_BOUNDS.maxTierMultiplier).optional(),
       shedPriority: z.number().int().min(0).max(100).optional(),
     })
     .nullable(),
+  ErrorCodes.POLICY_TYPE,
 );
 
-export const clientsSchema = z.record(z.string(), z.strictObject({ tier: z.string().min(1) }));
+export const clientsSchema = namedRecord(z.string(), z.strictObject({ tier: z.string().min(1) }), ErrorCodes.POLICY_CLIENT_KEY);
 
 export const storeSchema = z.strictObject({
   kind: z.enum(['memory', 'redis']).optional(),

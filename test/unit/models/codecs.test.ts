@@ -121,6 +121,23 @@ describe('control-plane codecs', () => {
     assert.equal(parseOverrideField('|x'), null);
   });
 
+  test('an until or since no Date can hold is refused, so no reader formats an invalid date', () => {
+    const at = (value: Record<string, unknown>, kind = 'block') => decodeControlMessage(JSON.stringify({ v: 1, seq: 1, kind, field: kind === 'override' ? 'r|*' : 'x', value: { reason: 'r', seq: 1, ...value } }));
+    assert.equal(at({ until: 8.64e15 }).ok, true);
+    for (const [kind, value] of [
+      ['block', { until: 8.64e15 + 1 }],
+      ['block', { until: 1.7e12 + 200_000_000 * 86_400_000 }], // ttl: 200000000d
+      ['override', { multiplier: 0.5, until: 1e300 }],
+      ['load', { multiplier: 0.5, since: 1, until: 9e15 }],
+      ['load', { multiplier: 0.5, since: 9e15 }],
+    ] as const) {
+      const d = at(value, kind);
+      assert.equal(d.ok, false, JSON.stringify(value));
+      assert.match(d.ok ? '' : d.error, /(until|since) must be ≤ 8640000000000000/);
+    }
+    assert.equal(decodeControlValue('block', '{"until":8640000000000001,"reason":"r","seq":1}').ok, false);
+  });
+
   test('decodes stored hash values of each kind', () => {
     assert.ok(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":0.1}}').ok);
     assert.equal(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":2}}').ok, false);

@@ -123,6 +123,25 @@ rules:
     assert.equal((await resolve(resolver, req({ remote: '127.0.0.1', headers: { 'x-forwarded-for': '198.51.100.20' } }))).facts.tier, 'enterprise');
   });
 
+  test('an ip: client written as any address of an IPv6 network, in any case, gets its tier for the whole network', async () => {
+    const v6 = policy(`
+version: 1
+identity: { ipv6Prefix: 64 }
+clients:
+  "ip:2001:DB8:1:2::5": { tier: pro }
+  "ip:::ffff:198.51.100.7": { tier: enterprise }
+tiers: { free: {}, pro: { multiplier: 10 }, enterprise: { multiplier: 100 } }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 10, window: 1m }
+`);
+    const r = new IdentityResolver(v6, null, { hashKey: undefined });
+    const rotated = await resolve(r, req({ remote: '2001:db8:1:2:aaaa::1' }));
+    assert.equal(rotated.facts.clientKey, 'ip:2001:db8:1:2::/64');
+    assert.equal(rotated.facts.tier, 'pro');
+    assert.equal((await resolve(r, req({ remote: '2001:db8:1:3::5' }))).facts.tier, 'free');
+    assert.equal((await resolve(r, req({ remote: '198.51.100.7' }))).facts.tier, 'enterprise');
+  });
+
   test('a tier header sent by the client changes nothing', async () => {
     const id = await resolve(resolver, req({ headers: { 'x-tier': 'enterprise', 'x-ratewarden-tier': 'enterprise' } }));
     assert.equal(id.facts.tier, 'free');

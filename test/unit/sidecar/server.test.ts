@@ -382,3 +382,101 @@ rules:
     await up.close();
   });
 });
+
+describe('sidecar GraphQL bodies', () => {
+  const GQL = `
+version: 1
+store: { kind: memory }
+rules:
+  - { id: gql, match: { path: /graphql }, key: [ip], algorithm: token-bucket, rate: 1/h, burst: 100, cost: { graphql: { maxDepth: 5, maxCost: 50 } } }
+`;
+  let up: StubUpstream;
+  let sc: RunningSidecar;
+
+  before(async () => {
+    up = await startStubUpstream();
+    sc = await startSidecar({ policy: policy(GQL), upstream: up.url, listen: { host: '127.0.0.1', port: 0 }, admin: null, eventSink: new MemoryEventBus(), logger: silentLogger() });
+  });
+  after(async () => {
+    await sc.close();
+    await up.close();
+  });
+
+  const post = (body: string | Buffer, type = 'application/json') => httpRequest(sc.address + '/graphql', { method: 'POST', headers: { 'content-type': type }, body });
+
+  test('a batch of costly operations is refused like each of them, not charged 1 unit', async () => {
+    const n = up.arrived();
+    const q = '{ users(first: 1000) { friends(first: 1000) { name } } }';
+    const r = await post(JSON.stringify(Array.from({ length: 50 }, () => ({ query: q }))));
+    assert.equal(r.status, 400);
+    assert.match(r.json<{ detail: string }>().detail, /GraphQL batch element 0: GraphQL query cost 1001001 exceeds the maximum of 50/);
+    assert.equal(up.arrived(), n);
+  });
+
+  test('a batch of cheap operations is charged their sum, and one over 100 operations is refused', async () => {
+    const r = await post(JSON.stringify(Array.from({ length: 10 }, () => ({ query: '{ me { name email } }' }))));
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-ratelimit-remaining'], String(100 - 10 * 3));
+    const many = await post(JSON.stringify(Array.from({ length: 101 }, () => ({ query: '{ a }' }))));
+    assert.equal(many.status, 400);
+    assert.match(many.json<{ detail: string }>().detail, /batch of 101 operations exceeds the maximum of 100/);
+    const holey = await post(JSON.stringify([{ query: '{ a }' }, { variables: {} }]));
+    assert.equal(holey.status, 400);
+    assert.match(holey.json<{ detail: string }>().detail, /element 1 has no query/);
+  });
+
+  test('a JSON body sent as application/graphql-response+json is priced as JSON, not refused as a raw query', async () => {
+    const r = await post(JSON.stringify({ query: '{ me { name } }' }), 'application/graphql-response+json; charset=utf-8');
+    assert.equal(r.status, 200);
+  });
+
+  test('a body over 1 MiB is answered 413 with status 413 in its problem body', async () => {
+    const r = await post(JSON.stringify({ query: '{ a }', pad: 'x'.repeat(1_100_000) }));
+    assert.equal(r.status, 413);
+    const body = r.json<{ status: number; error: string }>();
+    assert.equal(body.status, 413);
+    assert.equal(body.error, 'payload_too_large');
+  });
+});
+
+describe('sidecar answer failures', () => {
+  test('a verdict no answer can be built from is that request’s 503, not an unhandled rejection that ends the process', async () => {
+    const up = await startStubUpstream();
+    let poisoned = true;
+    const sc = await startSidecar({
+      policy: policy(BASE),
+      upstream: up.url,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: null,
+      eventSink: new MemoryEventBus(),
+      logger: silentLogger(),
+      engineFactory: async (opts) => {
+        const { createEngine } = await import('../../../sidecar/engine/index.js');
+        const real = createEngine(opts);
+        // the first verdict throws while its headers are written (as a block `until` past the last Date did while formatted)
+        const decide: typeof real.decide = async (f) => {
+          const v = await real.decide(f);
+          if (!poisoned) return v;
+          poisoned = false;
+          return { ...v, get headline(): never { throw new RangeError('Invalid time value'); } };
+        };
+        return Object.assign(Object.create(real) as typeof real, { decide });
+      },
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown): void => void rejections.push(err);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const r = await httpRequest(sc.address + '/api/x', { headers: { 'x-api-key': 'k-poison' }, timeoutMs: 5_000 });
+      assert.equal(r.status, 503);
+      assert.equal(r.json<{ detail: string }>().detail, 'internal error');
+      assert.equal((await httpRequest(sc.address + '/api/x', { headers: { 'x-api-key': 'k-poison' } })).status, 200);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await sc.close();
+      await up.close();
+    }
+  });
+});
