@@ -64,13 +64,15 @@ export interface AnalyzerBackendParts {
   readonly clientOf?: (client: string) => ClientView | null;
   /** Multiplier history (LoadHistory follows the control plane; a load controller may keep its own). */
   readonly loadHistory?: { list(): readonly LoadPoint[] };
+  /** The policy's identity.ipv6Prefix (operator-written `ip:` keys take the sidecars' form; default 64). */
+  readonly ipv6Prefix?: () => number;
 }
 
 export class AnalyzerBackend extends PlaneOperations implements OperatorBackend {
   private readonly now: () => number;
 
   constructor(private readonly parts: AnalyzerBackendParts) {
-    super(parts.plane);
+    super(parts.plane, parts.ipv6Prefix);
     this.now = parts.now ?? Date.now;
   }
 

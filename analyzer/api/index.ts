@@ -30,7 +30,7 @@ export const operatorPlugin: FastifyPluginAsync<OperatorPluginOptions> = async (
  */
 export function operatorBackendFor(
   analyzer: AnalyzerLike & { readonly actuator: ActuatorLike },
-  parts: { reports: ReportStoreLike; plane: ControlPlane; cooldownMs: number | (() => number); now?: () => number; loadHistory?: { list(): readonly LoadPoint[] } },
+  parts: { reports: ReportStoreLike; plane: ControlPlane; cooldownMs: number | (() => number); now?: () => number; loadHistory?: { list(): readonly LoadPoint[] }; ipv6Prefix?: () => number },
 ): AnalyzerBackend {
   const views = analyzerViews(analyzer, { cooldownMs: parts.cooldownMs, ...(parts.now ? { now: parts.now } : {}) });
   return new AnalyzerBackend({
@@ -39,6 +39,7 @@ export function operatorBackendFor(
     actuator: analyzer.actuator,
     ...(parts.now ? { now: parts.now } : {}),
     ...(parts.loadHistory ? { loadHistory: parts.loadHistory } : {}),
+    ...(parts.ipv6Prefix ? { ipv6Prefix: parts.ipv6Prefix } : {}),
     seriesOf: views.seriesOf,
     clientOf: views.clientOf,
     onDecision: views.onDecision,

@@ -5,10 +5,32 @@
  */
 import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
+import { canonicalClientIp } from '../../models/policy/clientIp.js';
 import type { BlockInput, OverrideInput } from './backend.js';
 
 export abstract class PlaneOperations {
-  constructor(protected readonly plane: ControlPlane) {}
+  /**
+   * `ipv6Prefix`: the policy's identity.ipv6Prefix. The `ip:` part of a client key an operator
+   * writes is put in the form sidecars give that client (IPv6 as its network, `ip:2001:db8:1:2::/64`),
+   * as the policy's own client keys are: a block on `ip:2001:db8:1:2::5` would never match anything.
+   */
+  constructor(
+    protected readonly plane: ControlPlane,
+    private readonly ipv6Prefix: () => number = () => 64,
+  ) {}
+
+  /** The client key as sidecars form it (only `ip:` parts change; anything else, `*` included, as given). */
+  protected canonical(client: string): string {
+    if (!client.includes('ip:')) return client;
+    return client
+      .split('|')
+      .map((part) => {
+        if (!part.startsWith('ip:')) return part;
+        const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
+        return ip.ok ? 'ip:' + ip.key : part;
+      })
+      .join('|');
+  }
 
   /** Records `what` (by `who`, with an optional note) in the history of anomaly `id`. */
   protected abstract audit(id: string, who: string, what: string, note?: string): void | Promise<void>;
@@ -18,12 +40,13 @@ export abstract class PlaneOperations {
   }
 
   async addBlock(input: BlockInput, who: string): Promise<number> {
-    const seq = await this.plane.write('block', input.client, { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
+    const seq = await this.plane.write('block', this.canonical(input.client), { until: input.until, reason: input.reason, ...(input.anomalyId ? { anomalyId: input.anomalyId } : {}) });
     if (input.anomalyId) await this.audit(input.anomalyId, who, 'blocked');
     return seq;
   }
 
-  async removeBlock(client: string, who: string, note?: string): Promise<boolean> {
+  async removeBlock(given: string, who: string, note?: string): Promise<boolean> {
+    const client = this.canonical(given);
     const existing = (await this.plane.read()).blocks.get(client);
     if (!existing) return false;
     await this.plane.write('block', client, null);
@@ -37,13 +60,13 @@ export abstract class PlaneOperations {
 
   async addOverride(input: OverrideInput, who: string): Promise<number> {
     const { rule, client, ...value } = input;
-    const seq = await this.plane.write('override', overrideField(rule, client), value);
+    const seq = await this.plane.write('override', overrideField(rule, this.canonical(client)), value);
     if (input.anomalyId) await this.audit(input.anomalyId, who, 'overridden');
     return seq;
   }
 
   async removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean> {
-    const field = overrideField(rule, client);
+    const field = overrideField(rule, this.canonical(client));
     const existing = (await this.plane.read()).overrides.get(field);
     if (!existing) return false;
     await this.plane.write('override', field, null);

@@ -96,3 +96,17 @@ test('the UI is served from the same server without a token, with a strict CSP, 
   assert.equal(root.headers.location, '/ui/');
   await app.close();
 });
+
+test("an operator's block or override on an IPv6 address is written in the sidecars' key form (the policy's prefix), and removed by any address of it", async () => {
+  const plane = new MemoryControlPlane();
+  const backend = new AnalyzerBackend({ reports: new MemoryReportStore(), plane, now: () => NOW, ipv6Prefix: () => 56 });
+  await backend.addBlock({ client: 'ip:2001:DB8:1:2::5', until: NOW + 60_000, reason: 'by hand' }, 'ops');
+  assert.deepEqual([...(await plane.read()).blocks.keys()], ['ip:2001:db8:1::/56']);
+  await backend.addOverride({ rule: 'r', client: 'apiKey:4bc3c1d3a4f2b7e1|ip:::ffff:10.1.2.3', limit: 1, until: NOW + 60_000, reason: 'by hand' }, 'ops');
+  assert.deepEqual([...(await plane.read()).overrides.keys()], ['r|apiKey:4bc3c1d3a4f2b7e1|ip:10.1.2.3']);
+  assert.equal(await backend.removeBlock('ip:2001:db8:1:ff::1', 'ops'), true);
+  assert.equal((await plane.read()).blocks.size, 0);
+  // not an address: written as given (the API's schema already refused malformed keys)
+  await backend.addBlock({ client: 'user:alice', until: NOW + 60_000, reason: 'by hand' }, 'ops');
+  assert.ok((await plane.read()).blocks.has('user:alice'));
+});
