@@ -19,12 +19,12 @@ if ((${#files[@]} == 0)); then
 fi
 ((${#files[@]})) || { echo "no chaos test files found" >&2; exit 1; }
 
-already_running=0
-[[ -s .infra/started ]] && already_running=1
-bash scripts/infra/up.sh   # Redis + Kafka (+ the Kafka jars the private brokers use)
-if ((already_running == 0)); then
+# what this run starts is stopped at its end, also when up.sh fails partway; services running
+# before it are left alone
+if ! bash scripts/infra/running.sh; then
   trap 'bash scripts/infra/down.sh >/dev/null 2>&1 || true' EXIT
 fi
+bash scripts/infra/up.sh   # Redis + Kafka (+ the Kafka jars the private brokers use)
 command -v openssl >/dev/null 2>&1 || echo "chaos: openssl not found (only the TLS tests need it)" >&2
 
 export KAFKAJS_NO_PARTITIONER_WARNING=1

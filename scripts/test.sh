@@ -30,20 +30,28 @@ if ((${#files[@]} == 0)); then
 fi
 ((${#files[@]})) || { echo "no test files found" >&2; exit 1; }
 
-needs() { printf '%s\n' "${files[@]}" | grep -q "$1"; }
+# needs PREFIX — whether a test file under PREFIX is to run (no pipe into grep -q: under pipefail
+# printf's SIGPIPE after grep's early exit made this answer "no" now and then)
+needs() {
+  local f
+  for f in "${files[@]}"; do
+    [[ "${f#./}" == "$1"* ]] && return 0
+  done
+  return 1
+}
 
 # --- provision -------------------------------------------------------------------------------
 if [[ "$only" != "unit" ]]; then
-  already_running=0
-  [[ -s .infra/started ]] && already_running=1
-  infra_args=(--cluster)
-  needs '^test/helm/' && infra_args+=(--helm)
-  bash scripts/infra/up.sh "${infra_args[@]}"
-  if ((already_running == 0)); then
+  # services running before this run are left alone; what this run starts is stopped at its end —
+  # also when up.sh itself fails partway (the trap is set before it)
+  if ! bash scripts/infra/running.sh; then
     trap 'bash scripts/infra/down.sh >/dev/null 2>&1 || true' EXIT
   fi
+  infra_args=(--cluster)
+  needs 'test/helm/' && infra_args+=(--helm)
+  bash scripts/infra/up.sh "${infra_args[@]}"
 fi
-if needs '^test/browser/'; then
+if needs 'test/browser/'; then
   bash scripts/ensure-chromium.sh
 fi
 

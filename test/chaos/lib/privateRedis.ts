@@ -204,9 +204,12 @@ export interface PrivateCluster {
 export async function startPrivateCluster(opts: { nodeTimeoutMs?: number } = {}): Promise<PrivateCluster> {
   const nodes: PrivateRedis[] = [];
   for (let i = 0; i < 6; i++) {
+    // the bus port defaults to port + 10000, which does not exist above 55535 (a free port may be
+    // up to 60999): Redis refused to start one node in most runs. An own free port for it.
+    const busPort = await freePort();
     nodes.push(
       await startPrivateRedis({
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2_000), '--cluster-replica-validity-factor', '0', '--appendonly', 'no'],
+        args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2_000), '--cluster-replica-validity-factor', '0', '--appendonly', 'no'],
       }),
     );
   }

@@ -27,6 +27,13 @@ async function freePort(): Promise<number> {
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // never outlives the test process (it may die before stop(), or the start may fail below)
+  const killOnExit = (): void => {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => undefined); // refused until the server is up
@@ -36,7 +43,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await probe.ping();
       break;
     } catch (err) {
-      if (i > 100) throw new Error(`private redis-server on ${port} did not start: ${(err as Error).message}`);
+      if (i > 100) {
+        killOnExit();
+        throw new Error(`private redis-server on ${port} did not start: ${(err as Error).message}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
