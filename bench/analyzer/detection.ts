@@ -160,8 +160,14 @@ export async function evaluateDetection(opts: DetectionEvalOptions = {}): Promis
     return l !== undefined && r.ts >= l.onsetMs && r.ts <= l.endMs + grace;
   };
   const falseReports = clientReports.filter((r) => !isTrue(r));
+  // the denominator is the normal client-minutes in which a false alarm could have been raised:
+  // nothing is decided during the warm-up (the first warmupMs of event time)
+  const warmEndMinute = Math.ceil((sim.startMs + (opts.detection?.warmupMs ?? DEFAULT_DETECTION.warmupMs)) / 60_000);
   let clientMinutes = 0;
-  for (const key of activeMinutes) if (!attackClients.has(key.slice(0, key.lastIndexOf('@')))) clientMinutes++;
+  for (const key of activeMinutes) {
+    const at = key.lastIndexOf('@');
+    if (Number(key.slice(at + 1)) >= warmEndMinute && !attackClients.has(key.slice(0, at))) clientMinutes++;
+  }
   const labels: LabelResult[] = sim.labels.map((l) => {
     const hits = clientReports.filter((r) => l.clients.includes(r.client) && isTrue(r)).sort((a, b) => a.ts - b.ts);
     const first = hits[0];

@@ -148,7 +148,9 @@ export function caseFigures(answers: readonly Answer[], steps: readonly Step[], 
     const entOk = ent.filter((a) => a.status !== null && a.status >= 200 && a.status < 300).length;
     return (p === null || p <= limit) && (ent.length === 0 || entOk / ent.length >= 0.99);
   });
-  const recoveryFrom = firstStableFrom(answers, last.startMs, last.startMs + last.durationMs, (w) => {
+  // from the moment the overload ends (the step after it may be 1× before the 0.5× one): every
+  // step after the peak is held to it, not only the last
+  const recoveryFrom = firstStableFrom(answers, peakEnd, last.startMs + last.durationMs, (w) => {
     const p = quantile(okLatencies(w), 0.99);
     return (p === null || p <= limit) && Object.values(successByTier(w)).every((s) => s >= 0.99);
   });
@@ -171,7 +173,7 @@ export function caseFigures(answers: readonly Answer[], steps: readonly Step[], 
     success,
     enterprise_success: success.enterprise ?? 0,
     react_s: reactFrom === null ? null : round((reactFrom - peak.startMs) / 1000, 2),
-    recovery_s: recoveryFrom === null ? null : round((recoveryFrom - last.startMs) / 1000, 2),
+    recovery_s: recoveryFrom === null ? null : round((recoveryFrom - peakEnd) / 1000, 2),
     first_shed_s: firstShed === null ? null : round((firstShed - peak.startMs) / 1000, 2),
     shed_at_peak: shed,
     errors_at_peak: errors,

@@ -9,6 +9,7 @@
 import { MemoryControlPlane } from '../../models/controlPlane.js';
 import type { CallEvent } from '../../models/events.js';
 import type { TickResult } from '../../analyzer/analyzer.js';
+import { DEFAULT_DETECTION } from '../../analyzer/options.js';
 import type { DetectionObserver } from '../analyzer/detection.js';
 import type { BlockMark, LabelSpan, ReportMark } from './detectionFigures.js';
 
@@ -37,7 +38,11 @@ export class DetectionRecorder implements DetectionObserver {
   private readonly lastMinute = new Map<string, number>();
   private pendingBlocks: string[] = [];
 
-  constructor(private readonly graceMs = 120_000) {}
+  /** `warmupMs`: the analyzer's warm-up; its minutes are not in the false-alarm denominator (no alarm can be raised in them). */
+  constructor(
+    private readonly graceMs = 120_000,
+    private readonly warmupMs = DEFAULT_DETECTION.warmupMs,
+  ) {}
 
   /** Subscribes to the control plane; call before the evaluation starts. */
   async attach(): Promise<void> {
@@ -72,6 +77,7 @@ export class DetectionRecorder implements DetectionObserver {
   event(e: CallEvent): void {
     if (this.attackers.has(e.client)) return;
     const minute = Math.floor(e.ts / 60_000);
+    if (minute * 60_000 < this.startMs + this.warmupMs) return;
     if (this.lastMinute.get(e.client) === minute) return;
     this.lastMinute.set(e.client, minute);
     this.normalMinutes.set(minute, (this.normalMinutes.get(minute) ?? 0) + 1);
