@@ -250,7 +250,7 @@ export function parseDetectionOverrides(text: string | undefined): Partial<Detec
 }
 
 /** `--seeds 1-5` or `1,3,7`. */
-function parseSeeds(text: string): number[] {
+export function parseSeeds(text: string): number[] {
   const range = /^(\d+)-(\d+)$/.exec(text);
   const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : text.split(',').map(Number);
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds: expected a range like 1-5 or a list like 1,3,7, got ${text}`);
