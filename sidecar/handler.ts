@@ -155,9 +155,7 @@ class Exchange implements Waiter {
       this.onEngineError(err as Error);
       return;
     }
-    // a throw while answering (a bug, a value no answer can hold) must not become an unhandled
-    // rejection, which ends the process: it is this request's internal error
-    decision.then(this.onVerdict, (err: Error) => this.onEngineError(err)).catch((err: Error) => this.internalError(err));
+    decision.then(this.onVerdict, (err: Error) => this.onEngineError(err));
   }
 
   onAdmit(permit: Permit): void {
@@ -172,7 +170,20 @@ class Exchange implements Waiter {
     this.answer(overloaded(), [], 'limited');
   }
 
+  /**
+   * A throw while answering (a bug, a value no answer can hold) must not become an unhandled
+   * rejection, which ends the process: it is this request's internal error (a try costs nothing,
+   * where a .catch() would add a promise to every request).
+   */
   private readonly onVerdict = (verdict: Verdict): void => {
+    try {
+      this.answerVerdict(verdict);
+    } catch (err) {
+      this.internalError(err as Error);
+    }
+  };
+
+  private answerVerdict(verdict: Verdict): void {
     const rt = this.rt;
     this.verdict = verdict;
     if (verdict.kind !== 'allow' && this.permit !== null) {
@@ -210,7 +221,7 @@ class Exchange implements Waiter {
         return;
       }
     }
-  };
+  }
 
   private readonly onQueuedClose = (): void => {
     if (this.queueTimer !== null) {

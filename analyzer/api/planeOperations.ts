@@ -5,7 +5,7 @@
  */
 import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
-import { canonicalClientIp } from '../../models/policy/clientIp.js';
+import { canonicalClientIp } from '../../models/ipKey.js';
 import type { BlockInput, OverrideInput } from './backend.js';
 
 export abstract class PlaneOperations {

@@ -1,7 +1,7 @@
 import { ErrorCodes } from '../errors.js';
 import { parseDuration, parseRate } from '../duration.js';
 import { isSecretId, secretHasher, type SecretHasher } from '../clientKey.js';
-import { canonicalClientIp } from './clientIp.js';
+import { canonicalClientIp } from '../ipKey.js';
 import type {
   ActionRule,
   AnalyzerConfig,
@@ -186,7 +186,7 @@ function normalizeTiers(raw: Section<RawTiers>): Record<string, Tier> {
 
 /**
  * `apiKey:<raw>` is hashed here; `apiKeyId:<16 hex>` names an already-hashed key; `ip:<address>` is
- * put in the sidecar's key form (IPv6 as its `ipv6Prefix` network, see clientIp.ts).
+ * put in the sidecar's key form (IPv6 as its `ipv6Prefix` network, models/ipKey.ts).
  */
 export function normalizeClientKey(key: string, hash: SecretHasher, ipv6Prefix = DEFAULT_IPV6_PREFIX): string | string[] {
   const parts = key.split('|');

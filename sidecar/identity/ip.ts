@@ -6,8 +6,9 @@
  * customer) does not multiply a budget. IPv4-mapped IPv6 peers (`::ffff:1.2.3.4`) count as IPv4.
  */
 import ipaddr from 'ipaddr.js';
+import { addressKey, parseAddress, type Address } from '../../models/ipKey.js';
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
+export { addressKey, parseAddress };
 
 export class TrustedProxies {
   private readonly v4: Array<[ipaddr.IPv4, number]> = [];
@@ -39,44 +40,6 @@ export class TrustedProxies {
 
 function single(addr: Address): [Address, number] {
   return [addr, addr.kind() === 'ipv4' ? 32 : 128];
-}
-
-/** Parses an address as it appears in a socket or an X-Forwarded-For hop (`[v6]:port`, `v4:port` tolerated); null when invalid. */
-export function parseAddress(text: string): Address | null {
-  let t = text.trim();
-  if (t.length === 0 || t.length > 64) return null;
-  if (t.charCodeAt(0) === 91 /* [ */) {
-    const end = t.indexOf(']');
-    if (end < 0) return null;
-    t = t.slice(1, end);
-  } else {
-    const colon = t.indexOf(':');
-    // exactly one colon: IPv4 with a port
-    if (colon > 0 && colon === t.lastIndexOf(':')) t = t.slice(0, colon);
-  }
-  const zone = t.indexOf('%');
-  if (zone >= 0) t = t.slice(0, zone);
-  if (!ipaddr.isValid(t)) return null;
-  let addr: Address;
-  try {
-    addr = ipaddr.parse(t);
-  } catch {
-    return null;
-  }
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) return (addr as ipaddr.IPv6).toIPv4Address();
-  return addr;
-}
-
-/** The key form of an address: IPv4 dotted, IPv6 reduced to its `/prefix` network (`2001:db8:1:2::/64`). */
-export function addressKey(addr: Address, ipv6Prefix: number): string {
-  if (addr.kind() === 'ipv4') return addr.toString();
-  if (ipv6Prefix >= 128) return addr.toString();
-  const parts = (addr as ipaddr.IPv6).parts.slice();
-  for (let i = 0; i < 8; i++) {
-    const keep = Math.max(0, Math.min(16, ipv6Prefix - i * 16));
-    parts[i] = keep === 0 ? 0 : parts[i]! & (0xffff << (16 - keep)) & 0xffff;
-  }
-  return new ipaddr.IPv6(parts).toString() + '/' + ipv6Prefix;
 }
 
 export class ClientIpResolver {

@@ -158,6 +158,21 @@ test('undecodable messages are counted and skipped; the rest is delivered and co
   await source.stop();
 });
 
+/** The group's committed offset of the topic's partition 0. */
+async function committedOffset(group: string, name: string): Promise<string> {
+  return (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
+}
+
+/** The committed offset once it is `want`, or what it is after 5 s. */
+async function offsetBecomes(group: string, name: string, want: string): Promise<string> {
+  let got = await committedOffset(group, name);
+  for (let i = 0; i < 50 && got !== want; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = await committedOffset(group, name);
+  }
+  return got;
+}
+
 test('with a scored-until mark, the commit waits at the oldest window not scored and follows the mark', { timeout: 60_000 }, async () => {
   const name = await topic(1);
   const group = uniqueName('rwtest-an-group');
@@ -170,22 +185,13 @@ test('with a scored-until mark, the commit waits at the oldest window not scored
   let handled = 0;
   void source.run(async (events) => void (handled += events.length));
   await until('all 20 handled', () => handled === 20);
-  const offset = async (): Promise<string> => (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
-  const offsetBecomes = async (want: string): Promise<string> => {
-    let got = await offset();
-    for (let i = 0; i < 50 && got !== want; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      got = await offset();
-    }
-    return got;
-  };
-  assert.equal(await offsetBecomes('0'), '0');
+  assert.equal(await offsetBecomes(group, name, '0'), '0');
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(await offset(), '0', 'nothing scored: held at the first window');
+  assert.equal(await committedOffset(group, name), '0', 'nothing scored: held at the first window');
   mark = T + 10_000;
-  assert.equal(await offsetBecomes('10'), '10', 'the first window scored: held at the second');
+  assert.equal(await offsetBecomes(group, name, '10'), '10', 'the first window scored: held at the second');
   mark = T + 20_000;
-  assert.equal(await offsetBecomes('20'), '20', 'everything scored: the end');
+  assert.equal(await offsetBecomes(group, name, '20'), '20', 'everything scored: the end');
   await source.stop();
 });
 
@@ -210,12 +216,7 @@ test('an event time far ahead of the clock is counted as bad and skipped at the 
   assert.match(bad[0]!, /ahead of the analyzer's clock/);
   assert.ok(handled.every((e) => e.ts < future));
   mark = T + 20_000;
-  let committed = '';
-  for (let i = 0; i < 50 && committed !== '20'; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    committed = (await admin.fetchOffsets({ groupId: group, topics: [name] }))[0]!.partitions[0]!.offset;
-  }
-  assert.equal(committed, '20', 'every window scored: the commit reaches the end');
+  assert.equal(await offsetBecomes(group, name, '20'), '20', 'every window scored: the commit reaches the end');
   await source.stop();
 });
 
