@@ -193,8 +193,12 @@ export class RuleEngine implements Engine, Settler {
     }
     mult *= load;
     if (mult !== 1) {
-      limit *= mult;
-      burst *= mult;
+      // a multiplier tightens, it never blocks: it leaves room for one request of the rule's fixed
+      // cost (one unit without one); a limit already below that stays as it was, and an
+      // override's `limit: 0` is still a block
+      const least = rule.fixedCost ?? 1;
+      limit = Math.max(limit * mult, Math.min(limit, least));
+      burst = Math.max(burst * mult, Math.min(burst, least));
     }
     if (!rule.isBucket) {
       limit = Math.floor(limit + 1e-9); // window and concurrency limits count whole requests

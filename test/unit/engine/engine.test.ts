@@ -114,6 +114,17 @@ rules:
     assert.equal((await e.decide(facts({ ip: '2.2.2.2', tier: 'pro' }))).headline!.limit, 1); // replaced
     assert.equal((await e.decide(facts({ ip: '3.3.3.3', tier: 'free' }))).headline!.limit, 5); // 10 × 1 × 0.5
   });
+  it('never lets a multiplier turn a rule into a block: one request of the rule\'s cost stays admitted', async () => {
+    const tight = control({ override: () => ({ multiplier: 0.1 }), loadMultiplier: () => 0.5 });
+    const window = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: fixed-window, limit: 3, window: 60s }'), service: 's', clock: new ManualClock(), control: tight });
+    const w = await times(window, 2);
+    assert.deepEqual(kinds(w), ['allow', 'limit']); // 3 × 0.1 × 0.5 = 0.15 → 1, not 0
+    assert.equal(w[0]!.headline!.limit, 1);
+    const bucket = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: token-bucket, rate: 10/s, burst: 4, cost: 2 }'), service: 's', clock: new ManualClock(), control: tight });
+    assert.deepEqual(kinds(await times(bucket, 2)), ['allow', 'limit']); // burst 4 × 0.05 = 0.2 → 2 (the cost)
+    const blocked = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: fixed-window, limit: 3, window: 60s }'), service: 's', clock: new ManualClock(), control: control({ override: () => ({ limit: 0 }), loadMultiplier: () => 0.5 }) });
+    assert.deepEqual(kinds(await times(blocked, 1)), ['limit']); // an explicit limit 0 stays 0
+  });
 });
 
 describe('control plane', () => {
