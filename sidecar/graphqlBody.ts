@@ -56,7 +56,8 @@ export function readBody(req: IncomingMessage, limit = MAX_GRAPHQL_BODY): Promis
 
 /**
  * The GraphQL request of a GET (`query` parameter) or a POST (JSON `{query, operationName}`, a JSON
- * array of those — a batch — or an application/graphql body); null when none.
+ * array of those — a batch —, an application/graphql body, or the `query`, `operationName` and
+ * `variables` fields of an application/x-www-form-urlencoded body); null when none.
  */
 export function graphqlRequest(method: string, url: string, contentType: string | undefined, body: Buffer | null): GraphqlRequest | null {
   if (method === 'GET' || method === 'HEAD') {
@@ -65,7 +66,14 @@ export function graphqlRequest(method: string, url: string, contentType: string 
   }
   if (body === null || body.length === 0) return null;
   // the media type exactly (a prefix test took application/graphql-response+json for a raw query)
-  if (mediaType(contentType) === 'application/graphql') return { query: body.toString('utf8') };
+  const type = mediaType(contentType);
+  if (type === 'application/graphql') return { query: body.toString('utf8') };
+  if (type === 'application/x-www-form-urlencoded') {
+    // an HTML form's encoding, which express-graphql and other servers accept like a GET's parameters
+    const form = new URLSearchParams(body.toString('utf8'));
+    const query = form.get('query');
+    return query ? { query, operationName: form.get('operationName'), variables: jsonObject(form.get('variables')) } : null;
+  }
   let parsed: unknown;
   try {
     // a leading BOM is dropped as servers' body parsers do: JSON.parse refuses it, and an unparsed body costs 1

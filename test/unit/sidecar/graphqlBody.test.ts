@@ -38,6 +38,12 @@ describe('GraphQL request bodies', () => {
     assert.deepEqual(graphqlRequest('POST', '/graphql', 'application/json', body), { query: Q, operationName: null, variables: null });
   });
 
+  test('a form-encoded body is read by its query, operationName and variables fields (it was priced as no GraphQL: 1 unit)', () => {
+    const form = new URLSearchParams({ query: Q, operationName: 'Deep', variables: '{"n":5}' }).toString();
+    assert.deepEqual(graphqlRequest('POST', '/graphql', 'application/x-www-form-urlencoded; charset=UTF-8', Buffer.from(form)), { query: Q, operationName: 'Deep', variables: { n: 5 } });
+    assert.equal(graphqlRequest('POST', '/graphql', 'application/x-www-form-urlencoded', Buffer.from('a=1&b=2')), null);
+  });
+
   test('a body that is not JSON, or JSON without a query, holds no GraphQL request', () => {
     assert.equal(graphqlRequest('POST', '/graphql', 'application/json', Buffer.from('not json')), null);
     assert.equal(graphqlRequest('POST', '/graphql', 'application/json', json({ q: 1 })), null);
