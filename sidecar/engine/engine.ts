@@ -193,11 +193,12 @@ export class RuleEngine implements Engine, Settler {
     }
     mult *= load;
     if (mult !== 1) {
-      // a multiplier tightens, it never blocks: it leaves room for one request of the rule's fixed
-      // cost (one unit without one); a limit already below that stays as it was, and an
-      // override's `limit: 0` is still a block
+      // a multiplier tightens, it never blocks: a window keeps room for one request of the rule's
+      // fixed cost (one unit without one), a bucket that much capacity (its rate stays the product:
+      // any rate refills); a value already below that stays as it was, and an override's
+      // `limit: 0` is still a block
       const least = rule.fixedCost ?? 1;
-      limit = Math.max(limit * mult, Math.min(limit, least));
+      limit = rule.isBucket ? limit * mult : Math.max(limit * mult, Math.min(limit, least));
       burst = Math.max(burst * mult, Math.min(burst, least));
     }
     if (!rule.isBucket) {
@@ -385,6 +386,19 @@ export class RuleEngine implements Engine, Settler {
     } else if (policy.store.replicas !== prev.store.replicas) {
       this.fallback = new MemoryStore(policy.store.maxKeys, this.onEvict, policy.store.replicas);
     }
+    // a rule kept across the reload (same id and algorithm) keeps its counters: they must not be
+    // dropped as idle by the horizon of its old window
+    const horizon = (divisor: number): number => {
+      let ms = 1;
+      for (const r of this.compiled.rules) {
+        const limit = r.isBucket ? r.rule.limit / divisor : Math.ceil(r.rule.limit / divisor);
+        const burst = r.isBucket ? Math.max(1, r.rule.burst / divisor) : Math.ceil(r.rule.burst / divisor);
+        ms = Math.max(ms, r.impl.idleMs({ limit, burst, windowMs: r.windowMs, cost: 1, maxDelayMs: r.maxDelayMs, queue: r.queue }));
+      }
+      return ms;
+    };
+    this.memory.extendHorizon(horizon(1));
+    this.fallback.extendHorizon(horizon(policy.store.replicas));
     if (this.redis && (policy.store.maxKeys !== prev.store.maxKeys || policy.store.replicas !== prev.store.replicas)) {
       this.leased = new LeasedStore(this.redis, policy.store.maxKeys, () => this.clock.now(), policy.store.replicas, this.onEvict);
     }

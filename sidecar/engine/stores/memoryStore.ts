@@ -92,7 +92,14 @@ export class MemoryStore {
       }
       const s = entry === undefined ? undefined : entry.states[this.slot(c)];
       c.state = s;
-      c.rule.impl.evaluate(s, this.demand(c), now, c);
+      const d = this.demand(c);
+      c.rule.impl.evaluate(s, d, now, c);
+      if (s !== undefined) {
+        // the horizon of today's demand: a tightened bucket (its burst floored at one request) or a
+        // reloaded rule with a longer window needs its state longer than when it was stored
+        const ttl = c.rule.impl.idleMs(d);
+        if (ttl > entry!.ttl) entry!.ttl = ttl;
+      }
       c.at = now;
       if (c.status === REJECT && !c.rule.shadow) pass = false;
     }
@@ -132,6 +139,16 @@ export class MemoryStore {
 
   clear(): void {
     this.lru.clear();
+  }
+
+  /**
+   * After a policy reload: no entry's state is dropped as idle before `ms` (the longest horizon of
+   * the new policy's rules), since a rule kept across the reload may now have a longer window.
+   * Keeping a state past its horizon is harmless (it decides as no state would); dropping it early
+   * would forget admissions. O(entries), on reload only.
+   */
+  extendHorizon(ms: number): void {
+    for (const entry of this.lru.values()) if (entry.ttl < ms) entry.ttl = ms;
   }
 }
 

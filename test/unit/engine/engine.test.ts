@@ -369,6 +369,28 @@ describe('hot reload', () => {
     assert.deepEqual(kinds(await times(e, 2)), ['allow', 'limit']);
   });
 
+  it('keeps a kept rule\'s counters for its new, longer window (they were dropped as idle by the old one)', async () => {
+    const clock = new ManualClock();
+    const e = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: sliding-window-log, limit: 2, window: 1s }'), service: 's', clock });
+    assert.deepEqual(kinds(await times(e, 2)), ['allow', 'allow']);
+    e.setPolicy(oneRule('{ id: r, key: [ip], algorithm: sliding-window-log, limit: 2, window: 10s }'));
+    clock.advance(2_000); // idle past the old window, well inside the new one
+    assert.deepEqual(kinds(await times(e, 1)), ['limit']);
+  });
+
+  it('keeps a bucket\'s state for the horizon of its tightened demand', async () => {
+    const clock = new ManualClock();
+    let multiplier: number | null = null;
+    const ctl = control({ override: () => (multiplier === null ? null : { multiplier }) });
+    const e = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: token-bucket, rate: 10/s, burst: 4, cost: 2 }'), service: 's', clock, control: ctl });
+    assert.deepEqual(kinds(await times(e, 1)), ['allow']); // stored with a 400 ms horizon (4 units at 10/s)
+    multiplier = 0.05; // 0.5 units/s, burst floored at the cost, 2: a 4 s horizon
+    clock.advance(100);
+    assert.deepEqual(kinds(await times(e, 1)), ['allow']); // 2 of the 2 tightened units
+    clock.advance(1_000); // 0.5 unit back: still short of 2
+    assert.deepEqual(kinds(await times(e, 1)), ['limit']);
+  });
+
   it('refuses a policy that needs Redis when none was given, keeping the old one', async () => {
     const e = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: fixed-window, limit: 1, window: 60s }'), service: 's' });
     assert.throws(() => e.setPolicy(oneRule('{ id: r, key: [ip], algorithm: fixed-window, limit: 1, window: 60s }', 'store: { kind: redis }')), { code: 'RW_CONFIG_STORE' });
