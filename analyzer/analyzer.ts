@@ -21,7 +21,7 @@ import { fmix32, hashString } from '../models/featureSketches.js';
 import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencoder.js';
 import { mulberry32 } from '../models/ml/prng.js';
 import type { Policy } from '../models/policy/index.js';
-import { actionField, Actuator, type ActiveAction } from './actions/actuator.js';
+import { actionField, Actuator, describeLifted, type ActiveAction } from './actions/actuator.js';
 import { expectationBuffers, expectationFor, type Expectation } from './baselines/expectation.js';
 import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
@@ -36,7 +36,7 @@ import { fuse, type FusionResult } from './fusion.js';
 import { AnalyzerMetrics } from './metrics.js';
 import { detectionOptions, type DetectionOptions } from './options.js';
 import type { ReportPublisher } from './reports/publisher.js';
-import type { ReportStore } from './reports/store.js';
+import type { ReportStore, TransitionResult } from './reports/store.js';
 import { ClientRestorer, type PendingClient, type LookupOutcome, type RestorerLimits } from './state/restorer.js';
 import { decodeClientState, decodePopulationRing } from './state/snapshotCodec.js';
 import type { ClientStateStore, GroupState } from './state/stateStore.js';
@@ -172,6 +172,8 @@ export class Analyzer {
   private lastTrim = 0;
   private lastGauges = 0;
   private ticking: Promise<TickResult> | null = null;
+  /** Lifting actions on clients a reloaded policy allowlists (setPolicy), one reload after another. */
+  private lifting: Promise<void> = Promise.resolve();
   private readonly scratch = expectationBuffers();
   private readonly restorer: ClientRestorer | null;
   /** Clients whose decision state changed: their snapshot is written within a second. */
@@ -822,24 +824,61 @@ export class Analyzer {
     };
   }
 
-  /** `lastAction`: the client's before this decision, given back when the write fails (applyAction). */
+  /**
+   * A new episode's report, then its action: the report is stored first (open, or pending, with the
+   * action not yet applied) and the action applied only once it exists, so every block and override
+   * carries a report an operator can see and dismiss (as for escalate). A report that cannot be
+   * stored applies nothing, publishes nothing and ends the episode, so the next anomalous window
+   * opens it again and acts. `lastAction`: the client's before this decision, given back when the
+   * action is not applied.
+   */
   private async openReport(st: ClientState, report: AnomalyReport, action: ProposedAction, now: number, lastAction: DecisionState['lastAction']): Promise<void> {
-    let r = report;
-    if (action.apply) {
-      const applied = await this.applyAction(st, action, now, report.id, report.summary, lastAction);
-      if (applied) {
-        r = { ...r, status: 'actioned', action: anomalyAction(action, now, applied.until), history: [...r.history, { ts: now, who: this.who, what: 'actioned', note: describeAction(action, applied.until) }] };
-      } else {
-        r = { ...r, action: { ...r.action, applied: false }, history: [...r.history, { ts: now, who: this.who, what: 'action_failed', note: 'control plane write failed; retried on the next anomalous window' }] };
-      }
-    }
+    const store = this.deps.reports;
+    let seen: AnomalyReport | null = report;
     try {
-      await this.deps.reports.create(r);
+      // ids are deterministic per client and window: the window may have been reported before (an
+      // instance that died after storing it), and then its report as it is now is the one acted on
+      if (!(await store.create(report))) seen = await store.get(report.id);
     } catch (err) {
       this.metrics.reportErrors.inc();
-      this.log('error', 'storing an anomaly report failed', { id: r.id, err: (err as Error).message });
+      this.log('error', 'storing an anomaly report failed; no action applied, retried on the next anomalous window', { id: report.id, client: st.key, err: (err as Error).message });
+      this.episodeEnds(st, report.id, lastAction);
+      return;
     }
-    this.deps.publisher?.publish(r);
+    if (seen === null) {
+      this.reportGone(st, report.id, lastAction);
+      return;
+    }
+    if (seen.status === 'dismissed') {
+      this.dismissedElsewhere(st, now);
+      return;
+    }
+    if (!action.apply) {
+      if (seen === report) this.deps.publisher?.publish(report);
+      return;
+    }
+    const applied = await this.applyAction(st, action, now, report.id, report.summary, lastAction);
+    const entry: HistoryEntry = applied
+      ? { ts: now, who: this.who, what: 'actioned', note: describeAction(action, applied.until) }
+      : { ts: now, who: this.who, what: 'action_failed', note: 'control plane write failed; retried on the next anomalous window' };
+    const next: AnomalyAction = applied ? anomalyAction(action, now, applied.until) : { ...report.action, applied: false };
+    try {
+      await this.record(st, seen, action, applied, next, entry, now, lastAction);
+    } catch (err) {
+      // the report does not say the action is in force, so dismissing it would not lift it: take it back
+      this.metrics.reportErrors.inc();
+      this.log('error', 'recording an action on its new report failed; the action is taken back, retried on the next anomalous window', { id: report.id, client: st.key, err: (err as Error).message });
+      if (seen === report) this.deps.publisher?.publish(report);
+      if (applied) {
+        try {
+          await this.actuator.withdraw(applied);
+        } catch (e) {
+          this.metrics.controlErrors.inc();
+          this.log('error', 'taking back an unrecorded action failed; it stays in force until its TTL', { id: report.id, client: st.key, err: (e as Error).message });
+        }
+        this.notApplied(st, action.kind, now, lastAction);
+      }
+    }
   }
 
   /** `lastAction`: the client's before this decision, given back when the action is not applied after all. */
@@ -878,9 +917,19 @@ export class Analyzer {
       }
     }
     await store.updateDetails(reportId, { score: Math.max(fusion.score, current.score), detectors: fusion.detectors, explanation: fusion.explanation, summary: fusion.summary });
-    // conditional on the status read, like an operator's decision (analyzerBackend.ts): an operator
-    // and the analyzer cannot both win; a few retries when something else changed it meanwhile
-    let seen: AnomalyReport = current;
+    await this.record(st, current, action, applied, next, entry, now, lastAction);
+  }
+
+  /**
+   * Records on its report (`seen`: as read before acting) what was done for the episode: the action
+   * applied (`applied`), failed or pending, and its history entry, and publishes the report.
+   * Conditional on the status read, like an operator's decision (analyzerBackend.ts): an operator
+   * and the analyzer cannot both win; a few retries when something else changed it meanwhile. A
+   * report dismissed or gone meanwhile keeps nothing: the action just written is taken back.
+   */
+  private async record(st: ClientState, seen: AnomalyReport, action: ProposedAction, applied: ActiveAction | null, next: AnomalyAction, entry: HistoryEntry, now: number, lastAction: DecisionState['lastAction']): Promise<void> {
+    const store = this.deps.reports;
+    const reportId = seen.id;
     for (let attempt = 0; attempt < 3; attempt++) {
       const to: AnomalyReport['status'] | undefined = action.pending ? 'pending' : applied && seen.status !== 'confirmed' ? 'actioned' : undefined;
       const t = await store.transition(reportId, { ...(to ? { to } : {}), from: [seen.status], action: next, entry });
@@ -896,11 +945,20 @@ export class Analyzer {
       }
       seen = t.report;
     }
-    this.log('warn', 'an escalation lost every race for its report; the action stays in force unrecorded until its TTL', { id: reportId });
+    this.log('warn', 'an action lost every race for its report; it stays in force unrecorded until its TTL', { id: reportId });
   }
 
   private reportGone(st: ClientState, reportId: string, lastAction: DecisionState['lastAction']): void {
     this.log('warn', 'the report of an open episode is gone; the episode ends', { client: st.key, id: reportId });
+    this.episodeEnds(st, reportId, lastAction);
+  }
+
+  /**
+   * The episode of `reportId` ends with no action applied under it (its report is gone or could not
+   * be stored): the next anomalous window opens a new one, and `lastAction` — the client's before
+   * the decision — is given back, so the cool-down does not hold that window's action back.
+   */
+  private episodeEnds(st: ClientState, reportId: string, lastAction: DecisionState['lastAction']): void {
     if (st.decision.episode?.reportId === reportId) st.decision = { ...st.decision, episode: null, lastAction };
     this.changed(st);
   }
@@ -920,15 +978,22 @@ export class Analyzer {
     } catch (err) {
       this.metrics.controlErrors.inc();
       this.log('error', 'control-plane write failed', { client: st.key, action: action.kind, err: (err as Error).message });
-      // not applied: let the next anomalous window try again — which the cool-down would hold back
-      // if the failed action stayed recorded as the last one applied (decide() set it), so the
-      // previous one is given back (unless a later decision of this client recorded another since)
-      const recorded = st.decision.lastAction;
-      const ended = actionEnded(st.decision);
-      st.decision = recorded !== null && recorded.kind === action.kind && recorded.at === now ? { ...ended, lastAction } : ended;
-      this.changed(st);
+      this.notApplied(st, action.kind, now, lastAction);
       return null;
     }
+  }
+
+  /**
+   * The action of kind `kind` decided at `now` is not in force after all: let the next anomalous
+   * window try again — which the cool-down would hold back if it stayed recorded as the last one
+   * applied (decide() set it), so the previous one is given back (unless a later decision of this
+   * client recorded another since).
+   */
+  private notApplied(st: ClientState, kind: ProposedAction['kind'], now: number, lastAction: DecisionState['lastAction']): void {
+    const recorded = st.decision.lastAction;
+    const ended = actionEnded(st.decision);
+    st.decision = recorded !== null && recorded.kind === kind && recorded.at === now ? { ...ended, lastAction } : ended;
+    this.changed(st);
   }
 
   // ---------------------------------------------------------------- service series, expiry, retention
@@ -1178,10 +1243,79 @@ export class Analyzer {
     return result;
   }
 
-  setPolicy(policy: Policy): void {
+  /**
+   * A reloaded policy. It applies at once; in the background, what the analyzer did to clients the
+   * new allowlist names is lifted (liftAllowlisted). The promise settles when that is done and never
+   * rejects (failures are logged and counted): callers need not wait for it, tests can.
+   */
+  setPolicy(policy: Policy): Promise<void> {
     this.policy = policy;
     this.allowlist = new Set(policy.analyzer.allowlist);
     // maxClients applies on restart: lru-cache fixes its bound at construction
+    const run = this.lifting.then(() => this.liftAllowlisted()).catch((err: unknown) => this.log('error', 'lifting actions on allowlisted clients failed', { err: (err as Error).message }));
+    this.lifting = run;
+    return run;
+  }
+
+  /**
+   * Allowlisted clients are never acted on, also when the allowlist arrives by a reload: every block
+   * and override of an anomaly on a client the policy now allowlists is lifted, as an operator's
+   * dismissal lifts them (liftAnomaly), and its report records it (`unblocked` / `override removed`,
+   * note `client allowlisted by policy`; an `actioned` report becomes `expired`, nothing of it being
+   * in force). A pending action can no longer be approved: its report goes back to `open`. Clients
+   * held here have their episode's action ended in their decision state; windows that follow are
+   * decided as allowlisted (reported, never acted on). Runs after the tick under way, so an action
+   * that tick decided under the old policy is lifted too.
+   */
+  private async liftAllowlisted(): Promise<void> {
+    while (this.ticking) await this.ticking.catch(() => undefined);
+    if (this.allowlist.size === 0) return;
+    const now = this.clock();
+    // anomaly id → the action that waited for an approval (null: one that may be in force)
+    const anomalies = new Map<string, ProposedAction['kind'] | null>();
+    for (const st of this.clients.values()) {
+      const ep = st.decision.episode;
+      if (ep === null || !(ep.applied || ep.pending) || !this.isAllowlisted(st.key)) continue;
+      anomalies.set(ep.reportId, ep.pending ? ep.action : null);
+      st.decision = actionEnded(st.decision);
+      this.changed(st);
+    }
+    try {
+      // also actions of episodes that ended (a block outlives its episode's 2 quiet minutes), approved
+      // through another instance, or of clients not held here
+      for (const a of await this.actuator.list(now)) if (a.anomalyId !== undefined && !anomalies.has(a.anomalyId) && this.isAllowlisted(a.client)) anomalies.set(a.anomalyId, null);
+    } catch (err) {
+      this.metrics.controlErrors.inc();
+      this.log('error', 'reading the control plane to lift actions on allowlisted clients failed', { err: (err as Error).message });
+    }
+    for (const [id, pending] of anomalies) await this.liftForAllowlist(id, pending, now);
+  }
+
+  private async liftForAllowlist(id: string, pending: ProposedAction['kind'] | null, now: number): Promise<void> {
+    let what: string | null;
+    try {
+      what = describeLifted(await this.actuator.lift(id));
+    } catch (err) {
+      this.metrics.controlErrors.inc();
+      this.log('error', 'lifting the actions of an anomaly on an allowlisted client failed; they end at their TTL', { id, err: (err as Error).message });
+      return;
+    }
+    const note = 'client allowlisted by policy';
+    const store = this.deps.reports;
+    try {
+      let r: TransitionResult;
+      if (what !== null) {
+        const entry: HistoryEntry = { ts: now, who: this.who, what, note };
+        r = await store.transition(id, { to: 'expired', from: ['actioned'], entry });
+        if (!r.ok && r.reason === 'conflict') r = await store.transition(id, { entry });
+      } else if (pending !== null) {
+        r = await store.transition(id, { to: 'open', from: ['pending'], entry: { ts: now, who: this.who, what: 'held_back', note: `${pending} no longer awaits approval: ${note}` } });
+      } else return;
+      if (r.ok) this.deps.publisher?.publish(r.report);
+    } catch (err) {
+      this.metrics.reportErrors.inc();
+      this.log('error', 'recording a lift for an allowlisted client on its report failed', { id, err: (err as Error).message });
+    }
   }
 
   get currentPolicy(): Policy {

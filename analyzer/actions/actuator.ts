@@ -39,6 +39,43 @@ export function actionField(kind: ActiveKind, client: string): string {
   return kind === 'block' ? client : overrideField(ANY, client);
 }
 
+/** A block or override removed by liftAnomaly. */
+export interface LiftedAction {
+  readonly kind: ActiveKind;
+  readonly field: string;
+}
+
+/**
+ * Lifts everything anomaly `anomalyId` put in place — every block and override carrying its id,
+ * never a newer one set for another anomaly or by an operator. Every kind, not only the report's
+ * action: an escalated report's tighten stays in force under its block, and the undo must undo
+ * both. An operator's dismissal (api/analyzerBackend.ts) and a policy reload that allowlists the
+ * client (Analyzer.setPolicy) lift through this. Returns what was removed.
+ */
+export async function liftAnomaly(plane: ControlPlane, anomalyId: string): Promise<LiftedAction[]> {
+  const state = await plane.read();
+  const lifted: LiftedAction[] = [];
+  for (const [field, v] of state.blocks) {
+    if (v.anomalyId !== anomalyId) continue;
+    await plane.write('block', field, null);
+    lifted.push({ kind: 'block', field });
+  }
+  for (const [field, v] of state.overrides) {
+    if (v.anomalyId !== anomalyId) continue;
+    await plane.write('override', field, null);
+    lifted.push({ kind: 'tighten', field });
+  }
+  return lifted;
+}
+
+/** The history entry for what liftAnomaly removed: `unblocked`, `override removed`, or both; null when nothing. */
+export function describeLifted(lifted: readonly LiftedAction[]): string | null {
+  const what: string[] = [];
+  if (lifted.some((a) => a.kind === 'block')) what.push('unblocked');
+  if (lifted.some((a) => a.kind === 'tighten')) what.push('override removed');
+  return what.length > 0 ? what.join(', ') : null;
+}
+
 /**
  * How often expired fields written by anyone else — an earlier incarnation of this analyzer that was
  * killed, another instance, an operator — are deleted too (and once at the first expiry run after
@@ -79,6 +116,19 @@ export class Actuator {
       this.mine.delete(key(a.kind, a.field));
     }
     return active;
+  }
+
+  /**
+   * Lifts everything anomaly `anomalyId` put in place (liftAnomaly) and forgets what of it this
+   * instance wrote, so its expiry does not end it a second time. Returns what was removed.
+   */
+  async lift(anomalyId: string): Promise<LiftedAction[]> {
+    const lifted = await liftAnomaly(this.controlPlane, anomalyId);
+    for (const a of lifted) {
+      const k = key(a.kind, a.field);
+      if (this.mine.get(k)?.anomalyId === anomalyId) this.mine.delete(k);
+    }
+    return lifted;
   }
 
   /**

@@ -11,6 +11,7 @@
 import type { AnomalyAction, AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
 import { overrideField } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
+import { describeLifted, liftAnomaly } from '../actions/actuator.js';
 import {
   OperatorError,
   type AnomalyEvidence,
@@ -166,22 +167,10 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
   /**
    * Lifts everything this anomaly put in place — never a newer block/override set by another anomaly
    * or an operator. Every kind, not only the report's action: an escalated report's tighten stays
-   * in force under its block, and the undo must undo both.
+   * in force under its block, and the undo must undo both (liftAnomaly, which the analyzer also
+   * uses when a policy reload allowlists the client).
    */
   private async lift(report: AnomalyReport): Promise<string | null> {
-    const { plane } = this.parts;
-    const state = await plane.read();
-    const lifted: string[] = [];
-    for (const [field, v] of state.blocks) {
-      if (v.anomalyId !== report.id) continue;
-      await plane.write('block', field, null);
-      if (!lifted.includes('unblocked')) lifted.push('unblocked');
-    }
-    for (const [field, v] of state.overrides) {
-      if (v.anomalyId !== report.id) continue;
-      await plane.write('override', field, null);
-      if (!lifted.includes('override removed')) lifted.push('override removed');
-    }
-    return lifted.length > 0 ? lifted.join(', ') : null;
+    return describeLifted(await liftAnomaly(this.parts.plane, report.id));
   }
 }

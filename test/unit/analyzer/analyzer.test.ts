@@ -19,9 +19,8 @@ const ACT = `analyzer:
     - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
 `;
 
-function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}, plane = new MemoryControlPlane()) {
+function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}, plane = new MemoryControlPlane(), reports = new MemoryReportStore()) {
   let now = T0;
-  const reports = new MemoryReportStore();
   const publisher = new MemoryReportPublisher();
   const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs, ...detection } });
   return {
@@ -604,4 +603,120 @@ test('a bytes value whose sum overflows to Infinity leaves the client baseline f
     const bytes = s.analyzer.client('apiKey:00000000000000aa')!.baseline[size].find((b) => b.feature === 'bytes')!;
     assert.ok(Number.isFinite(bytes.centre) && Number.isFinite(bytes.spread), `${size}: centre ${bytes.centre}, spread ${bytes.spread}`);
   }
+});
+
+// ---------------------------------------------------------------- no action without a report; allowlist reloads
+
+/** A report store that is down (create throws) while `down` is set; counts the attempts per client. */
+class DownReportStore extends MemoryReportStore {
+  down = false;
+  readonly attempts = new Map<string, number>();
+  override async create(report: AnomalyReport): Promise<boolean> {
+    this.attempts.set(report.client, (this.attempts.get(report.client) ?? 0) + 1);
+    if (this.down) throw new Error('connection lost');
+    return super.create(report);
+  }
+}
+
+test('a report that cannot be stored applies nothing; once the store is back the next anomalous window opens it and acts', async () => {
+  const reports = new DownReportStore();
+  const s = setup(ACT, 60_000, {}, new MemoryControlPlane(), reports);
+  await drive(s, 180);
+  reports.down = true;
+  await drive(s, 20, stuffing);
+  assert.ok((reports.attempts.get(ATTACKER) ?? 0) >= 1, 'the analyzer tried to open a report');
+  let state = await s.plane.read();
+  assert.ok(!state.blocks.has(ATTACKER), 'no block without a report');
+  assert.ok(!state.overrides.has(`*|${ATTACKER}`), 'no override without a report');
+  assert.equal(s.publisher.recent.filter((r) => r.client === ATTACKER).length, 0, 'nothing published');
+  assert.ok((await counter(s, 'ratewarden_report_store_errors_total')) >= 1);
+  assert.equal(s.analyzer.client(ATTACKER)!.decision.episode, null, 'the episode ends with its report');
+
+  reports.down = false;
+  await drive(s, 20, stuffing);
+  const stored = (await s.reports.list({ client: ATTACKER })).items;
+  assert.equal(stored.length, 1);
+  const r = stored[0]!;
+  assert.equal(r.status, 'actioned');
+  assert.equal(r.action.applied, true);
+  assert.deepEqual(r.history.slice(0, 2).map((h) => h.what), ['detected', 'actioned']);
+  state = await s.plane.read();
+  assert.equal(state.blocks.get(ATTACKER)?.anomalyId, r.id, 'blocked under the stored report');
+  assert.ok(s.publisher.recent.some((p) => p.id === r.id && p.status === 'actioned'), 'published as actioned');
+});
+
+/** A report store whose next `failures` transitions throw (Redis away for a moment). */
+class FlakyTransitions extends MemoryReportStore {
+  failures = 0;
+  override async transition(id: string, change: Parameters<MemoryReportStore['transition']>[1]): ReturnType<MemoryReportStore['transition']> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('connection lost');
+    }
+    return super.transition(id, change);
+  }
+}
+
+test('an action its new report cannot record is taken back, and applied under that report by the next anomalous window', async () => {
+  const reports = new FlakyTransitions();
+  const s = setup(ACT, 60_000, {}, new MemoryControlPlane(), reports);
+  await drive(s, 180);
+  reports.failures = 1;
+  let mine: AnomalyReport[] = [];
+  for (let i = 0; i < 30 && mine.length === 0; i++) mine = (await drive(s, 1, stuffing)).filter((r) => r.client === ATTACKER);
+  assert.equal(mine.length, 1);
+  const id = mine[0]!.id;
+  assert.equal(reports.failures, 0, 'recording the action failed');
+  let stored = (await s.reports.get(id))!;
+  assert.equal(stored.status, 'open');
+  assert.equal(stored.action.applied, false);
+  assert.ok(!(await s.plane.read()).blocks.has(ATTACKER), 'a block its report does not record (a dismissal would not lift it) is taken back');
+  assert.equal(s.analyzer.client(ATTACKER)!.decision.episode?.reportId, id, 'the episode goes on under its report');
+
+  await drive(s, 20, stuffing);
+  stored = (await s.reports.get(id))!;
+  assert.equal(stored.status, 'actioned');
+  assert.equal((await s.plane.read()).blocks.get(ATTACKER)?.anomalyId, id);
+});
+
+const BLOCK = `analyzer:\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`;
+
+test('a policy reload that allowlists an actioned client lifts its block, records it on the report, and the client is not acted on again', async () => {
+  const s = setup(BLOCK);
+  await drive(s, 180);
+  const r = (await drive(s, 20, stuffing)).find((x) => x.client === ATTACKER)!;
+  assert.equal((await s.plane.read()).blocks.get(ATTACKER)?.anomalyId, r.id);
+
+  await s.analyzer.setPolicy(policy(`analyzer:\n  allowlist: ["${ATTACKER}"]\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`));
+  let state = await s.plane.read();
+  assert.ok(!state.blocks.has(ATTACKER), 'the block is lifted');
+  assert.ok(!state.overrides.has(`*|${ATTACKER}`));
+  const lifted = (await s.reports.get(r.id))!;
+  assert.ok(lifted.history.some((h) => h.what === 'unblocked' && h.note === 'client allowlisted by policy'), lifted.history.map((h) => h.what).join(', '));
+  assert.equal(lifted.status, 'expired', 'nothing of it is in force');
+  assert.ok(s.publisher.recent.some((p) => p.id === r.id && p.status === 'expired'));
+  assert.notEqual(s.analyzer.client(ATTACKER)!.decision.episode?.applied, true, 'the episode has no action in force');
+
+  // the attack goes on: reported, never acted on
+  await drive(s, 60, stuffing);
+  state = await s.plane.read();
+  assert.ok(!state.blocks.has(ATTACKER), 'not blocked again');
+  assert.ok(!state.overrides.has(`*|${ATTACKER}`), 'nor tightened');
+  assert.equal((await s.reports.get(r.id))!.history.filter((h) => h.what === 'actioned').length, 1);
+});
+
+test('a policy reload that allowlists a client by a part of its composite key withdraws its pending action from approval', async () => {
+  const client = `apiKey:00000000000000ff|${ATTACKER}`;
+  const s = setup(`analyzer:\n  requireApproval: true\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`);
+  await drive(s, 180);
+  const r = (await drive(s, 20, (t) => stuffing(t).map((e) => ({ ...e, client })))).find((x) => x.client === client)!;
+  assert.equal((await s.reports.get(r.id))!.status, 'pending');
+
+  await s.analyzer.setPolicy(policy(`analyzer:\n  requireApproval: true\n  allowlist: ["${ATTACKER}"]\n  actions:\n    - { minScore: 0.5, action: block, ttl: 10m }\n`));
+  const after = (await s.reports.get(r.id))!;
+  assert.equal(after.status, 'open', 'it can no longer be approved');
+  assert.ok(after.history.some((h) => h.what === 'held_back' && /client allowlisted by policy/.test(h.note ?? '')));
+  assert.equal(s.analyzer.client(client)!.decision.episode?.pending, false);
+  await assert.rejects(new AnalyzerBackend({ reports: s.reports, plane: s.plane, now: () => s.now }).act(r.id, 'approve', 'dana (admin)'));
+  assert.equal((await s.plane.read()).blocks.size, 0);
 });
