@@ -47,6 +47,11 @@ export const check = {
     if (typeof v !== 'string' || !values.includes(v)) return `${k} must be one of ${values.join(', ')}`;
     return null;
   },
+  boolean(o: Record<string, unknown>, k: string, opts: { optional?: boolean } = {}): string | null {
+    const v = o[k];
+    if (v === undefined) return opts.optional ? null : `${k} is missing`;
+    return typeof v === 'boolean' ? null : `${k} must be true or false`;
+  },
   version(o: Record<string, unknown>, supported: number): string | null {
     return o.v === supported ? null : `unsupported version v=${JSON.stringify(o.v)} (expected ${supported})`;
   },

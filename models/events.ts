@@ -47,6 +47,14 @@ export interface CallEvent {
   readonly cost: number;
   /** The caller's tier (extension; absent from producers that do not know it). */
   readonly tier?: string;
+  /**
+   * Extension: true when the sidecar answered the request itself and the upstream was never called,
+   * for a reason other than a limit or a block — draining at shutdown (503), a request it refused as
+   * malformed or unauthenticated (400, 401, 413), an adaptive-concurrency shed (503, rule
+   * SHED_RULE). The analyzer's load watcher leaves such events out: they say nothing of the
+   * upstream's health. Absent otherwise.
+   */
+  readonly selfAnswered?: boolean;
 }
 
 export const CALL_EVENT_VERSION = 1;
@@ -86,6 +94,7 @@ export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<Ca
     check.string(o, 'rule', { nullable: true, max: 64 }),
     check.number(o, 'cost', { min: 0, max: CALL_EVENT_LIMITS.maxCost }),
     check.string(o, 'tier', { optional: true, max: 32 }),
+    check.boolean(o, 'selfAnswered', { optional: true }),
   );
   if (error) return decodeFail(ErrorCodes.CODEC_FIELD, error);
   return { ok: true, value: o as unknown as CallEvent };
