@@ -45,7 +45,28 @@ export function redisEnvNote(env: NodeJS.ProcessEnv = process.env): string | nul
 export function redisTarget(conn: RedisConnection | null): string {
   if (conn === null) return 'none';
   if (conn.clusterNodes) return 'cluster ' + conn.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
-  return conn.url!.replace(/\/\/[^@/]*@/, '//');
+  return redactUrl(conn.url!);
+}
+
+/**
+ * A connection URL without its user info. Parsed as a URL (a password may hold `@`, and ioredis
+ * splits the user info at the last one); when it does not parse, everything up to the last `@`
+ * before the path goes.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    const start = url.indexOf('//');
+    if (start < 0) return url;
+    const slash = url.indexOf('/', start + 2);
+    const authority = slash < 0 ? url.slice(start + 2) : url.slice(start + 2, slash);
+    const at = authority.lastIndexOf('@');
+    return at < 0 ? url : url.slice(0, start + 2) + authority.slice(at + 1) + (slash < 0 ? '' : url.slice(slash));
+  }
 }
 
 export function parseHostPorts(text: string, what: string, defaultPort: number): Array<{ host: string; port: number }> {
