@@ -57,14 +57,24 @@ export function readBody(req: IncomingMessage, limit = MAX_GRAPHQL_BODY): Promis
 /**
  * The GraphQL request of a GET (`query` parameter) or a POST (JSON `{query, operationName}`, a JSON
  * array of those — a batch —, an application/graphql body, or the `query`, `operationName` and
- * `variables` fields of an application/x-www-form-urlencoded body); null when none.
+ * `variables` fields of an application/x-www-form-urlencoded body); null when none (no query: one
+ * unit, e.g. a persisted-query hash). A POST whose body the sidecar cannot read as the GraphQL
+ * server would is refused rather than priced as one unit (`unpriceable`): a compressed body
+ * (servers inflate it), a charset other than UTF-8 (servers decode it), a body that is not JSON
+ * under any other media type (multipart uploads too), or a `query` in the URL too (servers may
+ * prefer it).
  */
-export function graphqlRequest(method: string, url: string, contentType: string | undefined, body: Buffer | null): GraphqlRequest | null {
+export function graphqlRequest(method: string, url: string, contentType: string | undefined, body: Buffer | null, contentEncoding?: string): GraphqlRequest | null {
   if (method === 'GET' || method === 'HEAD') {
     const query = queryParam(url, 'query');
     return query ? { query, operationName: queryParam(url, 'operationName'), variables: jsonObject(queryParam(url, 'variables')) } : null;
   }
+  if (queryParam(url, 'query') !== null) return unpriceable('a POST with a GraphQL query in its URL cannot be priced: send the query in the body only');
   if (body === null || body.length === 0) return null;
+  const encoding = contentEncoding?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') return unpriceable(`a GraphQL request body with Content-Encoding ${JSON.stringify(contentEncoding)} cannot be priced: send it uncompressed`);
+  const charset = charsetOf(contentType);
+  if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') return unpriceable(`a GraphQL request body in charset ${JSON.stringify(charset)} cannot be priced: send it as UTF-8`);
   // the media type exactly (a prefix test took application/graphql-response+json for a raw query)
   const type = mediaType(contentType);
   if (type === 'application/graphql') return { query: body.toString('utf8') };
@@ -76,17 +86,29 @@ export function graphqlRequest(method: string, url: string, contentType: string 
   }
   let parsed: unknown;
   try {
-    // a leading BOM is dropped as servers' body parsers do: JSON.parse refuses it, and an unparsed body costs 1
+    // a leading BOM is dropped as servers' body parsers do
     const text = body.toString('utf8');
     parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
   } catch {
-    return null; // not JSON: no GraphQL request (the engine decides what that costs)
+    // (multipart uploads included: their operations are not read)
+    return unpriceable(`a GraphQL request body that is not JSON${type ? ` (${type})` : ''} cannot be priced: send application/json, application/graphql or a form`);
   }
   if (Array.isArray(parsed)) {
     // a batch: every operation is priced, and more than MAX_GRAPHQL_BATCH refused, by engine/graphqlCost.ts
     return { query: '', batch: parsed.map(operation) };
   }
   return operation(parsed);
+}
+
+function unpriceable(reason: string): GraphqlRequest {
+  return { query: '', unpriceable: reason };
+}
+
+/** The `charset` parameter of a Content-Type, lower-cased and unquoted; null when absent. */
+function charsetOf(contentType: string | undefined): string | null {
+  if (contentType === undefined) return null;
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  return m ? m[1]!.toLowerCase() : null;
 }
 
 function operation(parsed: unknown): GraphqlOperationRequest | null {

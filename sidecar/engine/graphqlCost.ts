@@ -32,6 +32,12 @@ export interface GraphqlOperationRequest {
  */
 export interface GraphqlPricedRequest extends GraphqlOperationRequest {
   readonly batch?: ReadonlyArray<GraphqlOperationRequest | null>;
+  /**
+   * Set when the request carries a body the sidecar cannot read as its server would (compressed,
+   * another charset, unparseable, a query in the URL of a POST): refused (400) with this reason,
+   * rather than priced as one unit.
+   */
+  readonly unpriceable?: string;
 }
 
 /** Bound on the operations of one batched request: more is refused (400), not priced. */
@@ -180,6 +186,7 @@ function fragment(name: string, walk: Walk, level: number): [number, number] {
  * MAX_GRAPHQL_BATCH operations is refused.
  */
 export function graphqlCost(request: GraphqlPricedRequest, cfg: GraphqlCost): GraphqlCostResult {
+  if (request.unpriceable !== undefined) return { ok: false, reason: request.unpriceable };
   const batch = request.batch;
   if (batch === undefined) return operationCost(request, cfg);
   if (batch.length === 0) return { ok: false, reason: 'GraphQL batch holds no operation' };

@@ -44,6 +44,8 @@ export interface RequestFacts {
     readonly operationName?: string | null;
     /** Variables, used to resolve `first`/`last`/`limit: $n` arguments (optional). */
     readonly variables?: Readonly<Record<string, unknown>> | null;
+    /** Set when the body could not be read as the server would: the request is refused with this reason (graphqlCost.ts). */
+    readonly unpriceable?: string;
   } | null;
 }
 

@@ -329,6 +329,13 @@ describe('GraphQL cost', () => {
     assert.equal(broken.kind, 'bad-request');
   });
 
+  it('refuses a request whose body it could not read as the server would (compressed, another charset, not JSON), instead of one unit', async () => {
+    const e = createEngine({ policy: p, service: 's' });
+    const v = await e.decide(facts({ method: 'POST', path: '/graphql', graphql: { query: '', unpriceable: 'a GraphQL request body with Content-Encoding "gzip" cannot be priced: send it uncompressed' } }));
+    assert.equal(v.kind, 'bad-request');
+    assert.match(v.detail!, /Content-Encoding/);
+  });
+
   it('keeps a cost beyond any float finite: refused above maxCost, else a 429 with a real Retry-After, and the budget unharmed', async () => {
     const big = '1' + '0'.repeat(400);
     const gql = (query: string) => facts({ method: 'POST', path: '/graphql', graphql: { query } });

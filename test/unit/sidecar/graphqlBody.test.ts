@@ -44,9 +44,23 @@ describe('GraphQL request bodies', () => {
     assert.equal(graphqlRequest('POST', '/graphql', 'application/x-www-form-urlencoded', Buffer.from('a=1&b=2')), null);
   });
 
-  test('a body that is not JSON, or JSON without a query, holds no GraphQL request', () => {
-    assert.equal(graphqlRequest('POST', '/graphql', 'application/json', Buffer.from('not json')), null);
-    assert.equal(graphqlRequest('POST', '/graphql', 'application/json', json({ q: 1 })), null);
+  test('JSON without a query holds no GraphQL request (one unit: a persisted-query hash); no body neither', () => {
+    assert.equal(graphqlRequest('POST', '/graphql', 'application/json', json({ extensions: { persistedQuery: { sha256Hash: 'ab' } } })), null);
     assert.equal(graphqlRequest('POST', '/graphql', 'application/json', Buffer.alloc(0)), null);
+    assert.equal(graphqlRequest('GET', '/graphql', undefined, null), null);
+  });
+
+  test('a body the server would read differently is unpriceable (refused), not one unit', () => {
+    const deep = json({ query: Q });
+    const reasons = [
+      graphqlRequest('POST', '/graphql', 'application/json', Buffer.from('not json')),
+      graphqlRequest('POST', '/graphql', 'application/json', deep, 'gzip'), // servers inflate it
+      graphqlRequest('POST', '/graphql', 'application/json; charset=utf-16le', Buffer.from(JSON.stringify({ query: Q }), 'utf16le')),
+      graphqlRequest('POST', '/graphql?query=' + encodeURIComponent(Q), 'application/json', json({ query: '{ a }' })), // servers may prefer the URL's
+      graphqlRequest('POST', '/graphql', 'multipart/form-data; boundary=x', Buffer.from('--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{}\r\n--x--')),
+    ].map((g) => g?.unpriceable);
+    for (const r of reasons) assert.match(r ?? '', /cannot be priced/);
+    // what servers read as UTF-8 and uncompressed still is priced
+    assert.equal(graphqlRequest('POST', '/graphql', 'application/json; charset=UTF-8', deep, 'identity')?.query, Q);
   });
 });
