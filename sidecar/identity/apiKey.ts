@@ -21,27 +21,64 @@ export class ApiKeyReader {
     this.cache = new LRUCache({ max: opts.cacheSize ?? 10_000 });
   }
 
-  /** The key id, or null when the request carries no (usable) key. */
-  read(headers: Readonly<Record<string, string | string[] | undefined>>, url: string): string | null {
+  /**
+   * The key id, null when the request carries no (usable) key, or AMBIGUOUS_KEY when it carries
+   * more than one: the header twice (Node joins repeated headers into "a, b", a new key for every
+   * second value, while an upstream reading the first value authenticates the first), the parameter
+   * twice (servers differ on which one wins), or a header and a parameter that disagree.
+   * `distinct`: the request's headers with repeated ones kept apart (IncomingMessage.headersDistinct),
+   * read only when the header's value holds a comma.
+   */
+  read(headers: Readonly<Record<string, string | string[] | undefined>>, url: string, distinct?: () => Readonly<Record<string, string[] | undefined>>): string | null {
     let raw: string | undefined;
     if (this.source.header !== null) {
       const h = headers[this.source.header];
-      raw = Array.isArray(h) ? h[0] : h;
+      if (Array.isArray(h)) {
+        if (h.length > 1) return AMBIGUOUS_KEY;
+        raw = h[0];
+      } else raw = h;
+      if (raw !== undefined && raw.includes(',') && distinct !== undefined && (distinct()[this.source.header]?.length ?? 0) > 1) return AMBIGUOUS_KEY;
     }
-    if ((raw === undefined || raw === '') && this.source.query !== null) raw = queryParam(url, this.source.query) ?? undefined;
+    if (this.source.query !== null) {
+      const fromQuery = queryParams(url, this.source.query);
+      if (fromQuery !== null) {
+        if (fromQuery.length > 1) return AMBIGUOUS_KEY;
+        if (raw === undefined || raw === '') raw = fromQuery[0];
+        else if (fromQuery[0]!.trim() !== raw.trim()) return AMBIGUOUS_KEY;
+      }
+    }
     if (raw === undefined) return null;
     raw = raw.trim();
     if (raw.length === 0 || raw.length > MAX_KEY_LENGTH) return null;
     return this.idOf(raw);
   }
 
+  /** The digest of a secret value; cached when it is no longer than a key can be (a longer value is hashed each time: the cache holds at most MAX_KEY_LENGTH characters an entry). */
   idOf(raw: string): string {
+    if (raw.length > MAX_KEY_LENGTH) return this.hash(raw);
     let id = this.cache.get(raw);
     if (id === undefined) {
       id = this.hash(raw);
       this.cache.set(raw, id);
     }
     return id;
+  }
+}
+
+/** ApiKeyReader.read's answer for a request that carries more than one API key (refused with 400). */
+export const AMBIGUOUS_KEY = '\u0000ambiguous';
+
+/** Every value of one query parameter (decoded), or null when it is absent; the URL is scanned only when it has a query. */
+export function queryParams(url: string, name: string): string[] | null {
+  const q = url.indexOf('?');
+  if (q < 0) return null;
+  const query = url.slice(q + 1);
+  if (!query.includes(name)) return null;
+  try {
+    const all = new URLSearchParams(query).getAll(name);
+    return all.length > 0 ? all : null;
+  } catch {
+    return null;
   }
 }
 

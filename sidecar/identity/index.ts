@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Policy } from '../../models/policy/index.js';
 import type { RequestFacts } from '../engine/types.js';
-import { ApiKeyReader } from './apiKey.js';
+import { AMBIGUOUS_KEY, ApiKeyReader } from './apiKey.js';
 import { ClientIpResolver, TrustedProxies } from './ip.js';
 import { matchPath } from './matchPath.js';
 import type { InvalidTokenReason, JwtVerifier, TokenResult } from './jwt.js';
@@ -29,6 +29,15 @@ export interface Identified {
   readonly peerTrusted: boolean;
   /** Set when a JWT was presented and not accepted. */
   readonly invalidToken: InvalidTokenReason | null;
+  /** Set when the request carries more than one API key (answered 400: which one the upstream reads is not known). */
+  readonly ambiguousCredential: string | null;
+}
+
+/** Index of the first `?` or `#` of a request target, or −1. */
+function pathEnd(url: string): number {
+  const q = url.indexOf('?');
+  const h = url.indexOf('#');
+  return q < 0 ? h : h < 0 ? q : Math.min(q, h);
 }
 
 /**
@@ -36,6 +45,15 @@ export interface Identified {
  * 16-hex digest instead, so no credential can end up in a Redis key, an event or a metric.
  */
 const ALWAYS_SECRET = ['authorization', 'proxy-authorization', 'cookie'];
+
+/**
+ * Header names that say they carry a credential (`x-api-key`, `x-auth-token`, `x-session-id`,
+ * `x-client-secret`, …) are secret too, whether or not the policy's identity section names them:
+ * a rule keyed by `header:x-api-key` without `identity.apiKey` kept the raw key in its Redis key.
+ */
+export function isSecretHeaderName(name: string): boolean {
+  return ALWAYS_SECRET.includes(name) || /key|token|secret|passw|auth|session|cookie|credential|signature/.test(name);
+}
 
 /** RequestFacts over a Node request: fields computed once, headers read lazily. */
 export class IncomingFacts implements RequestFacts {
@@ -52,16 +70,27 @@ export class IncomingFacts implements RequestFacts {
     readonly identities: readonly string[],
     private readonly headers: IncomingMessage['headers'],
     private readonly secrets: SecretHeaders,
+    /** The request's headers with repeated ones kept apart (IncomingMessage.headersDistinct, computed on first use). */
+    private readonly distinct: () => Readonly<Record<string, string[] | undefined>> = () => ({}),
   ) {}
 
+  /**
+   * A header's value for a `header:` key part: its first value when the request repeats it (Node
+   * joins repeated headers into "a, b": a fresh key, and a fresh budget, for every second value,
+   * while the upstream most likely reads the first); a secret header's digest.
+   */
   header(name: string): string | undefined {
     const h = this.headers[name];
-    const v = Array.isArray(h) ? h[0] : h;
-    return v !== undefined && this.secrets.names.has(name) ? this.secrets.hash.idOf(v) : v;
+    let v = Array.isArray(h) ? h[0] : h;
+    if (v !== undefined && v.includes(',')) {
+      const all = this.distinct()[name];
+      if (all !== undefined && all.length > 1) v = all[0];
+    }
+    return v !== undefined && (this.secrets.names.has(name) || isSecretHeaderName(name)) ? this.secrets.hash.idOf(v) : v;
   }
 
   toJSON(): Record<string, unknown> {
-    const { headers: _h, secrets: _s, ...rest } = this;
+    const { headers: _h, secrets: _s, distinct: _d, ...rest } = this;
     return rest;
   }
 }
@@ -108,19 +137,25 @@ export class IdentityResolver {
     const headers = req.headers;
     const ip = peer.trusted ? this.ips.throughProxies(peer.key, headerValue(headers['x-forwarded-for'])) : peer.key;
     const url = req.url ?? '/';
-    const apiKeyId = this.apiKeys !== null ? this.apiKeys.read(headers, url) : null;
+    let apiKeyId = this.apiKeys !== null ? this.apiKeys.read(headers, url, () => req.headersDistinct) : null;
+    let ambiguous: string | null = null;
+    if (apiKeyId === AMBIGUOUS_KEY) {
+      apiKeyId = null;
+      ambiguous = 'the request carries more than one API key';
+    }
     if (this.jwt !== null) {
       const token = this.jwt.tokenOf(headerValue(headers[this.jwtHeader!]));
       if (token !== null) {
         const cached = this.jwt.cached(token);
-        if (cached !== undefined) return this.build(req, peer, ip, apiKeyId, cached);
-        return this.jwt.verify(token).then((result) => this.build(req, peer, ip, apiKeyId, result));
+        if (cached !== undefined) return this.build(req, peer, ip, apiKeyId, cached, ambiguous);
+        const keyId = apiKeyId;
+        return this.jwt.verify(token).then((result) => this.build(req, peer, ip, keyId, result, ambiguous));
       }
     }
-    return this.build(req, peer, ip, apiKeyId, null);
+    return this.build(req, peer, ip, apiKeyId, null, ambiguous);
   }
 
-  private build(req: IncomingMessage, peer: PeerInfo, ip: string, apiKeyId: string | null, token: TokenResult | null): Identified {
+  private build(req: IncomingMessage, peer: PeerInfo, ip: string, apiKeyId: string | null, token: TokenResult | null, ambiguous: string | null = null): Identified {
     const user = token !== null && token.ok ? token.user : null;
     const ipId = 'ip:' + ip;
     const apiId = apiKeyId !== null ? 'apiKey:' + apiKeyId : null;
@@ -132,9 +167,11 @@ export class IdentityResolver {
     const clientKey = identities[0]!;
     const tier = this.tierOf(apiId, userId, ipId, token);
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const facts = new IncomingFacts(req.method ?? 'GET', matchPath(q < 0 ? url : url.slice(0, q)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets);
-    return { facts, peer: peer.text, peerTrusted: peer.trusted, invalidToken: token !== null && !token.ok ? token.reason : null };
+    // the path ends at the query or at a fragment (which no client should send, and which servers
+    // drop: `/login#1` is their /login, so it must be the rules' /login too)
+    const end = pathEnd(url);
+    const facts = new IncomingFacts(req.method ?? 'GET', matchPath(end < 0 ? url : url.slice(0, end)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets, () => req.headersDistinct);
+    return { facts, peer: peer.text, peerTrusted: peer.trusted, invalidToken: token !== null && !token.ok ? token.reason : null, ambiguousCredential: ambiguous };
   }
 
   private tierOf(apiId: string | null, userId: string | null, ipId: string, token: TokenResult | null): string {

@@ -8,7 +8,7 @@ import { SignJWT, generateKeyPair, exportSPKI, exportJWK, base64url } from 'jose
 import { parsePolicy, type Policy } from '../../../models/policy/index.js';
 import { apiKeyId } from '../../../models/clientKey.js';
 import { ErrorCodes } from '../../../models/errors.js';
-import { ClientIpResolver, TrustedProxies, addressKey, parseAddress, createJwtVerifier, IdentityResolver, hostOf, type Identified } from '../../../sidecar/identity/index.js';
+import { ApiKeyReader, ClientIpResolver, TrustedProxies, addressKey, parseAddress, createJwtVerifier, IdentityResolver, hostOf, type Identified } from '../../../sidecar/identity/index.js';
 import { tempDir } from '../../helpers/proc.js';
 
 const clock = { now: () => Date.parse('2026-01-01T00:00:00Z') };
@@ -20,13 +20,18 @@ function policy(yaml: string): Policy {
   return r.policy;
 }
 
-/** A Node request as far as the identity layer reads it. */
-function req(opts: { remote?: string; headers?: Record<string, string>; url?: string; method?: string }): IncomingMessage {
+/** A Node request as far as the identity layer reads it; a header given as an array is repeated, joined as Node joins it. */
+function req(opts: { remote?: string; headers?: Record<string, string | string[]>; url?: string; method?: string }): IncomingMessage {
   const socket = new Socket();
   Object.defineProperty(socket, 'remoteAddress', { value: opts.remote ?? '203.0.113.7' });
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
-  return { socket, headers, url: opts.url ?? '/api/x', method: opts.method ?? 'GET' } as unknown as IncomingMessage;
+  const headersDistinct: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(opts.headers ?? {})) {
+    const values = Array.isArray(v) ? v : [v];
+    headers[k.toLowerCase()] = values.join(', ');
+    headersDistinct[k.toLowerCase()] = values;
+  }
+  return { socket, headers, headersDistinct, url: opts.url ?? '/api/x', method: opts.method ?? 'GET' } as unknown as IncomingMessage;
 }
 
 async function resolve(r: IdentityResolver, request: IncomingMessage): Promise<Identified> {
@@ -140,6 +145,45 @@ rules:
     assert.equal(rotated.facts.tier, 'pro');
     assert.equal((await resolve(r, req({ remote: '2001:db8:1:3::5' }))).facts.tier, 'free');
     assert.equal((await resolve(r, req({ remote: '198.51.100.7' }))).facts.tier, 'enterprise');
+  });
+
+  test('a request carrying more than one API key is ambiguous (answered 400), not a fresh key for every second value', async () => {
+    for (const r of [
+      req({ headers: { 'x-api-key': ['pro-key', 'r1'] } }), // Node joins them into "pro-key, r1"
+      req({ url: '/api/x?api_key=r1&api_key=pro-key' }),
+      req({ headers: { 'x-api-key': 'pro-key' }, url: '/api/x?api_key=other' }),
+    ]) {
+      const id = await resolve(resolver, r);
+      assert.equal(id.ambiguousCredential, 'the request carries more than one API key');
+      assert.equal(id.facts.apiKeyId, null);
+    }
+    // one value with a comma in it, and the same key in both places, are one key
+    assert.equal((await resolve(resolver, req({ headers: { 'x-api-key': 'a,b' } }))).facts.apiKeyId, apiKeyId('a,b', undefined));
+    const both = await resolve(resolver, req({ headers: { 'x-api-key': 'pro-key' }, url: '/api/x?api_key=pro-key' }));
+    assert.equal(both.ambiguousCredential, null);
+    assert.equal(both.facts.tier, 'pro');
+  });
+
+  test('a header key part reads the first of repeated values, and credential-named headers are digested even when identity does not name them', async () => {
+    const id = await resolve(resolver, req({ headers: { 'x-team': ['blue', 'r7'], 'x-auth-token': 'tok-123', 'x-client-secret': 's', 'x-session-id': 'sess' } }));
+    assert.equal(id.facts.header('x-team'), 'blue');
+    assert.equal(id.facts.header('x-auth-token'), apiKeyId('tok-123', undefined));
+    assert.equal(id.facts.header('x-client-secret'), apiKeyId('s', undefined));
+    assert.equal(id.facts.header('x-session-id'), apiKeyId('sess', undefined));
+  });
+
+  test('a secret header value longer than any key is digested but not cached (the cache held every raw value, unbounded in bytes)', () => {
+    const reader = new ApiKeyReader({ header: 'x-api-key', query: null }, { hashKey: undefined, cacheSize: 10 });
+    const long = 'Bearer ' + 'x'.repeat(100_000);
+    assert.equal(reader.idOf(long), apiKeyId(long, undefined));
+    assert.equal(reader.idOf('short'), apiKeyId('short', undefined));
+    assert.equal((reader as unknown as { cache: { size: number } }).cache.size, 1);
+  });
+
+  test('the rules\' path ends at a fragment as servers\' does (/login#1 is /login)', async () => {
+    assert.equal((await resolve(resolver, req({ url: '/login#1' }))).facts.path, '/login');
+    assert.equal((await resolve(resolver, req({ url: '/login#x?y=1' }))).facts.path, '/login');
+    assert.equal((await resolve(resolver, req({ url: '/login?next=/a#b' }))).facts.path, '/login');
   });
 
   test('a tier header sent by the client changes nothing', async () => {
