@@ -11,6 +11,7 @@
  *   backend that just came back is not hit by all the traffic at once.
  */
 import type { LoadConfig } from '../../models/policy/index.js';
+import { POLICY_BOUNDS } from '../../models/policy/schema.js';
 import type { LoadSignals } from './loadWatcher.js';
 import { DEFAULT_MIN_SAMPLES, describePressure, pressureOf, type Pressure } from './pressure.js';
 
@@ -57,7 +58,8 @@ export abstract class BaseController implements LoadController {
     protected readonly config: LoadConfig,
     opts: ControllerOptions = {},
   ) {
-    this.min = config.minMultiplier;
+    // the policy refuses a minMultiplier under 0.001; a config built by hand is held to it too
+    this.min = Math.max(POLICY_BOUNDS.minLoadMultiplier, config.minMultiplier);
     this.minSamples = opts.minSamples ?? DEFAULT_MIN_SAMPLES;
     this.band = opts.band ?? 0.1;
     this.recoveryStep = opts.recoveryStep ?? 0.05;
@@ -92,8 +94,9 @@ export abstract class BaseController implements LoadController {
     return { multiplier: next, action, pressure, reason: describePressure(pressure, signals.count) };
   }
 
+  /** Into [min, 1], rounded to 1e-4 and floored again after rounding: never below min, never 0. */
   protected clamp(m: number): number {
     if (!Number.isFinite(m)) return this.min;
-    return Math.round(Math.max(this.min, Math.min(1, m)) * 1e4) / 1e4;
+    return Math.max(this.min, Math.round(Math.max(this.min, Math.min(1, m)) * 1e4) / 1e4);
   }
 }

@@ -14,7 +14,9 @@
  *   back to multiplier 1 — a dead analyzer cannot pin a low multiplier. Back at 1 everywhere, one
  *   last "recovered" value is written and left to expire.
  * - On start it reads `rw:ctl:load` and resumes from multipliers still in force, so a restart
- *   neither jumps back to 1 nor forgets why.
+ *   neither jumps back to 1 nor forgets why. A resumed value counts as written at its `until` − TTL
+ *   (not at the restart), and is refreshed at once when that is half a TTL ago: its `until` may be
+ *   nearer than the next regular refresh, and the sidecars would drop it in between.
  * - A failed write is counted and retried on the next interval (the published state is unchanged).
  *
  * Several analyzer instances each see a share of the events (partitions by client); each computes
@@ -48,7 +50,9 @@ export interface LoadControlOptions {
   /**
    * Default: a watcher whose window is max(1 s, interval) — each decision sees the last interval's
    * traffic (and the second in progress), i.e. evidence of the previous decision, not of the ones
-   * before it: a longer window would keep tightening on samples from before the last cut.
+   * before it: a longer window would keep tightening on samples from before the last cut. A reload
+   * that changes that window replaces the default watcher (a new, empty window); one passed here is
+   * the caller's and is kept.
    */
   readonly watcher?: LoadWatcher;
   /** For the metrics scrape (tests inject one). */
@@ -107,7 +111,9 @@ export function loadTtlMs(intervalMs: number): number {
 }
 
 export class LoadControlLoop {
-  readonly watcher: LoadWatcher;
+  private currentWatcher: LoadWatcher;
+  /** The window the default watcher was built for (null: the caller's watcher, never replaced). */
+  private watcherWindowMs: number | null;
   readonly history: MultiplierHistory;
   private policy: Policy;
   private config: LoadConfig | null;
@@ -129,9 +135,15 @@ export class LoadControlLoop {
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log ?? (() => undefined);
     this.metrics = opts.registry ? loadMetrics(opts.registry) : null;
-    this.watcher = opts.watcher ?? new LoadWatcher({ windowMs: Math.max(1_000, this.config?.intervalMs ?? 1_000), clock: this.clock });
+    this.watcherWindowMs = opts.watcher ? null : decisionWindowMs(this.config);
+    this.currentWatcher = opts.watcher ?? new LoadWatcher({ windowMs: decisionWindowMs(this.config), clock: this.clock });
     this.history = new MultiplierHistory(opts.historySize ?? 2_000);
     this.scraper = this.makeScraper();
+  }
+
+  /** The signals' source (the default one is replaced by a reload that changes the interval). */
+  get watcher(): LoadWatcher {
+    return this.currentWatcher;
   }
 
   get enabled(): boolean {
@@ -181,10 +193,17 @@ export class LoadControlLoop {
     if (JSON.stringify(before) === JSON.stringify(this.config)) return;
     this.scraper = this.makeScraper();
     if (this.config === null) {
-      // values already written expire by their `until`
+      // values already written expire by their `until`; the gauges go with the services
       this.stopTimer();
+      for (const [name, s] of this.services) this.dropSeries(name, s);
       this.services.clear();
       return;
+    }
+    const windowMs = decisionWindowMs(this.config);
+    if (this.watcherWindowMs !== null && this.watcherWindowMs !== windowMs) {
+      // the decision window follows the interval (max(1 s, interval)); the new one starts empty
+      this.currentWatcher = new LoadWatcher({ windowMs, clock: this.clock });
+      this.watcherWindowMs = windowMs;
     }
     const now = this.clock();
     for (const s of this.services.values()) {
@@ -260,6 +279,9 @@ export class LoadControlLoop {
 
   private async resume(now: number): Promise<void> {
     const state = await this.opts.plane.read();
+    const config = this.config;
+    if (config === null) return;
+    const ttl = loadTtlMs(config.intervalMs);
     for (const [service, v] of state.load) {
       if (v.until === undefined || v.until <= now) continue;
       const restricted = v.multiplier < 1 || Object.values(v.tiers ?? {}).some((m) => m < 1);
@@ -267,9 +289,14 @@ export class LoadControlLoop {
       const s = this.control(service);
       s.controller.reset(v.multiplier, now);
       s.tiers = { ...(v.tiers ?? {}) };
-      s.published = { multiplier: v.multiplier, tiers: { ...(v.tiers ?? {}) }, since: v.since, until: v.until, reason: v.reason, writtenAt: now };
+      // written when its until was set (until − TTL), not now: the refresh is due by the value's own
+      // clock, before its until passes at the sidecars
+      const writtenAt = Math.min(now, v.until - ttl);
+      s.published = { multiplier: v.multiplier, tiers: { ...(v.tiers ?? {}) }, since: v.since, until: v.until, reason: v.reason, writtenAt };
       this.history.add({ ts: now, service, multiplier: v.multiplier, tiers: s.tiers, reason: `resumed: ${v.reason}`, action: 'restore' });
       this.log('info', 'load control: resumed a multiplier in force', { service, multiplier: v.multiplier });
+      // its until may be nearer than the first tick: refresh now when due (a failure is retried next tick)
+      await this.refresh(service, s, now, config);
     }
   }
 
@@ -302,12 +329,16 @@ export class LoadControlLoop {
     }
     const step = s.controller.update(signals, now);
     const tiers = shedByPriority(step.multiplier, this.policy.tiers, signals.tierDemand, config.minMultiplier);
+    // tiers a reload removed: their gauges go
+    for (const tier of Object.keys(s.tiers)) if (!Object.hasOwn(tiers, tier)) this.metrics?.tierMultiplier.remove({ service, tier });
     s.step = step;
     s.signals = signals;
     s.tiers = tiers;
     this.metrics?.multiplier.set({ service }, step.multiplier);
     for (const [tier, m] of Object.entries(tiers)) this.metrics?.tierMultiplier.set({ service, tier }, m);
+    // no usable signal: no pressure (not the last overload's, held forever)
     if (step.pressure.value !== null) this.metrics?.pressure.set({ service }, Math.round(step.pressure.value * 1e3) / 1e3);
+    else this.metrics?.pressure.remove({ service });
 
     const prev = s.published;
     const restricted = step.multiplier < 1 || Object.values(tiers).some((m) => m < 1);
@@ -356,13 +387,23 @@ export class LoadControlLoop {
       if (active.has(name)) continue;
       if (s.published === null || s.published.until <= now) {
         this.services.delete(name);
-        this.metrics?.multiplier.remove({ service: name });
-        this.metrics?.pressure.remove({ service: name });
-        for (const tier of Object.keys(s.tiers)) this.metrics?.tierMultiplier.remove({ service: name, tier });
+        this.dropSeries(name, s);
       }
     }
     this.watcher.prune(now);
   }
+
+  /** Removes a service's gauges (it is forgotten, or load control is off). */
+  private dropSeries(name: string, s: ServiceControl): void {
+    this.metrics?.multiplier.remove({ service: name });
+    this.metrics?.pressure.remove({ service: name });
+    for (const tier of Object.keys(s.tiers)) this.metrics?.tierMultiplier.remove({ service: name, tier });
+  }
+}
+
+/** The default watcher's window: max(1 s, interval). */
+function decisionWindowMs(config: LoadConfig | null): number {
+  return Math.max(1_000, config?.intervalMs ?? 1_000);
 }
 
 function isRestricted(p: PublishedLoad): boolean {
@@ -375,7 +416,8 @@ function moved(a: number, b: number): boolean {
 
 function tiersMoved(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) if (moved(a[k] ?? 1, b[k] ?? 1)) return true;
+  // own keys only: a tier may be called `constructor` or `toString`
+  for (const k of keys) if (moved((Object.hasOwn(a, k) ? a[k] : undefined) ?? 1, (Object.hasOwn(b, k) ? b[k] : undefined) ?? 1)) return true;
   return false;
 }
 

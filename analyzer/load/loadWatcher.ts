@@ -13,15 +13,27 @@
  * completion time it is as fresh as the fast ones published beside it. Lateness is then only the
  * delivery delay, judged per service against that service's newest event: an event completed more
  * than the window before it is outside every window read from now on (signals() reads back from
- * the newest event), so dropping it (counted in `late`) loses nothing a read could see. An event
- * completing more than MAX_CLOCK_SKEW_MS (60 s) after the clock is ignored (counted in `future`):
- * it would move its service's window ahead of all the others' events.
+ * the newest event), so dropping it (counted in `late`) loses nothing a read could see.
+ *
+ * Sidecar clocks: no event can complete after the analyzer receives it, so a completion time
+ * ahead of the analyzer's clock is that sidecar's clock running ahead. Left as stamped, one such
+ * event would become its service's newest and make every correctly stamped event of the service
+ * late (the ring holds one window) for as long as the skew lasts. So a completion time ahead of
+ * the clock is clamped to the clock (counted in `ahead`): the event still counts, as completing
+ * when it arrived, and the service's newest event — the window's anchor — is never ahead of the
+ * analyzer's clock, whatever one pod's clock says. One completing more than MAX_CLOCK_SKEW_MS
+ * (60 s) ahead is a bad event: ignored, counted in `future`. (A pod whose clock is behind only has
+ * its own events dropped as late once it is a window behind the others.)
  *
  * Which events say something about the upstream: only forwarded ones — decision `allowed` or
  * `shadow_limited` (`queued` ones too for errors, but not for latency: their latency includes our
- * own pacing delay). Requests the sidecar answered itself (429, 403, and the adaptive limiter's 503,
- * which is `limited`) never reached the upstream. Status 499 (the client left) is no latency sample.
- * An error is any 5xx the upstream gave, or the sidecar's 502/504 when it could not reach it.
+ * own pacing delay). Requests the sidecar answered itself never reached the upstream: 429, 403,
+ * the adaptive limiter's 503 (`limited`, rule SHED_RULE), and every event marked `selfAnswered`
+ * (a 503 while draining, a 400/401/413 refusal, a shed — whatever its decision); they count as
+ * demand only. Status 499 (the client left) is no sample. An error is any 5xx the upstream gave,
+ * or the sidecar's 502/504 when it could not reach it — and it is also a latency sample at the
+ * time it took (how long the request waited: a lower bound of the upstream's latency), so that a
+ * p99 target sees timeouts and an outage even without an errorRate target.
  */
 import type { CallEvent } from '../../models/events.js';
 import { MAX_CLOCK_SKEW_MS } from '../ingest/eventTime.js';
@@ -38,7 +50,7 @@ export interface LoadSignals {
   readonly p99Ms: number | null;
   /** Errors / forwarded, null without forwarded requests. */
   readonly errorRate: number | null;
-  /** Requests per tier, every decision (the demand priority shedding divides). */
+  /** Requests per tier, every decision (the demand priority shedding divides). Read with Object.hasOwn: tier names may be `constructor`, `toString`…. */
   readonly tierDemand: Readonly<Record<string, number>>;
   /** Gauges scraped from the upstream's Prometheus endpoint (name → value), when configured. */
   readonly gauges: Readonly<Record<string, number>>;
@@ -99,6 +111,8 @@ export class LoadWatcher {
   late = 0;
   /** Events completing more than MAX_CLOCK_SKEW_MS after the clock (a sidecar's clock ahead), ignored. */
   future = 0;
+  /** Events completing after the clock (a sidecar's clock ahead), counted as completing at the clock. */
+  ahead = 0;
   private readonly clock: () => number;
 
   constructor(opts: LoadWatcherOptions = {}) {
@@ -114,16 +128,22 @@ export class LoadWatcher {
 
   observe(events: readonly CallEvent[]): void {
     if (events.length === 0) return;
-    const latest = this.clock() + MAX_CLOCK_SKEW_MS;
-    for (let i = 0; i < events.length; i++) this.add(events[i]!, latest);
+    const now = this.clock();
+    for (let i = 0; i < events.length; i++) this.add(events[i]!, now);
   }
 
-  /** `latest`: completion times after this are ignored (default: the clock + MAX_CLOCK_SKEW_MS). */
-  add(e: CallEvent, latest = this.clock() + MAX_CLOCK_SKEW_MS): void {
-    const done = e.ts + e.latencyMs;
-    if (!(done <= latest)) {
+  /** `now`: the analyzer's clock when the event arrived (default: the clock). */
+  add(e: CallEvent, now = this.clock()): void {
+    let done = e.ts + e.latencyMs;
+    if (!(done <= now + MAX_CLOCK_SKEW_MS)) {
       this.future++;
       return;
+    }
+    // a sidecar clock ahead of ours: the event completed by now; clamped, it cannot become the
+    // service's newest event far ahead of the others and make them late (see the header)
+    if (done > now) {
+      done = now;
+      this.ahead++;
     }
     let w = this.services.get(e.service);
     if (w === undefined) {
@@ -154,13 +174,16 @@ export class LoadWatcher {
     if (held !== undefined) slot.tiers.set(tier, held + 1);
     else if (slot.tiers.size < this.maxTiers) slot.tiers.set(tier, 1);
     else slot.tiers.set('other', (slot.tiers.get('other') ?? 0) + 1);
+    // answered by the sidecar itself (draining, refused, shed): demand, but no upstream signal
+    if (e.selfAnswered === true) return;
     const d = e.decision;
     if (d === 'allowed' || d === 'shadow_limited' || d === 'queued') {
       const status = e.status;
       if (status === 499) return;
       slot.forwarded++;
       if (status >= 500) slot.errors++;
-      else if (d !== 'queued') slot.latency.add(e.latencyMs);
+      // an error is a latency sample too (at least that slow: a timeout waited that long)
+      if (d !== 'queued') slot.latency.add(e.latencyMs);
     }
   }
 
@@ -185,8 +208,8 @@ export class LoadWatcher {
 
   /**
    * The signals over the last windowMs of the service's events, (at − windowMs, at] to the slot.
-   * Anchored at the newest event
-   * rather than the clock, so consumer lag or skewed sidecar clocks do not empty the window; a
+   * Anchored at the newest event rather than the clock, so consumer lag does not empty the window
+   * (and the newest event is never ahead of the clock: add() clamps it); a
    * service whose newest event is more than `staleMs` from `now` is read at `now` (an empty window
    * once its events are gone). `at` is that anchor: it moves only when new events arrive.
    */
@@ -195,7 +218,8 @@ export class LoadWatcher {
     const latency = new LatencySketch();
     let forwarded = 0;
     let errors = 0;
-    const tierDemand: Record<string, number> = {};
+    // a Map, not an object: a tier may be called `constructor` or `toString` (valid tier names)
+    const demand = new Map<string, number>();
     const at = w !== undefined && Math.abs(now - w.lastSeen) <= this.staleMs ? w.lastSeen : now;
     if (w) {
       const last = Math.floor(at / this.slotMs);
@@ -205,7 +229,7 @@ export class LoadWatcher {
         forwarded += slot.forwarded;
         errors += slot.errors;
         latency.merge(slot.latency);
-        for (const [tier, n] of slot.tiers) tierDemand[tier] = (tierDemand[tier] ?? 0) + n;
+        for (const [tier, n] of slot.tiers) demand.set(tier, (demand.get(tier) ?? 0) + n);
       }
     }
     return {
@@ -216,7 +240,8 @@ export class LoadWatcher {
       p50Ms: latency.quantile(0.5),
       p99Ms: latency.quantile(0.99),
       errorRate: forwarded > 0 ? errors / forwarded : null,
-      tierDemand,
+      // own properties only; readers use Object.hasOwn
+      tierDemand: Object.fromEntries(demand),
       gauges,
     };
   }

@@ -457,10 +457,18 @@ function normalizeAnalyzer(raw: Section<RawAnalyzer>, hash: SecretHasher, ipv6Pr
   let load: AnalyzerConfig['load'] = null;
   if (r.load) {
     const t = r.load.targets;
-    if (t.p99 === undefined && t.p50 === undefined && t.errorRate === undefined && !r.load.metricsUrl) {
+    const gauges = Object.keys(r.load.gauges ?? {}).length;
+    // a load section without anything to judge by never acts (its pressure is always null)
+    if (t.p99 === undefined && t.p50 === undefined && t.errorRate === undefined && !(r.load.metricsUrl && gauges > 0)) {
       ok = false;
-      report(ErrorCodes.POLICY_REQUIRED, ['analyzer', 'load', 'targets'], 'needs at least one of p99, p50, errorRate');
-    }
+      report(
+        ErrorCodes.POLICY_REQUIRED,
+        ['analyzer', 'load', 'targets'],
+        r.load.metricsUrl
+          ? 'needs at least one of p99, p50, errorRate, or at least one entry in analyzer.load.gauges (metricsUrl alone gives nothing to judge by)'
+          : 'needs at least one of p99, p50, errorRate (or metricsUrl with gauges)',
+      );
+    } else if (gauges > 0 && !r.load.metricsUrl) warnings.push('analyzer.load.gauges are never read: they need analyzer.load.metricsUrl (where they are scraped from)');
     load = {
       targets: {
         p99Ms: t.p99 ? parseDuration(t.p99)! : null,

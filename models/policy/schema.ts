@@ -29,6 +29,11 @@ export const POLICY_BOUNDS = {
   maxLimit: 1e12,
   /** Tier multipliers. */
   maxTierMultiplier: 1e6,
+  /**
+   * analyzer.load.minMultiplier: load multipliers are published rounded to 3 decimals (per tier),
+   * so a smaller floor would round to a multiplier of 0 — a tier blocked by arithmetic.
+   */
+  minLoadMultiplier: 0.001,
 } as const;
 const MAX_DURATION_TEXT = '365d';
 
@@ -241,7 +246,15 @@ const loadSchema = z.strictObject({
     p50: positiveDuration.optional(),
     errorRate: fraction.optional(),
   }),
-  minMultiplier: z.number().positive().max(1).optional(),
+  minMultiplier: z
+    .number()
+    .max(1)
+    .superRefine((m, ctx) => {
+      if (!(m >= POLICY_BOUNDS.minLoadMultiplier)) {
+        fail(ctx, ErrorCodes.POLICY_RANGE, `must be at least ${POLICY_BOUNDS.minLoadMultiplier} (load multipliers are published to 3 decimals: a smaller one would round to 0 and block the tier)`);
+      }
+    })
+    .optional(),
   strategy: z.enum(['aimd', 'gradient']).optional(),
   interval: positiveDuration.optional(),
   metricsUrl: z.url().optional(),

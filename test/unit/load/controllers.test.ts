@@ -107,3 +107,28 @@ test('reset starts from a multiplier in force (a restart) and counts as a recent
   assert.equal(c.update(signals(100), 51_000).action, 'hold');
   assert.equal(c.update(signals(100), 52_000).action, 'recover');
 });
+
+test('rounding never takes the multiplier under minMultiplier, nor to 0', () => {
+  for (const min of [0.00123, 0.001, 0.0015, 0.00004]) {
+    const c = createController({ ...config, minMultiplier: min });
+    for (let i = 0; i < 60; i++) {
+      const m = c.update(signals(10_000), i * 1_000).multiplier;
+      assert.ok(m >= min && m > 0, `min ${min}: ${m}`);
+    }
+    assert.ok(c.multiplier > 0 && c.multiplier <= Math.max(min, 0.001) + 1e-4, `min ${min}: ends at ${c.multiplier}`);
+  }
+});
+
+test('without a usable signal, the reason says why: too little traffic, no latency sample, no gauge value, no target', () => {
+  assert.equal(describePressure(pressureOf(signals(null, 0.5, 5), config), 5), 'too little traffic to judge (5 requests in the window)');
+  const p99Only = loadPolicy('targets: { p99: 250ms }').analyzer.load!;
+  assert.equal(describePressure(pressureOf(signals(null, 0.5, 400), p99Only), 400), 'no latency sample among 400 forwarded requests');
+  const gaugesOnly = loadPolicy('targets: {}\n    metricsUrl: http://127.0.0.1:1/metrics\n    gauges: { queue_depth: 100 }').analyzer.load!;
+  const p = pressureOf(signals(900, 1, 300), gaugesOnly); // the scrape failed: no gauge value
+  assert.equal(p.value, null);
+  assert.equal(describePressure(p, 300), 'no value for queue_depth (scrape failed or not exposed); no latency or error target set');
+  const none = { ...gaugesOnly, metricsUrl: null, gauges: {} }; // built by hand: validation refuses it
+  assert.equal(describePressure(pressureOf(signals(900, 1, 300), none), 300), 'no latency, error or gauge target set');
+  const step = createController(gaugesOnly).update(signals(900, 1, 300), 0);
+  assert.doesNotMatch(step.reason, /too little traffic/);
+});

@@ -11,6 +11,7 @@ import { decodeControlMessage, type ControlKind, type LoadValue } from '../../..
 import { LoadControlLoop, loadTtlMs } from '../../../analyzer/load/loadControlLoop.js';
 import { getLoad } from '../../../analyzer/load/index.js';
 import { ControlState } from '../../../sidecar/control/controlState.js';
+import { parsePolicy } from '../../../models/policy/index.js';
 import { events, loadPolicy } from './fixtures.js';
 
 const T0 = 1_700_000_000_000;
@@ -269,4 +270,146 @@ test('without a new event since the last decision the loop holds instead of judg
   assert.equal(getLoad(loop).services[0]!.multiplier, 0.8);
   assert.equal(plane.writes.length, 2, 'one refresh of until, no second tightening');
   assert.equal(plane.writes[1]!.value!.multiplier, 0.8);
+});
+
+test('a tier named constructor (valid in a policy) is published like any other tier', async () => {
+  const r = parsePolicy(`version: 1
+identity: { apiKey: { header: x-api-key } }
+tiers: { free: {}, toString: { multiplier: 10 }, constructor: { multiplier: 100, shedPriority: 0 } }
+rules:
+  - { id: per-key, key: [apiKey], algorithm: token-bucket, rate: 100/s, burst: 100 }
+analyzer:
+  load:
+    targets: { p99: 250ms }
+`);
+  assert.ok(r.ok);
+  const plane = new RecordingPlane();
+  const registry = new Registry();
+  let now = T0;
+  const loop = new LoadControlLoop({ policy: r.policy, plane, clock: () => now, registry });
+  for (let s = 0; s < 3; s++) {
+    loop.observe(events(300, now - 400, 1_000, (i) => ({ latencyMs: 400, tier: i % 10 < 6 ? 'free' : 'toString' }))); // no constructor traffic
+    now += 1_000;
+    plane.now = now;
+    await loop.tick(now);
+  }
+  const v = (await plane.read()).load.get('shop');
+  assert.ok(v, 'published to rw:ctl:load');
+  assert.equal(plane.writes.length, 3);
+  assert.equal(v.multiplier, 0.512);
+  assert.deepEqual(Object.keys(v.tiers!).sort(), ['constructor', 'free', 'toString']);
+  for (const m of Object.values(v.tiers!)) assert.ok(Number.isFinite(m) && m > 0 && m <= 1);
+  assert.equal(v.tiers!.constructor, 1);
+  assert.equal((await registry.getSingleMetric('ratewarden_load_write_errors_total')!.get()).values[0]?.value ?? 0, 0);
+  const state = new ControlState('shop');
+  state.replace(await plane.read());
+  assert.equal(state.loadMultiplier('free', now), v.tiers!.free);
+});
+
+test('with a p99 target alone, timeouts and an outage tighten (errors are latency samples at the time they waited)', async () => {
+  for (const share of [0.6, 1]) {
+    const { second, plane, loop } = setup('targets: { p99: 250ms }');
+    for (let s = 0; s < 3; s++) {
+      // 504s after 10 s mixed with fast successes: fed by hand, the 504s complete now
+      const slow = Math.round(300 * share);
+      const t = (plane.now || T0);
+      loop.observe(events(slow, t - 10_000, 1_000, () => ({ latencyMs: 10_000, status: 504 })));
+      await second(40, 300 - slow);
+    }
+    const view = getLoad(loop).services[0]!;
+    assert.equal(view.multiplier, 0.512, `share ${share}: ${view.reason}`);
+    assert.match(view.reason!, /p99 \d+ms > target 250ms/);
+  }
+});
+
+test('a reload that changes the interval changes the decision window (max(1 s, interval))', async () => {
+  const plane = new RecordingPlane();
+  let now = T0;
+  const loop = new LoadControlLoop({ policy: loadPolicy('targets: { p99: 250ms }\n    interval: 5s'), plane, clock: () => now });
+  assert.equal(loop.watcher.windowMs, 5_000);
+  loop.setPolicy(loadPolicy('targets: { p99: 250ms }\n    interval: 1s'));
+  assert.equal(loop.watcher.windowMs, 1_000);
+  const actions: string[] = [];
+  for (let s = 0; s < 5; s++) {
+    const lat = s < 2 ? 400 : 30; // 2 s of overload, then healthy
+    loop.observe(events(200, now - lat, 1_000, () => ({ latencyMs: lat })));
+    now += 1_000;
+    await loop.tick(now);
+    actions.push(getLoad(loop).services[0]!.action!);
+  }
+  assert.deepEqual(actions, ['tighten', 'tighten', 'hold', 'recover', 'recover'], 'the 1 s window forgets the overload at once');
+  loop.setPolicy(loadPolicy('targets: { p99: 250ms }\n    interval: 3s'));
+  assert.equal(loop.watcher.windowMs, 3_000);
+  loop.setPolicy(loadPolicy('targets: { p99: 250ms }\n    interval: 500ms'));
+  assert.equal(loop.watcher.windowMs, 1_000, 'never under 1 s');
+});
+
+test('a resumed multiplier is refreshed before its until passes, not TTL/2 after the restart', async () => {
+  const plane = new RecordingPlane();
+  // the previous instance last wrote it 4.5 s before it died: until = T0 + 0.5 s
+  await plane.write('load', 'shop', { multiplier: 0.4, since: T0 - 60_000, reason: 'tighten ×0.4: p99 400ms > target 250ms', until: T0 - 4_500 + loadTtlMs(1_000), tiers: { free: 0.4, pro: 1, enterprise: 1 } });
+  plane.writes = [];
+  let now = T0;
+  plane.now = now;
+  const loop = new LoadControlLoop({ policy: loadPolicy(), plane, clock: () => now });
+  await loop.start();
+  await loop.stop();
+  assert.equal(plane.writes.length, 1, 'refreshed on resume');
+  assert.equal(plane.writes[0]!.value!.until, T0 + loadTtlMs(1_000));
+  assert.equal(plane.writes[0]!.value!.since, T0 - 60_000, 'a refresh keeps since');
+  const sidecar = new ControlState('shop');
+  for (let s = 1; s <= 6; s++) {
+    loop.observe(events(300, now - 240, 1_000, () => ({ latencyMs: 240 }))); // within the hold band
+    now += 1_000;
+    plane.now = now;
+    await loop.tick(now);
+    sidecar.replace(await plane.read());
+    assert.equal(sidecar.loadMultiplier('free', now), 0.4, `t+${s}s`);
+  }
+  // a value with most of its TTL left is not rewritten at once
+  const fresh = new RecordingPlane();
+  await fresh.write('load', 'shop', { multiplier: 0.4, since: T0 - 60_000, reason: 'x', until: T0 + 4_000, tiers: { free: 0.4 } });
+  fresh.writes = [];
+  const again = new LoadControlLoop({ policy: loadPolicy(), plane: fresh, clock: () => T0 });
+  await again.start();
+  await again.stop();
+  assert.equal(fresh.writes.length, 0);
+  assert.equal(getLoad(again).services[0]!.published!.writtenAt, T0 - 1_000, 'written at until − TTL');
+});
+
+async function samples(registry: Registry, name: string) {
+  return (await registry.getSingleMetric(name)!.get()).values;
+}
+
+test('a reload that turns analyzer.load off removes the load gauges', async () => {
+  const { second, registry, loop } = setup();
+  for (let s = 0; s < 3; s++) await second(400);
+  assert.equal((await samples(registry, 'ratewarden_load_multiplier')).length, 1);
+  const policy = loadPolicy();
+  loop.setPolicy({ ...policy, analyzer: { ...policy.analyzer, load: null } });
+  assert.deepEqual(await samples(registry, 'ratewarden_load_multiplier'), []);
+  assert.deepEqual(await samples(registry, 'ratewarden_load_tier_multiplier'), []);
+  assert.deepEqual(await samples(registry, 'ratewarden_load_pressure'), []);
+});
+
+test('without a usable signal the pressure gauge goes, rather than holding the last overload', async () => {
+  const { second, registry, loop } = setup();
+  for (let s = 0; s < 2; s++) await second(900);
+  assert.ok((await samples(registry, 'ratewarden_load_pressure'))[0]!.value > 1);
+  await second(30, 5); // too little traffic to judge
+  assert.equal(getLoad(loop).services[0]!.pressure!.value, null);
+  assert.deepEqual(await samples(registry, 'ratewarden_load_pressure'), []);
+  await second(30);
+  assert.ok((await samples(registry, 'ratewarden_load_pressure'))[0]!.value < 1);
+});
+
+test('a reload that removes a tier removes its tier gauge', async () => {
+  const { second, registry, loop } = setup();
+  for (let s = 0; s < 3; s++) await second(400);
+  assert.deepEqual((await samples(registry, 'ratewarden_load_tier_multiplier')).map((v) => v.labels.tier).sort(), ['enterprise', 'free', 'pro']);
+  const r = parsePolicy(`version: 1\nidentity: { apiKey: { header: x-api-key } }\ntiers: { free: {}, enterprise: { shedPriority: 0 } }\nrules:\n  - { id: per-key, key: [apiKey], algorithm: token-bucket, rate: 100/s, burst: 100 }\nanalyzer:\n  load:\n    targets: { p99: 250ms, errorRate: 0.01 }\n`);
+  assert.ok(r.ok);
+  loop.setPolicy(r.policy);
+  await second(400);
+  assert.deepEqual((await samples(registry, 'ratewarden_load_tier_multiplier')).map((v) => v.labels.tier).sort(), ['enterprise', 'free']);
 });

@@ -167,3 +167,85 @@ test('lateness is judged per service: one service ahead (a skewed sidecar, withi
   assert.equal(w.late, 0);
   assert.equal(w.signals('shop', T0 + 1_000).count, 50);
 });
+
+test('tier demand counts tiers named like Object.prototype members (constructor, toString…) as plain tiers', () => {
+  const w = new LoadWatcher();
+  for (const tier of ['constructor', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'free']) w.add(event(T0, { tier }));
+  const d = w.signals('shop', T0 + 1).tierDemand;
+  assert.deepEqual(d, { constructor: 2, toString: 1, valueOf: 1, hasOwnProperty: 1, isPrototypeOf: 1, free: 1 });
+  assert.equal(Object.hasOwn(w.signals('shop', T0 + 1).tierDemand, 'pro'), false);
+});
+
+test('answers the sidecar gave itself (selfAnswered: draining 503, 400/401/413, a shed) are demand but no upstream signal', () => {
+  const w = new LoadWatcher();
+  w.observe(events(50, T0, 1_000, () => ({ latencyMs: 40 })));
+  const self = (over: Parameters<typeof event>[1]) => events(10, T0, 1_000, () => over).map((e) => ({ ...e, selfAnswered: true }));
+  w.observe(self({ status: 503, latencyMs: 0.5 })); // draining: decision allowed
+  w.observe(self({ status: 400, latencyMs: 0.2 }));
+  w.observe(self({ status: 401, latencyMs: 0.2 }));
+  w.observe(self({ status: 413, latencyMs: 0.2 }));
+  w.observe(self({ status: 503, decision: 'limited', rule: '@adaptive-concurrency', latencyMs: 2 }));
+  const s = w.signals('shop', T0 + 1_000);
+  assert.equal(s.count, 50);
+  assert.equal(s.errorRate, 0);
+  assert.ok(s.p50Ms! >= 38, `p50 ${s.p50Ms}`);
+  assert.equal(s.tierDemand.free, 100, 'every request is demand');
+});
+
+test('a failed request is a latency sample at the time it waited: timeouts raise p99 without an errorRate target', () => {
+  const w = new LoadWatcher({ windowMs: 1_000 });
+  for (let t = T0; t < T0 + 3_000; t += 100) {
+    const batch = [];
+    for (let k = 0; k < 4; k++) batch.push(event(t - 40, { latencyMs: 40 }));
+    for (let k = 0; k < 6; k++) batch.push(event(t - 10_000, { latencyMs: 10_000, status: 504 }));
+    w.observe(batch);
+  }
+  const s = w.signals('shop', T0 + 3_000);
+  assert.equal(s.count, 100);
+  assert.equal(s.errorRate, 0.6);
+  assert.ok(s.p99Ms! >= 9_500, `p99 ${s.p99Ms}`);
+  assert.ok(s.p50Ms! >= 9_500, `p50 ${s.p50Ms}`);
+  // a total outage: every request a 502 after 3 s is not "no latency sample"
+  const down = new LoadWatcher({ windowMs: 1_000 });
+  down.observe(events(100, T0 - 3_000, 1_000, () => ({ latencyMs: 3_000, status: 502 })));
+  assert.ok(down.signals('shop', T0 + 1_000).p99Ms! >= 2_850);
+  // queued errors stay out of the latency (their latency includes our own pacing)
+  const q = new LoadWatcher();
+  q.observe(events(40, T0, 1_000, () => ({ decision: 'queued', status: 503, latencyMs: 1_500 })));
+  assert.equal(q.signals('shop', T0 + 1_000).p99Ms, null);
+});
+
+test('one event stamped 50 s ahead (a sidecar clock ahead, within bounds) does not make the service blind', () => {
+  let now = T0;
+  const w = new LoadWatcher({ windowMs: 1_000, clock: () => now });
+  for (let s = 0; s < 6; s++) {
+    now += 1_000;
+    // the last second's requests, completed by now, as they arrive
+    const batch = events(300, now - 1_400, 1_000, () => ({ latencyMs: 400 }));
+    if (s === 2) batch.unshift(event(now + 50_000, { latencyMs: 10 }));
+    w.observe(batch);
+    const sig = w.signals('shop', now);
+    // (at least the three slots of the window before the clock's: the window is read to the slot)
+    assert.ok(sig.count >= 225, `second ${s}: ${sig.count} requests in the window`);
+    assert.ok(sig.at <= now, 'the anchor is never ahead of the clock');
+  }
+  assert.equal(w.late, 0);
+  assert.equal(w.ahead, 1);
+  assert.equal(w.future, 0);
+});
+
+test('one pod of ten with its clock 3 s ahead: its events still count, and no other pod is late', () => {
+  let now = T0;
+  const w = new LoadWatcher({ windowMs: 1_000, clock: () => now });
+  for (let s = 0; s < 5; s++) {
+    // interleaved arrival over the second, every pod's i-th request completing as it arrives
+    for (let i = 0; i < 15; i++) {
+      now += 66;
+      for (let pod = 0; pod < 10; pod++) w.add({ ...event(now + (pod === 9 ? 3_000 : 0) - 400, { latencyMs: 400 }), pod: `pod-${pod}` });
+    }
+    now += 10;
+    assert.equal(w.signals('shop', now).count, 150, `second ${s}`);
+  }
+  assert.equal(w.late, 0);
+  assert.equal(w.ahead, 5 * 15, "pod-9's events, counted as completing now");
+});

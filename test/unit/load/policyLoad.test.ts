@@ -9,6 +9,11 @@ function parse(text: string): Policy {
   return r.policy;
 }
 
+function errorsOf(text: string): string {
+  const r = parsePolicy(text);
+  return r.ok ? '' : formatPolicyErrors(r.errors);
+}
+
 test('analyzer.load is normalised with its defaults: aimd, 1 s interval, minMultiplier 0.2', () => {
   const p = parse('version: 1\nrules: []\nanalyzer:\n  load:\n    targets: { p99: 250ms, errorRate: 0.01 }\n');
   assert.deepEqual(p.analyzer.load, { targets: { p99Ms: 250, p50Ms: null, errorRate: 0.01 }, minMultiplier: 0.2, strategy: 'aimd', intervalMs: 1_000, metricsUrl: null, gauges: {} });
@@ -31,4 +36,31 @@ test('gauge keys must be metric names or label selectors, with the path of the b
   const r = parsePolicy(text('queue depth!'));
   assert.equal(r.ok, false);
   assert.match(formatPolicyErrors(r.ok ? [] : r.errors), /analyzer\.load\.gauges\["queue depth!"\]: key must be a metric name or a selector/);
+});
+
+test('analyzer.load.minMultiplier under 0.001 is refused: it would be published as 0 and block', () => {
+  const text = (m: string): string => `version: 1\nrules: []\nanalyzer:\n  load:\n    targets: { p99: 250ms }\n    minMultiplier: ${m}\n`;
+  for (const ok of ['0.001', '0.0015', '0.2', '1']) assert.equal(parse(text(ok)).analyzer.load!.minMultiplier, Number(ok));
+  for (const bad of ['0.0004', '0.0009', '0', '-0.1']) {
+    const r = parsePolicy(text(bad));
+    assert.equal(r.ok, false, bad);
+    assert.match(formatPolicyErrors(r.ok ? [] : r.errors), /analyzer\.load\.minMultiplier: .*must be (at least 0\.001|> 0)/, bad);
+  }
+  assert.match(errorsOf(text('0.0004')), /at least 0\.001 .*round to 0/);
+});
+
+test('analyzer.load needs something to judge by: a target, or metricsUrl with gauges (metricsUrl alone is refused)', () => {
+  const text = (load: string): string => `version: 1\nrules: []\nanalyzer:\n  load:\n    ${load}\n`;
+  for (const bad of ['targets: {}\n    metricsUrl: http://app:9100/metrics', 'targets: {}\n    metricsUrl: http://app:9100/metrics\n    gauges: {}', 'targets: {}', 'targets: {}\n    gauges: { queue_depth: 100 }']) {
+    const r = parsePolicy(text(bad));
+    assert.equal(r.ok, false, bad);
+    assert.match(formatPolicyErrors(r.ok ? [] : r.errors), /analyzer\.load\.targets: needs at least one of p99, p50, errorRate/, bad);
+  }
+  assert.match(errorsOf(text('targets: {}\n    metricsUrl: http://app:9100/metrics')), /gauges/);
+  parse(text('targets: {}\n    metricsUrl: http://app:9100/metrics\n    gauges: { queue_depth: 100 }'));
+  parse(text('targets: { errorRate: 0.01 }'));
+  // gauges without metricsUrl are never read: a warning when a target makes the section valid
+  const r = parsePolicy(text('targets: { p99: 250ms }\n    gauges: { queue_depth: 100 }'));
+  assert.ok(r.ok);
+  assert.ok(r.warnings.some((w) => /gauges .*metricsUrl/.test(w)), JSON.stringify(r.warnings));
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admittedShare, shedByPriority } from '../../../analyzer/load/priorityShedding.js';
+import { parsePolicy } from '../../../models/policy/index.js';
 import { loadPolicy } from './fixtures.js';
 
 const tiers = loadPolicy().tiers; // free 2, pro 1, enterprise 0
@@ -43,4 +44,28 @@ test('without demand figures the tiers share equally', () => {
 test('a tier without traffic is floored once the cut reaches its priority, and untouched before', () => {
   assert.deepEqual(shedByPriority(0.8, tiers, { pro: 80, enterprise: 20 }, 0.2), { free: 0.2, pro: 0.75, enterprise: 1 });
   assert.deepEqual(shedByPriority(1, tiers, { pro: 80 }, 0.2), { free: 1, pro: 1, enterprise: 1 });
+});
+
+test('tier names like Object.prototype members (valid in a policy) are shed like any other', () => {
+  for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf']) {
+    const r = parsePolicy(`version: 1\ntiers: { free: {}, ${name}: { shedPriority: 0 } }\nrules:\n  - { id: g, key: [global], algorithm: token-bucket, rate: 1/s, burst: 1 }\n`);
+    assert.ok(r.ok, name);
+    // demand as the watcher reads it: no own entry for the quiet tier
+    assert.deepEqual(shedByPriority(0.5, r.policy.tiers, { free: 90 }, 0.2), { free: 0.5, [name]: 1 }, name);
+    assert.deepEqual(shedByPriority(0.5, r.policy.tiers, { free: 45, [name]: 45 }, 0.2), { free: 0.2, [name]: 0.8 }, name);
+    assert.equal(admittedShare({ free: 0.5 }, { free: 50, [name]: 50 }), 0.75, name);
+  }
+});
+
+test('a tier multiplier is never rounded below the floor, nor to 0', () => {
+  for (const floor of [0.0014, 0.001, 0.0004, 0.00001]) {
+    for (const m of [0.5, 0.01, 0.002, floor]) {
+      for (const d of [demand, { free: 99, pro: 1 }, {}] as Array<Record<string, number>>) {
+        const t = shedByPriority(m, tiers, d, floor);
+        for (const [tier, v] of Object.entries(t)) {
+          assert.ok(v >= floor && v > 0 && v <= 1, `floor ${floor}, m ${m}: ${tier} ×${v}`);
+        }
+      }
+    }
+  }
 });
