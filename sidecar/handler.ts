@@ -48,6 +48,8 @@ export interface Runtime {
 }
 
 const ANSWERED = { allowed: 'allowed' } as const;
+/** Marks an answer the sidecar made for a reason of its own (Exchange.finish): the event gets `selfAnswered: true`. */
+const SELF = true;
 
 /**
  * Set on requests that sent `Expect: 100-continue` (server.ts routes Node's 'checkContinue' here):
@@ -71,7 +73,11 @@ export function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResp
 
 class Exchange implements Waiter {
   private readonly arrival = performance.now();
-  /** Slot under the adaptive concurrency limit (sidecar/adaptive/gate.ts), held until the upstream answers. */
+  /**
+   * Slot under the adaptive concurrency limit (sidecar/adaptive/gate.ts), held until the upstream's
+   * response headers arrive (or the forward fails), not through the body: a stream or a long
+   * download must not hold a slot. Settled once (Permit ignores later calls); null once settled.
+   */
   private permit: Permit | null = null;
   private readonly ts: number;
   private identified: Identified | null = null;
@@ -79,6 +85,8 @@ class Exchange implements Waiter {
   private body: Buffer | null = null;
   private done = false;
   private queueTimer: NodeJS.Timeout | null = null;
+  /** The request was handed to the upstream proxy (from then on its answer is the upstream's, or about it). */
+  private forwarded = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -92,13 +100,13 @@ class Exchange implements Waiter {
     const rt = this.rt;
     rt.inflight++;
     if (rt.draining) {
-      this.answer(draining(), [], 'allowed', ['connection', 'close']);
+      this.answer(draining(), [], 'allowed', ['connection', 'close'], SELF);
       return;
     }
     const url = this.req.url;
     if (url === undefined || url.charCodeAt(0) !== 47 /* / */) {
       // `*` (OPTIONS *) and absolute-form targets are not for a sidecar in front of one app
-      this.answer(badRequest('the request target must be an origin-form path'), [], 'allowed');
+      this.answer(badRequest('the request target must be an origin-form path'), [], 'allowed', undefined, SELF);
       return;
     }
     let identified: Identified | Promise<Identified>;
@@ -118,7 +126,7 @@ class Exchange implements Waiter {
     if (id.invalidToken !== null) {
       rt.metrics.invalidTokens.inc({ reason: id.invalidToken });
       if (rt.rejectInvalidTokens) {
-        this.answer(invalidToken(), [], 'allowed', ['www-authenticate', 'Bearer error="invalid_token"']);
+        this.answer(invalidToken(), [], 'allowed', ['www-authenticate', 'Bearer error="invalid_token"'], SELF);
         return;
       }
     }
@@ -128,7 +136,7 @@ class Exchange implements Waiter {
       readBody(this.req, MAX_GRAPHQL_BODY).then(
         (body) => {
           if (body === null) {
-            this.answer(payloadTooLarge(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), [], 'allowed', ['connection', 'close']);
+            this.answer(payloadTooLarge(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), [], 'allowed', ['connection', 'close'], SELF);
             return;
           }
           this.body = body;
@@ -167,7 +175,7 @@ class Exchange implements Waiter {
   /** Shed by the adaptive limit: 503 before the engine is asked, so it costs no budget. */
   onShed(_reason: ShedReason): void {
     this.verdict = SHED_VERDICT;
-    this.answer(overloaded(), [], 'limited');
+    this.answer(overloaded(), [], 'limited', undefined, SELF);
   }
 
   /**
@@ -237,7 +245,7 @@ class Exchange implements Waiter {
     rt.engineErrors++;
     if (rt.engineErrors === 1 || rt.engineErrors % 1000 === 0) rt.logger.error({ err: safe(err.stack ?? err.message, 2000), count: rt.engineErrors }, 'engine error');
     if (rt.failOpen) this.forward([]);
-    else this.answer(storeUnavailable('the rate limiter failed'), [], 'allowed');
+    else this.answer(storeUnavailable('the rate limiter failed'), [], 'allowed', undefined, SELF);
   }
 
   private forward(headers: HeaderList): void {
@@ -250,48 +258,81 @@ class Exchange implements Waiter {
     continueIfExpected(req, this.res);
     const cl = req.headers['content-length'];
     const streamBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+    const upstreamHeaders = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { peer: id.peer, peerTrusted: id.peerTrusted, proto: this.rt.proto });
+    this.forwarded = true;
     this.rt.proxy.forward(
       this.res,
       {
         method: req.method ?? 'GET',
         url: req.url ?? '/',
-        headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { peer: id.peer, peerTrusted: id.peerTrusted, proto: this.rt.proto }),
+        headers: upstreamHeaders,
         body: this.body ?? (streamBody ? req : null),
         responseHeaders: headers,
       },
       this.onForwarded,
+      this.onUpstreamHeaders,
     );
   }
+
+  /**
+   * The upstream's response headers arrived: the adaptive permit is settled now, with the RTT to
+   * headers as its sample (what the limit strategies learn from), so a streamed or long body holds no
+   * slot. The request's own event and metrics still wait for the whole response (onForwarded).
+   */
+  private readonly onUpstreamHeaders = (status: number, upstreamMs: number): void => {
+    const permit = this.permit;
+    if (permit === null) return;
+    this.permit = null;
+    settleForward(permit, status, upstreamMs, null, performance.now() - this.arrival);
+  };
 
   private readonly onForwarded = (r: ForwardResult): void => {
     if (r.upstreamMs !== null) this.rt.metrics.upstreamSeconds.observe(r.upstreamMs / 1000);
     if (r.failure !== null && r.failure !== 'aborted') this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
-    if (this.permit !== null) settleForward(this.permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
+    // still held only when no response headers came (failed, timed out or abandoned before them)
+    if (this.permit !== null) {
+      const permit = this.permit;
+      this.permit = null;
+      settleForward(permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
+    }
     // a 502/504 the sidecar made (the upstream never answered) is never counted against the client
     if (upstreamNeverAnswered(r)) this.verdict?.refund?.();
     this.finish(r.status, r.bytesIn, r.bytesOut);
   };
 
-  private answer(problem: Problem, headers: HeaderList, decision: Decision, extra?: HeaderList): void {
+  /** `self`: the sidecar answers for a reason of its own, not a limit or block decision (see finish). */
+  private answer(problem: Problem, headers: HeaderList, decision: Decision, extra?: HeaderList, self = false): void {
     if ((this.req as IncomingMessage & { [kExpectContinue]?: boolean })[kExpectContinue]) {
       // the body was never invited: end the connection rather than wait for (or read) it
       extra = extra ? [...extra, 'connection', 'close'] : ['connection', 'close'];
     }
     const bytesOut = sendProblem(this.res, problem, headers, extra);
     const cl = Number(this.req.headers['content-length']);
-    this.finish(problem.status, this.body?.length ?? (Number.isFinite(cl) ? cl : 0), bytesOut, decision);
+    this.finish(problem.status, this.body?.length ?? (Number.isFinite(cl) ? cl : 0), bytesOut, decision, self);
   }
 
   private internalError(err: Error): void {
     this.rt.logger.error({ err: safe(err.stack ?? err.message, 2000) }, 'request handling failed');
-    if (!this.res.headersSent) this.answer(storeUnavailable('internal error'), [], 'allowed');
+    // the 503 is the sidecar's own unless the upstream was already called (then it reports on that call)
+    if (!this.res.headersSent) this.answer(storeUnavailable('internal error'), [], 'allowed', undefined, !this.forwarded);
     else this.finish(500, 0, 0);
   }
 
-  private finish(status: number, bytesIn: number, bytesOut: number, decision?: Decision): void {
+  /**
+   * `self`: the sidecar answered this request itself and never called the upstream, for a
+   * reason other than a limit or block decision — draining, a refused (malformed, unauthenticated,
+   * oversized) request, an adaptive-concurrency shed, an internal error. The event then carries
+   * `selfAnswered: true`, so the analyzer's load watcher does not read it as the upstream's answer;
+   * every other event leaves the field out (models/events.ts).
+   */
+  private finish(status: number, bytesIn: number, bytesOut: number, decision?: Decision, self = false): void {
     if (this.done) return;
     this.done = true;
-    this.permit?.ignore(); // no-op when already settled with the upstream's answer
+    if (this.permit !== null) {
+      // not forwarded (or abandoned before forwarding): free the slot without a sample
+      this.permit.ignore();
+      this.permit = null;
+    }
     const rt = this.rt;
     const v = this.verdict;
     if (v !== null && v.release !== undefined) {
@@ -325,6 +366,7 @@ class Exchange implements Waiter {
         rule,
         cost: v?.cost ?? 0,
         tier: f?.tier ?? '',
+        selfAnswered: self,
       }),
     );
     rt.inflight--;

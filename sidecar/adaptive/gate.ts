@@ -5,10 +5,13 @@
  *
  * Where it sits in a request (sidecar/handler.ts): after identity, before the engine — so a shed
  * request never reaches the rate limiter and costs the client no budget. The permit is released when
- * the upstream has answered (a sample: RTT to response headers, and whether the upstream dropped it),
- * or without a sample when the request was not forwarded (429/403/400, aborted). A `queue` verdict
- * (leaky-bucket delay) releases its permit before the delay, and the delayed forward bypasses the
- * limit: its budget is already spent, and holding a slot through a pacing delay would starve others.
+ * the upstream's response headers arrive (a sample: the RTT to them, and whether the status says the
+ * upstream dropped it) — the body never holds a slot, so a stream, a long poll or a large download
+ * does not starve everyone else — or when the forward fails before them (a drop; no sample when the
+ * client went away), or without a sample when the request was not forwarded (429/403/400, aborted).
+ * A `queue` verdict (leaky-bucket delay) releases its permit before the delay, and the delayed
+ * forward bypasses the limit: its budget is already spent, and holding a slot through a pacing
+ * delay would starve others.
  */
 import type { Registry } from 'prom-client';
 import type { AdaptiveConcurrency, Policy } from '../../models/policy/index.js';
@@ -88,11 +91,28 @@ export class AdaptiveGate {
     this.limiter.shedAll();
   }
 
+  /**
+   * Hot reload removed the limit: every request still waiting for a slot is admitted now. The
+   * operator took the limit away, so a waiter goes on as a request arriving a moment later would
+   * (no limit), rather than being shed with a 503 for a limit that no longer exists, or left queued
+   * with no sweep timer until an old in-flight request happened to settle. Their permits belong to
+   * this gate's limiter, which nobody asks any more; settling them is harmless.
+   */
+  admitWaiting(): number {
+    return this.limiter.admitAll();
+  }
+
+  /**
+   * The gate is done with: stops the sweep timer and the gauges. Nobody may stay queued without a
+   * timer to shed them, so whoever still waits is admitted (admitWaiting); at shutdown the server
+   * sheds the waiters first (shedWaiting), so none are left by then.
+   */
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
     this.metrics?.watch(null);
+    this.admitWaiting();
   }
 
   private setTiers(policy: Policy): void {
@@ -140,10 +160,14 @@ export class AdaptiveGate {
   };
 }
 
-/** Keeps, updates, creates or drops the gate as the policy says (start-up and hot reload). */
+/**
+ * Keeps, updates, creates or drops the gate as the policy says (start-up and hot reload). A kept
+ * gate keeps its waiters (a new strategy or bounds may admit some at once); a dropped gate admits
+ * its waiters before it goes (AdaptiveGate.admitWaiting: there is no limit any more).
+ */
 export function adaptiveGateFor(current: AdaptiveGate | null, policy: Policy, opts: AdaptiveGateOptions = {}): AdaptiveGate | null {
   if (!policy.upstream.adaptiveConcurrency) {
-    current?.close();
+    current?.close(); // stops the timer and the gauges, admits whoever waits
     return null;
   }
   if (current) {

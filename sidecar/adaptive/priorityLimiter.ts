@@ -235,6 +235,20 @@ export class PriorityLimiter {
     }
   }
 
+  /**
+   * Admits every waiter at once, whatever the limit (the limit is being removed: a reload without
+   * `upstream.adaptiveConcurrency`). Best priority first, FIFO within one. The queue is emptied
+   * before any callback runs, so a callback that settles a permit finds nobody left to dispatch.
+   * Returns how many were admitted.
+   */
+  admitAll(): number {
+    const waiting: Queued[] = [];
+    for (const { fifo } of this.queues) for (let q = fifo.shift(); q !== undefined; q = fifo.shift()) waiting.push(q);
+    this.queued = 0;
+    for (const q of waiting) q.waiter.onAdmit(this.grant(q.priority));
+    return waiting.length;
+  }
+
   stats(): LimiterStats {
     return { limit: this.limit, inflight: this.inflight, queued: this.queued, admitted: this.admitted, shed: this.shed, maxWaitMs: this.maxWaitMs };
   }

@@ -35,7 +35,7 @@ export function boundedRoute(path: string): string {
 export type CallEventInput = Omit<CallEvent, 'v' | 'route' | 'tier'> & { readonly path: string; readonly tier: string };
 
 export function callEvent(i: CallEventInput): CallEvent {
-  return {
+  const e: { -readonly [K in keyof CallEvent]: CallEvent[K] } = {
     v: 1,
     ts: i.ts,
     pod: i.pod,
@@ -55,6 +55,9 @@ export function callEvent(i: CallEventInput): CallEvent {
     cost: i.cost,
     tier: i.tier.length > 32 ? i.tier.slice(0, 32) : i.tier,
   };
+  // only ever `true`, and absent otherwise: the events of forwarded requests keep their bytes
+  if (i.selfAnswered === true) e.selfAnswered = true;
+  return e;
 }
 
 /** Strings JSON needs no escape for: printable ASCII without `"` and `\`. */
@@ -110,6 +113,7 @@ export function encodeCallEventFast(e: CallEvent): string {
     jsonString(e.rule) +
     ',"cost":' +
     jsonNumber(e.cost) +
-    (e.tier === undefined ? '}' : ',"tier":' + jsonString(e.tier) + '}')
+    (e.tier === undefined ? '' : ',"tier":' + jsonString(e.tier)) +
+    (e.selfAnswered === undefined ? '}' : e.selfAnswered ? ',"selfAnswered":true}' : ',"selfAnswered":false}')
   );
 }

@@ -88,9 +88,15 @@ export class UpstreamProxy {
     });
   }
 
-  /** Streams the request to the upstream and its answer to `res`; calls `done` exactly once. */
-  forward(res: ServerResponse, input: ForwardInput, done: (result: ForwardResult) => void): void {
-    const handler = new ForwardHandler(res, input.responseHeaders, done);
+  /**
+   * Streams the request to the upstream and its answer to `res`; calls `done` exactly once, when the
+   * exchange is over (the response body ended, or failed). `onHeaders`, when given, is called at most
+   * once, before `done`, as soon as the upstream's final response headers arrived (status ≥ 200) and
+   * were passed to the client, with the ms from dispatch to them: the upstream has answered, even if
+   * its body streams for minutes (the adaptive concurrency permit is settled there).
+   */
+  forward(res: ServerResponse, input: ForwardInput, done: (result: ForwardResult) => void, onHeaders?: (status: number, upstreamMs: number) => void): void {
+    const handler = new ForwardHandler(res, input.responseHeaders, done, onHeaders ?? null);
     res.once('close', handler.onClientClose);
     const opts: Dispatcher.DispatchOptions = {
       method: input.method as Dispatcher.HttpMethod,
@@ -133,6 +139,7 @@ class ForwardHandler {
     private readonly res: ServerResponse,
     private readonly extraHeaders: HeaderList,
     private readonly done: (result: ForwardResult) => void,
+    private readonly headersArrived: ((status: number, upstreamMs: number) => void) | null,
   ) {}
 
   readonly onClientClose = (): void => {
@@ -166,6 +173,7 @@ class ForwardHandler {
     const headers = clientResponseHeaders(rawHeaders, this.extraHeaders);
     if (statusText) this.res.writeHead(statusCode, statusText, headers);
     else this.res.writeHead(statusCode, headers);
+    this.headersArrived?.(statusCode, this.upstreamMs);
     return true;
   }
 

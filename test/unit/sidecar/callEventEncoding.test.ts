@@ -33,6 +33,7 @@ describe('event encoding', () => {
           rule: fc.option(anyString, { nil: null }),
           cost: num,
           tier: anyString,
+          selfAnswered: fc.boolean(),
         }),
         (input) => {
           const event = callEvent(input);
@@ -48,5 +49,25 @@ describe('event encoding', () => {
     const decoded = decodeCallEvent(encodeCallEventFast(event));
     assert.ok(decoded.ok);
     assert.deepEqual(decoded.value, event);
+  });
+
+  it('writes selfAnswered only when true, last, and leaves every other event as it was', () => {
+    const base = { ts: 1_700_000_000_000, pod: 'p', service: 's', method: 'GET', path: '/x', status: 503, latencyMs: 0.25, bytesIn: 0, bytesOut: 17, ip: '10.0.0.1', client: 'ip:10.0.0.1', user: null, uaHash: null, decision: 'allowed', rule: null, cost: 0, tier: 'free' } as const;
+    const plain = encodeCallEventFast(callEvent(base));
+    assert.equal(plain, encodeCallEventFast(callEvent({ ...base, selfAnswered: false })), 'false is left out');
+    assert.doesNotMatch(plain, /selfAnswered/);
+    assert.equal('selfAnswered' in callEvent({ ...base, selfAnswered: false }), false);
+    const self = callEvent({ ...base, selfAnswered: true });
+    assert.equal(self.selfAnswered, true);
+    const text = encodeCallEventFast(self);
+    assert.equal(text, encodeCallEvent(self));
+    assert.equal(text, plain.slice(0, -1) + ',"selfAnswered":true}');
+    const decoded = decodeCallEvent(text);
+    assert.ok(decoded.ok);
+    assert.deepEqual(decoded.value, self);
+    // an event built elsewhere, without a tier, still encodes like the contract's encoder
+    const { tier: _tier, ...noTier } = self;
+    assert.equal(encodeCallEventFast(noTier), encodeCallEvent(noTier));
+    assert.equal(encodeCallEventFast({ ...noTier, selfAnswered: false }), encodeCallEvent({ ...noTier, selfAnswered: false }));
   });
 });
