@@ -26,9 +26,14 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // no command is a usage error: the usage goes to stderr, like every other usage error
+    process.stderr.write(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
-    return name ? 0 : 2;
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFileSync } = await import('node:fs');
@@ -44,18 +49,53 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load())(rest);
 }
 
+/** Why a listener could not be opened, in words (the OS error codes `listen` fails with). */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EPERM: 'operation not permitted',
+};
+
+/**
+ * A start-up failure that is the configuration's fault, not a bug — a listen address in use, not on
+ * this host or not allowed, a listen host name that does not resolve — as one line; null otherwise.
+ */
+function listenProblem(err: unknown): string | null {
+  const e = err as (NodeJS.ErrnoException & { address?: unknown; port?: unknown; hostname?: unknown }) | null;
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string') return null;
+  if ((e.syscall === 'listen' || e.syscall === 'bind') && e.code in LISTEN_ERRORS) {
+    const host = typeof e.address === 'string' ? (e.address.includes(':') ? `[${e.address}]` : e.address) : '';
+    const where = typeof e.port === 'number' ? `${host}:${e.port}` : host;
+    return `cannot listen on ${where || 'the requested address'}: ${LISTEN_ERRORS[e.code]}`;
+  }
+  if (e.syscall === 'getaddrinfo' && e.code === 'ENOTFOUND' && typeof e.hostname === 'string') return `cannot resolve ${e.hostname}: no such host`;
+  return null;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     // long-running commands resolve only when they stop; short ones exit with their code
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    let code: number;
+    const listen = listenProblem(err);
     if (err instanceof RatewardenError) {
-      process.stderr.write(`ratewarden: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
+      // the code stays on the message's line; what follows it (a usage, a list of errors) after it
+      const [first, ...rest] = err.message.split('\n');
+      process.stderr.write(`ratewarden: ${first} [${err.code}]\n${rest.map((l) => l + '\n').join('')}`);
+      code = 2;
+    } else if (listen) {
+      // a listen address in use, not on this host or not allowed is a configuration error
+      process.stderr.write(`ratewarden: ${listen}\n`);
+      code = 2;
     } else {
       process.stderr.write(`ratewarden: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = 1;
+      code = 1;
     }
+    // a failed start may leave clients behind (a Redis client reconnecting, a Kafka consumer):
+    // nothing is running any more, so stop here instead of waiting for them
+    process.exit(code);
   },
 );

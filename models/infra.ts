@@ -49,23 +49,29 @@ export function redisTarget(conn: RedisConnection | null): string {
 }
 
 /**
- * A connection URL without its user info. Parsed as a URL (a password may hold `@`, and ioredis
- * splits the user info at the last one); when it does not parse, everything up to the last `@`
- * before the path goes.
+ * A connection URL without its user info, query or fragment: ioredis reads options from the query
+ * too, a password among them (`redis://host:6379/0?password=…`). Parsed as a URL (a password may
+ * hold `@`, and ioredis splits the user info at the last one); when it does not parse, everything
+ * up to the last `@` before the path goes, and everything from the first `?` or `#` after that.
  */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
     u.password = '';
+    u.search = '';
+    u.hash = '';
     return u.toString();
   } catch {
     const start = url.indexOf('//');
-    if (start < 0) return url;
-    const slash = url.indexOf('/', start + 2);
-    const authority = slash < 0 ? url.slice(start + 2) : url.slice(start + 2, slash);
+    const head = start < 0 ? '' : url.slice(0, start + 2);
+    let rest = start < 0 ? url : url.slice(start + 2);
+    const slash = rest.indexOf('/');
+    const authority = slash < 0 ? rest : rest.slice(0, slash);
     const at = authority.lastIndexOf('@');
-    return at < 0 ? url : url.slice(0, start + 2) + authority.slice(at + 1) + (slash < 0 ? '' : url.slice(slash));
+    if (at >= 0) rest = rest.slice(at + 1);
+    const query = rest.search(/[?#]/);
+    return head + (query < 0 ? rest : rest.slice(0, query));
   }
 }
 

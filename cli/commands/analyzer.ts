@@ -57,76 +57,95 @@ export async function run(argv: string[]): Promise<number> {
   }
   const redis = createRedisClient(config.redis!, { name: 'ratewarden-analyzer', commandTimeoutMs: 5_000 });
   redis.on('error', () => undefined); // ioredis reconnects; failed writes are counted where they happen
-  const kafka = createKafka(config.kafka!, `ratewarden-analyzer-${config.instance}`);
-  const controlPlane = new RedisControlPlane(redis, controlKeys(config.ctlPrefix));
-  const reports = new RedisReportStore(redis, { prefix: config.reportsPrefix, retentionMs: policy.analyzer.retentionMs });
+  // Everything created from here on is closed on the way out — also when the start fails (a port in
+  // use, a model that does not load): a reconnecting Redis client or a Kafka client left open would
+  // keep the process alive after the error. Closed last-created first.
+  const closers: Array<() => unknown> = [() => redis.disconnect()];
   let running: Awaited<ReturnType<typeof startAnalyzer>> | null = null;
-  const source = new KafkaEventSource({
-    kafka,
-    topic: eventsTopic(process.env, policy.events.topic),
-    groupId: config.groupId,
-    fromBeginning: config.fromBeginning,
-    onRevoked: async (partitions) => {
-      await running?.state.analyzer.revoke(partitions);
-    },
-    onLag: (lag) => running?.state.metrics.consumerLag.set(lag),
-    onError: (err) => running?.app.log.error({ err: err.message }, 'kafka consumer error'),
-    // commit only what has been scored: a crash leaves its open windows to be read again
-    scoredUntil: (partition) => running?.state.analyzer.scoredUntil(partition) ?? Number.NEGATIVE_INFINITY,
-  });
-  // learned state in Redis per consumer group: a restart or rebalance resumes from it (RW_STATE_SNAPSHOT_EVERY=off: none)
-  const stateStore = config.snapshotEveryMs === null ? null : new RedisStateStore(redis, { prefix: config.statePrefix, group: config.groupId, ttlMs: config.stateTtlMs });
-  const publisher = new KafkaReportPublisher(kafka, { onError: (err) => running?.app.log.warn({ err: err.message }, 'publishing anomaly reports failed; retrying') });
-  const loadHistory = new api.LoadHistory();
-  await loadHistory.follow(controlPlane).catch(() => undefined);
-  // automatic tightening under backend load (policy analyzer.load): sees every batch, writes rw:ctl:load
-  const load = loadControl();
-
-  running = await startAnalyzer({
-    policy,
-    source: load.tap(source),
-    controlPlane,
-    reports,
-    publisher,
-    listen: config.listen,
-    model: config.model === 'none' ? null : config.model,
-    retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
-    instance: config.instance || hostname(),
-    state: stateStore ? { store: stateStore, snapshotEveryMs: config.snapshotEveryMs! } : null,
-    plugins: [
-      load.plugin,
-      async (app, state) => {
-        const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory, ipv6Prefix: () => state.policy().identity.ipv6Prefix });
-        await app.register(api.operatorPlugin, { backend, adminToken: config.adminToken, readonlyToken: config.readonlyToken });
+  try {
+    const kafka = createKafka(config.kafka!, `ratewarden-analyzer-${config.instance}`);
+    const controlPlane = new RedisControlPlane(redis, controlKeys(config.ctlPrefix));
+    closers.push(() => controlPlane.close());
+    const reports = new RedisReportStore(redis, { prefix: config.reportsPrefix, retentionMs: policy.analyzer.retentionMs });
+    const source = new KafkaEventSource({
+      kafka,
+      topic: eventsTopic(process.env, policy.events.topic),
+      groupId: config.groupId,
+      fromBeginning: config.fromBeginning,
+      onRevoked: async (partitions) => {
+        await running?.state.analyzer.revoke(partitions);
       },
-    ],
-  });
-  running.app.log.info({ address: running.address, topic: eventsTopic(process.env, policy.events.topic), group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
+      onLag: (lag) => running?.state.metrics.consumerLag.set(lag),
+      onError: (err) => running?.app.log.error({ err: err.message }, 'kafka consumer error'),
+      // commit only what has been scored: a crash leaves its open windows to be read again
+      scoredUntil: (partition) => running?.state.analyzer.scoredUntil(partition) ?? Number.NEGATIVE_INFINITY,
+    });
+    closers.push(() => source.stop());
+    // learned state in Redis per consumer group: a restart or rebalance resumes from it (RW_STATE_SNAPSHOT_EVERY=off: none)
+    const stateStore = config.snapshotEveryMs === null ? null : new RedisStateStore(redis, { prefix: config.statePrefix, group: config.groupId, ttlMs: config.stateTtlMs });
+    const publisher = new KafkaReportPublisher(kafka, { onError: (err) => running?.app.log.warn({ err: err.message }, 'publishing anomaly reports failed; retrying') });
+    closers.push(() => publisher.close());
+    const loadHistory = new api.LoadHistory();
+    closers.push(() => loadHistory.close());
+    await loadHistory.follow(controlPlane).catch(() => undefined);
+    // automatic tightening under backend load (policy analyzer.load): sees every batch, writes rw:ctl:load
+    const load = loadControl();
+    closers.push(() => load.loop()?.stop());
 
-  // SIGHUP reloads the policy file; a bad file keeps the last good policy
-  const reload = (): void => {
-    const next = loadPolicyFile(config.configFile);
-    if (next.ok) {
-      running!.state.analyzer.setPolicy(next.policy);
-      load.loop()?.setPolicy(next.policy);
-      running!.app.log.info({ file: config.configFile }, 'policy reloaded');
-    } else running!.app.log.error({ file: config.configFile, errors: formatPolicyErrors(next.errors, config.configFile) }, 'policy reload failed; keeping the last good policy');
-  };
-  process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
+    running = await startAnalyzer({
+      policy,
+      source: load.tap(source),
+      controlPlane,
+      reports,
+      publisher,
+      listen: config.listen,
+      model: config.model === 'none' ? null : config.model,
+      retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
+      instance: config.instance || hostname(),
+      state: stateStore ? { store: stateStore, snapshotEveryMs: config.snapshotEveryMs! } : null,
+      plugins: [
+        load.plugin,
+        async (app, state) => {
+          const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory, ipv6Prefix: () => state.policy().identity.ipv6Prefix });
+          await app.register(api.operatorPlugin, { backend, adminToken: config.adminToken, readonlyToken: config.readonlyToken });
+        },
+      ],
+    });
+    const started = running;
+    // stops the consumer, the publisher and the load loop, and writes the last state snapshot
+    closers.push(() => started.close());
+    started.app.log.info({ address: started.address, topic: eventsTopic(process.env, policy.events.topic), group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
+
+    // SIGHUP reloads the policy file; a bad file keeps the last good policy
+    const reload = (): void => {
+      const next = loadPolicyFile(config.configFile);
+      if (next.ok) {
+        started.state.analyzer.setPolicy(next.policy);
+        load.loop()?.setPolicy(next.policy);
+        started.app.log.info({ file: config.configFile }, 'policy reloaded');
+      } else started.app.log.error({ file: config.configFile, errors: formatPolicyErrors(next.errors, config.configFile) }, 'policy reload failed; keeping the last good policy');
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  process.off('SIGHUP', reload);
-  await running.close();
-  await loadHistory.close();
-  redis.disconnect();
-  return 0;
+    process.on('SIGHUP', reload);
+    closers.push(() => process.off('SIGHUP', reload));
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    return 0;
+  } finally {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // closing what is left; the first error (if any) is the one reported
+      }
+    }
+  }
 }
 
 async function train(argv: string[]): Promise<number> {

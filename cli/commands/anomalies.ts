@@ -46,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       return;
     }
     if (!sub) throw new UsageError('a subcommand is required');
+    if (!SUBCOMMANDS.includes(sub)) throw new UsageError(`unknown subcommand "${sub}"; expected ${SUBCOMMANDS.join(', ')}`);
     if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
     const api = new OperatorClient(clientOptions(values));
 
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
           page.items.map((r) => [r.id, isoTime(r.ts), r.client, r.score.toFixed(2), Object.keys(r.detectors).join(','), actionText(r), r.status, r.summary]),
         ),
       );
-      if (page.next) process.stdout.write(`more: ratewarden anomalies list --cursor ${page.next}\n`);
+      if (page.next) process.stdout.write(`more: ${nextPageCommand(values, page.next)}\n`);
       return;
     }
 
@@ -85,6 +86,28 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown subcommand "${sub}"`);
   });
+}
+
+const SUBCOMMANDS = ['list', 'show', 'confirm', 'dismiss', 'approve'];
+
+/** The flags of `anomalies list` the next page needs again: the cursor is a position in the filtered list. */
+const LIST_FLAGS = ['status', 'client', 'since', 'limit', 'url', 'token-file', 'as'] as const;
+
+/** The command that prints the next page: the same filters (and analyzer) with the next cursor. */
+function nextPageCommand(values: Partial<Record<(typeof LIST_FLAGS)[number], string>>, cursor: string): string {
+  const parts = ['ratewarden', 'anomalies', 'list'];
+  for (const flag of LIST_FLAGS) {
+    const v = values[flag];
+    if (v !== undefined) parts.push(`--${flag}`, shellWord(v));
+  }
+  parts.push('--cursor', shellWord(cursor));
+  return parts.join(' ');
+}
+
+/** `text` as one shell word: as it is when that is safe, else single-quoted (control characters shown as ?). */
+function shellWord(text: string): string {
+  const clean = safeCell(text, Number.POSITIVE_INFINITY);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(clean) ? clean : `'${clean.replace(/'/g, `'\\''`)}'`;
 }
 
 function actionText(r: AnomalyReport): string {

@@ -5,6 +5,7 @@
  * analyzer.
  */
 import { apiKeyId } from '../../models/clientKey.js';
+import { formatDuration, parseDuration } from '../../models/duration.js';
 import { COMMON_USAGE, parse, printJson, readStdin, runCommand } from '../operator/args.js';
 import { clientOptions, OperatorClient, UsageError } from '../operator/client.js';
 import { isoTime, shortDuration, table } from '../operator/table.js';
@@ -42,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const [sub, target, ...extra] = positionals;
     if (!sub) throw new UsageError('a subcommand is required');
+    if (!SUBCOMMANDS.includes(sub)) throw new UsageError(`unknown subcommand "${sub}"; expected ${SUBCOMMANDS.join(', ')}`);
     if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
     const api = new OperatorClient(clientOptions(values));
 
@@ -57,13 +59,13 @@ export async function run(argv: string[]): Promise<number> {
       return;
     }
 
+    // flags are checked before --api-key - reads stdin
+    const ttl = sub === 'add' ? ttlOf(values.ttl) : null;
     const client = await clientKeyOf(target, values['api-key']);
     if (sub === 'add') {
-      if (!values.ttl) throw new UsageError('blocks add needs --ttl (e.g. 10m, 2h)');
-      const ttl = /^\d+$/.test(values.ttl) ? Number(values.ttl) : values.ttl;
-      const res = await api.request<{ seq: number }>('POST', '/api/blocks', { body: { client, ttl, ...(values.reason ? { reason: values.reason } : {}) } });
+      const res = await api.request<{ seq: number }>('POST', '/api/blocks', { body: { client, ttl: ttl!.text, ...(values.reason ? { reason: values.reason } : {}) } });
       if (values.json) return printJson({ client, ...res });
-      process.stdout.write(`blocked ${client} for ${values.ttl} (seq ${res.seq})\n`);
+      process.stdout.write(`blocked ${client} for ${formatDuration(ttl!.ms)} (seq ${res.seq})\n`);
       return;
     }
     if (sub === 'remove') {
@@ -74,6 +76,21 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown subcommand "${sub}"`);
   });
+}
+
+const SUBCOMMANDS = ['list', 'add', 'remove'];
+
+/**
+ * `--ttl`: a duration with its unit (90s, 10m, 2h, 1d). A bare number is refused rather than
+ * guessed at: the API would read `3600` as milliseconds, where an operator likely meant an hour.
+ */
+function ttlOf(text: string | undefined): { text: string; ms: number } {
+  if (text === undefined || text.trim() === '') throw new UsageError('blocks add needs --ttl (e.g. 10m, 2h)');
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) throw new UsageError(`--ttl ${t} has no unit: give one, e.g. ${t}s (seconds), 10m, 2h or 1d`);
+  const ms = parseDuration(t);
+  if (ms === null) throw new UsageError(`--ttl "${t}" is not a duration (e.g. 90s, 10m, 2h, 1d)`);
+  return { text: t, ms };
 }
 
 async function clientKeyOf(target: string | undefined, apiKey: string | undefined): Promise<string> {

@@ -15,3 +15,13 @@ test('the ready line\'s Redis target carries no part of a password, also one hol
   // not a URL the parser takes: the user info still goes, up to its last "@"
   assert.equal(redactUrl('redis://us@r:p@ss@host:1:2/0'), 'redis://host:1:2/0');
 });
+
+test('the Redis target drops the query and fragment: ioredis takes a password from ?password=', () => {
+  const shown = redisTarget({ url: 'redis://redis.data:6379/0?password=s3cret', clusterNodes: null } as unknown as Parameters<typeof redisTarget>[0]);
+  assert.equal(shown, 'redis://redis.data:6379/0');
+  assert.equal(redactUrl('rediss://user:pw@redis:6380/1?username=u&password=s3cret#frag'), 'rediss://redis:6380/1');
+  assert.equal(redactUrl('redis://redis:6379?db=2&password=s3cret'), 'redis://redis:6379');
+  // not a URL the parser takes: the query still goes
+  assert.equal(redactUrl('redis://us@r:p@ss@host:1:2/0?password=s3cret'), 'redis://host:1:2/0');
+  assert.equal(redactUrl('redis://host:1:2?password=s3cret'), 'redis://host:1:2');
+});
