@@ -14,6 +14,7 @@ import { ROOT } from '../helpers/infra.js';
 import {
   ANALYZER_VALUES,
   CHARTS,
+  container,
   EXAMPLE_VALUES,
   find,
   findAll,
@@ -195,12 +196,61 @@ const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
   ['the example service chart', 'a sidecar whose policy needs a JWT secret but has no Secret', { 'ratewarden.policy.identity.jwt.algorithms[0]': 'HS256', 'ratewarden.policy.identity.jwt.secretEnv': 'JWT_SECRET' }, /existingSecret to a Secret holding JWT_SECRET/],
   ['the example service chart', 'a sidecar with a Redis store and no Redis', { 'ratewarden.policy.store.kind': 'redis' }, /ratewarden.redis.mode is none/],
   ['the example service chart', 'a sidecar without a policy', { 'ratewarden.policy': 'null' }, /ratewarden.policy/],
+  // ioredis takes a password (and a user) from the URL's query as well as from its user info
+  ['the analyzer chart', 'a Redis URL with a password in its query', { 'redis.url': 'redis://r:6379/0?password=hunter2' }, /redis.url must not carry a password or username in its query/],
+  ['the analyzer chart', 'a Redis URL with a username in its query', { 'redis.url': 'redis://r:6379/0?db=0&username=app' }, /redis.url must not carry a password or username in its query/],
+  ['the example service chart', 'a sidecar Redis URL with a password in its query', { 'ratewarden.redis.mode': 'single', 'ratewarden.redis.url': 'redis://r:6379?password=hunter2' }, /ratewarden.redis.url must not carry a password or username in its query/],
+  // a CA certificate without TLS would be dropped without a word
+  ['the analyzer chart', 'a Redis CA Secret without Redis TLS', { 'redis.tls.caSecret': 'redis-ca' }, /redis.tls.caSecret needs redis.tls.enabled/],
+  ['the analyzer chart', 'a Kafka CA Secret without Kafka TLS', { 'kafka.tls.caSecret': 'kafka-ca' }, /kafka.tls.caSecret needs kafka.tls.enabled/],
+  ['the example service chart', 'a sidecar Redis CA Secret without Redis TLS', { 'ratewarden.redis.mode': 'cluster', 'ratewarden.redis.clusterNodes[0]': 'r:6379', 'ratewarden.redis.tls.caSecret': 'redis-ca' }, /ratewarden.redis.tls.caSecret needs ratewarden.redis.tls.enabled/],
+  ['the example service chart', 'a sidecar Kafka CA Secret without Kafka TLS', { 'ratewarden.kafka.brokers[0]': 'k:9092', 'ratewarden.kafka.tls.caSecret': 'kafka-ca' }, /ratewarden.kafka.tls.caSecret needs ratewarden.kafka.tls.enabled/],
+  // every port the pod binds differs: the application's, the proxy's and the admin one
+  ['the example service chart', 'a sidecar whose admin port is the application port', { 'ratewarden.adminPort': '5678' }, /ratewarden.adminPort \(5678\) must differ from ratewarden.upstreamPort/],
+  ['the example service chart', 'a sidecar listening on the port of its loopback upstream URL', { 'ratewarden.upstream': 'http://127.0.0.1:8080' }, /ratewarden.listenPort \(8080\) must differ from the port of ratewarden.upstream/],
+  ['the example service chart', 'a sidecar whose admin port is the port of its loopback upstream URL', { 'ratewarden.upstream': 'http://localhost:9091' }, /ratewarden.adminPort \(9091\) must differ from the port of ratewarden.upstream/],
+  ['the example service chart', 'a sidecar whose loopback https upstream has the default port 443 of its listenPort', { 'ratewarden.upstream': 'https://127.0.0.1', 'ratewarden.listenPort': '443' }, /ratewarden.listenPort \(443\) must differ from the port of ratewarden.upstream/],
+  ['the example service chart', 'a sidecar whose upstream is not an http(s) URL', { 'ratewarden.upstream': 'tcp://127.0.0.1:5678' }, /ratewarden.upstream must be an http:\/\/ or https:\/\/ URL/],
 ];
 for (const [chart, what, set, message] of installCases) {
   test(`${chart} refuses to install ${what}, saying why`, () => {
     assert.match(chart === 'the analyzer chart' ? renderError(CHARTS.analyzer, { values: ['minimal.yaml'], set }) : renderError(CHARTS.example, { set }), message);
   });
 }
+
+test('an upstream URL on another host may use the port the sidecar listens on: only loopback shares the pod', () => {
+  const sidecar = container(render(CHARTS.example, { set: { 'ratewarden.upstream': 'http://backend.other.svc:8080' } }), 'ratewarden');
+  assert.deepEqual(sidecar.args!.slice(sidecar.args!.indexOf('--upstream'), sidecar.args!.indexOf('--upstream') + 2), ['--upstream', 'http://backend.other.svc:8080']);
+});
+
+/** A values file holding `text` as written (unquoted numbers stay numbers). */
+function valuesFile(name: string, text: string): string {
+  const file = join(work, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+test('an image tag written as a YAML number is refused with a request to quote it, not rendered as %!s(float64=…)', () => {
+  for (const tag of ['1.2', '20260101']) {
+    const message = renderError(CHARTS.example, { values: [valuesFile(`tag-${tag}.yaml`, `ratewarden:\n  image:\n    tag: ${tag}\n`)] });
+    assert.match(message, /ratewarden.image.tag must be a string/, message);
+    assert.match(message, /quotes/);
+    assert.doesNotMatch(message, /%!/);
+  }
+  // --set reads 20260101 as an integer, too
+  assert.match(renderError(CHARTS.example, { set: { 'ratewarden.image.tag': '20260101' } }), /ratewarden.image.tag must be a string/);
+  // the analyzer chart's schema already wants a string
+  assert.match(renderError(CHARTS.analyzer, { values: ['minimal.yaml', valuesFile('analyzer-tag.yaml', 'image:\n  tag: 1.2\n')] }), /image\/tag/);
+});
+
+test('a quoted image tag renders exactly as written, in both charts', () => {
+  for (const tag of ['1.2', '20260101', '1.10']) {
+    const sidecar = container(render(CHARTS.example, { values: [valuesFile(`tag-q-${tag}.yaml`, `ratewarden:\n  image:\n    tag: "${tag}"\n`)] }), 'ratewarden');
+    assert.equal(sidecar.image, `ratewarden/ratewarden:${tag}`);
+    const analyzer = find<Workload>(render(CHARTS.analyzer, { values: ['minimal.yaml', valuesFile(`analyzer-tag-q-${tag}.yaml`, `image:\n  tag: "${tag}"\n`)] }), 'Deployment').spec.template.spec.containers[0]!;
+    assert.equal(analyzer.image, `ratewarden/ratewarden:${tag}`);
+  }
+});
 
 // --- security properties -----------------------------------------------------------------------
 

@@ -22,6 +22,10 @@ Argument: dict
 {{- if regexMatch "^rediss?://[^/@]*:[^/@]*@" $url }}
 {{- fail (printf "%sredis.url must not carry a password: set %sredis.auth.enabled and put REDIS_PASSWORD in the Secret" $w $w) }}
 {{- end }}
+{{- /* ioredis reads its options from the query too: ?password= would put it in clear in the pod spec */}}
+{{- if regexMatch "(?i)[?&](password|username)=" $url }}
+{{- fail (printf "%sredis.url must not carry a password or username in its query (?password=, ?username=): set %sredis.auth.enabled and put REDIS_PASSWORD in the Secret, and the user in %sredis.username" $w $w $w) }}
+{{- end }}
 {{- if and $r.tls.enabled (not (hasPrefix "rediss://" $url)) }}
 {{- fail (printf "%sredis.tls.enabled needs a rediss:// URL in %sredis.url" $w $w) }}
 {{- end }}
@@ -39,6 +43,9 @@ Argument: dict
 {{- end }}
 {{- end }}
 {{- if ne $r.mode "none" }}
+{{- if and $r.tls.caSecret (not $r.tls.enabled) }}
+{{- fail (printf "%sredis.tls.caSecret needs %sredis.tls.enabled: a CA certificate is only used over TLS (set both, or neither)" $w $w) }}
+{{- end }}
 {{- with $r.username }}
 - name: REDIS_USERNAME
   value: {{ . | quote }}
@@ -59,6 +66,9 @@ Argument: dict
 {{- end }}
 {{- end }}
 {{- if $k.brokers }}
+{{- if and $k.tls.caSecret (not $k.tls.enabled) }}
+{{- fail (printf "%skafka.tls.caSecret needs %skafka.tls.enabled: a CA certificate is only used over TLS (set both, or neither)" $w $w) }}
+{{- end }}
 - name: KAFKA_BROKERS
   value: {{ join "," $k.brokers | quote }}
 {{- if $k.tls.enabled }}
@@ -184,8 +194,19 @@ Argument: dict policy (object) redis explicitJwtEnv where
 {{- default (dig "identity" "jwt" "secretEnv" "" .policy) .explicitJwtEnv -}}
 {{- end -}}
 
-{{/* image reference: repository[:tag][@digest]; tag defaults to the chart's appVersion */}}
+{{/*
+image reference: repository[:tag][@digest]; tag defaults to the chart's appVersion.
+Argument: dict image appVersion where (values path prefix for messages, e.g. "ratewarden.").
+A tag written as a YAML number (1.10, 20260101) reaches the template as a float — 1.1 and
+2.0260101e+07 — and its text cannot be recovered, so it is refused: quote it.
+*/}}
 {{- define "ratewarden-sidecar.image" -}}
+{{- range $field := list "tag" "digest" }}
+{{- $value := get $.image $field }}
+{{- if and (not (kindIs "invalid" $value)) (not (kindIs "string" $value)) }}
+{{- fail (printf "%simage.%s must be a string, not %v (a %s): put it in quotes (%s: \"1.10\", not %s: 1.10, which YAML reads as the number 1.1) or use --set-string" $.where $field $value (kindOf $value) $field $field) }}
+{{- end }}
+{{- end }}
 {{- $tag := default .appVersion .image.tag -}}
 {{- if .image.digest -}}
 {{- printf "%s@%s" .image.repository .image.digest -}}

@@ -22,18 +22,37 @@ See helm/README.md "Injecting the sidecar" and helm/example-service for a comple
 {{- if not (or $v.policy $v.existingPolicyConfigMap) }}
 {{- fail "ratewarden.policy (or ratewarden.existingPolicyConfigMap) is required: the sidecar enforces that policy" }}
 {{- end }}
+{{- /* the application's port in this pod ($appPort, 0 when the upstream is another host) and how
+       the values name it ($appWhat), for the checks that every port the pod binds differs */}}
 {{- $upstream := $v.upstream }}
-{{- if not $upstream }}
-{{- $upstream = printf "http://127.0.0.1:%d" (int (required "ratewarden.upstreamPort (the port your application listens on in the pod) is required" $v.upstreamPort)) }}
+{{- $appPort := 0 }}
+{{- $appWhat := "ratewarden.upstreamPort" }}
+{{- if $upstream }}
+{{- if not (regexMatch "^https?://[^/?#]+" $upstream) }}
+{{- fail (printf "ratewarden.upstream must be an http:// or https:// URL, e.g. http://127.0.0.1:3000 (got %q)" $upstream) }}
 {{- end }}
-{{- if and $v.upstreamPort (eq (int $v.upstreamPort) (int $v.listenPort)) }}
-{{- fail (printf "ratewarden.listenPort (%d) must differ from ratewarden.upstreamPort, the application's port" (int $v.listenPort)) }}
+{{- $hostPort := get (urlParse $upstream) "host" }}
+{{- $port := trimPrefix ":" (regexFind ":[0-9]+$" $hostPort) }}
+{{- $host := trimSuffix "]" (trimPrefix "[" (trimSuffix (printf ":%s" $port) $hostPort)) }}
+{{- if regexMatch "^(?i)(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|::1|0\\.0\\.0\\.0)$" $host }}
+{{- $appPort = int (default (ternary "443" "80" (hasPrefix "https://" $upstream)) $port) }}
+{{- $appWhat = printf "the port of ratewarden.upstream (%s)" $upstream }}
+{{- end }}
+{{- else }}
+{{- $appPort = int (required "ratewarden.upstreamPort (the port your application listens on in the pod) is required" $v.upstreamPort) }}
+{{- $upstream = printf "http://127.0.0.1:%d" $appPort }}
+{{- end }}
+{{- if and $appPort (eq $appPort (int $v.listenPort)) }}
+{{- fail (printf "ratewarden.listenPort (%d) must differ from %s, the application's port" (int $v.listenPort) $appWhat) }}
+{{- end }}
+{{- if and $appPort (eq $appPort (int $v.adminPort)) }}
+{{- fail (printf "ratewarden.adminPort (%d) must differ from %s, the application's port: both are bound in the same pod" (int $v.adminPort) $appWhat) }}
 {{- end }}
 {{- if eq (int $v.adminPort) (int $v.listenPort) }}
 {{- fail "ratewarden.adminPort must differ from ratewarden.listenPort" }}
 {{- end }}
 - name: ratewarden
-  image: {{ include "ratewarden-sidecar.image" (dict "image" $v.image "appVersion" "0.1.0") | quote }}
+  image: {{ include "ratewarden-sidecar.image" (dict "image" $v.image "appVersion" "0.1.0" "where" "ratewarden.") | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
   args:
     - sidecar
