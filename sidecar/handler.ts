@@ -123,6 +123,12 @@ class Exchange implements Waiter {
   private readonly onIdentified = (id: Identified): void => {
     this.identified = id;
     const rt = this.rt;
+    if (id.ambiguousCredential !== null) {
+      // which of its keys the upstream reads is not known: neither may be charged or blocked as "the" key
+      rt.metrics.ambiguousCredentials.inc();
+      this.answer(badRequest(id.ambiguousCredential), [], 'allowed', undefined, SELF);
+      return;
+    }
     if (id.invalidToken !== null) {
       rt.metrics.invalidTokens.inc({ reason: id.invalidToken });
       if (rt.rejectInvalidTokens) {
@@ -140,7 +146,7 @@ class Exchange implements Waiter {
             return;
           }
           this.body = body;
-          (f as IncomingFacts).graphql = graphqlRequest(f.method, this.req.url ?? '/', this.req.headers['content-type'], body);
+          (f as IncomingFacts).graphql = graphqlRequest(f.method, this.req.url ?? '/', this.req.headers['content-type'], body, this.req.headers['content-encoding']);
           this.decide();
         },
         () => this.finish(499, 0, 0),

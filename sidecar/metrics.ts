@@ -34,6 +34,8 @@ export interface SidecarMetrics {
   readonly policyReloads: Counter;
   readonly policyReloadErrors: Counter;
   readonly invalidTokens: Counter<'reason'>;
+  /** Requests refused because they carried more than one API key. */
+  readonly ambiguousCredentials: Counter;
   /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
   watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): RuntimeStoreStats } }): void;
   /** Counts one answered request. */
@@ -89,6 +91,7 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     controlReloads: new Counter({ name: `${p}control_reloads_total`, help: 'Full control-state loads, by cause', labelNames: ['cause'] as const, registers: [registry] }),
     policyReloads: new Counter({ name: `${p}policy_reloads_total`, help: 'Policy file changes applied', registers: [registry] }),
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
+    ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing)', registers: [registry] }),
     invalidTokens: new Counter({ name: `${p}invalid_tokens_total`, help: 'Presented JWTs that were not accepted as an identity', labelNames: ['reason'] as const, registers: [registry] }),
     watchRuntime(rt) {
       new Gauge({
