@@ -26,6 +26,9 @@ import type {
   RawUpstream,
 } from './schema.js';
 
+/** Bound on identity.jwt.clockTolerance. */
+const MAX_JWT_CLOCK_TOLERANCE_MS = 5 * 60_000;
+
 /**
  * Cross-field checks and defaults: turns schema-valid sections into the immutable Policy.
  * Each section arrives already shape-checked, or `undefined` when absent, or `INVALID` when its
@@ -145,6 +148,8 @@ function normalizeIdentity(raw: Section<RawIdentity>, report: Report): Identity 
       report(ErrorCodes.POLICY_JWT, path, `needs publicKeyFile or jwksFile for ${asymmetric.join(', ')}`);
     }
     if (j.publicKeyFile && j.jwksFile) report(ErrorCodes.POLICY_JWT, [...path, 'jwksFile'], 'give publicKeyFile or jwksFile, not both');
+    const toleranceMs = j.clockTolerance ? parseDuration(j.clockTolerance)! : 5_000;
+    if (toleranceMs > MAX_JWT_CLOCK_TOLERANCE_MS) report(ErrorCodes.POLICY_JWT, [...path, 'clockTolerance'], `must be at most 5m (clocks that far apart need fixing; a larger tolerance keeps expired tokens valid)`);
     const header = (j.header ?? 'authorization').toLowerCase();
     jwt = {
       header,
@@ -157,7 +162,8 @@ function normalizeIdentity(raw: Section<RawIdentity>, report: Report): Identity 
       tierClaim: j.tierClaim ?? null,
       issuer: j.issuer ?? null,
       audience: j.audience ?? null,
-      clockToleranceMs: j.clockTolerance ? parseDuration(j.clockTolerance)! : 5_000,
+      clockToleranceMs: toleranceMs,
+      requireExp: j.requireExp ?? true,
       rejectInvalid: j.rejectInvalid ?? false,
     };
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ErrorCodes } from '../errors.js';
+import { secretHasher } from '../clientKey.js';
 import { INVALID, normalize, type Issue, type NormalizeOptions, type Path, type Sections } from './normalize.js';
 import { ruleSchema, SECTION_SCHEMAS, topLevelSchema } from './schema.js';
 import type { HeaderStyle, Policy, PolicyError } from './types.js';
@@ -16,7 +17,7 @@ export type ParseOptions = NormalizeOptions;
 const KNOWN_KEYS = [
   'version', 'identity', 'clients', 'tiers', 'defaultTier', 'store', 'headers', 'rules', 'events', 'upstream', 'analyzer',
   'trustedProxies', 'apiKey', 'jwt', 'ipv6Prefix', 'header', 'query', 'scheme', 'algorithms', 'secretEnv', 'publicKeyFile',
-  'jwksFile', 'claim', 'tierClaim', 'issuer', 'audience', 'clockTolerance', 'rejectInvalid', 'tier', 'multiplier',
+  'jwksFile', 'claim', 'tierClaim', 'issuer', 'audience', 'clockTolerance', 'requireExp', 'rejectInvalid', 'tier', 'multiplier',
   'shedPriority', 'kind', 'failMode', 'timeout', 'replicas', 'keyPrefix', 'maxKeys', 'id', 'match', 'method', 'path', 'host',
   'key', 'algorithm', 'limit', 'window', 'rate', 'burst', 'mode', 'maxDelay', 'cost', 'graphql', 'maxDepth', 'fieldCost',
   'listFactor', 'maxCost', 'shadow', 'countRejected', 'scope', 'maxOverAdmission', 'topic', 'bufferSize', 'linger',
@@ -85,13 +86,29 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult 
     }),
   };
   const policy = normalize(sections, opts, issues, warnings);
+  const redact = keyRedactor(opts.hashKey);
+  const saidWarnings = warnings.map(redact);
   if (issues.length > 0 || policy === null || !top.success) {
-    const errors = issues.map((issue) => toPolicyError(issue, doc, lineCounter));
+    const errors = issues.map((issue) => {
+      const e = toPolicyError(issue, doc, lineCounter);
+      return { ...e, path: redact(e.path), message: redact(e.message) };
+    });
     // file order reads best; errors without a line (whole-document ones) first
     errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-    return { ok: false, errors, warnings };
+    return { ok: false, errors, warnings: saidWarnings };
   }
-  return { ok: true, policy, warnings };
+  return { ok: true, policy, warnings: saidWarnings };
+}
+
+/**
+ * Errors and warnings name the policy's entries by their path, and a `clients` or `allowlist` entry
+ * is an API key in clear (`apiKey:<raw>`): they end up in logs (a rejected hot reload) and on
+ * stderr. Every `apiKey:<raw>` in their text becomes `apiKey:<id …>`, the id `ratewarden key-id`
+ * prints for it, so the entry can still be found. (`apiKeyId:` entries are ids already.)
+ */
+function keyRedactor(hashKey: string | undefined): (text: string) => string {
+  const hash = secretHasher(hashKey);
+  return (text) => text.replace(/apiKey:([^\s|"\]\\]+)/g, (_m, raw: string) => `apiKey:<id ${hash(raw.replace(/…$/, ''))}>`);
 }
 
 /** Reads and parses a policy file; unreadable files are a POLICY_FILE error. */

@@ -157,6 +157,7 @@ const jwtSchema = z.strictObject({
   issuer: z.string().min(1).optional(),
   audience: z.string().min(1).optional(),
   clockTolerance: duration.optional(),
+  requireExp: z.boolean().optional(),
   rejectInvalid: z.boolean().optional(),
 });
 

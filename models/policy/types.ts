@@ -100,6 +100,8 @@ export interface JwtIdentity {
   readonly issuer: string | null;
   readonly audience: string | null;
   readonly clockToleranceMs: number;
+  /** Refuse a token without `exp` (default true: such a token never expires, a stolen one is good for ever). */
+  readonly requireExp: boolean;
   /** Answer 401 to a request whose token is present but invalid (default: treat as anonymous). */
   readonly rejectInvalid: boolean;
 }

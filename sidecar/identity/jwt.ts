@@ -103,6 +103,8 @@ export class JwtVerifier {
         algorithms: [...this.config.algorithms],
         currentDate: new Date(now),
         clockTolerance: Math.round(this.config.clockToleranceMs / 1000),
+        // a token without exp never expires: refused unless the policy says requireExp: false
+        ...(this.config.requireExp ? { requiredClaims: ['exp'] } : {}),
         ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
         ...(this.config.audience ? { audience: this.config.audience } : {}),
       };

@@ -207,3 +207,21 @@ describe('policy defaults and shorthand', () => {
     assert.deepEqual(r.policy.analyzer.actions, []);
   });
 });
+
+test('errors and warnings never carry an API key of clients or allowlist in clear: apiKey:<id …> instead', () => {
+  const r = parsePolicy(`
+version: 1
+identity: { apiKey: { header: x-api-key } }
+tiers: { free: {}, pro: { multiplier: 2 } }
+clients:
+  "apiKey:sk_live_SUPERSECRET_4242": { tier: prro }
+analyzer:
+  allowlist: ["apiKey:sk_live_ALLOW|bogus:x"]
+rules:
+  - { id: r, key: [apiKey], algorithm: fixed-window, limit: 1, window: 1m }
+`);
+  assert.equal(r.ok, false);
+  const text = JSON.stringify(r);
+  assert.ok(!text.includes('sk_live_SUPERSECRET_4242') && !text.includes('sk_live_ALLOW'), text);
+  assert.ok(text.includes(`apiKey:<id ${apiKeyId('sk_live_SUPERSECRET_4242', undefined)}>`), text);
+});

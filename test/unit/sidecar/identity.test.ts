@@ -290,11 +290,46 @@ rules:
   - { id: r, key: [user], algorithm: fixed-window, limit: 10, window: 1m }
 `);
     const r = new IdentityResolver(p, await createJwtVerifier(p.identity.jwt!, { env: {}, clock }), {});
-    const good = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('carol').sign(privateKey);
+    const good = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('carol').setExpirationTime(nowSec + 600).sign(privateKey);
     assert.equal((await resolve(r, req({ headers: { authorization: `Bearer ${good}` } }))).facts.user, 'carol');
     const other = await generateKeyPair('RS256');
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('carol').sign(other.privateKey);
+    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('carol').setExpirationTime(nowSec + 600).sign(other.privateKey);
     assert.equal((await resolve(r, req({ headers: { authorization: `Bearer ${forged}` } }))).facts.user, null);
+  });
+
+  test('a token without exp is refused (it would never expire) unless the policy says requireExp: false', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const file = join(tempDir(), 'rs-noexp.pem');
+    writeFileSync(file, await exportSPKI(publicKey));
+    const forever = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('erin').setIssuedAt(nowSec - 10 * 365 * 86_400).sign(privateKey);
+    const strict = policy(`
+version: 1
+identity: { jwt: { algorithms: [RS256], publicKeyFile: ${file} } }
+rules:
+  - { id: r, key: [user], algorithm: fixed-window, limit: 10, window: 1m }
+`);
+    assert.equal(strict.identity.jwt!.requireExp, true);
+    const refused = await resolve(new IdentityResolver(strict, await createJwtVerifier(strict.identity.jwt!, { env: {}, clock }), {}), req({ headers: { authorization: `Bearer ${forever}` } }));
+    assert.equal(refused.facts.user, null);
+    assert.equal(refused.invalidToken, 'claims');
+    const lax = policy(`
+version: 1
+identity: { jwt: { algorithms: [RS256], publicKeyFile: ${file}, requireExp: false } }
+rules:
+  - { id: r, key: [user], algorithm: fixed-window, limit: 10, window: 1m }
+`);
+    assert.equal((await resolve(new IdentityResolver(lax, await createJwtVerifier(lax.identity.jwt!, { env: {}, clock }), {}), req({ headers: { authorization: `Bearer ${forever}` } }))).facts.user, 'erin');
+  });
+
+  test('clockTolerance is at most 5m (a year of tolerance kept every expired token valid)', () => {
+    const r = parsePolicy(`
+version: 1
+identity: { jwt: { algorithms: [HS256], secretEnv: S, clockTolerance: 365d } }
+rules:
+  - { id: r, key: [user], algorithm: fixed-window, limit: 10, window: 1m }
+`);
+    assert.equal(r.ok, false);
+    assert.match(JSON.stringify(r), /clockTolerance.*at most 5m/);
   });
 
   test('ES256 tokens verify against a JWKS file, matched by kid', async () => {
@@ -309,7 +344,7 @@ rules:
   - { id: r, key: [user], algorithm: fixed-window, limit: 10, window: 1m }
 `);
     const r = new IdentityResolver(p, await createJwtVerifier(p.identity.jwt!, { env: {}, clock }), {});
-    const token = await new SignJWT({ email: 'dave@example.com' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey);
+    const token = await new SignJWT({ email: 'dave@example.com' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime(nowSec + 600).sign(privateKey);
     assert.equal((await resolve(r, req({ headers: { authorization: `Bearer ${token}` } }))).facts.user, 'dave@example.com');
   });
 });
