@@ -108,6 +108,8 @@ function regexes(globs: readonly string[] | null, opts: picomatch.PicomatchOptio
 
 function matcher(rule: Rule): (method: string, path: string, host: string) => boolean {
   const methods = rule.match.methods ? new Set(rule.match.methods) : null;
+  // servers answer HEAD with their GET handler (the same work, the body dropped): a GET rule is a HEAD rule too
+  if (methods?.has('GET')) methods.add('HEAD');
   const paths = regexes(rule.match.paths, { dot: true });
   const hosts = regexes(rule.match.hosts, { dot: true, nocase: true });
   const anyOf = (res: RegExp[], s: string): boolean => {

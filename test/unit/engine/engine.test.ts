@@ -35,6 +35,13 @@ rules:
     assert.equal((await e.decide(facts({ path: '/apiary' }))).rule, null);
   });
 
+  it('applies a GET rule to HEAD too (servers run the GET handler for it)', async () => {
+    const e = createEngine({ policy: oneRule('{ id: r, match: { method: GET, path: /items }, key: [ip], algorithm: fixed-window, limit: 1, window: 60s }'), service: 's', clock: new ManualClock() });
+    assert.equal((await e.decide(facts({ method: 'HEAD', path: '/items' }))).kind, 'allow');
+    assert.equal((await e.decide(facts({ method: 'GET', path: '/items' }))).kind, 'limit');
+    assert.equal((await e.decide(facts({ method: 'POST', path: '/items' }))).rule, null);
+  });
+
   it('answers allow with no outcomes and no headline when no rule matches', async () => {
     const e = createEngine({ policy: p, service: 's' });
     const v = await e.decide(facts({ path: '/other' }));
