@@ -26,8 +26,12 @@ export function isSecretId(text: string): boolean {
   return text.length === SECRET_ID_HEX && /^[0-9a-f]+$/.test(text);
 }
 
-/** Characters that would make a client key ambiguous or unsafe in logs and headers (and `%`, the escape). */
-const UNSAFE = /[%|\s\u0000-\u001f\u007f"\\]/g;
+/**
+ * Characters that would make a client key ambiguous or unsafe in logs, terminals, UIs and headers:
+ * `%` (the escape), `|`, `"`, `\\`, white space, C0 and C1 controls (a C1 byte is a terminal
+ * escape for some terminals), and the bidirectional overrides that reorder what a reader sees.
+ */
+const UNSAFE = /[%|\s\u0000-\u001f\u007f-\u009f"\\\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Escapes a part value so keys stay unambiguous: `|`, whitespace, control characters, quotes, and
@@ -36,8 +40,12 @@ const UNSAFE = /[%|\s\u0000-\u001f\u007f"\\]/g;
  * values that share a prefix stay two keys, and no key part is longer than `maxLength`.
  */
 export function sanitizeKeyValue(value: string, maxLength = 256): string {
-  // escaped first, so the bound holds for what is written (escaping can triple a value's length)
-  const escaped = value.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+  // escaped first, so the bound holds for what is written (escaping can make a value six times longer)
+  // %xx below U+0100, %uxxxx above: fixed widths, so no escape reads as another one followed by text
+  const escaped = value.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? '%' + code.toString(16).padStart(2, '0') : '%u' + code.toString(16).padStart(4, '0');
+  });
   if (escaped.length <= maxLength) return escaped;
   return escaped.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX);
 }

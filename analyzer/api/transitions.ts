@@ -42,6 +42,7 @@ export function transition(report: AnomalyReport, action: OperatorAction, who: s
 export function cleanNote(note: string | undefined): string | undefined {
   if (note === undefined) return undefined;
   // eslint-disable-next-line no-control-regex
-  const cleaned = note.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 1024);
+  // C0 and C1 controls and the bidirectional overrides (they reorder what a reader of the note sees)
+  const cleaned = note.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ').trim().slice(0, 1024);
   return cleaned.length ? cleaned : undefined;
 }

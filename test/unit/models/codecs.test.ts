@@ -183,6 +183,11 @@ describe('client keys and durations', () => {
     // the escape character is escaped too: a literal escape sequence is a different key
     assert.equal(sanitizeKeyValue('a%7cb'), 'a%257cb');
     assert.notEqual(sanitizeKeyValue('a|b'), sanitizeKeyValue('a%7cb'));
+    // C1 controls (terminal escapes for some terminals) and bidirectional overrides are escaped too,
+    // at a fixed width above U+00FF, so no escape reads as a shorter one followed by text
+    assert.equal(sanitizeKeyValue('a\u009b31mb'), 'a%9b31mb');
+    assert.equal(sanitizeKeyValue('evil\u202egnp.exe'), 'evil%u202egnp.exe');
+    assert.notEqual(sanitizeKeyValue('\u202e'), sanitizeKeyValue(' 2e'));
     // long values are bounded, and two that share their first 256 characters stay apart
     const long = 'x'.repeat(300);
     assert.equal(sanitizeKeyValue(long).length, 256);

@@ -34,6 +34,7 @@ test('dismissing a pending (never applied) action lifts nothing', () => {
 
 test('notes lose control characters and are bounded', () => {
   assert.equal(cleanNote('a\u001b[31mb\n'), 'a [31mb');
+  assert.equal(cleanNote('a\u009b31mb \u202eevil'), 'a 31mb  evil'); // C1 CSI and a bidi override
   assert.equal(cleanNote('   '), undefined);
   assert.equal(cleanNote('x'.repeat(2000))!.length, 1024);
 });
