@@ -87,6 +87,8 @@ class Exchange implements Waiter {
   private queueTimer: NodeJS.Timeout | null = null;
   /** The request was handed to the upstream proxy (from then on its answer is the upstream's, or about it). */
   private forwarded = false;
+  /** Queued for an adaptive-concurrency slot (between gate.admit and onAdmit/onShed). */
+  private waiting = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -159,7 +161,10 @@ class Exchange implements Waiter {
   private decide(): void {
     const gate = this.rt.adaptive;
     if (gate != null && this.permit === null) {
+      this.waiting = true;
       gate.admit(this.identified!.facts.tier, this); // → onAdmit (now or after a short wait) or onShed
+      // queued: a client that leaves meanwhile is done (499) — admitted later, it spends no budget
+      if (this.waiting) this.res.once('close', this.onGoneWhileWaiting);
       return;
     }
     let decision: Promise<Verdict>;
@@ -173,15 +178,31 @@ class Exchange implements Waiter {
   }
 
   onAdmit(permit: Permit): void {
+    this.stopWaiting();
     this.permit = permit;
-    if (this.done) permit.ignore();
-    else this.decide();
+    if (this.done) {
+      // the client left while it waited: the slot goes back at once, nothing is decided or forwarded
+      this.permit = null;
+      permit.ignore();
+    } else this.decide();
   }
 
   /** Shed by the adaptive limit: 503 before the engine is asked, so it costs no budget. */
   onShed(_reason: ShedReason): void {
+    this.stopWaiting();
+    if (this.done) return; // the client left while it waited
     this.verdict = SHED_VERDICT;
     this.answer(overloaded(), [], 'limited', undefined, SELF);
+  }
+
+  private readonly onGoneWhileWaiting = (): void => {
+    if (this.waiting && !this.done) this.finish(499, 0, 0);
+  };
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.res.off('close', this.onGoneWhileWaiting);
   }
 
   /**

@@ -1,0 +1,61 @@
+/**
+ * A client that leaves while its request waits for an adaptive-concurrency slot: the request is
+ * over (499), and when a slot frees it is neither decided (no budget spent) nor forwarded, nor
+ * answered 503 as shed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { MemoryEventBus } from '../../../models/eventBus.js';
+import type { CallEvent } from '../../../models/events.js';
+import { parsePolicy } from '../../../models/policy/index.js';
+import { startSidecar } from '../../../sidecar/server.js';
+import { silentLogger } from '../../../sidecar/log.js';
+import { httpRequest, waitFor } from '../../helpers/proc.js';
+
+test('a client gone while queued for a slot is a 499 that spends no budget and reaches no upstream', async () => {
+  const parsed = parsePolicy(`
+version: 1
+store: { kind: memory }
+upstream: { timeout: 2s, adaptiveConcurrency: { strategy: aimd, minLimit: 1, maxLimit: 1, initialLimit: 1 } }
+rules:
+  - { id: g, key: [global], algorithm: fixed-window, limit: 3, window: 1h }
+`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const arrived: string[] = [];
+  const up = createServer((req, res) => {
+    arrived.push(req.url ?? '');
+    req.resume();
+    setTimeout(() => res.end('ok'), req.url === '/warm' ? 120 : req.url === '/slow' ? 80 : 0);
+  });
+  await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
+  const bus = new MemoryEventBus();
+  const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, eventSink: bus });
+  const events = (): CallEvent[] => {
+    const b = bus as unknown as { queue: CallEvent[]; head: number };
+    return b.queue.slice(b.head);
+  };
+  try {
+    // one slow answer first: the queue's wait is half the lowest RTT seen (≤ 50 ms; 10 ms before any)
+    assert.equal((await httpRequest(sc.address + '/warm')).status, 200);
+    const slow = httpRequest(sc.address + '/slow'); // holds the only slot for 80 ms
+    await waitFor(() => arrived.includes('/slow'), 2_000);
+    const gone = connect(sc.port, '127.0.0.1');
+    await new Promise<void>((resolve) => gone.on('connect', resolve));
+    gone.write('GET /gone HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 5)); // queued behind /slow (it may wait up to 50 ms)
+    gone.resetAndDestroy(); // an abort: the connection is reset (a half-close would still await its answer)
+    assert.equal((await slow).status, 200);
+    await waitFor(() => events().some((e) => e.route === '/gone'), 2_000);
+    assert.equal(events().find((e) => e.route === '/gone')!.status, 499);
+    await new Promise((r) => setTimeout(r, 100)); // past any wait the queue allows
+    assert.ok(!arrived.includes('/gone'), 'the abandoned request never reached the upstream');
+    // the limit is 3: /warm and /slow took one each; the abandoned request took none
+    assert.equal((await httpRequest(sc.address + '/after')).status, 200);
+    assert.equal((await httpRequest(sc.address + '/after')).status, 429);
+  } finally {
+    await sc.close();
+    await new Promise<void>((resolve) => up.close(() => resolve()));
+  }
+});
