@@ -40,14 +40,14 @@ rules:
     // one slow answer first: the queue's wait is half the lowest RTT seen (≤ 50 ms; 10 ms before any)
     assert.equal((await httpRequest(sc.address + '/warm')).status, 200);
     const slow = httpRequest(sc.address + '/slow'); // holds the only slot for 80 ms
-    await waitFor(() => arrived.includes('/slow'), 2_000);
+    await waitFor(() => arrived.includes('/slow'), '/slow at the upstream', 2_000);
     const gone = connect(sc.port, '127.0.0.1');
     await new Promise<void>((resolve) => gone.on('connect', resolve));
     gone.write('GET /gone HTTP/1.1\r\nHost: a\r\n\r\n');
     await new Promise((r) => setTimeout(r, 5)); // queued behind /slow (it may wait up to 50 ms)
     gone.resetAndDestroy(); // an abort: the connection is reset (a half-close would still await its answer)
     assert.equal((await slow).status, 200);
-    await waitFor(() => events().some((e) => e.route === '/gone'), 2_000);
+    await waitFor(() => events().some((e) => e.route === '/gone'), 'the event of /gone', 2_000);
     assert.equal(events().find((e) => e.route === '/gone')!.status, 499);
     await new Promise((r) => setTimeout(r, 100)); // past any wait the queue allows
     assert.ok(!arrived.includes('/gone'), 'the abandoned request never reached the upstream');
