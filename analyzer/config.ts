@@ -2,6 +2,7 @@
  * The analyzer's start-up configuration: `ratewarden analyzer --config F [--listen H:P]` over
  * environment (DESIGN.md). Pure, so the Helm chart's args are checked by this code in a test.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
@@ -55,6 +56,12 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
   const v = parsed.values;
   const configFile = v.config ?? env.RW_CONFIG;
   if (!configFile) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--config is required\n${ANALYZER_USAGE}`);
+  const model = v.model ?? env.RW_MODEL_DIR ?? 'shipped';
+  // a directory named explicitly that is not there is a mistake, not a reason to run without the
+  // learned detector (a model that is there but fails to load still only warns: /healthz says so)
+  if (model !== 'shipped' && model !== 'none' && !existsSync(model)) {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--model: no such directory ${model} (a directory holding model.json, shipped for the model in the package, or none)\n${ANALYZER_USAGE}`);
+  }
   return {
     configFile,
     listen: parseListen(v.listen ?? env.RW_LISTEN ?? '0.0.0.0:9090', '--listen', '0.0.0.0'),
@@ -65,7 +72,7 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     readonlyToken: env.RW_READONLY_TOKEN || null,
     instance: env.RW_POD ?? hostname(),
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
-    model: v.model ?? env.RW_MODEL_DIR ?? 'shipped',
+    model,
     retrainEveryMs: optionalDuration(v['retrain-every'] ?? env.RW_RETRAIN_EVERY, '--retrain-every'),
     modelOut: v['model-out'] ?? env.RW_MODEL_OUT ?? 'models/artifacts',
     reportsPrefix: env.RW_REPORTS_PREFIX || 'rw:anomalies',

@@ -46,3 +46,10 @@ test('state snapshots default to every 60 s with a 7-day TTL under rw:analyzer:s
   assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_SNAPSHOT_EVERY: 'often' }), RatewardenError);
   assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_TTL: '10s' }), RatewardenError);
 });
+
+test('an explicit model directory that does not exist is a start-up error, not a silent run without the learned detector', () => {
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', '--model', '/no/such/model-dir'], {}), (err: unknown) => err instanceof RatewardenError && /--model: no such directory \/no\/such\/model-dir/.test(err.message));
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_MODEL_DIR: '/no/such/model-dir' }), RatewardenError);
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--model', 'none'], {}).model, 'none');
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--model', 'models/artifacts'], {}).model, 'models/artifacts');
+});
