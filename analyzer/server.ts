@@ -1,7 +1,7 @@
 /**
  * The analyzer as a service: consumes an EventSource (Kafka in production, MemoryEventBus in the
  * demo), ticks the Analyzer every second (window closing, scoring and decisions happen there, never
- * on the ingest path), and serves `/metrics` and `/healthz` on a fastify instance that other
+ * on the ingest path), and serves `/metrics`, `/healthz` and `/readyz` on a fastify instance that other
  * features register onto — the operator API and UI (`plugins`), the load controller later.
  *
  *   const running = await startAnalyzer({ policy, source, controlPlane, reports, listen: { host, port } });
@@ -68,6 +68,12 @@ export interface StartAnalyzerOptions {
   readonly metrics?: AnalyzerMetrics;
   /** Sum of consumer lag, polled for the consumer_lag gauge when the source does not push it. */
   readonly lag?: () => number;
+  /**
+   * What `/readyz` also needs besides a running consumer: each named dependency's health now (the
+   * CLI gives `redis`: reports, control plane and state live there, so the operator API cannot work
+   * without it). Default: none.
+   */
+  readonly dependencies?: () => Readonly<Record<string, boolean>>;
   /**
    * State snapshots (analyzer/state/): clients are restored from `store` on their first event, and
    * written back every `snapshotEveryMs` (default 60 s), within a second of a decision, when they
@@ -170,6 +176,13 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
       seriesDetector: analyzer.seriesDetector,
     };
     return reply.code(consuming ? 200 : 503).send(body);
+  });
+  // readiness (the Service routes the operator API here only when it can answer): consuming, and
+  // every dependency reachable; /healthz stays the liveness answer (a Redis outage is no reason to restart)
+  app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
+    const deps = options.dependencies?.() ?? {};
+    const ok = consuming && Object.values(deps).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ ok, consuming, ...deps });
   });
   for (const plugin of options.plugins ?? []) await plugin(app, state);
 

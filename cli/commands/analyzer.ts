@@ -103,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
       retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
       instance: config.instance || hostname(),
       state: stateStore ? { store: stateStore, snapshotEveryMs: config.snapshotEveryMs! } : null,
+      dependencies: () => ({ redis: redis.status === 'ready' }),
       plugins: [
         load.plugin,
         async (app, state) => {

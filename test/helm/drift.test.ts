@@ -137,6 +137,9 @@ for (const c of analyzerCases) {
     const svc = find(c.objects, 'Service') as K8sObject & { spec: { ports: Array<{ targetPort: string | number }> } };
     assert.deepEqual(svc.spec.ports.map((p) => p.targetPort), ['http']);
     for (const probe of [analyzer.startupProbe, analyzer.livenessProbe, analyzer.readinessProbe]) assert.equal(probe?.httpGet?.port, 'http');
+    // liveness on /healthz (a Redis outage is no reason to restart), readiness on /readyz (the API needs Redis)
+    assert.equal(analyzer.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(analyzer.readinessProbe?.httpGet?.path, '/readyz');
 
     assert.equal(config.instance, POD_NAME);
     assert.ok(config.adminToken, 'RW_ADMIN_TOKEN is wired');
