@@ -42,6 +42,8 @@ export interface SidecarOptions {
   readonly policyFile?: string | null;
   /** The text `policy` was parsed from (so the watcher does not reload it at once). */
   readonly policyText?: string;
+  /** Called with each policy a hot reload applied (the demo hands it to its in-process analyzer). */
+  readonly onPolicy?: (policy: Policy) => void;
   readonly upstream: URL | string;
   /** Default 0.0.0.0:8080. */
   readonly listen?: ListenAddress;
@@ -283,6 +285,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       proxy.timeoutMs = next.upstream.timeoutMs;
       rt.adaptive = adaptiveGateFor(rt.adaptive ?? null, next, { registry: metrics.registry });
       policy = next;
+      opts.onPolicy?.(next);
     };
     let watcher: PolicyFileWatcher | null = null;
     if (opts.policyFile) {

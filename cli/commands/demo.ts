@@ -149,6 +149,11 @@ export async function run(argv: string[]): Promise<number> {
       policy,
       policyFile: configFile,
       policyText: text,
+      // one policy file for both programs: the analyzer (allowlist, actions, load) follows its reloads
+      onPolicy: (next) => {
+        void analyzer.state.analyzer.setPolicy(next);
+        load.loop()?.setPolicy(next);
+      },
       upstream: upstreamUrl,
       listen,
       admin: adminListen,

@@ -109,3 +109,24 @@ test('an apply that failed is retried on the next check and counted once', async
   assert.equal(w.errors, 1);
   w.close();
 });
+
+test('a sidecar hands every policy its hot reload applied to onPolicy (the demo\'s analyzer follows the file)', async () => {
+  const { startSidecar } = await import('../../../sidecar/server.js');
+  const { parsePolicy } = await import('../../../models/policy/index.js');
+  const { startStubUpstream } = await import('../../helpers/proc.js');
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, policyText(5));
+  const parsed = parsePolicy(policyText(5));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const up = await startStubUpstream();
+  const seen: Policy[] = [];
+  const sc = await startSidecar({ policy: parsed.policy, policyFile: file, policyText: policyText(5), policyPollMs: 50, upstream: up.url, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, onPolicy: (p) => void seen.push(p) });
+  try {
+    writeFileSync(file, policyText(8));
+    await waitFor(() => seen.length === 1, 'onPolicy after the reload', 5_000);
+    assert.equal(seen[0]!.rules[0]!.limit, 8);
+  } finally {
+    await sc.close();
+    await up.close();
+  }
+});
