@@ -23,6 +23,12 @@ export interface SidecarConfig {
   readonly ctlPrefix: string;
   /** Seconds to drain in-flight requests on SIGTERM. */
   readonly drainSeconds: number;
+  /**
+   * Seconds between SIGTERM and the drain, serving as usual while `/readyz` already answers 503
+   * (RW_SHUTDOWN_DELAY, default 0): the time Kubernetes takes to take the pod out of its Service's
+   * endpoints, during which new connections still arrive.
+   */
+  readonly shutdownDelaySeconds: number;
 }
 
 export const SIDECAR_USAGE = 'usage: ratewarden sidecar --config FILE --upstream URL [--listen HOST:PORT] [--admin HOST:PORT]';
@@ -40,6 +46,7 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
         pod: { type: 'string' },
         service: { type: 'string' },
         'drain-seconds': { type: 'string' },
+        'shutdown-delay': { type: 'string' },
       },
       strict: true,
     });
@@ -60,6 +67,8 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream must be http:// or https:// (got ${upstream.protocol})`);
   const drain = Number(v['drain-seconds'] ?? env.RW_DRAIN_SECONDS ?? 10);
   if (!(drain >= 0)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds must be a number ≥ 0');
+  const delay = Number(v['shutdown-delay'] ?? env.RW_SHUTDOWN_DELAY ?? 0);
+  if (!(delay >= 0 && delay <= 300)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--shutdown-delay (RW_SHUTDOWN_DELAY) must be a number of seconds from 0 to 300');
   return {
     configFile,
     upstream,
@@ -72,5 +81,6 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     service: v.service ?? env.RW_SERVICE ?? 'default',
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
     drainSeconds: drain,
+    shutdownDelaySeconds: delay,
   };
 }

@@ -90,6 +90,8 @@ export interface RunningSidecar {
   /** The policy file watcher, when a file is watched. */
   readonly watcher: PolicyFileWatcher | null;
   ready(): boolean;
+  /** From now on `/readyz` answers 503 while requests are still served as usual (the shutdown delay before the drain). */
+  unready(): void;
   close(): Promise<void>;
 }
 
@@ -256,7 +258,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
 
     // ---- admin listener (never the public port)
     let ready = false;
-    const isReady = (): boolean => ready && !rt.draining && (rt.failOpen || rt.engine.storeHealthy());
+    let leaving = false;
+    const isReady = (): boolean => ready && !leaving && !rt.draining && (rt.failOpen || rt.engine.storeHealthy());
     let adminApp: FastifyInstance | null = null;
     let adminAddress: string | null = null;
     const adminListen = opts.admin === undefined ? { host: '127.0.0.1', port: 9091 } : opts.admin;
@@ -342,6 +345,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       applyPolicy,
       watcher,
       ready: isReady,
+      unready: () => {
+        leaving = true;
+      },
       close,
     };
   } catch (err) {

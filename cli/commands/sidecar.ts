@@ -81,14 +81,22 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
       process.once('SIGTERM', () => process.exit(1));
       process.once('SIGINT', () => process.exit(1));
-      resolve();
+      sidecar.unready();
+      if (config.shutdownDelaySeconds > 0) {
+        // not ready any more, but still serving while the endpoints controller takes the pod out
+        logger.info({ signal, shutdownDelaySeconds: config.shutdownDelaySeconds, drainSeconds: config.drainSeconds }, 'not ready; serving until the shutdown delay ends, then draining');
+        setTimeout(resolve, config.shutdownDelaySeconds * 1000);
+      } else {
+        logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
+        resolve();
+      }
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  if (config.shutdownDelaySeconds > 0) logger.info({ drainSeconds: config.drainSeconds }, 'draining');
   await sidecar.close();
   logger.info('stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));

@@ -243,6 +243,8 @@ test('the sidecar loader sees the TLS Redis Cluster, Kafka topic and service nam
   const prod = parseSidecarArgs(...argsAndEnv(exampleCases.find((c) => c.values === 'service-production.yaml')!, 'ratewarden'));
   assert.equal(prod.service, 'checkout');
   assert.equal(prod.drainSeconds, 15);
+  // the chart keeps serving (not ready) for 5 s after SIGTERM before the drain
+  assert.equal(prod.shutdownDelaySeconds, 5);
   assert.equal(prod.kafka?.sasl?.mechanism, 'scram-sha-512');
   assert.equal(prod.kafka?.ssl, true);
 });

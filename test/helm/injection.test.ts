@@ -102,7 +102,7 @@ test("the JWT secret the sidecar's policy names is wired from the service's Secr
 
 test('without a Secret the sidecar gets no secret env at all', () => {
   const sidecar = container(render(CHARTS.example), 'ratewarden');
-  assert.deepEqual(envNames(sidecar), ['RW_POD', 'RW_SERVICE', 'RW_DRAIN_SECONDS']);
+  assert.deepEqual(envNames(sidecar), ['RW_POD', 'RW_SERVICE', 'RW_DRAIN_SECONDS', 'RW_SHUTDOWN_DELAY']);
 });
 
 test('restartOnPolicyChange puts a checksum of the policy on the pod, which changes with the policy', () => {

@@ -27,8 +27,11 @@ policyKey: policy.yaml
 # Roll the pods when the policy changes (otherwise the sidecar reloads the mounted file itself).
 restartOnPolicyChange: false
 # Seconds the sidecar drains in-flight requests after SIGTERM (RW_DRAIN_SECONDS); keep the pod's
-# terminationGracePeriodSeconds above it.
+# terminationGracePeriodSeconds above shutdownDelaySeconds + drainSeconds.
 drainSeconds: 10
+# Seconds between SIGTERM and the drain (RW_SHUTDOWN_DELAY): /readyz already answers 503 while the
+# sidecar keeps serving, so connections that arrive before the endpoints update are not refused.
+shutdownDelaySeconds: 5
 redis:
   # none | single | cluster
   mode: none

@@ -91,6 +91,26 @@ test('it starts with events disabled when KAFKA_BROKERS is unset, keeps /metrics
   assert.ok(!all.includes('forged'));
 });
 
+test('with a shutdown delay, SIGTERM first makes /readyz 503 while requests are still served, then drains and exits 0', async () => {
+  const up = await startStubUpstream();
+  const sc = await startSidecarProcess({ policy: MEMORY, upstream: up.url, env: { ...childEnv(), RW_SHUTDOWN_DELAY: '2' } });
+  try {
+    assert.equal((await httpRequest(sc.adminUrl + '/readyz')).status, 200);
+    sc.proc.kill('SIGTERM');
+    await sc.waitForLog((l) => l.msg === 'not ready; serving until the shutdown delay ends, then draining', 5_000);
+    assert.equal((await httpRequest(sc.adminUrl + '/readyz')).status, 503);
+    const during = await httpRequest(sc.url + '/still-served');
+    assert.equal(during.status, 200, 'a request arriving during the delay is served, not refused');
+    assert.equal(during.headers['x-upstream'], 'stub');
+    const exit = await sc.exited;
+    assert.equal(exit.code, 0);
+    assert.ok(sc.logs.some((l) => l.msg === 'draining'));
+  } finally {
+    if (sc.proc.exitCode === null) await sc.stop('SIGKILL');
+    await up.close();
+  }
+});
+
 test('with Redis unreachable and failMode open it still starts in bounded time, limits locally and reports ready', async () => {
   const up = await startStubUpstream();
   const deadPort = await freePort();

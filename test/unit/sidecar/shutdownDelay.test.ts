@@ -1,0 +1,19 @@
+/**
+ * `--shutdown-delay` / RW_SHUTDOWN_DELAY: seconds the sidecar keeps serving (not ready) after SIGTERM
+ * before it drains; 0 by default (the Helm chart sets 5), at most 300.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSidecarArgs } from '../../../sidecar/config.js';
+import { RatewardenError } from '../../../models/errors.js';
+
+const base = ['--config', 'p.yaml', '--upstream', 'http://127.0.0.1:3000'];
+
+test('the shutdown delay defaults to 0, comes from the flag over the environment, and is bounded', () => {
+  assert.equal(parseSidecarArgs(base, {}).shutdownDelaySeconds, 0);
+  assert.equal(parseSidecarArgs(base, { RW_SHUTDOWN_DELAY: '5' }).shutdownDelaySeconds, 5);
+  assert.equal(parseSidecarArgs([...base, '--shutdown-delay', '2.5'], { RW_SHUTDOWN_DELAY: '5' }).shutdownDelaySeconds, 2.5);
+  for (const bad of ['-1', '301', 'soon']) {
+    assert.throws(() => parseSidecarArgs(base, { RW_SHUTDOWN_DELAY: bad }), (err: unknown) => err instanceof RatewardenError && /shutdown-delay/.test(err.message), bad);
+  }
+});
