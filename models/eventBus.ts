@@ -59,6 +59,11 @@ export class MemoryEventBus implements EventSink, EventSource {
     return this.queue.length - this.head;
   }
 
+  /** The events published and not yet consumed, oldest first (a copy: for inspection, e.g. in tests). */
+  pending(): CallEvent[] {
+    return this.queue.slice(this.head);
+  }
+
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {

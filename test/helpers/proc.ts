@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as undiciRequest, Agent } from 'undici';
@@ -418,4 +418,25 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
   }
   return null;
+}
+
+/**
+ * Sends raw request bytes (repeated headers, odd targets: what an HTTP client library will not send)
+ * to 127.0.0.1:`port` and resolves with the status line of the answer (`HTTP/1.1 400 Bad Request`).
+ */
+export function rawStatusLine(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d;
+      const end = buf.indexOf('\r\n');
+      if (end >= 0) {
+        s.destroy();
+        resolve(buf.slice(0, end));
+      }
+    });
+    s.on('error', reject);
+    s.write(request);
+  });
 }

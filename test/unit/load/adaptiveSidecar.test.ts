@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryEventBus } from '../../../models/eventBus.js';
-import type { CallEvent } from '../../../models/events.js';
 import { parsePolicy, type Policy } from '../../../models/policy/index.js';
 import { startSidecar, type RunningSidecar } from '../../../sidecar/server.js';
 import { silentLogger } from '../../../sidecar/log.js';
@@ -56,10 +55,6 @@ async function holdingUpstream(): Promise<{ url: string; held: ServerResponse[];
   };
 }
 
-function events(bus: MemoryEventBus): CallEvent[] {
-  const b = bus as unknown as { queue: CallEvent[]; head: number };
-  return b.queue.slice(b.head);
-}
 
 describe('adaptive concurrency in the sidecar', () => {
   let up: Awaited<ReturnType<typeof holdingUpstream>>;
@@ -112,7 +107,7 @@ describe('adaptive concurrency in the sidecar', () => {
   });
 
   test('the shed request is recorded as limited by @adaptive-concurrency, so the load watcher never takes it for an upstream error', () => {
-    const shed = events(bus).filter((e) => e.status === 503);
+    const shed = bus.pending().filter((e) => e.status === 503);
     assert.equal(shed.length, 1);
     assert.equal(shed[0]!.decision, 'limited');
     assert.equal(shed[0]!.rule, '@adaptive-concurrency');

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { MemoryEventBus } from '../../../models/eventBus.js';
-import type { CallEvent } from '../../../models/events.js';
 import { parsePolicy } from '../../../models/policy/index.js';
 import { startSidecar } from '../../../sidecar/server.js';
 import { silentLogger } from '../../../sidecar/log.js';
@@ -32,10 +31,6 @@ rules:
   await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
   const bus = new MemoryEventBus();
   const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, eventSink: bus });
-  const events = (): CallEvent[] => {
-    const b = bus as unknown as { queue: CallEvent[]; head: number };
-    return b.queue.slice(b.head);
-  };
   try {
     // one slow answer first: the queue's wait is half the lowest RTT seen (≤ 50 ms; 10 ms before any)
     assert.equal((await httpRequest(sc.address + '/warm')).status, 200);
@@ -47,8 +42,8 @@ rules:
     await new Promise((r) => setTimeout(r, 5)); // queued behind /slow (it may wait up to 50 ms)
     gone.resetAndDestroy(); // an abort: the connection is reset (a half-close would still await its answer)
     assert.equal((await slow).status, 200);
-    await waitFor(() => events().some((e) => e.route === '/gone'), 'the event of /gone', 2_000);
-    assert.equal(events().find((e) => e.route === '/gone')!.status, 499);
+    await waitFor(() => bus.pending().some((e) => e.route === '/gone'), 'the event of /gone', 2_000);
+    assert.equal(bus.pending().find((e) => e.route === '/gone')!.status, 499);
     await new Promise((r) => setTimeout(r, 100)); // past any wait the queue allows
     assert.ok(!arrived.includes('/gone'), 'the abandoned request never reached the upstream');
     // the limit is 3: /warm and /slow took one each; the abandoned request took none

@@ -11,11 +11,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { connect } from 'node:net';
 import { parsePolicy, type Policy } from '../../../models/policy/index.js';
 import { startSidecar, type RunningSidecar } from '../../../sidecar/server.js';
 import { silentLogger } from '../../../sidecar/log.js';
-import { httpRequest, startStubUpstream } from '../../helpers/proc.js';
+import { httpRequest, rawStatusLine, startStubUpstream } from '../../helpers/proc.js';
 
 function policy(yaml: string): Policy {
   const r = parsePolicy(yaml);
@@ -27,23 +26,8 @@ function start(p: Policy, upstream: string): Promise<RunningSidecar> {
   return startSidecar({ policy: p, upstream, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 'shop', drainSeconds: 1 });
 }
 
-/** Sends raw request bytes (headers may repeat) and resolves with the answer's status code. */
-function rawStatus(port: number, request: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d;
-      const line = buf.indexOf('\r\n');
-      if (line >= 0) {
-        s.destroy();
-        resolve(Number(buf.slice(0, line).split(' ')[1]));
-      }
-    });
-    s.on('error', reject);
-    s.write(request);
-  });
-}
+/** The status code of the answer to raw request bytes (headers may repeat). */
+const rawStatus = async (port: number, request: string): Promise<number> => Number((await rawStatusLine(port, request)).split(' ')[1]);
 
 describe('requests the upstream would read differently are refused', () => {
   test('more than one API key: 400, never a fresh budget, never past a limit', async () => {

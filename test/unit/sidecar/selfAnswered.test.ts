@@ -9,15 +9,15 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import http, { createServer, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import http, { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MemoryEventBus } from '../../../models/eventBus.js';
 import { SHED_RULE, type CallEvent } from '../../../models/events.js';
 import { parsePolicy, type Policy } from '../../../models/policy/index.js';
 import { startSidecar, type RunningSidecar, type SidecarOptions } from '../../../sidecar/server.js';
 import { silentLogger } from '../../../sidecar/log.js';
 import { encodeCallEventFast } from '../../../sidecar/events/callEvent.js';
-import { httpRequest, startStubUpstream, waitFor } from '../../helpers/proc.js';
+import { httpRequest, rawStatusLine, startStubUpstream, waitFor } from '../../helpers/proc.js';
 
 function policy(yaml: string): Policy {
   const r = parsePolicy(yaml);
@@ -25,10 +25,6 @@ function policy(yaml: string): Policy {
   return r.policy;
 }
 
-function events(bus: MemoryEventBus): CallEvent[] {
-  const b = bus as unknown as { queue: CallEvent[]; head: number };
-  return b.queue.slice(b.head);
-}
 
 function assertSelfAnswered(e: CallEvent | undefined, what: string): void {
   assert.ok(e, `an event for ${what}`);
@@ -55,32 +51,21 @@ function start(opts: Partial<SidecarOptions> & { policy: Policy; upstream: strin
   return startSidecar({ listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 'shop', drainSeconds: 2, ...opts });
 }
 
-/** Sends raw request bytes and resolves with the status line of the answer. */
-function rawStatus(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d;
-      if (buf.includes('\r\n')) {
-        s.destroy();
-        resolve(buf.split('\r\n')[0]!);
-      }
-    });
-    s.on('error', reject);
-    s.write(request);
+/** An upstream that answers at once, except /hold… requests, which it holds in `held` until the test ends them. */
+async function holdingUpstream(): Promise<{ up: Server; held: ServerResponse[] }> {
+  const held: ServerResponse[] = [];
+  const up = createServer((req, res) => {
+    req.resume();
+    if (req.url?.startsWith('/hold')) held.push(res);
+    else res.end('ok');
   });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  return { up, held };
 }
 
 describe('selfAnswered on the events of answers the sidecar made itself', () => {
   test('the draining 503 (a keep-alive connection reused during the drain)', async () => {
-    const held: ServerResponse[] = [];
-    const up = createServer((req, res) => {
-      req.resume();
-      if (req.url?.startsWith('/hold')) held.push(res);
-      else res.end('ok');
-    });
-    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const { up, held } = await holdingUpstream();
     const bus = new MemoryEventBus();
     const sc = await start({ policy: policy(BASE), upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, eventSink: bus });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -103,7 +88,7 @@ describe('selfAnswered on the events of answers the sidecar made itself', () => 
       held.shift()!.end('ok');
       assert.equal(await b, 200);
       await closing;
-      const evs = events(bus);
+      const evs = bus.pending();
       assertSelfAnswered(evs.find((e) => e.route === '/c'), 'the draining 503');
       assert.equal(evs.find((e) => e.route === '/c')!.status, 503);
       for (const route of ['/hold/a', '/hold/b']) assertNotSelfAnswered(evs.find((e) => e.route === route), `forwarded ${route}`);
@@ -130,14 +115,14 @@ rules:
       env: { RW_T_SECRET: 'x'.repeat(32) },
     });
     try {
-      assert.equal(await rawStatus(sc.port, 'GET http://evil.example/x HTTP/1.1\r\nHost: a\r\n\r\n'), 'HTTP/1.1 400 Bad Request');
+      assert.equal(await rawStatusLine(sc.port, 'GET http://evil.example/x HTTP/1.1\r\nHost: a\r\n\r\n'), 'HTTP/1.1 400 Bad Request');
       const big = await httpRequest(sc.address + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ a }', pad: 'x'.repeat(1_100_000) }) });
       assert.equal(big.status, 413);
       const bad = await httpRequest(sc.address + '/x', { headers: { authorization: 'Bearer not.a.token' } });
       assert.equal(bad.status, 401);
       const ok = await httpRequest(sc.address + '/x');
       assert.equal(ok.status, 200);
-      const evs = events(bus);
+      const evs = bus.pending();
       assert.equal(evs.length, 4);
       for (const status of [400, 413, 401]) assertSelfAnswered(evs.find((e) => e.status === status), `the ${status}`);
       assert.equal(up.arrived(), 1, 'only the last request reached the upstream');
@@ -149,13 +134,7 @@ rules:
   });
 
   test('the adaptive-concurrency shed; the forwarded requests around it are not', async () => {
-    const held: ServerResponse[] = [];
-    const up = createServer((req, res) => {
-      req.resume();
-      if (req.url?.startsWith('/hold')) held.push(res);
-      else res.end('ok');
-    });
-    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const { up, held } = await holdingUpstream();
     const bus = new MemoryEventBus();
     const sc = await start({
       // one slot for the free tier (share 0.8 of 2)
@@ -170,7 +149,7 @@ rules:
       assert.equal(shed.status, 503);
       held.shift()!.end('ok');
       assert.equal((await first).status, 200);
-      const evs = events(bus);
+      const evs = bus.pending();
       const e = evs.find((x) => x.route === '/shed');
       assert.equal(e?.rule, SHED_RULE);
       assert.equal(e?.decision, 'limited');
@@ -207,7 +186,7 @@ rules:
       assert.equal((await httpRequest(sc.address + '/throws')).status, 503);
       assert.equal((await httpRequest(sc.address + '/poisoned')).status, 503);
       assert.equal(up.arrived(), 0);
-      const evs = events(bus);
+      const evs = bus.pending();
       assertSelfAnswered(evs.find((e) => e.route === '/throws'), 'the engine-error 503');
       assertSelfAnswered(evs.find((e) => e.route === '/poisoned'), 'the internal-error 503');
     } finally {
@@ -228,9 +207,9 @@ rules:
       assert.equal((await httpRequest(sc.address + '/status/503')).status, 503);
       assert.equal((await httpRequest(sc.address + '/hang')).status, 504);
       assert.equal((await httpRequest(down.address + '/x')).status, 502);
-      const evs = events(bus);
+      const evs = bus.pending();
       for (const status of [200, 429, 503, 504]) assertNotSelfAnswered(evs.find((e) => e.status === status), `the ${status}`);
-      assertNotSelfAnswered(events(downBus).find((e) => e.status === 502), 'the 502');
+      assertNotSelfAnswered(downBus.pending().find((e) => e.status === 502), 'the 502');
     } finally {
       await sc.close();
       await down.close();
