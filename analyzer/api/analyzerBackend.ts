@@ -11,7 +11,7 @@
 import type { AnomalyAction, AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
 import { overrideField } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
-import { describeLifted, liftAnomaly } from '../actions/actuator.js';
+import { describeLifted, liftAnomaly, type LiftedAction } from '../actions/actuator.js';
 import {
   OperatorError,
   type AnomalyEvidence,
@@ -45,6 +45,8 @@ export interface ReportStoreLike {
 /** The part of the analyzer's Actuator (analyzer/actions/actuator.ts) used to apply an approved action. */
 export interface ActuatorLike {
   apply(client: string, req: { kind: 'tighten' | 'block'; multiplier?: number; ttlMs: number }, now: number, reason: string, anomalyId?: string): Promise<unknown>;
+  /** Lifts everything anomaly `anomalyId` put in place and forgets what of it the actuator wrote (Actuator.lift). */
+  lift?(anomalyId: string): Promise<LiftedAction[]>;
 }
 
 export interface AnalyzerBackendParts {
@@ -67,6 +69,11 @@ export interface AnalyzerBackendParts {
   readonly loadHistory?: { list(): readonly LoadPoint[] };
   /** The policy's identity.ipv6Prefix (operator-written `ip:` keys take the sidecars' form; default 64). */
   readonly ipv6Prefix?: () => number;
+  /**
+   * The analyzer's report publisher (topic `ratewarden.anomalies`): reports are published after
+   * every change, operator decisions and audited unblocks included.
+   */
+  readonly publisher?: { publish(report: AnomalyReport): void } | null;
 }
 
 export class AnalyzerBackend extends PlaneOperations implements OperatorBackend {
@@ -121,13 +128,32 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
         await reports.transition(id, { to: report.status, from: [t.status], action: report.action, entry: { ts: this.now(), who: 'analyzer', what: 'apply failed', note: String((err as Error).message).slice(0, 500) } });
         throw new OperatorError('unavailable', `the action could not be written to the control plane: ${(err as Error).message}`);
       }
+      // another operator may have dismissed the report while the write was in flight: its lift ran
+      // before the write landed, so lift again (a dismissal that claims after this read lifts by itself)
+      const latest = await reports.get(id);
+      if (latest) updated = latest;
+      if (latest?.status === 'dismissed') {
+        const lifted = await this.lift(latest);
+        if (lifted) {
+          const r = await reports.transition(id, { entry: { ts: this.now(), who: 'analyzer', what: lifted, note: 'dismissed while the approved action was being written' } });
+          if (r.ok) updated = r.report;
+        }
+      }
     } else if (t.effect === 'lift') {
-      const lifted = await this.lift(report);
+      let lifted: string | null;
+      try {
+        lifted = await this.lift(report);
+      } catch (err) {
+        // never a dismissed report whose block is still in force: back to where it was, retryable
+        await reports.transition(id, { to: report.status, from: [t.status], action: report.action, entry: { ts: this.now(), who: 'analyzer', what: 'lift failed', note: String((err as Error).message).slice(0, 500) } });
+        throw new OperatorError('unavailable', `the block/override could not be lifted on the control plane: ${(err as Error).message}`);
+      }
       if (lifted) {
         const r = await reports.transition(id, { entry: { ts, who, what: lifted } });
         if (r.ok) updated = r.report;
       }
     }
+    this.parts.publisher?.publish(updated);
     await this.parts.onDecision?.(updated, action);
     return updated;
   }
@@ -149,7 +175,8 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
   /** Appends to a report's history without changing its status (a missing report is fine: it may have aged out). */
   protected async audit(id: string, who: string, what: string, note?: string): Promise<void> {
     const cleaned = cleanNote(note);
-    await this.parts.reports.transition(id, { entry: { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) } });
+    const r = await this.parts.reports.transition(id, { entry: { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) } });
+    if (r.ok) this.parts.publisher?.publish(r.report);
   }
 
   private async apply(report: AnomalyReport, until: number, now: number): Promise<void> {
@@ -171,6 +198,8 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
    * uses when a policy reload allowlists the client).
    */
   private async lift(report: AnomalyReport): Promise<string | null> {
-    return describeLifted(await liftAnomaly(this.parts.plane, report.id));
+    // through the actuator when it has one, so it forgets what it wrote and does not "expire" it later
+    const { actuator } = this.parts;
+    return describeLifted(actuator?.lift ? await actuator.lift(report.id) : await liftAnomaly(this.parts.plane, report.id));
   }
 }

@@ -146,6 +146,10 @@ export interface OperatorBackend {
   removeOverride(rule: string, client: string, who: string, note?: string): Promise<boolean>;
 
   getLoad(): Promise<LoadView>;
+  /** The client key as sidecars form it (`ip:` parts: IPv6 as its network), as blocks and overrides are written. */
+  canonicalClient?(client: string): string;
+  /** Why a block or override for `client` could never match a request (an `ip:` part that is no address), or null. */
+  clientProblem?(client: string): string | null;
   /** Baseline and recent series of a client, or null when the analyzer knows nothing of it. */
   getClient(client: string): Promise<ClientView | null>;
 }

@@ -13,6 +13,7 @@ import type { ControlPlane } from '../../models/controlPlane.js';
 import { AnalyzerBackend, type ActuatorLike, type ReportStoreLike } from './analyzerBackend.js';
 import { analyzerViews, type AnalyzerLike } from './analyzerViews.js';
 import type { LoadPoint } from './backend.js';
+import type { AnomalyReport } from '../../models/anomaly.js';
 
 export type OperatorPluginOptions = OperatorApiOptions & OperatorUiOptions;
 
@@ -26,11 +27,13 @@ export const operatorPlugin: FastifyPluginAsync<OperatorPluginOptions> = async (
  *
  *   const loadHistory = new LoadHistory();
  *   await loadHistory.follow(controlPlane);
- *   const backend = operatorBackendFor(analyzer, { reports, plane: controlPlane, cooldownMs: () => policy.analyzer.cooldownMs, loadHistory });
+ *   const backend = operatorBackendFor(analyzer, { reports, plane: controlPlane, cooldownMs: () => policy.analyzer.cooldownMs, loadHistory, publisher });
+ *
+ * `publisher` (the analyzer's ReportPublisher): operator decisions are published to the anomalies topic like every other change.
  */
 export function operatorBackendFor(
   analyzer: AnalyzerLike & { readonly actuator: ActuatorLike },
-  parts: { reports: ReportStoreLike; plane: ControlPlane; cooldownMs: number | (() => number); now?: () => number; loadHistory?: { list(): readonly LoadPoint[] }; ipv6Prefix?: () => number },
+  parts: { reports: ReportStoreLike; plane: ControlPlane; cooldownMs: number | (() => number); now?: () => number; loadHistory?: { list(): readonly LoadPoint[] }; ipv6Prefix?: () => number; publisher?: { publish(report: AnomalyReport): void } | null },
 ): AnalyzerBackend {
   const views = analyzerViews(analyzer, { cooldownMs: parts.cooldownMs, ...(parts.now ? { now: parts.now } : {}) });
   return new AnalyzerBackend({
@@ -40,6 +43,7 @@ export function operatorBackendFor(
     ...(parts.now ? { now: parts.now } : {}),
     ...(parts.loadHistory ? { loadHistory: parts.loadHistory } : {}),
     ...(parts.ipv6Prefix ? { ipv6Prefix: parts.ipv6Prefix } : {}),
+    ...(parts.publisher ? { publisher: parts.publisher } : {}),
     seriesOf: views.seriesOf,
     clientOf: views.clientOf,
     onDecision: views.onDecision,

@@ -32,11 +32,29 @@ export abstract class PlaneOperations {
       .join('|');
   }
 
+  /** The client key as sidecars form it (the API's client view looks a client up this way). */
+  canonicalClient(client: string): string {
+    return this.canonical(client);
+  }
+
   /** Records `what` (by `who`, with an optional note) in the history of anomaly `id`. */
   protected abstract audit(id: string, who: string, what: string, note?: string): void | Promise<void>;
 
   async listBlocks(): Promise<ReadonlyMap<string, BlockValue>> {
     return (await this.plane.read()).blocks;
+  }
+
+  /**
+   * Why no sidecar could ever form `client`, or null: an `ip:` part that is not an address (or is a
+   * range) would be written, answered 201, and never match a request.
+   */
+  clientProblem(client: string): string | null {
+    for (const part of client.split('|')) {
+      if (!part.startsWith('ip:')) continue;
+      const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
+      if (!ip.ok) return `${part}: ${ip.problem}`;
+    }
+    return null;
   }
 
   async addBlock(input: BlockInput, who: string): Promise<number> {

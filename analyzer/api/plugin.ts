@@ -16,6 +16,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { fail, problem, ProblemError, PROBLEM_CONTENT_TYPE, type FieldError, type Problem } from './problem.js';
 import { ROUTES, type RouteId, type RouteSpec } from './routes.js';
 import { MAX_TTL_MS } from './schemas.js';
+import { decodeCursor, InvalidCursorError } from '../reports/cursor.js';
 
 export interface OperatorApiOptions {
   readonly backend: OperatorBackend;
@@ -65,6 +66,7 @@ async function registerApi(api: FastifyInstance, options: OperatorApiOptions): P
       const status = error.kind === 'not_found' ? 404 : error.kind === 'conflict' ? 409 : 503;
       return sendProblem(reply, problem(status, error.kind, error.message));
     }
+    if (error instanceof InvalidCursorError) return sendProblem(reply, problem(400, 'bad_request', error.message, [CURSOR_ERROR]));
     if (error.fieldErrors) return sendProblem(reply, problem(400, 'bad_request', 'the request does not match the schema', error.fieldErrors));
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return sendProblem(reply, problem(status, status === 404 ? 'not_found' : 'bad_request', error.message));
@@ -125,6 +127,8 @@ function zodErrors(error: ZodError, part: string): FieldError[] {
   });
 }
 
+const CURSOR_ERROR: FieldError = { path: 'querystring.cursor', message: "must be the previous page's `next`" };
+
 // --- handlers -----------------------------------------------------------------------------------
 
 /** `since`: epoch ms, an ISO-8601 date-time, or a duration back from now (`1h`). */
@@ -170,6 +174,11 @@ function byUntil<T extends { until: number }>(a: T, b: T): number {
 }
 
 function makeHandlers(backend: OperatorBackend, now: () => number): Record<RouteId, Handler> {
+  /** A client key no sidecar could form is refused, not written to match nothing. */
+  const badClient = (client: string): void => {
+    const problem = backend.clientProblem?.(client) ?? null;
+    if (problem !== null) fail(400, 'bad_request', `client ${problem}`, [{ path: 'body.client', message: problem }]);
+  };
   const clientControl = async (client: string) => {
     const t = now();
     const [blocks, overrides] = await Promise.all([backend.listBlocks(), backend.listOverrides()]);
@@ -193,6 +202,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
         if (parsed === null) fail(400, 'bad_request', 'since is not a time', [{ path: 'querystring.since', message: 'must be epoch ms, an ISO-8601 date-time or a duration like 1h' }]);
         since = parsed;
       }
+      if (q.cursor && decodeCursor(q.cursor) === null) fail(400, 'bad_request', 'invalid cursor', [CURSOR_ERROR]);
       const page = await backend.listAnomalies({
         limit: q.limit,
         ...(q.status ? { status: q.status } : {}),
@@ -218,6 +228,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     },
     addBlock: async (req, op) => {
       const b = req.body as { client: string; ttl: string | number; reason: string; anomalyId?: string };
+      badClient(b.client);
       const seq = await backend.addBlock({ client: b.client, until: now() + ttlMs(b.ttl), reason: b.reason, ...(b.anomalyId ? { anomalyId: b.anomalyId } : {}) }, op.who);
       return { seq };
     },
@@ -234,6 +245,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     },
     addOverride: async (req, op) => {
       const b = req.body as { rule: string; client: string; multiplier?: number; limit?: number; ttl: string | number; reason: string; anomalyId?: string };
+      badClient(b.client);
       const seq = await backend.addOverride(
         {
           rule: b.rule,
@@ -259,7 +271,9 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
       return { now: now(), services: load.services, history: load.history };
     },
     getClient: async (req) => {
-      const { key } = req.params as { key: string };
+      const given = (req.params as { key: string }).key;
+      // looked up as blocks and overrides are written (an IPv6 address as its network)
+      const key = backend.canonicalClient?.(given) ?? given;
       const [view, page, control] = await Promise.all([backend.getClient(key), backend.listAnomalies({ client: key, limit: 20 }), clientControl(key)]);
       if (!view && page.items.length === 0 && !control.block && control.overrides.length === 0) fail(404, 'not_found', `the analyzer knows nothing of ${key}`);
       return {

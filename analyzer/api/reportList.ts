@@ -4,35 +4,19 @@
  */
 import type { AnomalyReport } from '../../models/anomaly.js';
 import type { AnomalyPage, AnomalyQuery } from './backend.js';
+// the cursor is the report stores' own (a position, not an offset), so every backend pages alike
+import { cursorPosition, decodeCursor, encodeCursor, isAfterCursor } from '../reports/cursor.js';
+
+export { decodeCursor, encodeCursor, isAfterCursor };
 
 /** Newest first: by detection time, then by id so equal times keep a stable order. */
 export function newestFirst(a: AnomalyReport, b: AnomalyReport): number {
   return b.ts - a.ts || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
-/** Opaque to clients: the position (ts, id) of the last item of a page. */
-export function encodeCursor(report: { ts: number; id: string }): string {
-  return Buffer.from(JSON.stringify([report.ts, report.id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { ts: number; id: string } | null {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return { ts: v[0], id: v[1] };
-  } catch {
-    // fall through
-  }
-  return null;
-}
-
-/** Whether `r` comes after the cursor position in newest-first order. */
-export function isAfterCursor(r: { ts: number; id: string }, c: { ts: number; id: string }): boolean {
-  return r.ts < c.ts || (r.ts === c.ts && r.id < c.id);
-}
-
 /** Pages a newest-first sequence of reports; works over any iterable, so stores can reuse it. */
 export function pageOf(sorted: Iterable<AnomalyReport>, query: AnomalyQuery): AnomalyPage {
-  const after = query.cursor ? decodeCursor(query.cursor) : null;
+  const after = cursorPosition(query.cursor);
   const items: AnomalyReport[] = [];
   let more = false;
   for (const r of sorted) {

@@ -61,19 +61,37 @@ export class StandaloneBackend extends PlaneOperations implements OperatorBacken
     const ts = this.now();
     const t = transition(report, action, who, ts, cleanNote(note));
     if (!t.ok) throw new OperatorError('conflict', t.reason);
-    const history = [...report.history, t.entry];
+    // claimed before anything is awaited, so a concurrent decision on the same report sees the new
+    // status and gets 409 (the analyzer's backend does the same with ReportStore.transition)
     let nextAction = report.action;
+    if (t.effect === 'apply') nextAction = { ...report.action, until: ts + (report.action.ttlMs ?? 600_000), applied: true };
+    const claimed: AnomalyReport = { ...report, status: t.status, action: nextAction, history: [...report.history, t.entry] };
+    this.reports.put(claimed);
+    const rollBack = (what: string, err: unknown) => {
+      const current = this.reports.get(id);
+      if (current && current.status === t.status) this.reports.put({ ...current, status: report.status, action: report.action, history: [...current.history, { ts: this.now(), who: 'analyzer', what, note: String((err as Error).message).slice(0, 500) }] });
+    };
     if (t.effect === 'apply') {
-      const until = ts + (report.action.ttlMs ?? 600_000);
-      await this.applyAction(report, until);
-      nextAction = { ...report.action, until, applied: true };
+      try {
+        await this.applyAction(report, nextAction.until!);
+      } catch (err) {
+        rollBack('apply failed', err);
+        throw new OperatorError('unavailable', `the action could not be written to the control plane: ${(err as Error).message}`);
+      }
     } else if (t.effect === 'lift') {
-      const lifted = await this.liftAction(report);
-      if (lifted) history.push({ ts, who, what: lifted });
+      let lifted: string | null;
+      try {
+        lifted = await this.liftAction(report);
+      } catch (err) {
+        rollBack('lift failed', err);
+        throw new OperatorError('unavailable', `the block/override could not be lifted on the control plane: ${(err as Error).message}`);
+      }
+      if (lifted) {
+        const current = this.reports.get(id) ?? claimed;
+        this.reports.put({ ...current, history: [...current.history, { ts, who, what: lifted }] });
+      }
     }
-    const updated: AnomalyReport = { ...report, status: t.status, action: nextAction, history };
-    this.reports.put(updated);
-    return updated;
+    return this.reports.get(id) ?? claimed;
   }
 
   async getLoad(): Promise<LoadView> {

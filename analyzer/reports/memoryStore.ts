@@ -3,6 +3,7 @@
  * retention and by `maxReports` (oldest dropped first, counted in `dropped`).
  */
 import type { AnomalyReport } from '../../models/anomaly.js';
+import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
 import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export class MemoryReportStore implements ReportStore {
@@ -55,9 +56,10 @@ export class MemoryReportStore implements ReportStore {
     const matching = [...this.reports.values()]
       .filter((r) => (query.status === undefined || r.status === query.status) && (query.client === undefined || r.client === query.client) && (query.since === undefined || r.ts >= query.since) && (query.until === undefined || r.ts <= query.until))
       .sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1));
-    const offset = query.cursor ? Math.max(0, Number(query.cursor) || 0) : 0;
-    const items = matching.slice(offset, offset + size).map((r) => structuredClone(r));
-    return { items, next: offset + size < matching.length ? String(offset + size) : null };
+    const after = cursorPosition(query.cursor);
+    const rest = after ? matching.filter((r) => isAfterCursor(r, after)) : matching;
+    const items = rest.slice(0, size).map((r) => structuredClone(r));
+    return { items, next: rest.length > size ? encodeCursor(items[items.length - 1]!) : null };
   }
 
   async trim(now: number, retentionMs: number): Promise<number> {

@@ -15,6 +15,7 @@
  */
 import type { Redis, Cluster } from 'ioredis';
 import { ANOMALY_STATUSES, decodeAnomalyReport, type AnomalyReport, type AnomalyStatus } from '../../models/anomaly.js';
+import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
 import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export const DEFAULT_REPORTS_PREFIX = 'rw:anomalies';
@@ -176,28 +177,35 @@ export class RedisReportStore implements ReportStore {
   async list(query: ReportQuery = {}): Promise<ReportPage> {
     const size = pageSize(query);
     const k = this.keys;
+    const after = cursorPosition(query.cursor);
     const index = query.client !== undefined ? k.client(query.client) : query.status !== undefined ? k.status(query.status) : k.byTs;
-    const max = query.until !== undefined ? String(query.until) : '+inf';
+    // the cursor is a position (ts, id), not an offset: reports added or moved between two pages
+    // neither repeat nor skip an item; reports at the cursor's own ts are skipped up to its id
+    const top = Math.min(query.until ?? Number.POSITIVE_INFINITY, after?.ts ?? Number.POSITIVE_INFINITY);
+    const max = top === Number.POSITIVE_INFINITY ? '+inf' : String(top);
     const min = query.since !== undefined ? String(query.since) : '-inf';
-    let offset = query.cursor ? Math.max(0, Number(query.cursor) || 0) : 0;
+    const batch = size + 1;
+    let offset = 0;
     const items: AnomalyReport[] = [];
-    // ids come newest first from the index; other filters apply after reading, so fetch until the page is full
+    // ids come newest first from the index; other filters apply after reading, so fetch until the
+    // page is full and one more match shows there is a next page
     for (;;) {
-      const ids = await this.redis.zrevrangebyscore(index, max, min, 'LIMIT', offset, size);
+      const ids = await this.redis.zrevrangebyscore(index, max, min, 'LIMIT', offset, batch);
       if (ids.length === 0) return { items, next: null };
+      offset += ids.length;
       const pipe = this.redis.pipeline();
       for (const id of ids) pipe.hgetall(k.report(id)).lrange(k.history(id), 0, -1);
       const replies = (await pipe.exec()) ?? [];
       for (let i = 0; i < ids.length; i++) {
-        offset++;
         const report = assemble(replies[2 * i]?.[1] as Record<string, string>, replies[2 * i + 1]?.[1] as string[]);
         if (!report) continue;
+        if (after && !isAfterCursor(report, after)) continue;
         if (query.status !== undefined && report.status !== query.status) continue;
         if (query.client !== undefined && report.client !== query.client) continue;
+        if (items.length === size) return { items, next: encodeCursor(items[items.length - 1]!) };
         items.push(report);
-        if (items.length === size) return { items, next: String(offset) };
       }
-      if (ids.length < size) return { items, next: null };
+      if (ids.length < batch) return { items, next: null };
     }
   }
 

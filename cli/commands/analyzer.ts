@@ -107,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
       plugins: [
         load.plugin,
         async (app, state) => {
-          const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory, ipv6Prefix: () => state.policy().identity.ipv6Prefix });
+          const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory, ipv6Prefix: () => state.policy().identity.ipv6Prefix, publisher: state.publisher });
           await app.register(api.operatorPlugin, { backend, adminToken: config.adminToken, readonlyToken: config.readonlyToken });
         },
       ],
