@@ -92,7 +92,8 @@ export interface RunningAnalyzer {
 }
 
 export async function startAnalyzer(options: StartAnalyzerOptions): Promise<RunningAnalyzer> {
-  const app = Fastify({ logger: options.logger ?? { level: process.env.RW_LOG_LEVEL ?? 'info' } });
+  // a hybrid client key in /api/clients/:key is longer than fastify's default 100-character parameter
+  const app = Fastify({ logger: options.logger ?? { level: process.env.RW_LOG_LEVEL ?? 'info' }, routerOptions: { maxParamLength: 4096 } });
   const logger = app.log;
   const log: LogFn = (level, msg, fields) => logger[level](fields ?? {}, msg);
   const clock = options.clock ?? Date.now;
