@@ -33,7 +33,7 @@
 import { crc32 } from 'node:zlib';
 import { FEATURE_COUNT } from '../../models/features.js';
 import type { ActionKind } from '../../models/policy/index.js';
-import { RobustRing } from '../baselines/robustRing.js';
+import { RobustRing, type RobustRingState } from '../baselines/robustRing.js';
 import { HourOfWeekProfile, HOURS_PER_WEEK } from '../baselines/seasonal.js';
 import type { WindowBaseline } from '../baselines/windowBaseline.js';
 import { ClientState } from '../clientState.js';
@@ -241,11 +241,11 @@ export function decodeClientState(bytes: Uint8Array, key: string, partition: num
     if (features !== FEATURE_COUNT || ring10 !== opts.ring10s || ring60 !== opts.ring60s || span !== opts.lowAndSlow.span) {
       throw new Error(`snapshot of another shape (features ${features}, rings ${ring10}/${ring60}, span ${span})`);
     }
-    const savedAt = r.f64();
+    const savedAt = finite(r.f64(), 'savedAt');
 
-    const lastTs = r.f64();
+    const lastTs = finite(r.f64(), 'lastTs');
     const lastIdPrefix = r.u32();
-    const lastId = r.f64();
+    const lastId = finite(r.f64(), 'lastId');
     const windowsSeen = r.u32();
     const lastUa = flags & HAS_LAST_UA ? r.str8() : null;
     const current = r.u8();
@@ -263,14 +263,14 @@ export function decodeClientState(bytes: Uint8Array, key: string, partition: num
     const tier = r.str8() || tierFallback;
     const st = new ClientState(key, tier, partition, opts);
     st.ctx.lastTs = lastTs;
-    st.ctx.lastIdPrefix = lastIdPrefix | 0;
+    st.ctx.lastIdPrefix = lastIdPrefix; // unsigned, as hashString() returns it (ingest compares with ===)
     st.ctx.lastId = lastId;
     st.ctx.windowsSeen = windowsSeen;
     st.ctx.lastUa = lastUa;
     st.ctx.routes.importState({ bits, current, inserted });
     st.service = r.str8();
     st.minutes = r.u32();
-    st.usualIps = r.f64();
+    st.usualIps = nonNegative(r.f64(), 'usualIps');
     st.usualIpsN = r.u32();
     st.lastScore = r.f32();
 
@@ -294,7 +294,9 @@ export function decodeClientState(bytes: Uint8Array, key: string, partition: num
       readBaseline(r, st.b10);
       readBaseline(r, st.b60);
       const filled = r.u8();
-      st.lowSlow.importState(r.f32s(filled * 3));
+      const slow = r.f32s(filled * 3);
+      for (const x of slow) nonNegative(x, 'low-and-slow ring');
+      st.lowSlow.importState(slow);
     }
     if (flags & HAS_SEASONAL) {
       const profile = new HourOfWeekProfile(0.05, opts.seasonalMinSamples);
@@ -310,8 +312,8 @@ export function decodeClientState(bytes: Uint8Array, key: string, partition: num
           absResidual[b] = r.f32();
           count[b] = r.u16();
         }
-        profile.importState({ mean, absResidual, count });
-      } else profile.importState({ mean: r.f32s(HOURS_PER_WEEK), absResidual: r.f32s(HOURS_PER_WEEK), count: r.u16s(HOURS_PER_WEEK) });
+        profile.importState(checkedSeason({ mean, absResidual, count }));
+      } else profile.importState(checkedSeason({ mean: r.f32s(HOURS_PER_WEEK), absResidual: r.f32s(HOURS_PER_WEEK), count: r.u16s(HOURS_PER_WEEK) }));
       st.seasonal = profile;
     }
     let seriesReset = false;
@@ -370,8 +372,10 @@ export function decodePopulationRing(bytes: Uint8Array, into: RobustRing): Decod
     const length = r.u16();
     if (width !== into.width || length !== into.length) throw new Error(`population ring of another shape (${width} × ${length})`);
     const savedAt = r.f64();
-    readRing(r, into);
+    // read and check all of it before touching `into`: a refused ring changes nothing
+    const state = readRingState(r, into);
     if (r.remaining !== CRC_BYTES) throw new Error(`${r.remaining - CRC_BYTES} bytes left over`);
+    into.importState(state);
     return { ok: true, value: { savedAt } };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
@@ -405,8 +409,16 @@ function writeBaseline(w: ByteWriter, b: WindowBaseline): void {
 
 function readBaseline(r: ByteReader, b: WindowBaseline): void {
   b.windows = r.u32();
-  b.ewma.mean.set(r.f64s(FEATURE_COUNT));
-  b.ewma.variance.set(r.f64s(FEATURE_COUNT));
+  // what EwmaVector.update can produce: finite means, finite non-negative variances (a non-finite
+  // one would stay for good: every later step's result is non-finite and skipped)
+  const mean = r.f64s(FEATURE_COUNT);
+  const variance = r.f64s(FEATURE_COUNT);
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    finite(mean[i]!, 'EWMA mean');
+    nonNegative(variance[i]!, 'EWMA variance');
+  }
+  b.ewma.mean.set(mean);
+  b.ewma.variance.set(variance);
   b.ewma.count.set(r.u32s(FEATURE_COUNT));
   readRing(r, b.ring);
 }
@@ -423,12 +435,44 @@ function writeRing(w: ByteWriter, ring: RobustRing): void {
 }
 
 function readRing(r: ByteReader, ring: RobustRing): void {
+  ring.importState(readRingState(r, ring));
+}
+
+/** A ring's state as written, shaped for `ring` (not applied). */
+function readRingState(r: ByteReader, ring: RobustRing): RobustRingState {
   const filled = r.u16();
   const sinceStats = r.u16();
   if (filled > ring.length) throw new Error(`ring of ${filled} rows exceeds its length ${ring.length}`);
   const width = ring.width;
   const rows = r.f32s(filled * width);
-  ring.importState({ rows, filled, sinceStats, centre: r.f32s(width), sigma: r.f32s(width), high: r.f32s(width), support: r.u16s(width) });
+  const state = { rows, filled, sinceStats, centre: r.f32s(width), sigma: r.f32s(width), high: r.f32s(width), support: r.u16s(width) };
+  // what RobustRing can hold: finite values or NaN (missing), spreads ≥ 0
+  for (const x of rows) if (!Number.isNaN(x)) finite(x, 'ring value');
+  for (let i = 0; i < width; i++) {
+    if (!Number.isNaN(state.centre[i]!)) finite(state.centre[i]!, 'ring centre');
+    if (!Number.isNaN(state.high[i]!)) finite(state.high[i]!, 'ring high');
+    if (!Number.isNaN(state.sigma[i]!)) nonNegative(state.sigma[i]!, 'ring sigma');
+  }
+  return state;
+}
+
+/** The number, or an error naming it when it is not finite (NaN, ±Infinity). */
+function finite(x: number, what: string): number {
+  if (!Number.isFinite(x)) throw new Error(`${what} is not a finite number (${x})`);
+  return x;
+}
+
+function nonNegative(x: number, what: string): number {
+  if (!(finite(x, what) >= 0)) throw new Error(`${what} is negative (${x})`);
+  return x;
+}
+
+function checkedSeason<T extends { mean: Float32Array; absResidual: Float32Array }>(s: T): T {
+  for (let b = 0; b < s.mean.length; b++) {
+    finite(s.mean[b]!, 'hour-of-week mean');
+    nonNegative(s.absResidual[b]!, 'hour-of-week residual');
+  }
+  return s;
 }
 
 function writeSeen(w: ByteWriter, s: SeenTableState): void {
