@@ -136,6 +136,7 @@ export interface ClientView {
   readonly tier: string;
   readonly service: string;
   readonly windows: { readonly '10s': number; readonly '60s': number };
+  /** Heap bytes the client holds (ClientState.heapBytes: elements and V8's overhead around them). */
   readonly stateBytes: number;
   readonly lastScore: number;
   readonly decision: DecisionState;
@@ -283,6 +284,13 @@ export class Analyzer {
     const cur = st.current;
     const start = ts - (ts % W10);
     const acc = cur !== null && cur.start === start ? cur : this.windowFor(st, pc, start);
+    if (ts <= st.replayUntil) {
+      // re-read after a restore: the snapshot holds this event's effect on the context and identities
+      acc.addReplayed(e);
+      if (acc.count === this.surgeAt) this.surging.add(st);
+      if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
+      return;
+    }
     acc.add(e, st.ctx);
     if (acc.count === this.surgeAt) this.surging.add(st);
     if (st.credential) {
@@ -312,6 +320,8 @@ export class Analyzer {
           // an action that ran out while nobody held the client has ended (its field was expired by whoever ran then)
           const ep = st.decision.episode;
           if (ep && ep.until !== null && ep.until <= this.clock()) st.decision = actionEnded(st.decision);
+          // events up to the snapshot's last one come again (uncommitted offsets): counted, not re-learned
+          st.replayUntil = st.ctx.lastTs;
           this.clients.set(p.client, st);
         } else {
           result = 'bad';
@@ -1375,7 +1385,7 @@ export class Analyzer {
       tier: st.tier,
       service: st.service,
       windows: { '10s': st.b10.windows, '60s': st.b60.windows },
-      stateBytes: st.stateBytes,
+      stateBytes: st.heapBytes,
       lastScore: st.lastScore,
       decision: st.decision,
       baseline: { '10s': baselineOf(W10), '60s': baselineOf(W60) },
@@ -1400,12 +1410,12 @@ export class Analyzer {
     return [...this.serviceSeries.keys()];
   }
 
-  /** Mean state bytes over (up to) `sample` clients. */
+  /** Mean heap bytes per client (ClientState.heapBytes) over (up to) `sample` clients. */
   meanStateBytes(sample = 1_000): number {
     let n = 0;
     let sum = 0;
     for (const st of this.clients.values()) {
-      sum += st.stateBytes;
+      sum += st.heapBytes;
       if (++n >= sample) break;
     }
     return n ? Math.round(sum / n) : 0;

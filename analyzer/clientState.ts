@@ -11,6 +11,42 @@ import { isCredentialKey, LowAndSlowState } from './detectors/rules.js';
 import { KeyIdentities } from './recentIps.js';
 import type { SeriesScorer } from './detectors/seriesScorer.js';
 import type { DetectionOptions } from './options.js';
+import type { DistinctCounter } from '../models/featureSketches.js';
+
+/**
+ * Heap bytes one typed array costs besides its elements on 64-bit Node.js (V8): the view, its
+ * ArrayBuffer and the backing store's bookkeeping (measured ≈ 190–210 B whatever its length). The
+ * parts' own `bytes` (and `stateBytes`) count their elements; `heapBytes` adds this for each array,
+ * and the JS objects around them, so it is what a client really holds
+ * (test/unit/analyzer/clientStateSize.test.ts).
+ */
+export const TYPED_ARRAY_BYTES = 200;
+/** What the parts' element counts leave out: their typed arrays' overhead and their objects. */
+const OVERHEAD = {
+  /** The route memory's array and object, the context's boxed numbers. */
+  context: TYPED_ARRAY_BYTES + 160,
+  /** A window accumulator's boxed sums (its two distinct counters: `counterOverhead`). */
+  window: 72,
+  /** EWMA (3 arrays) and robust ring (5 arrays) of one window size, and their objects. */
+  baseline: 8 * TYPED_ARRAY_BYTES + 148,
+  /** Recent windows of one size (3 arrays). */
+  recent: 3 * TYPED_ARRAY_BYTES + 8,
+  /** The low-and-slow ring (1 array). */
+  lowSlow: TYPED_ARRAY_BYTES + 12,
+  /** Key identities: two seen tables (3 arrays each), three minute rings, three objects. */
+  ids: 9 * TYPED_ARRAY_BYTES + 140,
+  /** Hour-of-week profile (3 arrays). */
+  seasonal: 3 * TYPED_ARRAY_BYTES,
+} as const;
+
+/** A distinct counter's object, and its array's overhead once it holds one. */
+function counterOverhead(c: DistinctCounter): number {
+  return 56 + (c.bytes > 0 ? TYPED_ARRAY_BYTES : 0);
+}
+
+function windowBytes(w: WindowAccumulator): number {
+  return w.stateBytes + OVERHEAD.window + counterOverhead(w.routes) + counterOverhead(w.ips);
+}
 
 /**
  * The last `length` windows of one size, for the operator API: end, fused score, every feature, and
@@ -84,6 +120,11 @@ class ClientModel {
   get bytes(): number {
     return this.b10.bytes + this.b60.bytes + this.recent10.bytes + this.recent60.bytes + this.lowSlow.bytes + 48;
   }
+
+  /** `bytes` with the typed arrays' overhead and objects. */
+  get heapBytes(): number {
+    return this.bytes + 2 * OVERHEAD.baseline + 2 * OVERHEAD.recent + OVERHEAD.lowSlow;
+  }
 }
 
 export class ClientState {
@@ -106,7 +147,13 @@ export class ClientState {
   usualIpsN = 0;
   decision: DecisionState = INITIAL_DECISION_STATE;
   service = '';
-  evicted = false;
+  private gone = false;
+  /**
+   * The last event time of the snapshot this state was restored from (-1: not restored). Events up
+   * to it are re-reads of what the snapshot already learned (offsets are committed only up to what
+   * was scored): they count in their window, not again in the feature context or identities.
+   */
+  replayUntil = -1;
   /** End of the open 10 s window an open-window look last acted on (not persisted). */
   lookedAt = -1;
   /** End of the open minute an early-look watch follows, and the minute's requests at its last look (not persisted). */
@@ -128,6 +175,31 @@ export class ClientState {
 
   private get m(): ClientModel {
     return (this.model ??= new ClientModel(this.opts));
+  }
+
+  /** Whether the client left the LRU (evicted). */
+  get evicted(): boolean {
+    return this.gone;
+  }
+
+  /**
+   * Set when the client leaves the LRU. Its open windows (never scored once evicted, never part of
+   * a snapshot) are let go at once, and so is everything else unless it is dirty (then the snapshot
+   * writer still encodes it): the partition's window buckets keep a reference to an evicted client
+   * until its window's end passes, so what it held must not outlive the eviction — else a flood of
+   * new client keys holds ≈ 5 KB each past `maxClients` for the lateness of a window.
+   */
+  set evicted(value: boolean) {
+    this.gone = value;
+    if (!value) return;
+    this.windows.length = 0;
+    this.current = null;
+    this.roll = null;
+    if (this.dirty) return;
+    this.model = null;
+    this.ids = null;
+    this.seasonal = null;
+    this.series = null;
   }
 
   /** Whether the learned part exists (allocated when the first window closed, or restored). */
@@ -155,13 +227,31 @@ export class ClientState {
     return this.m.lowSlow;
   }
 
-  /** Bytes held now (typed arrays and fixed fields; JS object headers estimated). */
+  /**
+   * Element bytes of the typed arrays and fixed fields held now (JS object headers estimated). What
+   * a client really costs on the heap is about twice this: see `heapBytes`.
+   */
   get stateBytes(): number {
     let bytes = 220 + this.key.length * 2 + this.ctx.bytes + (this.model?.bytes ?? 0);
     if (this.ids) bytes += this.ids.bytes;
     for (const w of this.windows) bytes += w.stateBytes;
     if (this.roll) bytes += this.roll.stateBytes;
     if (this.seasonal) bytes += HourOfWeekProfile.bytes;
+    if (this.series) bytes += this.series.stateBytes;
+    return bytes;
+  }
+
+  /**
+   * Bytes the client holds on the heap now: `stateBytes` plus what V8 spends around the elements
+   * (each typed array's view and ArrayBuffer, the objects, boxed numbers). The figure to size
+   * `maxClients` with (analyzer/README.md); the series detector counts its own (`stateBytes`).
+   */
+  get heapBytes(): number {
+    let bytes = 260 + this.key.length * 2 + this.ctx.bytes + OVERHEAD.context + (this.model?.heapBytes ?? 0);
+    if (this.ids) bytes += this.ids.bytes + OVERHEAD.ids;
+    for (const w of this.windows) bytes += windowBytes(w);
+    if (this.roll) bytes += windowBytes(this.roll);
+    if (this.seasonal) bytes += HourOfWeekProfile.bytes + OVERHEAD.seasonal;
     if (this.series) bytes += this.series.stateBytes;
     return bytes;
   }

@@ -145,20 +145,7 @@ export class WindowAccumulator {
   }
 
   add(e: CallEvent, ctx: FeatureContext): void {
-    this.count++;
-    this.cost += e.cost;
-    const status = e.status;
-    if (status >= 400 && status < 500) {
-      if (status !== 429) {
-        this.c4xx++;
-        if (status === 401 || status === 403) this.c401403++;
-      }
-    } else if (status >= 500 && e.rule !== SHED_RULE) this.c5xx++;
-    const d = e.decision;
-    // a shed under backend overload (SHED_RULE) is the upstream's state, not the client's behaviour
-    if ((d === 'limited' && e.rule !== SHED_RULE) || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
-    this.bytes += e.bytesIn + e.bytesOut;
-    this.latencySum += e.latencyMs;
+    const routeHash = this.counts(e);
     const ts = e.ts;
     if (ctx.lastTs >= 0) {
       const gap = ts - ctx.lastTs;
@@ -174,14 +161,44 @@ export class WindowAccumulator {
       if (ctx.lastUa !== null && ctx.lastUa !== ua) this.uaChanges++;
       ctx.lastUa = ua;
     }
-    const routeHash = hashString(e.route);
-    this.routes.add(routeHash);
     if (!ctx.routes.seenOrAdd(routeHash)) this.newRoutes++;
-    this.ips.add(hashString(e.ip));
-    this.service = e.service;
     const route = e.route;
     const last = route.charCodeAt(route.length - 1);
     if (last >= 48 && last <= 57) this.numericId(route, ctx);
+  }
+
+  /**
+   * An event the client's restored snapshot already saw (re-read after a rebalance or restart, as
+   * offsets are committed only up to what was scored): its counts go into the window — open windows
+   * are not in snapshots — but the feature context, which already holds its effect, is left alone.
+   * Its gap, agent change, id step and whether its route was new are not known again, so they are
+   * not counted: the replayed part of a window under-counts those, never double-counts them.
+   */
+  addReplayed(e: CallEvent): void {
+    this.counts(e);
+  }
+
+  /** What an event adds whatever came before it: counts, sums, distinct routes and addresses. Returns its route's hash. */
+  private counts(e: CallEvent): number {
+    this.count++;
+    this.cost += e.cost;
+    const status = e.status;
+    if (status >= 400 && status < 500) {
+      if (status !== 429) {
+        this.c4xx++;
+        if (status === 401 || status === 403) this.c401403++;
+      }
+    } else if (status >= 500 && e.rule !== SHED_RULE) this.c5xx++;
+    const d = e.decision;
+    // a shed under backend overload (SHED_RULE) is the upstream's state, not the client's behaviour
+    if ((d === 'limited' && e.rule !== SHED_RULE) || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
+    this.bytes += e.bytesIn + e.bytesOut;
+    this.latencySum += e.latencyMs;
+    const routeHash = hashString(e.route);
+    this.routes.add(routeHash);
+    this.ips.add(hashString(e.ip));
+    this.service = e.service;
+    return routeHash;
   }
 
   /** `/api/items/41` after `/api/items/40`: an id walked in order (enumeration). */
