@@ -97,5 +97,29 @@ export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<Ca
     check.boolean(o, 'selfAnswered', { optional: true }),
   );
   if (error) return decodeFail(ErrorCodes.CODEC_FIELD, error);
-  return { ok: true, value: o as unknown as CallEvent };
+  // only the known fields are kept: unknown ones (a newer producer's, or padding up to the 64 KiB
+  // message bound) are tolerated but would otherwise be held with the event (the analyzer holds
+  // events while a client's snapshot is looked up) — and an own "__proto__" key goes with them
+  const e: { -readonly [K in keyof CallEvent]: CallEvent[K] } = {
+    v: 1,
+    ts: o.ts as number,
+    pod: o.pod as string,
+    service: o.service as string,
+    method: o.method as string,
+    route: o.route as string,
+    status: o.status as number,
+    latencyMs: o.latencyMs as number,
+    bytesIn: o.bytesIn as number,
+    bytesOut: o.bytesOut as number,
+    ip: o.ip as string,
+    client: o.client as string,
+    user: o.user as string | null,
+    uaHash: o.uaHash as string | null,
+    decision: o.decision as Decision,
+    rule: o.rule as string | null,
+    cost: o.cost as number,
+  };
+  if (o.tier !== undefined) e.tier = o.tier as string;
+  if (o.selfAnswered !== undefined) e.selfAnswered = o.selfAnswered as boolean;
+  return { ok: true, value: e };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { CallEvent } from '../../models/events.js';
+import { CALL_EVENT_LIMITS, type CallEvent } from '../../models/events.js';
 
 /** Longest route kept in an event (models/events.ts accepts up to 2048). */
 export const MAX_ROUTE_LENGTH = 512;
@@ -27,8 +27,35 @@ export class UserAgentHasher {
   }
 }
 
+/**
+ * The event's route: the path, bounded. Identified requests come with the rules' path (no query, no
+ * fragment); an answer made before identification (the 400 of a non-origin-form target, the draining
+ * 503) comes with the raw target, which can carry secrets outside its query: userinfo in an
+ * absolute-form target (`http://user:password@host/`), a token in a fragment. Both are cut here.
+ */
 export function boundedRoute(path: string): string {
+  if (path.charCodeAt(0) !== 47 /* / */) path = withoutUserinfo(path);
+  const hash = path.indexOf('#');
+  if (hash >= 0) path = path.slice(0, hash);
   return path.length > MAX_ROUTE_LENGTH ? path.slice(0, MAX_ROUTE_LENGTH) : path;
+}
+
+/** `scheme://user:pass@host/p` → `scheme://host/p` (also `user:pass@host:443`); anything else unchanged. */
+function withoutUserinfo(target: string): string {
+  const scheme = target.indexOf('://');
+  const from = scheme >= 0 ? scheme + 3 : 0;
+  let end = target.length;
+  for (const c of ['/', '?', '#']) {
+    const i = target.indexOf(c, from);
+    if (i >= 0 && i < end) end = i;
+  }
+  const at = end > from ? target.lastIndexOf('@', end - 1) : -1;
+  return at >= from ? target.slice(0, from) + target.slice(at + 1) : target;
+}
+
+/** A byte count or cost within what the analyzer decodes: NaN and negatives → 0, at most 2^53 − 1. */
+function amount(n: number, max: number): number {
+  return n >= 0 ? (n <= max ? n : max) : 0;
 }
 
 /** What the handler knows of a call: a CallEvent's fields, with the raw path (bounded into `route` here) and the tier always set. */
@@ -43,16 +70,18 @@ export function callEvent(i: CallEventInput): CallEvent {
     method: i.method.length > 16 ? i.method.slice(0, 16) : i.method,
     route: boundedRoute(i.path),
     status: i.status,
-    latencyMs: Math.round(i.latencyMs * 1000) / 1000,
-    bytesIn: i.bytesIn,
-    bytesOut: i.bytesOut,
+    // bounded to what the analyzer decodes (models/events.ts): a request held open for over a day, or a
+    // refused request announcing Content-Length: 10000000000000000, must still make an event
+    latencyMs: amount(Math.round(i.latencyMs * 1000) / 1000, CALL_EVENT_LIMITS.maxLatencyMs),
+    bytesIn: amount(i.bytesIn, CALL_EVENT_LIMITS.maxBytes),
+    bytesOut: amount(i.bytesOut, CALL_EVENT_LIMITS.maxBytes),
     ip: i.ip.length > 64 ? i.ip.slice(0, 64) : i.ip,
     client: i.client,
     user: i.user,
     uaHash: i.uaHash,
     decision: i.decision,
     rule: i.rule,
-    cost: i.cost,
+    cost: amount(i.cost, CALL_EVENT_LIMITS.maxCost),
     tier: i.tier.length > 32 ? i.tier.slice(0, 32) : i.tier,
   };
   // only ever `true`, and absent otherwise: the events of forwarded requests keep their bytes
