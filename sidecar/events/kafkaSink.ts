@@ -7,7 +7,9 @@
  * When Kafka is down or slow, sends fail or take long: the buffer fills, the oldest events are
  * dropped and counted (`events_dropped_total`), and a failed batch goes back to the front of the
  * buffer to be retried with exponential backoff (100 ms … 5 s). The bound is the buffer capacity
- * plus the one batch in flight. `flush`/`close` deliver what they can within a time bound; whatever
+ * plus the one batch in flight. When only some partitions fail (one without a leader), their events
+ * — and the later events of the same clients, to keep each client's order — are parked on a backoff
+ * of their own, inside the same bound, while the other partitions' events keep flowing. `flush`/`close` deliver what they can within a time bound; whatever
  * is still buffered then is counted as dropped.
  */
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
@@ -68,6 +70,18 @@ export class KafkaEventSink implements EventSink {
   /** The batch being sent, and whether close() gave up on it (it is then counted as dropped). */
   private inFlight: EncodedEvent[] | null = null;
   private abandoned = false;
+  /**
+   * Events of partitions that failed while others were acknowledged (one partition without a
+   * leader), and the later events of the same clients (kept behind them: a client's events stay in
+   * order). Retried on their own backoff, so the healthy partitions' events are neither held to it
+   * nor queued behind them. Shares the buffer's bound: ring + parked ≤ bufferSize.
+   */
+  private parked: RingBuffer<EncodedEvent> | null = null;
+  private readonly parkedKeys = new Map<string, number>();
+  private parkedFailures = 0;
+  private parkedUntil = 0;
+  /** Set by flush(): the next send retries parked events without waiting for their backoff. */
+  private retryParkedNow = false;
   /** Counters (also exported as metrics), for tests and the shutdown log line. */
   published = 0;
   sent = 0;
@@ -86,7 +100,11 @@ export class KafkaEventSink implements EventSink {
   }
 
   get buffered(): number {
-    return this.ring.size;
+    return this.ring.size + this.parkedSize;
+  }
+
+  private get parkedSize(): number {
+    return this.parked === null ? 0 : this.parked.size;
   }
 
   /** Connects in the background; events published before (or while Kafka is away) wait in the buffer. */
@@ -102,8 +120,9 @@ export class KafkaEventSink implements EventSink {
     this.published++;
     const dropped = this.ring.push({ key: event.client, value: encodeCallEventFast(event) });
     if (dropped !== undefined) this.drop(1);
+    else if (this.parked !== null && this.parked.size > 0 && this.ring.size + this.parked.size > this.ring.capacity) this.dropParked(1);
     // the gauge follows each batch (pump); in between, every 256 events is close enough
-    if ((this.published & 255) === 0) this.metrics?.eventsBuffered.set(this.ring.size);
+    if ((this.published & 255) === 0) this.metrics?.eventsBuffered.set(this.buffered);
     this.schedule();
   }
 
@@ -112,8 +131,49 @@ export class KafkaEventSink implements EventSink {
     this.metrics?.eventsDropped.inc(n);
   }
 
+  /** Drops the `n` oldest parked events (counted), keeping parkedKeys in step. */
+  private dropParked(n: number): void {
+    const gone = this.parked!.shift(n);
+    for (const e of gone) this.unparkKey(e.key);
+    this.drop(gone.length);
+  }
+
+  private unparkKey(key: string): void {
+    const c = this.parkedKeys.get(key)! - 1;
+    if (c > 0) this.parkedKeys.set(key, c);
+    else this.parkedKeys.delete(key);
+  }
+
+  /** Puts events at the back (fresh events of a parked client) or, with `front`, the front (failed again) of the parked queue. */
+  private park(events: readonly EncodedEvent[], front: boolean): void {
+    if (events.length === 0) return;
+    const parked = (this.parked ??= new RingBuffer<EncodedEvent>(this.ring.capacity));
+    for (const e of events) this.parkedKeys.set(e.key, (this.parkedKeys.get(e.key) ?? 0) + 1);
+    if (front) {
+      const lost = parked.unshift(events);
+      // what did not fit are the oldest of `events`: they were never stored, so only their keys go
+      for (let i = 0; i < lost; i++) this.unparkKey(events[i]!.key);
+      if (lost > 0) this.drop(lost);
+    } else {
+      for (const e of events) {
+        const gone = parked.push(e);
+        if (gone !== undefined) {
+          this.unparkKey(gone.key);
+          this.drop(1);
+        }
+      }
+    }
+    const over = this.ring.size + parked.size - this.ring.capacity;
+    if (over > 0) this.dropParked(over);
+  }
+
   private schedule(): void {
-    if (this.current !== null || this.ring.size === 0) return;
+    if (this.current !== null) return;
+    if (this.ring.size === 0) {
+      // only parked events: their own backoff
+      if (this.parkedSize > 0 && this.timer === null) this.timer = setTimeout(this.pump, Math.max(0, this.parkedUntil - Date.now(), this.backoffUntil - Date.now()));
+      return;
+    }
     const wait = this.backoffUntil - Date.now();
     if (wait > 0) {
       if (this.timer === null) this.timer = setTimeout(this.pump, wait);
@@ -131,16 +191,41 @@ export class KafkaEventSink implements EventSink {
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
-    if (this.current !== null || this.ring.size === 0) return;
+    if (this.current !== null || (this.ring.size === 0 && this.parkedSize === 0)) return;
     this.current = this.sendOne().finally(() => {
       this.current = null;
-      this.metrics?.eventsBuffered.set(this.ring.size);
-      if (!this.closed || this.ring.size > 0) this.schedule();
+      this.metrics?.eventsBuffered.set(this.buffered);
+      if (!this.closed) this.schedule();
     });
   };
 
   private async sendOne(): Promise<void> {
-    const batch = this.ring.shift(this.batchLimit);
+    let batch: EncodedEvent[];
+    let retried = 0;
+    if (this.parked === null || this.parked.size === 0) batch = this.ring.shift(this.batchLimit);
+    else {
+      // parked events first when their backoff is over (they are the oldest), then fresh ones
+      let retry: EncodedEvent[] = [];
+      if (this.retryParkedNow || Date.now() >= this.parkedUntil) {
+        retry = this.parked.shift(this.batchLimit);
+        for (const e of retry) this.unparkKey(e.key);
+      }
+      this.retryParkedNow = false;
+      batch = this.ring.shift(this.batchLimit - retry.length);
+      // a client with events still parked: its new ones wait behind them (a client's events stay in order)
+      let fresh: EncodedEvent[] | null = null;
+      for (let i = 0; i < batch.length; i++) {
+        const e = batch[i]!;
+        if (this.parkedKeys.has(e.key)) {
+          fresh ??= batch.slice(0, i);
+          this.park([e], false);
+        } else if (fresh !== null) fresh.push(e);
+      }
+      if (fresh !== null) batch = fresh;
+      retried = retry.length;
+      if (retried > 0) batch = retry.concat(batch);
+      if (batch.length === 0) return;
+    }
     this.inFlight = batch;
     try {
       if (!this.connected) {
@@ -152,12 +237,15 @@ export class KafkaEventSink implements EventSink {
       this.sent += batch.length;
       this.metrics?.eventsSent.inc(batch.length);
       if (this.batchLimit < this.batchSize) this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
-      if (this.failures > 0) this.logger?.info({ buffered: this.ring.size, dropped: this.dropped }, 'event delivery recovered');
+      if (this.failures > 0 || (retried > 0 && this.parkedFailures > 0)) this.logger?.info({ buffered: this.buffered, dropped: this.dropped }, 'event delivery recovered');
       this.failures = 0;
       this.backoffUntil = 0;
+      if (retried > 0) {
+        this.parkedFailures = 0;
+        this.parkedUntil = 0;
+      }
     } catch (err) {
       if (this.abandoned) return;
-      this.failures++;
       this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       this.metrics?.eventsSendErrors.inc();
       // a partial failure names what was not acknowledged: only that is retried (no duplicates)
@@ -176,27 +264,54 @@ export class KafkaEventSink implements EventSink {
         this.sent += delivered;
         this.metrics?.eventsSent.inc(delivered);
       }
-      const lost = this.ring.unshift(failed);
-      if (lost > 0) this.drop(lost);
-      const backoff = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(this.failures - 1, 10));
-      this.backoffUntil = Date.now() + backoff;
+      // Kafka answered for some partitions (some delivered, or only parked events were sent): the
+      // failed partitions' events are parked on their own backoff, and the rest keep flowing
+      const partialOutage = delivered > 0 || (retried > 0 && retried === batch.length);
+      if (partialOutage) {
+        this.failures = 0;
+        this.backoffUntil = 0;
+        this.parkedFailures++;
+        this.parkedUntil = Date.now() + this.backoff(this.parkedFailures);
+        this.park(failed, true);
+      } else {
+        this.failures++;
+        this.backoffUntil = Date.now() + this.backoff(this.failures);
+        // behind parked events of the same clients if there are any (a client's events stay in order)
+        if (this.parkedSize > 0) this.park(failed, true);
+        else {
+          const lost = this.ring.unshift(failed);
+          if (lost > 0) this.drop(lost);
+        }
+      }
       // one line when delivery starts failing, then one per ~32 failures: never a log storm
-      if (this.failures === 1 || this.failures % 32 === 0) {
-        this.logger?.warn({ err: (err as Error).message, failures: this.failures, buffered: this.ring.size, dropped: this.dropped }, 'event delivery failing; buffering');
+      const n = partialOutage ? this.parkedFailures : this.failures;
+      if (n === 1 || n % 32 === 0) {
+        this.logger?.warn({ err: (err as Error).message, failures: n, partial: partialOutage, buffered: this.buffered, dropped: this.dropped }, 'event delivery failing; buffering');
       }
     } finally {
       this.inFlight = null;
     }
   }
 
+  private backoff(failures: number): number {
+    return Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(failures - 1, 10));
+  }
+
   /** Delivers what is buffered, within `timeoutMs` (best effort). */
   async flush(timeoutMs = this.flushTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.ring.size > 0 || this.current !== null) && Date.now() < deadline) {
+    while ((this.buffered > 0 || this.current !== null) && Date.now() < deadline) {
       if (this.current === null) {
-        // at shutdown a backoff is shortened, not skipped: Kafka that is down stays down for a while
-        if (this.backoffUntil > Date.now()) await sleep(Math.min(this.backoffUntil - Date.now(), deadline - Date.now(), 250));
-        else this.pump();
+        // at shutdown a backoff is shortened, not skipped: Kafka that is down stays down for a while,
+        // but a backoff of seconds (up to maxBackoffMs) must not eat the whole flush window while a
+        // broker that came back waits: at most 250 ms between attempts here
+        const due = this.ring.size > 0 ? this.backoffUntil : Math.max(this.backoffUntil, this.parkedUntil);
+        const wait = Math.min(due - Date.now(), deadline - Date.now(), 250);
+        if (wait > 0) await sleep(wait);
+        if (this.current === null && Date.now() < deadline) {
+          this.retryParkedNow = true;
+          this.pump();
+        }
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -215,6 +330,10 @@ export class KafkaEventSink implements EventSink {
     if (left > 0) {
       this.ring.shift(left);
       this.drop(left);
+    }
+    if (this.parkedSize > 0) {
+      left += this.parkedSize;
+      this.dropParked(this.parkedSize);
     }
     if (this.inFlight !== null) {
       // a send still hanging at the deadline: counted as not delivered (at-most-once accounting)
