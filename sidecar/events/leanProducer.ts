@@ -58,6 +58,12 @@ export interface LeanProducerOptions {
   readonly acks?: number;
   readonly requestTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * The topic's layout is read again after this long even when nothing failed (the Java client's
+   * metadata.max.age.ms, 5 min): partitions added to the topic get their share of the clients, as
+   * with the Java client (a client moved to a new partition is reordered once, across the move).
+   */
+  readonly metadataMaxAgeMs?: number;
 }
 
 /** Thrown by send(): the messages that were not acknowledged (the others were). */
@@ -199,6 +205,9 @@ export class LeanKafkaProducer implements EventProducer {
   private readonly bootstrap: Array<{ host: string; port: number }>;
   private readonly conns = new Map<string, BrokerConnection>();
   private layout: TopicLayout | null = null;
+  /** When the layout was read, and a background re-read under way (metadataMaxAgeMs). */
+  private layoutAt = 0;
+  private rereading: Promise<unknown> | null = null;
   private readonly keyPartition = new Map<string, number>();
   private readonly acks: number;
   private readonly connOpts: { clientId: string; tls: ConnectionOptions | null; requestTimeoutMs: number; connectTimeoutMs: number };
@@ -270,6 +279,7 @@ export class LeanKafkaProducer implements EventProducer {
     const layout: TopicLayout = { partitions: topic.partitions.length, leaders, brokers: new Map(md.brokers.map((b) => [b.nodeId, b])) };
     if (this.layout === null || this.layout.partitions !== layout.partitions) this.keyPartition.clear();
     this.layout = layout;
+    this.layoutAt = Date.now();
     return layout;
   }
 
@@ -285,6 +295,16 @@ export class LeanKafkaProducer implements EventProducer {
 
   async send(messages: readonly EncodedEvent[]): Promise<void> {
     const layout = this.layout ?? (await this.refreshMetadata());
+    if (this.rereading === null && Date.now() - this.layoutAt >= (this.opts.metadataMaxAgeMs ?? 300_000)) {
+      // read again in the background: this batch goes by the layout it has (a failed read is tried
+      // again one max age later; a failed send reads it at once anyway)
+      this.layoutAt = Date.now();
+      this.rereading = this.refreshMetadata()
+        .catch(() => undefined)
+        .finally(() => {
+          this.rereading = null;
+        });
+    }
     // group by partition, then by leader
     const byPartition = new Map<number, EncodedEvent[]>();
     for (const m of messages) {

@@ -144,3 +144,36 @@ test('lean: a topic that does not exist yet is created on first use and receives
   await sink.close();
   assert.equal((await consumeAll(topic, 50)).length, 50);
 });
+
+test('lean: partitions added to the topic get events once the layout is read again (metadataMaxAgeMs), with nothing failing', async () => {
+  const topic = uniqueName('it-sink-grow');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const sink = new KafkaEventSink({ producer: new LeanKafkaProducer({ brokers: kafkaBrokers(), topic, clientId: 'it-sink', compression: 'none', metadataMaxAgeMs: 300 }), bufferSize: 10_000, lingerMs: 5, batchSize: 100 });
+    sink.start();
+    const many = (from: number): void => {
+      for (let i = from; i < from + 200; i++) sink.publish({ ...event(i), client: `apiKey:${i.toString(16).padStart(16, '0')}` });
+    };
+    many(0);
+    await waitFor(() => sink.sent === 200, 'the first 200 delivered', 20_000, 20);
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
+    await new Promise((r) => setTimeout(r, 400));
+    // the first send after the max age starts the re-read; the ones after it use the new layout
+    for (let round = 1; round <= 10; round++) {
+      many(round * 200);
+      await waitFor(() => sink.sent === (round + 1) * 200, `round ${round} delivered`, 20_000, 20);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await sink.close();
+    assert.equal(sink.dropped, 0);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const perPartition = offsets.map((o) => Number(o.high));
+    assert.equal(perPartition.length, 4);
+    assert.equal(perPartition.reduce((a, b) => a + b, 0), 2_200);
+    for (let p = 1; p < 4; p++) assert.ok(perPartition[offsets.findIndex((o) => o.partition === p)]! > 0, `partition ${p} got events: ${JSON.stringify(offsets)}`);
+  } finally {
+    await admin.disconnect();
+  }
+});
