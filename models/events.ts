@@ -69,7 +69,7 @@ export function encodeCallEvent(event: CallEvent): string {
  * for good. The bounds are far above anything real: a day for one request's latency, exact
  * integers (2^53 − 1, 8 PiB) for bytes and cost, the last representable Date for ts.
  */
-export const CALL_EVENT_LIMITS = { maxTs: 8.64e15, maxLatencyMs: 86_400_000, maxBytes: Number.MAX_SAFE_INTEGER, maxCost: Number.MAX_SAFE_INTEGER } as const;
+export const CALL_EVENT_LIMITS = { maxTs: 8.64e15, maxLatencyMs: 86_400_000, maxBytes: Number.MAX_SAFE_INTEGER, maxCost: Number.MAX_SAFE_INTEGER, maxName: 253 } as const;
 
 export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<CallEvent> {
   const parsed = parseJsonObject(input, 64 * 1024);
@@ -78,8 +78,8 @@ export function decodeCallEvent(input: string | Buffer | Uint8Array): Decoded<Ca
   if (o.v !== CALL_EVENT_VERSION) return decodeFail(ErrorCodes.CODEC_VERSION, check.version(o, CALL_EVENT_VERSION)!);
   const error = firstError(
     check.number(o, 'ts', { min: 0, max: CALL_EVENT_LIMITS.maxTs }),
-    check.string(o, 'pod', { max: 253 }),
-    check.string(o, 'service', { max: 253 }),
+    check.string(o, 'pod', { max: CALL_EVENT_LIMITS.maxName }),
+    check.string(o, 'service', { max: CALL_EVENT_LIMITS.maxName }),
     check.string(o, 'method', { max: 16 }),
     check.string(o, 'route', { max: 2048 }),
     check.number(o, 'status', { int: true, min: 0, max: 999 }),

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
-import { eventsTopic } from '../models/events.js';
+import { CALL_EVENT_LIMITS, eventsTopic } from '../models/events.js';
 import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
 
 export interface SidecarConfig {
@@ -69,6 +69,13 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (!(drain >= 0)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds must be a number ≥ 0');
   const delay = Number(v['shutdown-delay'] ?? env.RW_SHUTDOWN_DELAY ?? 0);
   if (!(delay >= 0 && delay <= 300)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--shutdown-delay (RW_SHUTDOWN_DELAY) must be a number of seconds from 0 to 300');
+  const MAX_EVENT_NAME = CALL_EVENT_LIMITS.maxName;
+  const pod = v.pod ?? env.RW_POD ?? hostname();
+  const service = v.service ?? env.RW_SERVICE ?? 'default';
+  // every event carries both; the analyzer's decoder refuses longer ones, so it would skip every event
+  for (const [flag, value] of [['--pod (RW_POD)', pod], ['--service (RW_SERVICE)', service]] as const) {
+    if (value.length === 0 || value.length > MAX_EVENT_NAME) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${flag} must be 1 to ${MAX_EVENT_NAME} characters (got ${value.length})`);
+  }
   return {
     configFile,
     upstream,
@@ -77,8 +84,8 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     redis: redisConnectionFromEnv(env),
     kafka: kafkaConnectionFromEnv(env),
     eventsTopic: eventsTopic(env),
-    pod: v.pod ?? env.RW_POD ?? hostname(),
-    service: v.service ?? env.RW_SERVICE ?? 'default',
+    pod,
+    service,
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
     drainSeconds: drain,
     shutdownDelaySeconds: delay,
