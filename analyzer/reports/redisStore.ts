@@ -10,7 +10,8 @@
  *   {P}:stream        stream of changes (id, what, status), capped at ~10,000 entries, for tailing
  *
  * Retention: `trim()` (the analyzer runs it every minute) deletes reports older than the retention
- * and their index entries; report keys also carry a PEXPIRE of retention + 1 day as a backstop.
+ * and their index entries; report keys and the client's index also carry a PEXPIRE of retention +
+ * 1 day as a backstop (the retention trim() was last given: a reload's applies to new reports).
  * Default prefix `rw:anomalies`.
  */
 import type { Redis, Cluster } from 'ioredis';
@@ -51,6 +52,7 @@ redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('PEXPIRE', KEYS[5], ARGV[7])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'id', ARGV[6], 'what', 'detected', 'status', ARGV[2])
 return 1
 `;
@@ -99,7 +101,8 @@ export interface RedisReportStoreOptions {
 
 export class RedisReportStore implements ReportStore {
   readonly keys: ReportKeys;
-  private readonly expireMs: number;
+  /** Backstop expiry of report keys: retention + 1 day, following the retention trim() is given. */
+  private expireMs: number;
   private readonly streamMaxLen: number;
 
   constructor(
@@ -210,6 +213,8 @@ export class RedisReportStore implements ReportStore {
   }
 
   async trim(now: number, retentionMs: number): Promise<number> {
+    // a reloaded policy's retention applies to the backstop of reports created from now on
+    this.expireMs = retentionMs + DAY_MS;
     const k = this.keys;
     let removed = 0;
     for (;;) {
@@ -221,7 +226,8 @@ export class RedisReportStore implements ReportStore {
         pipe.del(k.report(id), k.history(id));
         pipe.zrem(k.byTs, id);
         for (const s of ANOMALY_STATUSES) pipe.zrem(k.status(s), id);
-        if (clients[i]) pipe.zrem(k.client(clients[i]!), id);
+        // and whatever else of this client's index is past the retention (reports whose keys expired first)
+        if (clients[i]) pipe.zremrangebyscore(k.client(clients[i]!), '-inf', String(now - retentionMs - 1));
       });
       await pipe.exec();
       removed += ids.length;
