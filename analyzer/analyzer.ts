@@ -21,7 +21,7 @@ import { fmix32, hashString } from '../models/featureSketches.js';
 import type { AutoencoderScore, AutoencoderScorer } from '../models/ml/autoencoder.js';
 import { mulberry32 } from '../models/ml/prng.js';
 import type { Policy } from '../models/policy/index.js';
-import { actionField, Actuator, describeLifted, type ActiveAction } from './actions/actuator.js';
+import { actionableClient, actionField, Actuator, describeLifted, type ActiveAction } from './actions/actuator.js';
 import { expectationBuffers, expectationFor, type Expectation } from './baselines/expectation.js';
 import { PopulationBaselines } from './baselines/population.js';
 import { HourOfWeekProfile } from './baselines/seasonal.js';
@@ -777,7 +777,7 @@ export class Analyzer {
     // the id is only needed when this window opens an episode (none is open, or the open one went silent)
     const reportId = fusion.score >= this.options.openThreshold ? reportIdFor(st.key, acc.end, sizeMs) : '';
     const before = st.decision;
-    const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key), reportId }, this.decisionConfig());
+    const { state, outcome } = decide(st.decision, { now, score: fusion.score, detectors: fusion.detectors, sizeMs, allowlisted: this.isAllowlisted(st.key) || !actionableClient(st.key), reportId }, this.decisionConfig());
     if (state !== st.decision) this.changed(st);
     st.decision = state;
     switch (outcome.kind) {

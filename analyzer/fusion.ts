@@ -55,10 +55,12 @@ export function fuse(input: FusionInput, weights: DetectionOptions['weights']): 
   let best = -1;
   const contribute = (name: string, score: number, weight: number): void => {
     const s = Math.min(1, Math.max(0, finite(score)));
+    // a weight missing or out of range (options built by hand) must not turn the score into NaN
+    const w = Math.min(1, Math.max(0, finite(weight)));
     detectors[name] = r4(s);
-    keep *= 1 - weight * s;
-    if (weight * s > best) {
-      best = weight * s;
+    keep *= 1 - w * s;
+    if (w * s > best) {
+      best = w * s;
       dominant = name;
     }
   };
@@ -71,11 +73,12 @@ export function fuse(input: FusionInput, weights: DetectionOptions['weights']): 
   const explanation: Explanation[] = [];
   const explained = new Set<string>();
   const stat = new Map(input.statistical.top.map((d) => [d.feature, d]));
-  for (const hit of [...input.rules].sort((a, b) => b.score - a.score)) {
+  const ruleScore = (h: RuleHit): number => Math.min(1, Math.max(0, finite(h.score)));
+  for (const hit of [...input.rules].sort((a, b) => ruleScore(b) - ruleScore(a))) {
     const d = stat.get(hit.feature);
     explanation.push({
       feature: hit.feature,
-      observed: r4(hit.observed),
+      observed: r4(finite(hit.observed)),
       baseline: r4(finite(hit.baseline)),
       spread: r4(finite(d?.spread ?? 0)),
       z: r4(finite(d?.z ?? hit.margin)),
@@ -92,10 +95,10 @@ export function fuse(input: FusionInput, weights: DetectionOptions['weights']): 
     const seasonal = exp.seasonal && FEATURES[d.index]!.seasonal ? ` for ${bucketLabel(exp.seasonal.bucket)}` : '';
     explanation.push({
       feature: d.feature,
-      observed: r4(d.observed),
+      observed: r4(finite(d.observed)),
       baseline: r4(finite(d.baseline)),
       spread: r4(finite(d.spread)),
-      z: r4(d.z),
+      z: r4(finite(d.z)),
       detector: 'statistical',
       text: `${d.feature} ${fmt(d.observed)} vs ${fmt(finite(d.baseline))} normal${seasonal}${versus}, z ${fmt(d.z)}`,
     });
@@ -111,7 +114,7 @@ export function fuse(input: FusionInput, weights: DetectionOptions['weights']): 
         observed: r4(finite(t.observed)),
         baseline: r4(finite(t.expected)),
         spread: 0,
-        z: r4(t.z),
+        z: r4(finite(t.z)),
         detector: 'autoencoder',
         text: `autoencoder: ${feature} ${fmt(finite(t.observed))}, the model of normal traffic reconstructs ${fmt(finite(t.expected))}`,
       });

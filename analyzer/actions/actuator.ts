@@ -5,7 +5,8 @@
  * publishes the change on the channel. `until` makes each action end by itself even if the
  * analyzer dies; while alive, the analyzer also deletes expired fields so the hashes stay small.
  */
-import { ANY, overrideField, parseOverrideField } from '../../models/control.js';
+import { parseClientKey } from '../../models/clientKey.js';
+import { ANY, overrideField, parseOverrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 
 export type ActiveKind = 'tighten' | 'block';
@@ -32,6 +33,30 @@ export interface ActionRequest {
 
 function key(kind: ActiveKind, field: string): string {
   return `${kind}\u0000${field}`;
+}
+
+/**
+ * Whether `client` names one client the analyzer may act on: `<part>:<value>` pieces joined by `|`,
+ * none of them empty or `*`. The control plane reads `*` as "any client" (an override `*|*`
+ * tightens every client of every rule), so a key like `*`, an empty one or one with a `*` part —
+ * which no sidecar sends, but a Kafka event can carry — is never acted on.
+ */
+export function actionableClient(client: string): boolean {
+  const parts = parseClientKey(client);
+  return parts !== null && parts.every(([name, value]) => name !== ANY && value.length > 0 && value !== ANY);
+}
+
+/**
+ * Whether `current` (the value in force on the field at `now`, if any) already does at least what
+ * the requested action would, for at least as long: then writing the request would shorten or
+ * loosen it (an operator's day-long block replaced by a 10-minute one that the analyzer deletes at
+ * its end; a stricter override or an absolute `limit` replaced by a milder multiplier).
+ */
+function covers(current: BlockValue | OverrideValue | undefined, kind: ActiveKind, until: number, multiplier: number, now: number): boolean {
+  if (!current || current.until <= now || current.until < until) return false;
+  if (kind === 'block') return true;
+  const o = current as OverrideValue;
+  return o.limit !== undefined || (o.multiplier !== undefined && o.multiplier <= multiplier);
 }
 
 /** The field the analyzer's own action of `kind` on `client` lives in. */
@@ -91,18 +116,29 @@ export class Actuator {
 
   constructor(private readonly controlPlane: ControlPlane) {}
 
+  /**
+   * Puts `req` in force on `client` until `now + ttlMs`. Refused (throws) for a client key that is not
+   * one client (actionableClient). When the field already holds a value in force that does at least
+   * as much for at least as long (an operator's longer block, a stricter or absolute override), it
+   * is left as it is: the action is in force through it, and ends at its own `until` without
+   * deleting what it did not write (expire).
+   */
   async apply(client: string, req: ActionRequest, now: number, reason: string, anomalyId?: string): Promise<ActiveAction> {
+    if (!actionableClient(client)) throw new RangeError(`refusing to act on client key ${JSON.stringify(client.slice(0, 100))}: not one client (<part>:<value> joined by |, no *)`);
     const until = now + req.ttlMs;
     const why = reason.slice(0, 1000);
+    const multiplier = req.multiplier ?? 0.5;
+    const field = actionField(req.kind, client);
+    const state = await this.controlPlane.read();
+    const current = req.kind === 'block' ? state.blocks.get(field) : state.overrides.get(field);
+    const kept = covers(current, req.kind, until, multiplier, now);
     let action: ActiveAction;
     if (req.kind === 'block') {
-      action = { kind: 'block', client, field: actionField('block', client), until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
-      await this.controlPlane.write('block', client, { until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
+      action = { kind: 'block', client, field, until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
+      if (!kept) await this.controlPlane.write('block', field, { until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     } else {
-      const multiplier = req.multiplier ?? 0.5;
-      const field = actionField('tighten', client);
       action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}) };
-      await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
+      if (!kept) await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     }
     this.mine.set(key(action.kind, action.field), action);
     return action;
@@ -124,10 +160,8 @@ export class Actuator {
    */
   async lift(anomalyId: string): Promise<LiftedAction[]> {
     const lifted = await liftAnomaly(this.controlPlane, anomalyId);
-    for (const a of lifted) {
-      const k = key(a.kind, a.field);
-      if (this.mine.get(k)?.anomalyId === anomalyId) this.mine.delete(k);
-    }
+    // also its actions in force through a value it did not write (apply kept it): nothing of it is left
+    for (const [k, a] of this.mine) if (a.anomalyId === anomalyId) this.mine.delete(k);
     return lifted;
   }
 
@@ -158,7 +192,12 @@ export class Actuator {
     for (const a of due) {
       this.mine.delete(key(a.kind, a.field));
       const current = a.kind === 'block' ? state.blocks.get(a.field) : state.overrides.get(a.field);
-      if (current && current.until > now) continue; // rewritten with a later end by someone
+      if (current && current.until > now) {
+        // rewritten with a later end by this anomaly (another instance): still in force. Another
+        // writer's value (an operator's, another anomaly's, or one apply kept) stays, but this action ended
+        if (current.anomalyId === undefined || current.anomalyId !== a.anomalyId) expired.push(a);
+        continue;
+      }
       if (current) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
       expired.push(a);
     }

@@ -92,8 +92,9 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
     /** Feeds an operator decision back into the decision state of the client (if this instance holds it). */
     onDecision(report: AnomalyReport, action: OperatorAction): void {
       const t = now();
-      if (action === 'dismiss') analyzer.updateDecision(report.client, (s) => dismissed(s, t, typeof options.cooldownMs === 'function' ? options.cooldownMs() : options.cooldownMs));
-      else if (action === 'approve' && report.action.kind !== 'observe') analyzer.updateDecision(report.client, (s) => approved(s, report.action.kind, t, report.action.until ?? t));
+      // only the episode of the report acted on changes (an older report's decision leaves the current one)
+      if (action === 'dismiss') analyzer.updateDecision(report.client, (s) => dismissed(s, t, typeof options.cooldownMs === 'function' ? options.cooldownMs() : options.cooldownMs, report.id));
+      else if (action === 'approve' && report.action.kind !== 'observe') analyzer.updateDecision(report.client, (s) => approved(s, report.action.kind, t, report.action.until ?? t, report.id));
     },
   };
 }

@@ -117,6 +117,9 @@ function untilOf(action: ProposedAction, now: number): number | null {
 }
 
 export function decide(state: DecisionState, input: DecisionInput, cfg: DecisionConfig): { state: DecisionState; outcome: Outcome } {
+  // a score that is not a number is no evidence: NaN compares false with every threshold, and would
+  // otherwise open an episode and match the first (strongest) action rule
+  if (!(input.score >= 0 && input.score <= 1)) input = { ...input, score: Number.isNaN(input.score) ? 0 : Math.min(1, Math.max(0, input.score)) };
   // the action ran out: housekeeping ends it on the instance that wrote it, but since a rebalance
   // that may be another instance, and nothing else would tell this one
   if (state.episode && state.episode.until !== null && state.episode.until <= input.now) state = actionEnded(state);
@@ -165,16 +168,28 @@ export function actionEnded(state: DecisionState): DecisionState {
   return { ...state, episode: { ...state.episode, action: 'observe', applied: false, pending: false, until: null } };
 }
 
-/** An operator approved the pending action at `now`. */
-export function approved(state: DecisionState, kind: ActionKind, now: number, until: number): DecisionState {
+/**
+ * An operator approved the pending action `kind` of report `reportId` at `now`, in force until
+ * `until`. It becomes the episode's action only for that report's episode (given no `reportId`: the
+ * open one), and never in place of a stronger action of the episode still in force (a block is not
+ * downgraded to a tighten). It counts for the cool-down either way.
+ */
+export function approved(state: DecisionState, kind: ActionKind, now: number, until: number, reportId?: string): DecisionState {
+  const ep = state.episode;
+  const takes = ep !== null && (reportId === undefined || ep.reportId === reportId) && !(ep.applied && STRENGTH[ep.action] > STRENGTH[kind] && (ep.until === null || ep.until > now));
   return {
     ...state,
-    episode: state.episode ? { ...state.episode, action: kind, applied: true, pending: false, until } : null,
+    episode: takes ? { ...ep, action: kind, applied: true, pending: false, until } : ep,
     lastAction: { kind, at: now },
   };
 }
 
-/** An operator dismissed the report at `now`: no action for the cool-down. */
-export function dismissed(state: DecisionState, now: number, cooldownMs: number): DecisionState {
-  return { ...actionEnded(state), suppressedUntil: now + cooldownMs };
+/**
+ * An operator dismissed report `reportId` at `now`: no action for the cool-down, and the action of
+ * that report's episode (given no `reportId`: the open one) has ended. An older episode's report
+ * leaves the open episode's action as it is (dismissing it lifted only that report's actions).
+ */
+export function dismissed(state: DecisionState, now: number, cooldownMs: number, reportId?: string): DecisionState {
+  const own = reportId === undefined || state.episode?.reportId === reportId;
+  return { ...(own ? actionEnded(state) : state), suppressedUntil: now + cooldownMs };
 }
