@@ -63,24 +63,36 @@ export interface LocalAlgorithm<S> {
  */
 export const EPSILON = 1e-9;
 
+/**
+ * The largest `remaining` reported (2^50, above the largest header value, 15 digits). Limits reach
+ * 1e18 (a limit of 1e12 × a tier multiplier of 1e6, or an override), and the Redis reply packs
+ * status + 4 × remaining into one number, exact only below 2^53: 4e16 − 3 came back as 4e16, a
+ * rejection of a request the memory store admitted. Both stores report the same capped value.
+ */
+export const MAX_REMAINING = 1125899906842624;
+
+function whole(x: number): number {
+  return x > 0 ? (x < MAX_REMAINING ? Math.floor(x) : MAX_REMAINING) : 0;
+}
+
 /** Rejection result when the request can never pass (cost above the limit, or a limit of 0). */
 export function rejectForever(out: Result, remaining: number, hintMs: number): void {
   out.status = REJECT;
-  out.remaining = remaining > 0 ? Math.floor(remaining) : 0;
+  out.remaining = whole(remaining);
   out.waitMs = Math.max(1, Math.ceil(hintMs));
   out.resetMs = out.waitMs;
 }
 
 export function reject(out: Result, remaining: number, waitMs: number): void {
   out.status = REJECT;
-  out.remaining = remaining > 0 ? Math.floor(remaining) : 0;
+  out.remaining = whole(remaining);
   out.waitMs = Math.max(1, Math.ceil(waitMs));
   out.resetMs = out.waitMs;
 }
 
 export function admit(out: Result, remaining: number, resetMs: number): void {
   out.status = ALLOW;
-  out.remaining = remaining > 0 ? Math.floor(remaining + EPSILON) : 0;
+  out.remaining = whole(remaining + EPSILON);
   out.resetMs = resetMs > 0 ? Math.ceil(resetMs) : 0;
   out.waitMs = 0;
 }

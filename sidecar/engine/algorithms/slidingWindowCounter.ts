@@ -1,4 +1,4 @@
-import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
+import { EPSILON, admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
 
 /**
  * Sliding window counter: counts of the previous (p) and current (c) aligned windows, estimating
@@ -10,8 +10,13 @@ import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.j
  *  - any sliding window (t − W, t] holds at most limit + p × e/W units, p being the previous
  *    window's count, so strictly less than 2 × limit in the worst case (the previous window's
  *    requests all at its very end); with evenly spread traffic the estimate is exact.
- * The admission test is done in integers (p(W − e) + (c + cost)W ≤ limit·W) so it has no float error.
+ * The admission test is done in integers (p(W − e) + (c + cost)W ≤ limit·W) so it has no float error
+ * for whole costs; fractional costs get EPSILON units of slack, like the other algorithms.
  * resetMs: until the current window ends.
+ *
+ * A clock that steps back by up to a window does not open a fresh window: a state whose window starts
+ * at most W after now stays the current one, now counting as its first ms (the previous count weighs
+ * in fully). A state further in the future is dropped (a large step must not lock a client out).
  */
 export interface SlidingCounterState {
   /** Start of the current window. */
@@ -25,19 +30,22 @@ export const slidingWindowCounter: LocalAlgorithm<SlidingCounterState> = {
 
   evaluate(s, d, now, out) {
     const W = d.windowMs;
-    const cw = now - (now % W);
+    let cw = now - (now % W);
     let c = 0;
     let p = 0;
     if (s !== undefined) {
-      if (s.w === cw) {
+      if (s.w >= cw && s.w - now <= W) {
+        cw = s.w; // later than now's window when the clock stepped back: still the current one
         c = s.c;
         p = s.p;
       } else if (s.w === cw - W) p = s.c;
     }
-    const e = now - cw;
+    const ahead = cw > now ? cw - now : 0; // ms until that window starts (clock stepped back)
+    const e = now + ahead - cw;
     const L = d.limit;
     const weighted = p * (W - e);
-    if (weighted + (c + d.cost) * W <= L * W) return admit(out, L - weighted / W - c - d.cost, cw + W - now);
+    // EPSILON units of slack for fractional costs' float error; below 1 in these integers (so none for whole ones)
+    if (weighted + (c + d.cost) * W <= L * W + Math.min(EPSILON * W, 0.5)) return admit(out, L - weighted / W - c - d.cost, cw + W - now);
     if (d.cost > L) return rejectForever(out, L - weighted / W - c, W);
     let wait: number;
     if (c + d.cost > L) {
@@ -46,7 +54,7 @@ export const slidingWindowCounter: LocalAlgorithm<SlidingCounterState> = {
       wait = cw + W - now + x;
     } else {
       // within this window, once the previous window's weight has decayed enough
-      wait = Math.ceil(W - ((L - c - d.cost) * W) / p) - e;
+      wait = Math.ceil(W - ((L - c - d.cost) * W) / p) - e + ahead;
     }
     reject(out, L - weighted / W - c, wait);
   },
@@ -55,7 +63,7 @@ export const slidingWindowCounter: LocalAlgorithm<SlidingCounterState> = {
     const W = d.windowMs;
     const cw = now - (now % W);
     if (s === undefined) return { w: cw, c: d.cost, p: 0 };
-    if (s.w !== cw) {
+    if (s.w < cw || s.w - now > W) {
       s.p = s.w === cw - W ? s.c : 0;
       s.c = 0;
       s.w = cw;

@@ -1,4 +1,4 @@
-import { admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
+import { EPSILON, admit, reject, rejectForever, type LocalAlgorithm } from './algorithm.js';
 
 /**
  * Sliding window log: the time and cost of every counted request in the last W ms; a request passes
@@ -42,10 +42,11 @@ export const slidingWindowLog: LocalAlgorithm<SlidingLogState> = {
     const W = d.windowMs;
     if (s !== undefined) prune(s, now - W);
     const sum = s === undefined ? 0 : s.sum;
-    if (sum + d.cost <= d.limit) return admit(out, d.limit - sum - d.cost, W);
+    // EPSILON: fractional costs add up with float error (ten requests of 0.7 make 7.000000000000001 > 7)
+    if (sum + d.cost <= d.limit + EPSILON) return admit(out, d.limit - sum - d.cost, W);
     if (d.cost > d.limit) return rejectForever(out, d.limit - sum, W);
     // the request fits once enough of the oldest entries have left the window
-    const need = sum + d.cost - d.limit;
+    const need = sum + d.cost - d.limit - EPSILON;
     let freed = 0;
     let i = s!.head;
     while (freed < need && i < s!.times.length) freed += s!.costs[i++]!;

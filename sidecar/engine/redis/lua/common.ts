@@ -17,15 +17,18 @@ local function num(x)
 end
 -- float rounding tolerated, in units (EPSILON in ../../algorithms/algorithm.ts)
 local EPS = 1e-9
+-- the largest remaining reported (MAX_REMAINING in ../../algorithms/algorithm.ts): the reply packs
+-- status + 4 x remaining, exact only below 2^53
+local MAXR = 1125899906842624
 local function admit(c, remaining, reset)
   c.status = 1
-  if remaining > 0 then c.remaining = floor(remaining + EPS) else c.remaining = 0 end
+  if remaining > 0 then c.remaining = math.min(floor(remaining + EPS), MAXR) else c.remaining = 0 end
   if reset > 0 then c.reset = ceil(reset) else c.reset = 0 end
   c.wait = 0
 end
 local function reject(c, remaining, wait)
   c.status = 0
-  if remaining > 0 then c.remaining = floor(remaining) else c.remaining = 0 end
+  if remaining > 0 then c.remaining = math.min(floor(remaining), MAXR) else c.remaining = 0 end
   local w = ceil(wait)
   if w < 1 then w = 1 end
   c.wait = w

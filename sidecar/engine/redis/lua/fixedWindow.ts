@@ -9,11 +9,16 @@ ALG.fw = {
     local w = now - (now % c.W)
     local s = call('HMGET', c.key, 'w', 'c')
     local count = 0
-    if tonumber(s[1]) == w then count = tonumber(s[2]) end
+    local sw = tonumber(s[1])
+    -- a window up to W later than now's (the clock stepped back) is still the current one (see the TypeScript)
+    if sw and sw >= w and sw - now <= c.W then
+      w = sw
+      count = tonumber(s[2])
+    end
     c.w = w
     c.count = count
     local fin = w + c.W - now
-    if count + c.cost <= c.limit then admit(c, c.limit - count - c.cost, fin)
+    if count + c.cost <= c.limit + EPS then admit(c, c.limit - count - c.cost, fin)
     elseif c.cost > c.limit then reject(c, c.limit - count, c.W)
     else reject(c, c.limit - count, fin) end
   end,

@@ -10,8 +10,10 @@ local function swc_read(c, now)
   local s = call('HMGET', c.key, 'w', 'c', 'p')
   local cc, p = 0, 0
   local sw = tonumber(s[1])
-  c.same = sw == cw
-  if sw == cw then
+  -- a window up to W later than now's (the clock stepped back) is still the current one (see the TypeScript)
+  c.same = sw ~= nil and sw >= cw and sw - now <= W
+  if c.same then
+    cw = sw
     cc = tonumber(s[2])
     p = tonumber(s[3])
   elseif sw == cw - W then
@@ -34,9 +36,11 @@ ALG.swc = {
   eval = function(c, now)
     swc_read(c, now)
     local W, L, cw, cc, p = c.W, c.limit, c.cw, c.c, c.p
-    local e = now - cw
+    local ahead = 0
+    if cw > now then ahead = cw - now end
+    local e = now + ahead - cw
     local weighted = p * (W - e)
-    if weighted + (cc + c.cost) * W <= L * W then return admit(c, L - weighted / W - cc - c.cost, cw + W - now) end
+    if weighted + (cc + c.cost) * W <= L * W + math.min(EPS * W, 0.5) then return admit(c, L - weighted / W - cc - c.cost, cw + W - now) end
     if c.cost > L then return reject(c, L - weighted / W - cc, W) end
     local wait
     if cc + c.cost > L then
@@ -44,7 +48,7 @@ ALG.swc = {
       if cc > 0 then x = math.max(0, ceil(W - ((L - c.cost) * W) / cc)) end
       wait = cw + W - now + x
     else
-      wait = ceil(W - ((L - cc - c.cost) * W) / p) - e
+      wait = ceil(W - ((L - cc - c.cost) * W) / p) - e + ahead
     end
     reject(c, L - weighted / W - cc, wait)
   end,
@@ -67,6 +71,7 @@ ALG.swc = {
     swc_read(c, now)
     local W, L, cc, p = c.W, c.limit, c.c, c.p
     local e = now - c.cw
+    if e < 0 then e = 0 end
     local g = math.min(c.cost, floor(L - (p * (W - e)) / W - cc + 1e-9))
     if g < 1 then
       c.cost = 1

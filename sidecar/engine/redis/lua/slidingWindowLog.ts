@@ -27,9 +27,9 @@ ALG.swl = {
       end
     end
     c.sum = sum
-    if sum + c.cost <= c.limit then return admit(c, c.limit - sum - c.cost, c.W) end
+    if sum + c.cost <= c.limit + EPS then return admit(c, c.limit - sum - c.cost, c.W) end
     if c.cost > c.limit then return reject(c, c.limit - sum, c.W) end
-    local need = sum + c.cost - c.limit
+    local need = sum + c.cost - c.limit - EPS
     local freed = 0
     local last = now
     local idx = 0
