@@ -29,10 +29,18 @@ class Pool {
   /** Units the current grant had when it was granted (its half is the prefetch mark). */
   aGranted = 0;
   aExpires = 0;
+  /** When Redis granted it, in Redis time (its refunds find the window there). */
   aAt = 0;
+  /**
+   * When it arrived, in this sidecar's time: the grant was there for any unit spent from then on.
+   * (Not aAt: with redisTime server the two clocks differ, and a sidecar ahead of Redis credited a
+   * refunded unit of an old window to a grant of the next — one unit more than Redis reserved.)
+   */
+  aArrived = 0;
   bUnits = 0;
   bExpires = 0;
   bAt = 0;
+  bArrived = 0;
   bGranted = 0;
   /** Redis refused: no units before this local time. */
   emptyUntil = 0;
@@ -59,6 +67,7 @@ class Pool {
     this.aUnits = this.bUnits;
     this.aExpires = this.bExpires;
     this.aAt = this.bAt;
+    this.aArrived = this.bArrived;
     this.aGranted = this.bGranted;
     this.bUnits = 0;
     this.bExpires = 0;
@@ -148,8 +157,9 @@ export class LeasedStore {
   /**
    * Gives back an admission: of a request another rule rejected (at once), or of one the upstream
    * never answered (verdict.refund, maybe seconds later). The units go back to the current grant only
-   * if it was granted by the time they were spent: one granted since may belong to a later window
-   * (sliding window counter), where an old unit would be one more than Redis granted for it. Units
+   * if it had arrived by the time they were spent (both in this sidecar's time): one granted since may
+   * belong to a later window (sliding window counter), where an old unit would be one more than Redis
+   * granted for it. Units
    * of a grant since replaced are not given back at all (under-admission, never over-admission).
    */
   refund(c: Check): void {
@@ -158,7 +168,7 @@ export class LeasedStore {
     const pool = this.pools.get(c.rule.memoryPrefix + c.key);
     if (pool === undefined) return;
     pool.spent -= c.cost;
-    if (pool.aAt > c.at) return;
+    if (pool.aArrived > c.at) return;
     pool.aUnits += c.cost;
   }
 
@@ -180,7 +190,10 @@ export class LeasedStore {
       const have = pool.available(now);
       c.at = now;
       if (have >= c.cost) admit(c, Math.min(have - c.cost + pool.remaining, c.burst), pool.resetMs);
-      else if (pool.emptyUntil > now) reject(c, 0, pool.emptyUntil - now);
+      // Redis refused a lease: emptyUntil is when ONE unit is back; a request costing more waits for
+      // the rest at the refill rate (exact for the token bucket, a lower bound for the counter),
+      // else a client retrying at Retry-After is refused again and again
+      else if (pool.emptyUntil > now) reject(c, 0, pool.emptyUntil - now + (Math.max(0, c.cost - 1 - have) * c.windowMs) / Math.max(c.limit, 1e-9));
       else reject(c, have, ((c.cost - have) * c.windowMs) / Math.max(c.limit, 1e-9));
       if (c.status === REJECT && !c.rule.shadow) pass = false;
     }
@@ -266,12 +279,14 @@ export class LeasedStore {
           pool.aUnits = units;
           pool.aExpires = expires;
           pool.aAt = req.at;
+          pool.aArrived = t;
           pool.aGranted = units;
         } else {
           this.returnB(pool);
           pool.bUnits = units;
           pool.bExpires = expires;
           pool.bAt = req.at;
+          pool.bArrived = t;
           pool.bGranted = units;
         }
       },
