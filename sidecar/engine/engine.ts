@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../models/policy/index.js';
+import { POLICY_BOUNDS } from '../../models/policy/schema.js';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
 import { Check, Where, snapshot } from './check.js';
 import { REJECT } from './algorithms/index.js';
@@ -192,6 +193,8 @@ export class RuleEngine implements Engine, Settler {
       } else if (ov.multiplier !== undefined) mult *= ov.multiplier;
     }
     mult *= load;
+    // below 0.001 (an override multiplier 0 written by hand) a bucket's rate would be 0: never refilled
+    if (mult < POLICY_BOUNDS.minLoadMultiplier) mult = POLICY_BOUNDS.minLoadMultiplier;
     if (mult !== 1) {
       // a multiplier tightens, it never blocks: a window keeps room for one request of the rule's
       // fixed cost (one unit without one), a bucket that much capacity (its rate stays the product:

@@ -132,6 +132,16 @@ rules:
     const blocked = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: fixed-window, limit: 3, window: 60s }'), service: 's', clock: new ManualClock(), control: control({ override: () => ({ limit: 0 }), loadMultiplier: () => 0.5 }) });
     assert.deepEqual(kinds(await times(blocked, 1)), ['limit']); // an explicit limit 0 stays 0
   });
+  it('counts a multiplier below 0.001 (an override of 0 written by hand) as 0.001: a bucket still refills', async () => {
+    const clock = new ManualClock();
+    const zero = control({ override: () => ({ multiplier: 0 }) });
+    const bucket = createEngine({ policy: oneRule('{ id: r, key: [ip], algorithm: token-bucket, rate: 10/s, burst: 10 }'), service: 's', clock, control: zero });
+    assert.deepEqual(kinds(await times(bucket, 2)), ['allow', 'limit']); // burst 10 × 0.001 → 1 (one request)
+    clock.advance(99_000);
+    assert.equal((await bucket.decide(facts())).kind, 'limit'); // 10/s × 0.001 = one per 100 s
+    clock.advance(1_000);
+    assert.equal((await bucket.decide(facts())).kind, 'allow'); // refilled: a tighten, not a block
+  });
 });
 
 describe('control plane', () => {
