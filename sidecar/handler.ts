@@ -315,16 +315,19 @@ class Exchange implements Waiter {
 
   private readonly onForwarded = (r: ForwardResult): void => {
     if (r.upstreamMs !== null) this.rt.metrics.upstreamSeconds.observe(r.upstreamMs / 1000);
-    if (r.failure !== null && r.failure !== 'aborted') this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
+    // `invalid`: a malformed request the sidecar refused (400) without asking the upstream
+    const refused = r.failure === 'invalid';
+    if (r.failure !== null && r.failure !== 'aborted' && !refused) this.rt.metrics.upstreamErrors.inc({ kind: r.failure });
     // still held only when no response headers came (failed, timed out or abandoned before them)
     if (this.permit !== null) {
       const permit = this.permit;
       this.permit = null;
-      settleForward(permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
+      if (refused) permit.ignore();
+      else settleForward(permit, r.status, r.upstreamMs, r.failure, performance.now() - this.arrival);
     }
     // a 502/504 the sidecar made (the upstream never answered) is never counted against the client
     if (upstreamNeverAnswered(r)) this.verdict?.refund?.();
-    this.finish(r.status, r.bytesIn, r.bytesOut);
+    this.finish(r.status, r.bytesIn, r.bytesOut, undefined, refused);
   };
 
   /** `self`: the sidecar answers for a reason of its own, not a limit or block decision (see finish). */

@@ -12,10 +12,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
-import { badGateway, gatewayTimeout, sendProblem, type HeaderList } from '../answers/index.js';
+import { badGateway, badRequest, gatewayTimeout, sendProblem, type HeaderList } from '../answers/index.js';
 import { clientResponseHeaders } from './headers.js';
 
-export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'aborted';
+/**
+ * `invalid`: undici refused to send the request as it came (two Host lines, RFC 9112 §3.2): the
+ * client's fault, answered 400 by the sidecar itself, the upstream never asked.
+ */
+export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'aborted' | 'invalid';
 
 export interface ForwardResult {
   readonly status: number;
@@ -61,7 +65,8 @@ export function failureOf(err: Error): UpstreamFailure {
  * Whether the answer is a 502/504 the sidecar made because the upstream never answered (refused,
  * reset or timed out before its response headers): such a request is refunded, never counted
  * against the client. Once the upstream has answered — an error status of its own, or a failure
- * in the middle of its body — the request counts; a client that went away counts too.
+ * in the middle of its body — the request counts; a client that went away counts too. A request
+ * undici refused to send (`invalid`, answered 400) never reached the upstream either: refunded.
  */
 export function upstreamNeverAnswered(r: ForwardResult): boolean {
   return r.upstreamMs === null && r.failure !== null && r.failure !== 'aborted';
@@ -123,6 +128,18 @@ export class UpstreamProxy {
   }
 }
 
+/** Never mutated (sendProblem only reads `extra`). */
+const CLOSE: HeaderList = ['connection', 'close'];
+
+/** Whether raw response headers carry a Content-Length other than 0. */
+function declaresLength(raw: readonly Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === 14 && n.toString('latin1').toLowerCase() === 'content-length') return raw[i + 1]!.toString('latin1').trim() !== '0';
+  }
+  return false;
+}
+
 /** undici's (fast, unwrapped) handler protocol: onConnect, onHeaders, onData, onComplete, onError. */
 class ForwardHandler {
   started = 0;
@@ -171,9 +188,22 @@ class ForwardHandler {
     this.status = statusCode;
     this.resume = resume;
     const headers = clientResponseHeaders(rawHeaders, this.extraHeaders);
+    // the upstream answers before the request body is over (a 413 or 401 on sight of the headers):
+    // undici stops reading it once the answer is complete, so the connection cannot serve another
+    // request — it ends after this answer (as nginx does), else it would hang, paused, for ever
+    if (!this.res.req.complete) headers.push('connection', 'close');
     if (statusText) this.res.writeHead(statusCode, statusText, headers);
     else this.res.writeHead(statusCode, headers);
     this.headersArrived?.(statusCode, this.upstreamMs);
+    if ((statusCode === 304 || statusCode === 204) && declaresLength(rawHeaders)) {
+      // never a body (RFC 9112 §6.3), but undici takes the Content-Length (a 304 may carry the
+      // representation's, RFC 9110 §8.6) as framing and would wait for bytes that never come: the
+      // answer is complete now, and the upstream connection, whose framing is now unknown, is closed
+      this.res.end();
+      this.finish(null, null);
+      this.abort?.();
+      return false;
+    }
     return true;
   }
 
@@ -194,11 +224,12 @@ class ForwardHandler {
 
   onError(err: Error): void {
     if (this.finished) return;
-    const failure = failureOf(err);
+    // an argument error before any connection is undici refusing the request itself (synchronously, in dispatch)
+    const failure = this.abort === null && (err as { code?: string }).code === 'UND_ERR_INVALID_ARG' ? 'invalid' : failureOf(err);
     if (!this.res.headersSent && !this.res.destroyed) {
-      const problem = failure === 'timeout' ? gatewayTimeout() : badGateway();
+      const problem = failure === 'timeout' ? gatewayTimeout() : failure === 'invalid' ? badRequest(`the request cannot be forwarded: ${err.message}`) : badGateway();
       this.status = problem.status;
-      this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice());
+      this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete ? undefined : CLOSE);
     } else {
       // mid-body failure: the only honest signal left is to cut the client connection
       this.res.destroy(err);

@@ -7,15 +7,18 @@
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
-/** Names listed in a Connection header (lower-case), or null when there are none beyond keep-alive/close. */
-function connectionListed(value: string | undefined): Set<string> | null {
-  if (!value) return null;
+/**
+ * Names listed in a Connection header (lower-case) added to `into`, or `into` (null) when there are
+ * none beyond keep-alive/close.
+ */
+function connectionListed(value: string | undefined, into: Set<string> | null = null): Set<string> | null {
+  if (!value) return into;
   // the usual values name nothing beyond themselves
   if (value.length <= 10) {
     const lower = value.toLowerCase();
-    if (lower === 'keep-alive' || lower === 'close') return null;
+    if (lower === 'keep-alive' || lower === 'close') return into;
   }
-  let set: Set<string> | null = null;
+  let set: Set<string> | null = into;
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
     if (name === '' || name === 'close' || name === 'keep-alive') continue;
@@ -49,7 +52,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
     const value = rawHeaders[i + 1]!;
     // no fixed name below is longer than 32; a Connection-listed one may be, and is lower-case
     const lower = name.length <= 32 || listed !== null ? name.toLowerCase() : name;
-    if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower))) continue;
+    // Host is never a connection option (it is what the rules matched; undici would put the upstream's origin in its place)
+    if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower) && lower !== 'host')) continue;
     switch (lower) {
       case 'expect':
         continue;
@@ -87,7 +91,8 @@ export function clientResponseHeaders(raw: ReadonlyArray<Buffer | string>, extra
   let listed: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!;
-    if (n.length === 10 && text(n).toLowerCase() === 'connection') listed = connectionListed(text(raw[i + 1]!));
+    // every Connection line counts (a list may be split across lines)
+    if (n.length === 10 && text(n).toLowerCase() === 'connection') listed = connectionListed(text(raw[i + 1]!), listed);
   }
   const dropOurs = extra.length > 0;
   for (let i = 0; i < raw.length; i += 2) {
