@@ -21,7 +21,8 @@ test('with 100 000 blocks, 2 000 changes each followed by a request cost far les
     assert.equal(s.override('r', ['apiKey:0123456789abcdef', 'ip:1.2.3.4'], NOW), null);
   }
   const ms = performance.now() - t0;
-  assert.ok(ms < 500, `${ms.toFixed(0)} ms for 2 000 changes and lookups`);
+  // about 2,970 ms with a rescan per change, tens of ms without: the bound leaves room for a loaded machine
+  assert.ok(ms < 1_500, `${ms.toFixed(0)} ms for 2 000 changes and lookups`);
   // composites still found after all those changes
   s.apply({ v: 1, seq: 5_000, kind: 'block', field: 'apiKey:0123456789abcdef|ip:1.2.3.4', value: { until: NOW + 600_000, reason: 'pair', seq: 5_000 } });
   assert.equal(s.block(['apiKey:0123456789abcdef', 'ip:1.2.3.4'], NOW)?.reason, 'pair');
