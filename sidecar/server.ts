@@ -7,7 +7,7 @@
  */
 import { METHODS } from 'node:http';
 import { fastify, type FastifyInstance } from 'fastify';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { controlKeys } from '../models/control.js';
 import { RedisControlPlane, type ControlPlane } from '../models/controlPlane.js';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
@@ -244,6 +244,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       handler() {
         // never reached: the reply is hijacked in onRequest
       },
+    });
+    // Requests that never reach the proxy make no event, so they are counted: what Node's parser
+    // refuses (answered 400, or 431 for headers over 16 KiB, by fastify), and CONNECT, which is not
+    // proxied (answered 405 as nginx answers it 400, instead of a silent close)
+    app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+      if (err.code?.startsWith('HPE_')) metrics.malformedRequests.inc({ reason: err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'unparseable' });
+    });
+    app.server.on('connect', (_req, socket: Socket) => {
+      metrics.malformedRequests.inc({ reason: 'connect' });
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     });
     // `Expect: 100-continue`: Node would answer 100 at once; we answer it only once the request is admitted
     app.server.on('checkContinue', (req, res) => {
