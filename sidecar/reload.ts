@@ -9,8 +9,8 @@
  * their paths and counted (`policy_reload_errors_total`), once per distinct bad content.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { formatPolicyErrors, parsePolicy, type Policy, type PolicyError } from '../models/policy/index.js';
 import type { Logger } from './log.js';
@@ -45,6 +45,8 @@ export class PolicyFileWatcher {
   /** Valid text whose apply threw (a key file not mounted yet…): retried, counted once. */
   private failedApplyHash: string | null = null;
   private closed = false;
+  /** Identity (dev:ino) of the directory being watched: a directory removed and created again is a new one, unwatched. */
+  private watchedDir: string | null = null;
   reloads = 0;
   errors = 0;
   /** Errors of the last rejected file (for tests and the log). */
@@ -55,21 +57,79 @@ export class PolicyFileWatcher {
   }
 
   start(): void {
-    const dir = dirname(this.opts.file);
-    const name = basename(this.opts.file);
-    try {
-      this.watcher = watch(dir, { persistent: false }, (_event, filename) => {
-        if (filename === null || filename === name || filename === '..data' || String(filename).startsWith('..')) this.trigger();
-      });
-      this.watcher.on('error', (err) => this.opts.logger?.warn({ err: err.message, dir }, 'policy watch failed; relying on the poll'));
-    } catch (err) {
-      this.opts.logger?.warn({ err: (err as Error).message, dir }, 'cannot watch the policy directory; relying on the poll');
-    }
+    if (this.closed || this.poll !== null || this.watcher !== null) return;
+    this.watchDir(this.dirIdentitySync());
     const pollMs = this.opts.pollMs ?? 10_000;
     if (pollMs > 0) {
-      this.poll = setInterval(() => this.trigger(0), pollMs);
+      this.poll = setInterval(() => {
+        // a watch on a directory that was removed (and perhaps created again) sees nothing more:
+        // the poll watches the directory now there
+        if (this.watcher === null) this.watchDir(this.dirIdentitySync());
+        else void this.rewatchIfMoved();
+        this.trigger(0);
+      }, pollMs);
       this.poll.unref();
     }
+  }
+
+  private async dirIdentity(): Promise<string | null> {
+    try {
+      const s = await stat(dirname(this.opts.file));
+      return `${s.dev}:${s.ino}`;
+    } catch {
+      return null;
+    }
+  }
+
+  private dirIdentitySync(): string | null {
+    try {
+      const s = statSync(dirname(this.opts.file));
+      return `${s.dev}:${s.ino}`;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Watches the policy file's directory (synchronously: an edit right after start() is seen). */
+  private watchDir(identity: string | null): void {
+    const dir = dirname(this.opts.file);
+    const name = basename(this.opts.file);
+    if (this.closed) return;
+    this.watcher?.close();
+    this.watcher = null;
+    this.watchedDir = identity;
+    if (identity === null) return; // not there (yet): the poll tries again
+    try {
+      const dirName = basename(dir);
+      const watcher = watch(dir, { persistent: false }, (_event, filename) => {
+        if (filename === null || filename === name || filename === '..data' || String(filename).startsWith('..')) this.trigger();
+        // the directory itself was removed or renamed (inotify names it so; its inode may be
+        // reused by one created again, so dev:ino alone cannot tell): watch afresh what is there now
+        // (at worst a needless new watch, when a file in it has the directory's name)
+        else if (filename === dirName && this.watcher === watcher) {
+          this.watchDir(this.dirIdentitySync());
+          this.trigger();
+        }
+      });
+      watcher.on('error', (err) => {
+        this.opts.logger?.warn({ err: err.message, dir }, 'policy watch failed; relying on the poll');
+        watcher.close();
+        if (this.watcher === watcher) {
+          this.watcher = null;
+          this.watchedDir = null;
+        }
+      });
+      this.watcher = watcher;
+    } catch (err) {
+      this.watchedDir = null;
+      this.opts.logger?.warn({ err: (err as Error).message, dir }, 'cannot watch the policy directory; relying on the poll');
+    }
+  }
+
+  private async rewatchIfMoved(): Promise<void> {
+    const identity = await this.dirIdentity();
+    if (this.closed || identity === null || identity === this.watchedDir) return;
+    this.watchDir(identity);
   }
 
   private trigger(delay = this.opts.debounceMs ?? 100): void {
@@ -84,6 +144,7 @@ export class PolicyFileWatcher {
 
   /** Re-reads the file and applies it when its content changed; resolves when done. */
   check(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.running !== null) {
       this.again = true;
       return this.running;
@@ -109,7 +170,14 @@ export class PolicyFileWatcher {
       return;
     }
     const hash = contentHash(text);
-    if (hash === this.appliedHash || hash === this.rejectedHash) return;
+    if (hash === this.appliedHash) {
+      // back to the running policy (a rolled-back change): rolling the rejected file out again
+      // is a new rejected reload, logged and counted again
+      this.rejectedHash = null;
+      this.failedApplyHash = null;
+      return;
+    }
+    if (hash === this.rejectedHash || this.closed) return;
     const parsed = parsePolicy(text, { hashKey: this.opts.hashKey });
     if (!parsed.ok) {
       this.reject(hash, parsed.errors);

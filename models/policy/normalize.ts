@@ -280,8 +280,10 @@ function normalizeRule(raw: RawRule, index: number, identity: Identity | null, r
   const seenParts = new Set<string>();
   partNames.forEach((name, i) => {
     const partPath = typeof raw.key === 'string' ? at('key') : [...at('key'), i];
-    if (seenParts.has(name)) bad(partPath, `"${name}" appears twice`, ErrorCodes.POLICY_KEY_PART);
-    seenParts.add(name);
+    // header names are case-insensitive: header:X-Tenant and header:x-tenant are one part
+    const canonical = name.startsWith('header:') ? name.toLowerCase() : name;
+    if (seenParts.has(canonical)) bad(partPath, `"${name}" appears twice`, ErrorCodes.POLICY_KEY_PART);
+    seenParts.add(canonical);
     if (name.startsWith('header:')) key.push({ kind: 'header', name: name.slice('header:'.length).toLowerCase() });
     else key.push({ kind: name as Exclude<KeyPart['kind'], 'header'> } as KeyPart);
     if (identity && name === 'apiKey' && !identity.apiKey) bad(partPath, '"apiKey" needs identity.apiKey (where the key is read from)', ErrorCodes.POLICY_KEY_PART);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ErrorCodes } from '../errors.js';
 import { secretHasher } from '../clientKey.js';
@@ -29,16 +29,22 @@ const KNOWN_KEYS = [
 /** Parses and validates a policy document; never throws on bad input. */
 export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
+  // duplicate keys are found by duplicateKeys below: the library's own check (uniqueKeys) is
+  // quadratic in a mapping's size (a 40 000-entry clients section took seconds on the event loop)
+  // and compares 1 and "1" as different keys, which toJS then merges into one, the last winning
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true, strict: true });
   const warnings: string[] = [];
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map((e) => ({
-      code: ErrorCodes.POLICY_YAML,
-      path: '',
-      message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
-      line: e.linePos?.[0]?.line,
-    }));
-    return { ok: false, errors: errors.map(dropUndefinedLine), warnings };
+  const yamlErrors = doc.errors.length > 0 ? doc.errors.map((e) => ({ message: yamlMessage(e.message), line: e.linePos?.[0]?.line })) : duplicateKeys(doc, lineCounter);
+  if (yamlErrors.length > 0) {
+    const seen = new Set<string>();
+    const errors: PolicyError[] = [];
+    for (const e of yamlErrors) {
+      const id = `${e.line ?? ''}|${e.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      errors.push(dropUndefinedLine({ code: ErrorCodes.POLICY_YAML, path: '', message: `YAML: ${e.message}`, line: e.line }));
+    }
+    return { ok: false, errors, warnings };
   }
   if (!isMap(doc.contents)) {
     return { ok: false, errors: [{ code: ErrorCodes.POLICY_TYPE, path: '', message: 'the policy must be a YAML mapping (version: 1, rules: […], …)' }], warnings };
@@ -51,6 +57,9 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult 
   }
 
   const issues: Issue[] = [];
+  const nodes = new NodeIndex(doc);
+  const collectZodIssues = (zodIssues: readonly z.core.$ZodIssue[], base: Path, root: unknown, out: Issue[]): void =>
+    collectIssues(zodIssues, base, root, out, (path) => nodes.at(path));
   const top = topLevelSchema.safeParse(raw);
   if (!top.success) collectZodIssues(top.error.issues, [], raw, issues);
   const root = (raw ?? {}) as Record<string, unknown>;
@@ -90,7 +99,7 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult 
   const saidWarnings = warnings.map(redact);
   if (issues.length > 0 || policy === null || !top.success) {
     const errors = issues.map((issue) => {
-      const e = toPolicyError(issue, doc, lineCounter);
+      const e = toPolicyError(issue, nodes, lineCounter);
       return { ...e, path: redact(e.path), message: redact(e.message) };
     });
     // file order reads best; errors without a line (whole-document ones) first
@@ -143,6 +152,13 @@ export function formatPath(path: Path): string {
   return out;
 }
 
+/** A number YAML resolved to NaN or ±Infinity (`.nan`, `.inf`, `1e400`), as the file writes it: JSON would say `null`. */
+function nonFiniteSource(value: unknown, node: Node | undefined): string | null {
+  if (typeof value !== 'number' || Number.isFinite(value)) return null;
+  const source = isScalar(node) && typeof node.source === 'string' ? node.source : null;
+  return source ?? (Number.isNaN(value) ? '.nan' : value > 0 ? '.inf' : '-.inf');
+}
+
 function show(value: unknown): string {
   if (value === undefined) return '';
   let text: string;
@@ -167,10 +183,15 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', record: 'a mapping',
 };
 
-function collectZodIssues(zodIssues: readonly z.core.$ZodIssue[], base: Path, root: unknown, out: Issue[]): void {
+function collectIssues(zodIssues: readonly z.core.$ZodIssue[], base: Path, root: unknown, out: Issue[], nodeAt: (path: Path) => Node | undefined): void {
   for (const issue of zodIssues) {
     const path: Path = [...base, ...(issue.path as Array<string | number>)];
     const value = valueAt(root, path);
+    const nonFinite = nonFiniteSource(value, nonFiniteNode(value, path, nodeAt));
+    if (nonFinite !== null) {
+      out.push({ code: ErrorCodes.POLICY_TYPE, path, message: `${nonFinite} must be a finite number` });
+      continue;
+    }
     const shown = show(value);
     const custom = !issue.message.startsWith('Invalid') && !issue.message.startsWith('Too ') && !issue.message.startsWith('Unrecognized');
     switch (issue.code) {
@@ -223,8 +244,11 @@ function collectZodIssues(zodIssues: readonly z.core.$ZodIssue[], base: Path, ro
 function suggest(key: string): string | null {
   let best: string | null = null;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  const lower = key.toLowerCase();
   for (const known of KNOWN_KEYS) {
-    const d = levenshtein(key.toLowerCase(), known.toLowerCase());
+    // the distance is at least the difference in length: most keys need no matrix
+    if (Math.abs(known.length - key.length) >= bestDistance) continue;
+    const d = levenshtein(lower, known.toLowerCase());
     if (d < bestDistance) {
       best = known;
       bestDistance = d;
@@ -261,18 +285,110 @@ function levenshtein(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function toPolicyError(issue: Issue, doc: Document, lineCounter: LineCounter): PolicyError {
-  const line = lineOf(issue.path, doc, lineCounter);
+function nonFiniteNode(value: unknown, path: Path, nodeAt: (path: Path) => Node | undefined): Node | undefined {
+  return typeof value === 'number' && !Number.isFinite(value) ? nodeAt(path) : undefined;
+}
+
+function toPolicyError(issue: Issue, nodes: NodeIndex, lineCounter: LineCounter): PolicyError {
+  const line = lineOf(issue.path, nodes, lineCounter);
   return dropUndefinedLine({ code: issue.code, path: formatPath(issue.path), message: issue.message, line });
 }
 
 /** The line of the deepest node of `path` that exists in the document. */
-function lineOf(path: Path, doc: Document, lineCounter: LineCounter): number | undefined {
+function lineOf(path: Path, nodes: NodeIndex, lineCounter: LineCounter): number | undefined {
   for (let depth = path.length; depth > 0; depth--) {
-    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    const node = nodes.at(path.slice(0, depth));
     if (node && typeof node === 'object' && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
+}
+
+/** The name toJS gives a mapping key (null → "", 1.0 → "1"), or null for a collection key. */
+function jsKeyOf(key: unknown, doc: Document): string | null {
+  const node = isAlias(key) ? key.resolve(doc) : key;
+  if (isScalar(node)) return node.value === null || node.value === undefined ? '' : String(node.value);
+  if (node === null || node === undefined) return '';
+  return null;
+}
+
+/**
+ * The nodes of the document by path, as doc.getIn finds them, with each mapping's keys indexed
+ * once: getIn scans a mapping's pairs, so finding the line of every one of n errors in one
+ * mapping was n² (50 000 unknown keys: over a minute).
+ */
+class NodeIndex {
+  private readonly maps = new Map<unknown, Map<string, { key: unknown; value: unknown }>>();
+  constructor(private readonly doc: Document) {}
+
+  at(path: Path): Node | undefined {
+    let cur: unknown = this.doc.contents;
+    for (const seg of path) {
+      if (isAlias(cur)) cur = cur.resolve(this.doc);
+      if (isSeq(cur)) cur = typeof seg === 'number' ? cur.items[seg] : undefined;
+      else if (isMap(cur)) {
+        let index = this.maps.get(cur);
+        if (index === undefined) {
+          index = new Map();
+          for (const pair of cur.items) {
+            const k = jsKeyOf(pair.key, this.doc);
+            if (k !== null) index.set(k, pair); // the last wins, as in toJS
+          }
+          this.maps.set(cur, index);
+        }
+        cur = index.get(String(seg))?.value;
+      } else return undefined;
+      if (cur === null || cur === undefined) return undefined;
+    }
+    return cur as Node | undefined;
+  }
+}
+
+/** No policy needs more; deeper documents are refused the same way whatever the stack allows. */
+const MAX_DEPTH = 64;
+
+/**
+ * Keys given twice in one mapping, compared by the name toJS gives them (so `1` and `"1"` are the
+ * same key), and nesting deeper than MAX_DEPTH: one pass over the document (no recursion) with a
+ * set per mapping.
+ */
+function duplicateKeys(doc: Document, lineCounter: LineCounter): Array<{ message: string; line: number | undefined }> {
+  const out: Array<{ message: string; line: number | undefined }> = [];
+  const stack: Array<[unknown, number]> = [[doc.contents, 1]];
+  const visited = new Set<unknown>();
+  const lineAt = (node: unknown): number | undefined => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+  };
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object' || visited.has(node)) continue;
+    visited.add(node);
+    if ((isSeq(node) || isMap(node)) && depth > MAX_DEPTH) {
+      out.push({ message: `the document is nested too deeply (more than ${MAX_DEPTH} levels)`, line: lineAt(node) });
+      return out;
+    }
+    if (isSeq(node)) for (const item of node.items) stack.push([item, depth + 1]);
+    else if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const k = jsKeyOf(pair.key, doc);
+        if (k !== null) {
+          if (seen.has(k)) out.push({ message: 'Map keys must be unique', line: lineAt(pair.key) });
+          seen.add(k);
+        }
+        stack.push([pair.key, depth + 1], [pair.value, depth + 1]);
+      }
+    }
+  }
+  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+}
+
+/** The library's message without its position (the line is given apart), in words a user can act on. */
+function yamlMessage(message: string): string {
+  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  // the composer recurses per level and reports the overflow as an error of its own
+  if (/call stack/i.test(first)) return `the document is nested too deeply (more than ${MAX_DEPTH} levels)`;
+  return first;
 }
 
 function dropUndefinedLine<T extends { line?: number | undefined }>(e: T): T {

@@ -260,9 +260,7 @@ const loadSchema = z.strictObject({
   interval: positiveDuration.optional(),
   metricsUrl: z.url().optional(),
   // keys: a metric name or `name{label="value",…}` selector of the upstream's Prometheus text format
-  gauges: z
-    .record(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number())
-    .optional(),
+  gauges: namedRecord(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number(), ErrorCodes.POLICY_TYPE).optional(),
 });
 
 export const analyzerSchema = z.strictObject({
