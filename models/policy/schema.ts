@@ -258,7 +258,8 @@ const loadSchema = z.strictObject({
     .optional(),
   strategy: z.enum(['aimd', 'gradient']).optional(),
   interval: positiveDuration.optional(),
-  metricsUrl: z.url().optional(),
+  // scraped with an HTTP GET: only http(s) (a file: or data: URL names nothing to scrape)
+  metricsUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   // keys: a metric name or `name{label="value",…}` selector of the upstream's Prometheus text format
   gauges: namedRecord(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number(), ErrorCodes.POLICY_TYPE).optional(),
 });

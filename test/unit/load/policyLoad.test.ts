@@ -64,3 +64,9 @@ test('analyzer.load needs something to judge by: a target, or metricsUrl with ga
   assert.ok(r.ok);
   assert.ok(r.warnings.some((w) => /gauges .*metricsUrl/.test(w)), JSON.stringify(r.warnings));
 });
+
+test('analyzer.load.metricsUrl must be http(s): a file: or other URL is refused with its path', () => {
+  const text = (url: string): string => `version: 1\nrules: []\nanalyzer:\n  load:\n    targets: { p99: 250ms }\n    metricsUrl: ${url}\n    gauges: { queue_depth: 100 }\n`;
+  for (const bad of ['file:///etc/passwd', 'ftp://app/metrics', 'data:text/plain,x']) assert.match(errorsOf(text(bad)), /analyzer\.load\.metricsUrl.*http:\/\/ or https:\/\//, bad);
+  assert.equal(parse(text('https://app:9100/metrics')).analyzer.load!.metricsUrl, 'https://app:9100/metrics');
+});
