@@ -48,6 +48,7 @@ export interface RuntimeStoreStats {
   readonly keys: number;
   readonly storeCalls?: number;
   readonly storeDecisions?: number;
+  readonly storeShed?: number;
 }
 
 /**
@@ -117,6 +118,12 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
       // batching on Redis: decisions / calls is the mean batch a script call carried
       followTotal(`${p}store_calls_total`, 'Script calls sent to the Redis store (each carries a batch of decisions)', registry, () => engine().stats?.().storeCalls);
       followTotal(`${p}store_decisions_total`, 'Decisions sent to the Redis store (a global-leased slice fetch counts as one)', registry, () => engine().stats?.().storeDecisions);
+      followTotal(
+        `${p}store_shed_total`,
+        'Decisions not sent to the Redis store because its queue was full (Redis slower than the request rate); failMode applied',
+        registry,
+        () => engine().stats?.().storeShed,
+      );
       new Gauge({
         name: `${p}store_healthy`,
         help: '1 when the rate-limit store answers',

@@ -420,6 +420,7 @@ export class RuleEngine implements Engine, Settler {
       fallbackDecisions: this.fallbackDecisions,
       storeCalls: this.redis?.calls ?? 0,
       storeDecisions: this.redis?.decisions ?? 0,
+      storeShed: this.redis?.shed ?? 0,
       storeHealthy: this.storeHealthy(),
     };
   }

@@ -153,6 +153,12 @@ export interface EngineStats {
   readonly storeCalls: number;
   /** Decisions sent to Redis (storeDecisions / storeCalls = mean batch size). */
   readonly storeDecisions: number;
+  /**
+   * Decisions (and slice fetches) not sent to Redis because its queue was full — Redis slower than
+   * the request rate, though answering in time — and decided by failMode instead (fail open: also
+   * counted in fallbackDecisions).
+   */
+  readonly storeShed: number;
   readonly storeHealthy: boolean;
 }
 

@@ -31,6 +31,12 @@ import { CircuitBreaker } from './circuitBreaker.js';
  * the timeout; one probe call at a time tests recovery. A reply that arrives after its timeout is
  * still read, and whatever it admitted is refunded (leases released), so a stall leaves nothing
  * held behind.
+ *
+ * Overload. A Redis that is slow but answers in time opens no breaker; decisions arriving faster
+ * than it decides them would pile up in the queue without limit (memory, and every decision's wait).
+ * The queue is bounded (MAX_QUEUED_ROUNDS rounds of calls): a decision or lease that finds it full is
+ * failed at once with QUEUE_FULL (failMode decides it, as while the breaker is open) and counted in
+ * `shed`. Refunds are always queued.
  */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -39,8 +45,18 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** One shared error for shed decisions (no stack trace captured per decision under overload). */
+const QUEUE_FULL = new StoreUnavailableError('the Redis store queue is full (Redis is slower than the request rate)');
+
 /** Below this many decisions a call is not split further (each call has a fixed cost on both sides). */
 const MIN_SPLIT = 32;
+
+/**
+ * The queue holds at most this many full rounds (maxInFlight calls × maxBatch units): a queued
+ * decision goes out within that many round trips, each under store.timeoutMs (else the breaker
+ * opens and fails the queue), so no decision waits much more than (1 + this) × store.timeoutMs.
+ */
+const MAX_QUEUED_ROUNDS = 2;
 
 /**
  * Unit operations (lua/driver.ts): the header of a unit is number of checks × 4 + op, so a unit may
@@ -121,6 +137,8 @@ export class RedisStore {
   private readonly maxBatch: number;
   private readonly onError: (err: Error) => void;
   private queue: Unit[] = [];
+  /** Bound on queued units (decisions, leases and refunds); beyond it decisions and leases are shed. */
+  private readonly maxQueued: number;
   private readonly writer = new MsgpackArrayWriter();
   private flushing = false;
   private inFlight = 0;
@@ -130,6 +148,8 @@ export class RedisStore {
   calls = 0;
   decisions = 0;
   errors = 0;
+  /** Decisions and leases not sent because the queue was full (decided by failMode instead). */
+  shed = 0;
 
   constructor(opts: RedisStoreOptions) {
     this.client = opts.client;
@@ -138,6 +158,7 @@ export class RedisStore {
     this.now = opts.now;
     this.maxInFlight = Math.max(1, opts.maxInFlight);
     this.maxBatch = Math.max(1, opts.maxBatch);
+    this.maxQueued = MAX_QUEUED_ROUNDS * this.maxInFlight * this.maxBatch;
     this.onError = opts.onError;
     this.flush = this.flush.bind(this);
   }
@@ -164,6 +185,10 @@ export class RedisStore {
    * local rule, only countRejected rules count it.
    */
   submit(checks: readonly Check[], alreadyRejected: boolean, waiter: StoreWaiter): void {
+    if (this.queue.length >= this.maxQueued) {
+      this.shed++;
+      return waiter.storeFailed(QUEUE_FULL);
+    }
     this.enqueueSplit(alreadyRejected ? OP_DECIDE_FAILED : OP_DECIDE, checks, new Pending(checks, waiter));
   }
 
@@ -175,6 +200,10 @@ export class RedisStore {
   /** Leases up to `check.cost` units (global-leased); the grant is in check.remaining when status is ALLOW. */
   lease(check: Check): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
+      if (this.queue.length >= this.maxQueued) {
+        this.shed++;
+        return reject(QUEUE_FULL);
+      }
       this.enqueueSplit(OP_LEASE, [check], new Pending([check], new PromiseWaiter(resolve, reject)));
     });
   }
