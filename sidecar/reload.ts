@@ -6,13 +6,20 @@
  * fs.watch up on filesystems that drop events.
  *
  * A new file that does not parse never replaces the running policy: its errors are logged with
- * their paths and counted (`policy_reload_errors_total`), once per distinct bad content.
+ * their paths and counted (`policy_reload_errors_total`), once per distinct bad content. A file
+ * over MAX_POLICY_BYTES is refused by its size, unread and unparsed (parsing runs on the event
+ * loop every request waits on).
+ *
+ * A changed file is read twice, settleMs (500 ms) apart, and acted on only when both reads agree
+ * (content, size, mtime, inode): a writer that rewrites the file in place and pauses mid-write
+ * (longer than the debounce) would otherwise have its prefix applied when the cut happens to be a
+ * valid policy, rules missing until the rest arrives.
  */
 import { createHash } from 'node:crypto';
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { formatPolicyErrors, parsePolicy, type Policy, type PolicyError } from '../models/policy/index.js';
+import { formatPolicyErrors, MAX_POLICY_BYTES, parsePolicy, policyTooLarge, type Policy, type PolicyError } from '../models/policy/index.js';
 import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 
@@ -28,7 +35,23 @@ export interface PolicyWatcherOptions {
   readonly debounceMs?: number;
   /** Fallback poll (default 10 s; 0 disables). */
   readonly pollMs?: number;
+  /** A changed file is read again after this long and acted on only if unchanged (default 500 ms). */
+  readonly settleMs?: number;
 }
+
+/** What one read of the policy file saw. */
+interface Snapshot {
+  /** Content hash, or for a file over the cap (unread) an id of the file by its size and times. */
+  readonly hash: string;
+  /** The content; null when the file is over the cap. */
+  readonly text: string | null;
+  readonly bytes: number;
+  /** Size, mtime and inode: equal in two reads of a file nobody wrote in between. */
+  readonly stat: string;
+}
+
+/** Reads of an unsettled file before giving up until the next event or poll. */
+const MAX_SETTLE_ROUNDS = 20;
 
 export function contentHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -159,25 +182,69 @@ export class PolicyFileWatcher {
     return this.running;
   }
 
-  private async checkOnce(): Promise<void> {
-    let text: string;
+  /** One read of the file (null: not there, or unreadable, logged); over the cap it is not read. */
+  private async snapshot(): Promise<Snapshot | null> {
     try {
-      text = await readFile(this.opts.file, 'utf8');
+      const fh = await open(this.opts.file, 'r');
+      try {
+        const s = await fh.stat();
+        const statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+        if (s.size > MAX_POLICY_BYTES) return { hash: `too-large:${statId}`, text: null, bytes: s.size, stat: statId };
+        const buf = await fh.readFile();
+        if (buf.length > MAX_POLICY_BYTES) return { hash: `too-large:${statId}:${buf.length}`, text: null, bytes: buf.length, stat: `${statId}:${buf.length}` };
+        const text = buf.toString('utf8');
+        return { hash: contentHash(text), text, bytes: buf.length, stat: `${statId}:${buf.length}` };
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
       // mid-swap or removed: keep the running policy; the next event or poll retries
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') this.opts.logger?.warn({ err: (err as Error).message }, 'cannot read the policy file; keeping the current policy');
-      return;
+      return null;
     }
-    const hash = contentHash(text);
-    if (hash === this.appliedHash) {
+  }
+
+  private async checkOnce(): Promise<void> {
+    let snap = await this.snapshot();
+    if (snap === null) return;
+    if (snap.hash === this.appliedHash) {
       // back to the running policy (a rolled-back change): rolling the rejected file out again
       // is a new rejected reload, logged and counted again
       this.rejectedHash = null;
       this.failedApplyHash = null;
       return;
     }
-    if (hash === this.rejectedHash || this.closed) return;
+    if (snap.hash === this.rejectedHash || this.closed) return;
+    // a change: act on it only once a second read, settleMs later, sees the same file (a writer
+    // that paused mid-write would otherwise have its prefix applied)
+    const settleMs = this.opts.settleMs ?? 500;
+    for (let round = 0; ; round++) {
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      if (this.closed) return;
+      const next = await this.snapshot();
+      if (next === null) return;
+      const settled = next.hash === snap.hash && next.stat === snap.stat;
+      snap = next;
+      if (settled) break;
+      if (snap.hash === this.appliedHash) {
+        // back to the running policy while it settled: as a rolled-back change
+        this.rejectedHash = null;
+        this.failedApplyHash = null;
+        return;
+      }
+      if (round + 1 >= MAX_SETTLE_ROUNDS) {
+        this.opts.logger?.warn({ file: this.opts.file }, 'the policy file keeps changing; trying again at the next change or poll');
+        return;
+      }
+    }
+    const hash = snap.hash;
+    if (hash === this.appliedHash || hash === this.rejectedHash) return;
+    if (snap.text === null) {
+      this.reject(hash, [policyTooLarge(snap.bytes)]);
+      return;
+    }
+    const text = snap.text;
     const parsed = parsePolicy(text, { hashKey: this.opts.hashKey });
     if (!parsed.ok) {
       this.reject(hash, parsed.errors);
