@@ -37,6 +37,7 @@ import { AnalyzerMetrics } from './metrics.js';
 import { detectionOptions, type DetectionOptions } from './options.js';
 import type { ReportPublisher } from './reports/publisher.js';
 import type { ReportStore, TransitionResult } from './reports/store.js';
+import { sidecarPartOrder } from './clientKeyOrder.js';
 import { ClientRestorer, type PendingClient, type LookupOutcome, type RestorerLimits } from './state/restorer.js';
 import { decodeClientState, decodePopulationRing } from './state/snapshotCodec.js';
 import type { ClientStateStore, GroupState } from './state/stateStore.js';
@@ -187,8 +188,8 @@ export class Analyzer {
   private readonly newcomers = new Set<ClientState>();
   /** Clients whose early look came close (earlyWatchScore): their open minute is looked at on every tick that brought events. */
   private readonly watching = new Set<ClientState>();
-  /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer. */
-  private handoff: ClientState[] = [];
+  /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer; one (the latest) per key. */
+  private handoff = new Map<string, ClientState>();
   /** The consumer group's warm-up mark restored from the state store, if any. */
   private groupWarmSince: number | null = null;
 
@@ -197,7 +198,7 @@ export class Analyzer {
     this.surgeAt = this.options.openWindowLook ? Math.max(1, this.options.rules10s.minRequests) : -1;
     this.metrics = deps.metrics ?? new AnalyzerMetrics();
     this.policy = deps.policy;
-    this.allowlist = new Set(deps.policy.analyzer.allowlist);
+    this.allowlist = new Set(deps.policy.analyzer.allowlist.map(sidecarPartOrder));
     this.clock = deps.clock ?? Date.now;
     this.log = deps.log ?? (() => undefined);
     this.seriesFactory = deps.series ?? ROBUST_Z_SERIES;
@@ -259,6 +260,7 @@ export class Analyzer {
       // the warm-up starts at the first event believed (the mark is persisted for the group)
       if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = ts;
       let st = clients.get(e.client);
+      if (st === undefined && restorer !== null && this.handoff.size > 0) st = this.takeBack(e.client);
       if (st === undefined) {
         if (restorer !== null) {
           if (restorer.hold(e, partition)) {
@@ -299,6 +301,20 @@ export class Analyzer {
       if (moved && this.surgeAt > 0) this.newcomers.add(st);
     }
     if (e.tier !== undefined && e.tier !== st.tier) st.tier = e.tier;
+  }
+
+  /**
+   * A client that left the LRU and still waits for the snapshot writer comes back as it is: the
+   * store holds only its older snapshot (or none) until that write. Undefined when it is not waiting.
+   */
+  private takeBack(key: string): ClientState | undefined {
+    const st = this.handoff.get(key);
+    if (st === undefined) return undefined;
+    this.handoff.delete(key);
+    st.evicted = false;
+    this.clients.set(key, st);
+    this.metrics.stateRestores.inc({ result: 'restored' });
+    return st;
   }
 
   private admit(e: CallEvent, partition: number): ClientState {
@@ -386,7 +402,9 @@ export class Analyzer {
   private isAllowlisted(client: string): boolean {
     if (this.allowlist.size === 0) return false;
     if (this.allowlist.has(client)) return true;
-    return client.includes('|') && client.split('|').some((part) => this.allowlist.has(part));
+    if (!client.includes('|')) return false;
+    // a hybrid key names a set of identities: `ip:…|apiKey:…` is the client `apiKey:…|ip:…` (entries are kept in the sidecars' order)
+    return this.allowlist.has(sidecarPartOrder(client)) || client.split('|').some((part) => this.allowlist.has(part));
   }
 
   // ---------------------------------------------------------------- closing and scoring (off the ingest path)
@@ -909,7 +927,7 @@ export class Analyzer {
     const inForce = current.action;
     if (action.pending && current.status === 'actioned' && inForce.applied && inForce.until !== undefined && inForce.until > now && STRENGTH[inForce.kind] >= STRENGTH[action.kind]) {
       // approved through another instance (its decision reached only that one's state): it is in force
-      st.decision = approved(st.decision, inForce.kind, now, inForce.until);
+      st.decision = approved(st.decision, inForce.kind, now, inForce.until, undefined, this.policy.analyzer.cooldownMs);
       this.changed(st);
       return;
     }
@@ -1069,7 +1087,8 @@ export class Analyzer {
       for (const a of expired) {
         const st = this.clients.peek(a.client);
         const ep = st?.decision.episode;
-        if (st && ep?.applied && ep.action === a.kind && a.field === actionField(a.kind, a.client)) {
+        // not when another anomaly's action on the field ended (an older episode's, written over by this one's)
+        if (st && ep?.applied && ep.action === a.kind && a.field === actionField(a.kind, a.client) && (a.anomalyId === undefined || a.anomalyId === ep.reportId)) {
           st.decision = actionEnded(st.decision);
           this.changed(st);
         }
@@ -1219,13 +1238,14 @@ export class Analyzer {
   markDirty(states: readonly ClientState[]): void {
     for (const st of states) {
       st.dirty = true;
-      if (st.evicted || this.clients.peek(st.key) !== st) this.handOff(st);
+      // not in place of a newer state of the client waiting there (it came back and left again)
+      if ((st.evicted || this.clients.peek(st.key) !== st) && !this.handoff.has(st.key)) this.handOff(st);
     }
   }
 
   private takeHandoff(): ClientState[] {
-    const out = this.handoff;
-    this.handoff = [];
+    const out = [...this.handoff.values()];
+    this.handoff.clear();
     for (const st of out) st.dirty = false;
     return out;
   }
@@ -1238,11 +1258,11 @@ export class Analyzer {
   }
 
   private handOff(st: ClientState): void {
-    if (this.handoff.length >= MAX_HANDOFF) {
+    if (this.handoff.size >= MAX_HANDOFF && !this.handoff.has(st.key)) {
       this.metrics.stateSnapshotDropped.inc();
       return;
     }
-    this.handoff.push(st);
+    this.handoff.set(st.key, st);
   }
 
   /** Closes and scores every open window (end of a replay or a benchmark run). */
@@ -1260,7 +1280,7 @@ export class Analyzer {
    */
   setPolicy(policy: Policy): Promise<void> {
     this.policy = policy;
-    this.allowlist = new Set(policy.analyzer.allowlist);
+    this.allowlist = new Set(policy.analyzer.allowlist.map(sidecarPartOrder));
     // maxClients applies on restart: lru-cache fixes its bound at construction
     const run = this.lifting.then(() => this.liftAllowlisted()).catch((err: unknown) => this.log('error', 'lifting actions on allowlisted clients failed', { err: (err as Error).message }));
     this.lifting = run;

@@ -8,6 +8,7 @@
 import { parseClientKey } from '../../models/clientKey.js';
 import { ANY, overrideField, parseOverrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
+import { sidecarPartOrder } from '../clientKeyOrder.js';
 
 export type ActiveKind = 'tighten' | 'block';
 
@@ -36,6 +37,15 @@ function key(kind: ActiveKind, field: string): string {
 }
 
 /**
+ * An action of this instance, per anomaly: a newer anomaly's action written over the same field
+ * (after the cool-down) does not make the older one's end go unnoticed (its report would stay
+ * `actioned` for good); the older one ends at its own `until`, deleting nothing it no longer holds.
+ */
+function mineKey(a: Pick<ActiveAction, 'kind' | 'field' | 'anomalyId'>): string {
+  return `${key(a.kind, a.field)}\u0000${a.anomalyId ?? ''}`;
+}
+
+/**
  * Whether `client` names one client the analyzer may act on: `<part>:<value>` pieces joined by `|`,
  * none of them empty or `*`. The control plane reads `*` as "any client" (an override `*|*`
  * tightens every client of every rule), so a key like `*`, an empty one or one with a `*` part —
@@ -59,9 +69,10 @@ function covers(current: BlockValue | OverrideValue | undefined, kind: ActiveKin
   return o.limit !== undefined || (o.multiplier !== undefined && o.multiplier <= multiplier);
 }
 
-/** The field the analyzer's own action of `kind` on `client` lives in. */
+/** The field the analyzer's own action of `kind` on `client` lives in (a hybrid key's parts in the sidecars' order, as the operator API writes it). */
 export function actionField(kind: ActiveKind, client: string): string {
-  return kind === 'block' ? client : overrideField(ANY, client);
+  const key = sidecarPartOrder(client);
+  return kind === 'block' ? key : overrideField(ANY, key);
 }
 
 /** A block or override removed by liftAnomaly. */
@@ -140,7 +151,7 @@ export class Actuator {
       action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}) };
       if (!kept) await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     }
-    this.mine.set(key(action.kind, action.field), action);
+    this.mine.set(mineKey(action), action);
     return action;
   }
 
@@ -149,7 +160,7 @@ export class Actuator {
     const active = (await this.list(0)).filter((a) => a.client === client && kinds.includes(a.kind));
     for (const a of active) {
       await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
-      this.mine.delete(key(a.kind, a.field));
+      for (const [k, m] of this.mine) if (m.kind === a.kind && m.field === a.field) this.mine.delete(k);
     }
     return active;
   }
@@ -170,7 +181,7 @@ export class Actuator {
    * the analyzer lost the race with an operator's dismissal. True when it was removed.
    */
   async withdraw(action: ActiveAction): Promise<boolean> {
-    if (this.mine.get(key(action.kind, action.field)) === action) this.mine.delete(key(action.kind, action.field));
+    if (this.mine.get(mineKey(action)) === action) this.mine.delete(mineKey(action));
     const state = await this.controlPlane.read();
     const current = action.kind === 'block' ? state.blocks.get(action.field) : state.overrides.get(action.field);
     if (!current || current.until !== action.until || current.anomalyId !== action.anomalyId) return false;
@@ -189,8 +200,9 @@ export class Actuator {
     const state = await this.controlPlane.read();
     if (sweep) this.lastSweep = now;
     const expired: ActiveAction[] = [];
+    const deleted = new Set<string>();
     for (const a of due) {
-      this.mine.delete(key(a.kind, a.field));
+      this.mine.delete(mineKey(a));
       const current = a.kind === 'block' ? state.blocks.get(a.field) : state.overrides.get(a.field);
       if (current && current.until > now) {
         // rewritten with a later end by this anomaly (another instance): still in force. Another
@@ -198,19 +210,22 @@ export class Actuator {
         if (current.anomalyId === undefined || current.anomalyId !== a.anomalyId) expired.push(a);
         continue;
       }
-      if (current) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      // two anomalies' actions on one field can end together: the field is deleted once
+      if (current && !deleted.has(key(a.kind, a.field))) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      deleted.add(key(a.kind, a.field));
       expired.push(a);
     }
     if (!sweep) return expired;
     const handled = new Set(due.map((a) => key(a.kind, a.field)));
+    for (const a of this.mine.values()) handled.add(key(a.kind, a.field));
     for (const [field, v] of state.blocks) {
-      if (v.until > now || handled.has(key('block', field)) || this.mine.has(key('block', field))) continue;
+      if (v.until > now || handled.has(key('block', field))) continue;
       await this.controlPlane.write('block', field, null);
       expired.push({ kind: 'block', client: field, field, until: v.until, reason: v.reason, ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}) });
     }
     for (const [field, v] of state.overrides) {
       const parsed = parseOverrideField(field);
-      if (v.until > now || !parsed || handled.has(key('tighten', field)) || this.mine.has(key('tighten', field))) continue;
+      if (v.until > now || !parsed || handled.has(key('tighten', field))) continue;
       await this.controlPlane.write('override', field, null);
       expired.push({ kind: 'tighten', client: parsed.client, field, rule: parsed.ruleId, until: v.until, reason: v.reason, ...(v.anomalyId ? { anomalyId: v.anomalyId } : {}) });
     }

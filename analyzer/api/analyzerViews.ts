@@ -94,7 +94,7 @@ export function analyzerViews(analyzer: AnalyzerLike, options: AnalyzerViewOptio
       const t = now();
       // only the episode of the report acted on changes (an older report's decision leaves the current one)
       if (action === 'dismiss') analyzer.updateDecision(report.client, (s) => dismissed(s, t, typeof options.cooldownMs === 'function' ? options.cooldownMs() : options.cooldownMs, report.id));
-      else if (action === 'approve' && report.action.kind !== 'observe') analyzer.updateDecision(report.client, (s) => approved(s, report.action.kind, t, report.action.until ?? t, report.id));
+      else if (action === 'approve' && report.action.kind !== 'observe') analyzer.updateDecision(report.client, (s) => approved(s, report.action.kind, t, report.action.until ?? t, report.id, typeof options.cooldownMs === 'function' ? options.cooldownMs() : options.cooldownMs));
     },
   };
 }

@@ -6,6 +6,7 @@
 import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 import { canonicalClientIp } from '../../models/ipKey.js';
+import { sidecarPartOrder } from '../clientKeyOrder.js';
 import type { BlockInput, OverrideInput } from './backend.js';
 
 export abstract class PlaneOperations {
@@ -19,17 +20,19 @@ export abstract class PlaneOperations {
     private readonly ipv6Prefix: () => number = () => 64,
   ) {}
 
-  /** The client key as sidecars form it (only `ip:` parts change; anything else, `*` included, as given). */
+  /**
+   * The client key as sidecars form it: `ip:` parts in their key form, and a hybrid key's parts in
+   * the sidecars' order (apiKey, user, ip, then others as given), so `ip:…|apiKey:…` is written, found
+   * and removed as the one client it names. Anything else, `*` included, as given.
+   */
   protected canonical(client: string): string {
-    if (!client.includes('ip:')) return client;
-    return client
-      .split('|')
-      .map((part) => {
-        if (!part.startsWith('ip:')) return part;
-        const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
-        return ip.ok ? 'ip:' + ip.key : part;
-      })
-      .join('|');
+    if (!client.includes('ip:')) return sidecarPartOrder(client);
+    const parts = client.split('|').map((part) => {
+      if (!part.startsWith('ip:')) return part;
+      const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
+      return ip.ok ? 'ip:' + ip.key : part;
+    });
+    return sidecarPartOrder(parts.join('|'));
   }
 
   /** The client key as sidecars form it (the API's client view looks a client up this way). */

@@ -179,7 +179,9 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     const problem = backend.clientProblem?.(client) ?? null;
     if (problem !== null) fail(400, 'bad_request', `client ${problem}`, [{ path: 'body.client', message: problem }]);
   };
-  const clientControl = async (client: string) => {
+  const clientControl = async (given: string) => {
+    // a report's client as events carried it: its block and overrides are written in the sidecars' form
+    const client = backend.canonicalClient?.(given) ?? given;
     const t = now();
     const [blocks, overrides] = await Promise.all([backend.listBlocks(), backend.listOverrides()]);
     const block = blocks.get(client);

@@ -172,15 +172,19 @@ export function actionEnded(state: DecisionState): DecisionState {
  * An operator approved the pending action `kind` of report `reportId` at `now`, in force until
  * `until`. It becomes the episode's action only for that report's episode (given no `reportId`: the
  * open one), and never in place of a stronger action of the episode still in force (a block is not
- * downgraded to a tighten). It counts for the cool-down either way.
+ * downgraded to a tighten). It counts for the cool-down either way, except that it does not replace a
+ * stronger last action still within `cooldownMs` (that one's cool-down would be cut short: a block
+ * would apply again a minute after a block, once a tighten was approved in between).
  */
-export function approved(state: DecisionState, kind: ActionKind, now: number, until: number, reportId?: string): DecisionState {
+export function approved(state: DecisionState, kind: ActionKind, now: number, until: number, reportId?: string, cooldownMs = 0): DecisionState {
   const ep = state.episode;
   const takes = ep !== null && (reportId === undefined || ep.reportId === reportId) && !(ep.applied && STRENGTH[ep.action] > STRENGTH[kind] && (ep.until === null || ep.until > now));
+  const last = state.lastAction;
+  const keeps = last !== null && STRENGTH[last.kind] > STRENGTH[kind] && now - last.at < cooldownMs;
   return {
     ...state,
     episode: takes ? { ...ep, action: kind, applied: true, pending: false, until } : ep,
-    lastAction: { kind, at: now },
+    lastAction: keeps ? last : { kind, at: now },
   };
 }
 

@@ -1,0 +1,54 @@
+/**
+ * A client evicted from the LRU with learning not yet written waits for the snapshot writer (the
+ * hand-off, written within a second). If it comes back before that write, it is taken back from
+ * the hand-off as it was — not restored from the older snapshot in the state store, which would
+ * lose what it learned since (and later overwrite the newer snapshot with the older state).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryControlPlane } from '../../../models/controlPlane.js';
+import { Analyzer } from '../../../analyzer/analyzer.js';
+import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
+import { StateSnapshotter } from '../../../analyzer/state/snapshotter.js';
+import { MemoryStateStore } from '../../../analyzer/state/stateStore.js';
+import { T0, ev, policy } from './helpers.js';
+
+const key = (i: number): string => `apiKey:${String(i).padStart(16, '0')}`;
+
+test('an evicted client that returns before its hand-off is written keeps its unwritten learning', async () => {
+  const store = new MemoryStateStore();
+  const now = { t: T0 };
+  const a = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  const snapshotter = new StateSnapshotter(a, store, { clock: () => now.t, minWindows: 1 });
+  const run = async (from: number, seconds: number): Promise<void> => {
+    for (let s = from; s < from + seconds; s++) {
+      a.ingest([ev({ client: key(1), ts: T0 + s * 1_000 }), ev({ client: key(2), ts: T0 + s * 1_000 + 1 })]);
+      now.t = T0 + s * 1_000 + 1_000;
+      await a.tick(now.t);
+    }
+  };
+  await run(0, 60);
+  await snapshotter.flush(); // the periodic write: client 1 as it is at one minute
+  const older = a.client(key(1))!.windows['10s'];
+  await run(60, 60);
+  const learned = a.client(key(1))!.windows['10s'];
+  assert.ok(learned > older, `${learned} windows now, ${older} in the store`);
+  // a third client evicts the least recently used one (client 1), whose last minute is not written yet
+  a.ingest([ev({ client: key(3), ts: now.t })]);
+  await new Promise((r) => setTimeout(r, 10)); // its own (absent) snapshot looked up first
+  assert.equal(a.client(key(1)), null, 'evicted');
+  const lookups = store.lookups.length;
+  // it comes back within the second, before the snapshot writer's next run
+  a.ingest([ev({ client: key(1), ts: now.t + 10 })]);
+  await new Promise((r) => setTimeout(r, 10));
+  await a.tick(now.t + 100);
+  assert.equal(a.client(key(1))?.windows['10s'], learned, 'it kept everything it had learned');
+  assert.ok(!store.lookups.slice(lookups).some((l) => l.includes(key(1))), 'no lookup in the store for it');
+  // and the snapshot written next is the newer state: a fresh instance restores it
+  await snapshotter.flush();
+  const b = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  b.ingest([ev({ client: key(1), ts: now.t + 20 })]);
+  await new Promise((r) => setTimeout(r, 10));
+  await b.tick(now.t + 200);
+  assert.equal(b.client(key(1))?.windows['10s'], learned);
+});
