@@ -235,6 +235,12 @@ function normalizeClients(
       for (const problem of normalized) report(ErrorCodes.POLICY_CLIENT_KEY, ['clients', key], `${JSON.stringify(key)} ${problem}`);
       continue;
     }
+    // a sidecar picks a tier by the request's API key, user or address, one at a time: an entry naming
+    // several (`apiKey:…|ip:…`) would be accepted and never match
+    if (normalized.includes('|')) {
+      report(ErrorCodes.POLICY_CLIENT_KEY, ['clients', key], 'names several identities: a tier is assigned to one API key, user or address (apiKey, apiKeyId, user or ip)');
+      continue;
+    }
     const earlier = seen.get(normalized);
     if (earlier !== undefined) report(ErrorCodes.POLICY_CLIENT_KEY, ['clients', key], `names the same client as clients["${earlier}"]`);
     seen.set(normalized, key);

@@ -145,6 +145,10 @@ describe('policy errors are reported with their path, value and line', () => {
 
   test('a malformed client key', () => expectError(minimal(tb, 'clients: { "alice": { tier: free } }\n'), ErrorCodes.POLICY_CLIENT_KEY, 'clients.alice'));
 
+  // a sidecar picks a tier by one identity at a time: a hybrid entry was accepted and never matched
+  test('a client key naming several identities (a tier is assigned to one)', () =>
+    expectError(minimal(tb, 'tiers: { free: {}, pro: {} }\nclients: { "user:alice|ip:203.0.113.5": { tier: pro } }\n'), ErrorCodes.POLICY_CLIENT_KEY, 'clients["user:alice|ip:203.0.113.5"]', 'names several identities'));
+
   test('an invalid path glob', () => expectError(minimal(rule('id: a\nkey: [ip]\nalgorithm: token-bucket\nrate: 1/s\nmatch: { path: "api/**" }')), ErrorCodes.POLICY_GLOB, 'rules[0].match.path'));
 
   test('an unknown HTTP method', () => expectError(minimal(rule('id: a\nkey: [ip]\nalgorithm: token-bucket\nrate: 1/s\nmatch: { method: FETCH }')), ErrorCodes.POLICY_METHOD, 'rules[0].match.method'));
