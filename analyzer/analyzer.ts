@@ -1324,7 +1324,7 @@ export class Analyzer {
   private async liftForAllowlist(id: string, pending: ProposedAction['kind'] | null, now: number): Promise<void> {
     let what: string | null;
     try {
-      what = describeLifted(await this.actuator.lift(id));
+      what = describeLifted(await this.actuator.lift(id, now));
     } catch (err) {
       this.metrics.controlErrors.inc();
       this.log('error', 'lifting the actions of an anomaly on an allowlisted client failed; they end at their TTL', { id, err: (err as Error).message });

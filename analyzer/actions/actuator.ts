@@ -24,6 +24,13 @@ export interface ActiveAction {
   readonly anomalyId?: string;
   readonly multiplier?: number;
   readonly limit?: number;
+  /**
+   * A tighten only: someone else's milder override that outlasts this action and that this action
+   * wrote over (an operator's day-long 0.5 under the analyzer's 10-minute 0.2). Put back when this
+   * action ends or is lifted, instead of leaving the client untightened (this instance's memory: lost
+   * at a restart, when the field is deleted as before).
+   */
+  readonly replaced?: Omit<OverrideValue, 'seq'>;
 }
 
 export interface ActionRequest {
@@ -67,6 +74,11 @@ function covers(current: BlockValue | OverrideValue | undefined, kind: ActiveKin
   if (kind === 'block') return true;
   const o = current as OverrideValue;
   return o.limit !== undefined || (o.multiplier !== undefined && o.multiplier <= multiplier);
+}
+
+function withoutSeq(v: OverrideValue): Omit<OverrideValue, 'seq'> {
+  const { seq: _seq, ...rest } = v;
+  return rest;
 }
 
 /** The field the analyzer's own action of `kind` on `client` lives in (a hybrid key's parts in the sidecars' order, as the operator API writes it). */
@@ -148,7 +160,10 @@ export class Actuator {
       action = { kind: 'block', client, field, until, reason: why, ...(anomalyId ? { anomalyId } : {}) };
       if (!kept) await this.controlPlane.write('block', field, { until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     } else {
-      action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}) };
+      const o = current as OverrideValue | undefined;
+      // a milder override of someone else that outlasts this one: written over now, put back at the end
+      const replaced = !kept && o !== undefined && o.until > until && (o.anomalyId === undefined || o.anomalyId !== anomalyId) ? withoutSeq(o) : undefined;
+      action = { kind: 'tighten', client, field, rule: ANY, until, reason: why, multiplier, ...(anomalyId ? { anomalyId } : {}), ...(replaced ? { replaced } : {}) };
       if (!kept) await this.controlPlane.write('override', field, { multiplier, until, reason: why, ...(anomalyId ? { anomalyId } : {}) });
     }
     this.mine.set(mineKey(action), action);
@@ -169,10 +184,15 @@ export class Actuator {
    * Lifts everything anomaly `anomalyId` put in place (liftAnomaly) and forgets what of it this
    * instance wrote, so its expiry does not end it a second time. Returns what was removed.
    */
-  async lift(anomalyId: string): Promise<LiftedAction[]> {
+  async lift(anomalyId: string, now = Date.now()): Promise<LiftedAction[]> {
     const lifted = await liftAnomaly(this.controlPlane, anomalyId);
-    // also its actions in force through a value it did not write (apply kept it): nothing of it is left
-    for (const [k, a] of this.mine) if (a.anomalyId === anomalyId) this.mine.delete(k);
+    // also its actions in force through a value it did not write (apply kept it): nothing of it is left;
+    // an override it wrote over is put back
+    for (const [k, a] of this.mine) {
+      if (a.anomalyId !== anomalyId) continue;
+      this.mine.delete(k);
+      if (a.replaced && a.replaced.until > now && lifted.some((l) => l.kind === 'tighten' && l.field === a.field)) await this.controlPlane.write('override', a.field, a.replaced);
+    }
     return lifted;
   }
 
@@ -210,8 +230,12 @@ export class Actuator {
         if (current.anomalyId === undefined || current.anomalyId !== a.anomalyId) expired.push(a);
         continue;
       }
-      // two anomalies' actions on one field can end together: the field is deleted once
-      if (current && !deleted.has(key(a.kind, a.field))) await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      // two anomalies' actions on one field can end together: the field is deleted once; an override
+      // this action wrote over that is still in force is put back instead
+      if (current && !deleted.has(key(a.kind, a.field))) {
+        if (a.replaced && a.replaced.until > now) await this.controlPlane.write('override', a.field, a.replaced);
+        else await this.controlPlane.write(a.kind === 'block' ? 'block' : 'override', a.field, null);
+      }
       deleted.add(key(a.kind, a.field));
       expired.push(a);
     }

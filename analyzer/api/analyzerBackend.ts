@@ -46,7 +46,7 @@ export interface ReportStoreLike {
 export interface ActuatorLike {
   apply(client: string, req: { kind: 'tighten' | 'block'; multiplier?: number; ttlMs: number }, now: number, reason: string, anomalyId?: string): Promise<unknown>;
   /** Lifts everything anomaly `anomalyId` put in place and forgets what of it the actuator wrote (Actuator.lift). */
-  lift?(anomalyId: string): Promise<LiftedAction[]>;
+  lift?(anomalyId: string, now?: number): Promise<LiftedAction[]>;
 }
 
 export interface AnalyzerBackendParts {
@@ -200,6 +200,6 @@ export class AnalyzerBackend extends PlaneOperations implements OperatorBackend 
   private async lift(report: AnomalyReport): Promise<string | null> {
     // through the actuator when it has one, so it forgets what it wrote and does not "expire" it later
     const { actuator } = this.parts;
-    return describeLifted(actuator?.lift ? await actuator.lift(report.id) : await liftAnomaly(this.parts.plane, report.id));
+    return describeLifted(actuator?.lift ? await actuator.lift(report.id, this.now()) : await liftAnomaly(this.parts.plane, report.id));
   }
 }
