@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { badGateway, badRequest, gatewayTimeout, sendProblem, type HeaderList } from '../answers/index.js';
 import { clientResponseHeaders } from './headers.js';
@@ -131,6 +132,32 @@ export class UpstreamProxy {
 /** Never mutated (sendProblem only reads `extra`). */
 const CLOSE: HeaderList = ['connection', 'close'];
 
+/** How long a connection answered before its upload was over keeps reading (and discarding) it. */
+export const LINGER_MS = 5_000;
+
+/**
+ * Lingering close (nginx's lingering_close): an answer sent before the request body is over ends
+ * the connection, but closing a socket with unread upload bytes makes the kernel send a reset, and
+ * the client may lose the answer it has not read yet. So once the answer is out, the sidecar only
+ * half-closes (FIN), reads and discards what the client still sends, and closes when the client
+ * does, or after LINGER_MS.
+ */
+function lingerAfter(res: ServerResponse): void {
+  const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (!socket || socket.destroyed) return;
+  const req = res.req;
+  // Node's server calls destroySoon() once an answer with Connection: close is written
+  socket.destroySoon = function lingeringClose(this: Socket): void {
+    req.resume();
+    this.resume();
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.once('end', () => this.destroy());
+  };
+}
+
 /** Whether raw response headers carry a Content-Length other than 0. */
 function declaresLength(raw: readonly Buffer[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
@@ -191,7 +218,10 @@ class ForwardHandler {
     // the upstream answers before the request body is over (a 413 or 401 on sight of the headers):
     // undici stops reading it once the answer is complete, so the connection cannot serve another
     // request — it ends after this answer (as nginx does), else it would hang, paused, for ever
-    if (!this.res.req.complete) headers.push('connection', 'close');
+    if (!this.res.req.complete) {
+      headers.push('connection', 'close');
+      lingerAfter(this.res);
+    }
     if (statusText) this.res.writeHead(statusCode, statusText, headers);
     else this.res.writeHead(statusCode, headers);
     this.headersArrived?.(statusCode, this.upstreamMs);
@@ -229,6 +259,7 @@ class ForwardHandler {
     if (!this.res.headersSent && !this.res.destroyed) {
       const problem = failure === 'timeout' ? gatewayTimeout() : failure === 'invalid' ? badRequest(`the request cannot be forwarded: ${err.message}`) : badGateway();
       this.status = problem.status;
+      if (!this.res.req.complete) lingerAfter(this.res);
       this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete ? undefined : CLOSE);
     } else {
       // mid-body failure: the only honest signal left is to cut the client connection
