@@ -1,7 +1,8 @@
 /**
  * The Lua scripts are the same algorithms as the TypeScript core: driven by the same injected clock
  * (redisTime: 'clock'), a Redis-backed engine and a memory-backed engine give identical outcomes for
- * random request sequences — so every property proven on the core holds in Redis. Also: every key
+ * random request sequences — so every property proven on the core holds in Redis — also with
+ * fractional and multi-unit costs, fractional tier multipliers and countRejected. Also: every key
  * the scripts write carries a TTL.
  */
 import { after, before, describe, it } from 'node:test';
@@ -32,10 +33,11 @@ const RULES: Record<string, string> = {
   - { id: d, key: [ip], algorithm: concurrency, limit: 4, timeout: 1s }`,
 };
 
-function pair(rule: string, prefix: string, clock: ManualClock): [Engine, Engine] {
-  const memory = createEngine({ policy: policy(`rules:\n  - ${rule}\n`), service: 's', clock });
+/** `head`: policy text before the rules (tiers). */
+function pair(rule: string, prefix: string, clock: ManualClock, head = ''): [Engine, Engine] {
+  const memory = createEngine({ policy: policy(`${head}rules:\n  - ${rule}\n`), service: 's', clock });
   const shared = createEngine({
-    policy: policy(`store: { kind: redis, keyPrefix: ${prefix}, timeout: 2s }\nrules:\n  - ${rule}\n`),
+    policy: policy(`${head}store: { kind: redis, keyPrefix: ${prefix}, timeout: 2s }\nrules:\n  - ${rule}\n`),
     service: 's',
     clock,
     redis,
@@ -47,7 +49,8 @@ function pair(rule: string, prefix: string, clock: ManualClock): [Engine, Engine
 const view = (v: Verdict) => ({
   kind: v.kind,
   delayMs: v.delayMs,
-  outcomes: v.outcomes.map((o) => ({ id: o.ruleId, allowed: o.allowed, remaining: o.remaining, resetMs: o.resetMs, retryAfterMs: o.retryAfterMs, limit: o.limit })),
+  retryAfterMs: v.retryAfterMs,
+  outcomes: v.outcomes.map((o) => ({ id: o.ruleId, allowed: o.allowed, remaining: o.remaining, resetMs: o.resetMs, retryAfterMs: o.retryAfterMs, limit: o.limit, w: o.windowMs })),
 });
 
 const steps = fc.array(
@@ -134,4 +137,47 @@ describe('Lua scripts against the TypeScript core', () => {
     }
     await shared.close();
   });
+});
+
+// beyond unit costs: fractional and multi-unit costs, fractional tier multipliers, countRejected on every algorithm
+const TIERS = 'tiers: { free: {}, odd: { multiplier: 0.37 }, big: { multiplier: 2.5 } }\n';
+
+const algos = [
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: fixed-window, limit: 9, window: 1s${c}${cr} }`,
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: sliding-window-log, limit: 9, window: 1s${c}${cr} }`,
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: sliding-window-counter, limit: 9, window: 1s${c}${cr} }`,
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: token-bucket, rate: 7/s, burst: 9${c}${cr} }`,
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: leaky-bucket, rate: 7/s, burst: 9${c}${cr} }`,
+  (c: string, cr: string) => `{ id: r, key: [ip], algorithm: leaky-bucket, rate: 7/s, burst: 3, mode: queue, maxDelay: 300ms${c}${cr} }`,
+];
+
+describe('Lua against the TypeScript core, beyond unit costs', () => {
+  for (const [ai, mk] of algos.entries()) {
+    for (const cost of ['', ', cost: 2', ', cost: 0.7', ', cost: 3.3']) {
+      for (const cr of ['', ', countRejected: true']) {
+        const rule = mk(cost, cr);
+        it(`${rule}: identical verdicts`, async () => {
+          const clock = new ManualClock(1_700_000_000_000);
+          const [memory, shared] = pair(rule, uniqueName(`pc${ai}`), clock, TIERS);
+          let run = 0;
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.record({ dt: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1_500 })), tier: fc.constantFrom('free', 'odd', 'big') }), { minLength: 1, maxLength: 50 }),
+              async (seq) => {
+                const ip = `10.7.${run >> 8}.${run++ & 255}`;
+                for (const [i, step] of seq.entries()) {
+                  clock.advance(step.dt);
+                  const m = await memory.decide(facts({ ip, tier: step.tier }));
+                  const s = await shared.decide(facts({ ip, tier: step.tier }));
+                  assert.deepEqual(view(s), view(m), `step ${i} at +${step.dt} ms tier ${step.tier}`);
+                }
+              },
+            ),
+            { seed: 11, numRuns: 15 },
+          );
+          await shared.close();
+        });
+      }
+    }
+  }
 });

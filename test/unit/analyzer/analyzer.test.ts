@@ -4,13 +4,12 @@ import { decodeAnomalyReport, encodeAnomalyReport, type AnomalyReport } from '..
 import type { ControlKind } from '../../../models/control.js';
 import { MemoryControlPlane, type Unsequenced } from '../../../models/controlPlane.js';
 import type { CallEvent } from '../../../models/events.js';
-import { Analyzer } from '../../../analyzer/analyzer.js';
 import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
 import type { DecisionState, Episode } from '../../../analyzer/decisions/decide.js';
 import type { DetectionOptions } from '../../../analyzer/options.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
-import { MemoryReportPublisher } from '../../../analyzer/reports/publisher.js';
 import { T0, ev, policy } from './helpers.js';
+import { drive, setupAnalyzer, type AnalyzerHarness } from './harness.js';
 
 const ACT = `analyzer:
   maxClients: 1000
@@ -19,37 +18,8 @@ const ACT = `analyzer:
     - { minScore: 0.7, action: tighten, multiplier: 0.2, ttl: 10m }
 `;
 
-function setup(analyzerYaml = ACT, warmupMs = 60_000, detection: Partial<DetectionOptions> = {}, plane = new MemoryControlPlane(), reports = new MemoryReportStore()) {
-  let now = T0;
-  const publisher = new MemoryReportPublisher();
-  const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, publisher, clock: () => now, detection: { warmupMs, ...detection } });
-  return {
-    analyzer,
-    plane,
-    reports,
-    publisher,
-    get now() {
-      return now;
-    },
-    set now(t: number) {
-      now = t;
-    },
-  };
-}
-
-/** `seconds` of 20 normal clients at one request every two seconds, plus `extra(t)` per second. */
-async function drive(s: ReturnType<typeof setup>, seconds: number, extra: (t: number) => CallEvent[] = () => []) {
-  const opened = [];
-  for (let i = 0; i < seconds; i++) {
-    const t = s.now;
-    const batch: CallEvent[] = [];
-    for (let c = 0; c < 20; c++) if ((i + c) % 2 === 0) batch.push(ev({ ts: t + c * 10, client: `apiKey:${String(c).padStart(16, '0')}`, route: `/api/r${c % 4}`, ip: `10.0.0.${c}` }));
-    batch.push(...extra(t));
-    s.analyzer.ingest(batch);
-    s.now = t + 1_000;
-    opened.push(...(await s.analyzer.tick(s.now)).opened);
-  }
-  return opened;
+function setup(analyzerYaml = ACT, ...rest: Parameters<typeof setupAnalyzer> extends [string, ...infer R] ? R : never): AnalyzerHarness {
+  return setupAnalyzer(analyzerYaml, ...rest);
 }
 
 /** A counter's value from the analyzer's registry. */

@@ -4,43 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryControlPlane } from '../../../models/controlPlane.js';
 import type { CallEvent } from '../../../models/events.js';
-import { Analyzer } from '../../../analyzer/analyzer.js';
-import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
-import { T0, ev, policy } from './helpers.js';
-
-function setup(analyzerYaml: string) {
-  let now = T0;
-  const plane = new MemoryControlPlane();
-  const reports = new MemoryReportStore();
-  const analyzer = new Analyzer({ policy: policy(analyzerYaml), controlPlane: plane, reports, clock: () => now, detection: { warmupMs: 60_000 } });
-  return {
-    analyzer,
-    plane,
-    reports,
-    get now() {
-      return now;
-    },
-    set now(t: number) {
-      now = t;
-    },
-  };
-}
-
-async function drive(s: ReturnType<typeof setup>, seconds: number, extra: (t: number) => CallEvent[] = () => []) {
-  const opened = [];
-  for (let i = 0; i < seconds; i++) {
-    const t = s.now;
-    const batch: CallEvent[] = [];
-    for (let c = 0; c < 20; c++) if ((i + c) % 2 === 0) batch.push(ev({ ts: t + c * 10, client: `apiKey:${String(c).padStart(16, '0')}`, route: `/api/r${c % 4}`, ip: `10.0.0.${c}` }));
-    batch.push(...extra(t));
-    s.analyzer.ingest(batch);
-    s.now = t + 1_000;
-    opened.push(...(await s.analyzer.tick(s.now)).opened);
-  }
-  return opened;
-}
+import { ev } from './helpers.js';
+import { drive, setupAnalyzer as setup } from './harness.js';
 
 const stuffing = (client: string) => (t: number): CallEvent[] =>
   Array.from({ length: 15 }, (_, j) => ev({ ts: t + j * 60, client, ip: '203.0.113.9', method: 'POST', route: '/login', status: 401, uaHash: null }));

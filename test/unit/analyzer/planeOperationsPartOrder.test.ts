@@ -6,31 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
-import { MemoryControlPlane } from '../../../models/controlPlane.js';
 import { Actuator } from '../../../analyzer/actions/actuator.js';
-import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
-import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
-import { StandaloneBackend } from '../../../analyzer/api/standaloneBackend.js';
-import { operatorApi } from '../../../analyzer/api/plugin.js';
-import type { OperatorBackend } from '../../../analyzer/api/backend.js';
+import { BACKENDS, inMemoryApi } from '../operator/inMemoryApi.js';
 
 const NOW = Date.UTC(2025, 2, 1);
-const ADMIN = 'part-order-admin-token-0123456789';
 const KEY = 'apiKey:0123456789abcdef';
 
-async function api(name: 'analyzer' | 'standalone') {
-  const plane = new MemoryControlPlane();
-  const backend: OperatorBackend =
-    name === 'analyzer' ? new AnalyzerBackend({ reports: new MemoryReportStore(), plane, now: () => NOW }) : new StandaloneBackend({ plane, now: () => NOW });
-  const app = Fastify({ logger: false });
-  await app.register(operatorApi, { backend, adminToken: ADMIN, now: () => NOW });
-  await app.ready();
-  return { app, plane, headers: { authorization: `Bearer ${ADMIN}` } };
-}
+const api = (name: (typeof BACKENDS)[number]) => inMemoryApi(name, NOW);
 
 test('a block written ip-first is the sidecars’ apiKey|ip block, and either spelling removes it', async () => {
-  for (const name of ['analyzer', 'standalone'] as const) {
+  for (const name of BACKENDS) {
     const { app, plane, headers } = await api(name);
     const post = await app.inject({ method: 'POST', url: '/api/blocks', headers, payload: { client: `ip:203.0.113.7|${KEY}`, ttl: '10m', reason: 'abuse' } });
     assert.equal(post.statusCode, 201, post.body);
@@ -46,7 +31,7 @@ test('a block written ip-first is the sidecars’ apiKey|ip block, and either sp
 });
 
 test('a block written in the sidecars’ order is removed by the ip-first spelling (no 404)', async () => {
-  for (const name of ['analyzer', 'standalone'] as const) {
+  for (const name of BACKENDS) {
     const { app, plane, headers } = await api(name);
     await plane.write('block', `${KEY}|user:alice|ip:203.0.113.7`, { until: NOW + 600_000, reason: 'abuse' });
     const del = await app.inject({ method: 'DELETE', url: `/api/blocks?client=${encodeURIComponent(`ip:203.0.113.7|user:alice|${KEY}`)}`, headers });
@@ -57,7 +42,7 @@ test('a block written in the sidecars’ order is removed by the ip-first spelli
 });
 
 test('overrides: the field is written in the sidecars’ order; other parts follow in the order given', async () => {
-  for (const name of ['analyzer', 'standalone'] as const) {
+  for (const name of BACKENDS) {
     const { app, plane, headers } = await api(name);
     const post = await app.inject({ method: 'POST', url: '/api/overrides', headers, payload: { rule: '*', client: `header:x-b:2|ip:2001:db8::1|header:x-a:1|user:bob`, multiplier: 0.5, ttl: '10m', reason: 'abuse' } });
     assert.equal(post.statusCode, 201, post.body);
@@ -69,7 +54,7 @@ test('overrides: the field is written in the sidecars’ order; other parts foll
 });
 
 test('the analyzer’s own action on a hybrid client from an event in another order is written, and removed, in the same spelling', async () => {
-  for (const name of ['analyzer', 'standalone'] as const) {
+  for (const name of BACKENDS) {
     const { app, plane, headers } = await api(name);
     const actuator = new Actuator(plane);
     await actuator.apply(`ip:203.0.113.7|${KEY}`, { kind: 'block', ttlMs: 600_000 }, NOW, 'anomaly');

@@ -5,26 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
-import { MemoryControlPlane } from '../../../models/controlPlane.js';
-import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
-import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
-import { StandaloneBackend } from '../../../analyzer/api/standaloneBackend.js';
-import { operatorApi } from '../../../analyzer/api/plugin.js';
-import type { OperatorBackend } from '../../../analyzer/api/backend.js';
-import { ADMIN } from '../../integration/operator/fixtures.js';
+import { BACKENDS, inMemoryApi } from './inMemoryApi.js';
 
 const NOW = Date.UTC(2025, 2, 1);
 
 test('a block or override on an ip: part that is no address is a 400 and writes nothing', async () => {
-  for (const name of ['analyzer', 'standalone'] as const) {
-    const plane = new MemoryControlPlane();
-    const backend: OperatorBackend =
-      name === 'analyzer' ? new AnalyzerBackend({ reports: new MemoryReportStore(), plane, now: () => NOW }) : new StandaloneBackend({ plane, now: () => NOW });
-    const app = Fastify({ logger: false });
-    await app.register(operatorApi, { backend, adminToken: ADMIN, now: () => NOW });
-    await app.ready();
-    const headers = { authorization: `Bearer ${ADMIN}` };
+  for (const name of BACKENDS) {
+    const { app, plane, headers } = await inMemoryApi(name, NOW);
     for (const client of ['ip:not-an-ip', 'apiKey:k1|ip:203.0.113.300', 'ip:203.0.113.0/24']) {
       const block = await app.inject({ method: 'POST', url: '/api/blocks', headers, payload: { client, ttl: '10m', reason: 'abuse' } });
       assert.equal(block.statusCode, 400, `${name} ${client}: ${block.body}`);
