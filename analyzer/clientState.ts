@@ -1,7 +1,7 @@
 /**
  * Everything the analyzer holds for one client, and its size. The LRU over clients (policy
  * `analyzer.maxClients`) bounds the total; analyzer/README.md states the per-client figure that
- * `stateBytes` computes.
+ * `heapBytes` computes.
  */
 import { FEATURE_COUNT, FeatureContext, WindowAccumulator } from '../models/features.js';
 import { WindowBaseline } from './baselines/windowBaseline.js';
@@ -16,7 +16,7 @@ import type { DistinctCounter } from '../models/featureSketches.js';
 /**
  * Heap bytes one typed array costs besides its elements on 64-bit Node.js (V8): the view, its
  * ArrayBuffer and the backing store's bookkeeping (measured ≈ 190–210 B whatever its length). The
- * parts' own `bytes` (and `stateBytes`) count their elements; `heapBytes` adds this for each array,
+ * parts' own `bytes` (a window's `stateBytes`) count their elements; `heapBytes` adds this for each array,
  * and the JS objects around them, so it is what a client really holds
  * (test/unit/analyzer/clientStateSize.test.ts).
  */
@@ -228,21 +228,7 @@ export class ClientState {
   }
 
   /**
-   * Element bytes of the typed arrays and fixed fields held now (JS object headers estimated). What
-   * a client really costs on the heap is about twice this: see `heapBytes`.
-   */
-  get stateBytes(): number {
-    let bytes = 220 + this.key.length * 2 + this.ctx.bytes + (this.model?.bytes ?? 0);
-    if (this.ids) bytes += this.ids.bytes;
-    for (const w of this.windows) bytes += w.stateBytes;
-    if (this.roll) bytes += this.roll.stateBytes;
-    if (this.seasonal) bytes += HourOfWeekProfile.bytes;
-    if (this.series) bytes += this.series.stateBytes;
-    return bytes;
-  }
-
-  /**
-   * Bytes the client holds on the heap now: `stateBytes` plus what V8 spends around the elements
+   * Bytes the client holds on the heap now: the typed arrays' elements plus what V8 spends around them
    * (each typed array's view and ArrayBuffer, the objects, boxed numbers). The figure to size
    * `maxClients` with (analyzer/README.md); the series detector counts its own (`stateBytes`).
    */

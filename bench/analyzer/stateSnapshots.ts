@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     keyed_14min_bytes: encodeClientState(early.states.get('apiKey:00000000000000aa')!, series.name, Date.now()).length,
     ip_2h_bytes: encodeClientState(twoHours.states.get('ip:10.1.2.3')!, series.name, Date.now()).length,
     upper_bound_bytes: maxClientSnapshotBytes(twoHours.analyzer.options, full.series!.serialize().length),
-    in_memory_state_bytes_week: full.stateBytes,
+    in_memory_state_bytes_week: full.heapBytes,
   };
 
   // ---------------------------------------------------------------- n established clients

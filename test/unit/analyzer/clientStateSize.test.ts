@@ -2,8 +2,7 @@
  * The per-client size to size `maxClients` with (`ClientState.heapBytes`) is what a client really
  * costs on the heap: typed arrays' element bytes plus the JS objects around them (a typed array's
  * view and ArrayBuffer, boxed number fields), measured here with the garbage collector exposed.
- * `stateBytes` (element bytes, the figure analyzer/README.md's table was computed from) is about
- * half of it.
+ * The element bytes alone, the figure analyzer/README.md gave before, were about half of it.
  *
  * The series detector's state (analyzer/detectors/series, its own `stateBytes`) is left out: it
  * is sized by its own module.
@@ -25,7 +24,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 const opts = detectionOptions({});
 const N = 3_000;
 
-function measure(make: (i: number) => ClientState): { measured: number; claimed: number; elements: number } {
+function measure(make: (i: number) => ClientState): { measured: number; claimed: number } {
   const keep: ClientState[] = [];
   gc();
   gc();
@@ -35,13 +34,11 @@ function measure(make: (i: number) => ClientState): { measured: number; claimed:
   gc();
   const after = process.memoryUsage();
   let claimed = 0;
-  let elements = 0;
   for (const st of keep) {
     claimed += st.heapBytes;
-    elements += st.stateBytes;
   }
   const measured = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-  return { measured: measured / N, claimed: claimed / N, elements: elements / N };
+  return { measured: measured / N, claimed: claimed / N };
 }
 
 /** A client with one open window holding `events` events. */
@@ -71,8 +68,8 @@ function established(i: number): ClientState {
   return st;
 }
 
-function within(what: string, { measured, claimed, elements }: { measured: number; claimed: number; elements: number }): void {
-  console.log(`${what}: heapBytes ${Math.round(claimed)} B (stateBytes ${Math.round(elements)} B), measured ${Math.round(measured)} B`);
+function within(what: string, { measured, claimed }: { measured: number; claimed: number }): void {
+  console.log(`${what}: heapBytes ${Math.round(claimed)} B, measured ${Math.round(measured)} B`);
   const ratio = claimed / measured;
   assert.ok(ratio > 0.85 && ratio < 1.15, `${what}: heapBytes says ${Math.round(claimed)} B, the heap holds ${Math.round(measured)} B per client (×${ratio.toFixed(2)})`);
 }
