@@ -190,6 +190,11 @@ export class Analyzer {
   private readonly watching = new Set<ClientState>();
   /** Clients that left the LRU with unwritten changes (evicted, revoked), for the snapshot writer; one (the latest) per key. */
   private handoff = new Map<string, ClientState>();
+  /**
+   * Handed-off clients the snapshot writer took and has not finished writing: until it has, the
+   * store may still hold the older snapshot, so a client coming back is taken from here too.
+   */
+  private writing = new Map<string, ClientState>();
   /** The consumer group's warm-up mark restored from the state store, if any. */
   private groupWarmSince: number | null = null;
 
@@ -260,7 +265,7 @@ export class Analyzer {
       // the warm-up starts at the first event believed (the mark is persisted for the group)
       if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = ts;
       let st = clients.get(e.client);
-      if (st === undefined && restorer !== null && this.handoff.size > 0) st = this.takeBack(e.client);
+      if (st === undefined && restorer !== null && (this.handoff.size > 0 || this.writing.size > 0)) st = this.takeBack(e.client);
       if (st === undefined) {
         if (restorer !== null) {
           if (restorer.hold(e, partition)) {
@@ -308,9 +313,16 @@ export class Analyzer {
    * store holds only its older snapshot (or none) until that write. Undefined when it is not waiting.
    */
   private takeBack(key: string): ClientState | undefined {
-    const st = this.handoff.get(key);
-    if (st === undefined) return undefined;
-    this.handoff.delete(key);
+    let st = this.handoff.get(key);
+    if (st !== undefined) this.handoff.delete(key);
+    else {
+      // its write is in flight: the store may not hold it yet
+      st = this.writing.get(key);
+      if (st === undefined) return undefined;
+      this.writing.delete(key);
+      // whatever of it the writer has not encoded yet is written with the next flush
+      st.dirty = true;
+    }
     st.evicted = false;
     this.clients.set(key, st);
     this.metrics.stateRestores.inc({ result: 'restored' });
@@ -1246,8 +1258,17 @@ export class Analyzer {
   private takeHandoff(): ClientState[] {
     const out = [...this.handoff.values()];
     this.handoff.clear();
-    for (const st of out) st.dirty = false;
+    for (const st of out) {
+      st.dirty = false;
+      this.writing.set(st.key, st);
+    }
     return out;
+  }
+
+  /** The snapshot writer is done with these clients (written, skipped or failed and handed off again). */
+  writeDone(states: readonly ClientState[]): void {
+    if (this.writing.size === 0) return;
+    for (const st of states) if (this.writing.get(st.key) === st) this.writing.delete(st.key);
   }
 
   /** The client's decision state changed: its snapshot is written within a second. */

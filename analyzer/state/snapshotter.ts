@@ -123,6 +123,14 @@ export class StateSnapshotter {
   }
 
   private async write(all: ClientState[]): Promise<FlushResult> {
+    try {
+      return await this.writeAll(all);
+    } finally {
+      this.analyzer.writeDone(all);
+    }
+  }
+
+  private async writeAll(all: ClientState[]): Promise<FlushResult> {
     const states: ClientState[] = [];
     const ttls: number[] = [];
     for (const st of all) {

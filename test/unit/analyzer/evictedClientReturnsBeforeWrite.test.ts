@@ -52,3 +52,57 @@ test('an evicted client that returns before its hand-off is written keeps its un
   await b.tick(now.t + 200);
   assert.equal(b.client(key(1))?.windows['10s'], learned);
 });
+
+/** A state store whose client writes wait until the test lets them land. */
+class SlowWrites extends MemoryStateStore {
+  held: Array<() => void> = [];
+  holding = false;
+  override async putClients(entries: Parameters<MemoryStateStore['putClients']>[0]): Promise<void> {
+    if (this.holding) await new Promise<void>((r) => this.held.push(r));
+    return super.putClients(entries);
+  }
+}
+
+test('an evicted client that returns while its hand-off write is in flight keeps its unwritten learning', async () => {
+  const store = new SlowWrites();
+  const now = { t: T0 };
+  const a = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  const snapshotter = new StateSnapshotter(a, store, { clock: () => now.t, minWindows: 1 });
+  const run = async (from: number, seconds: number): Promise<void> => {
+    for (let s = from; s < from + seconds; s++) {
+      a.ingest([ev({ client: key(1), ts: T0 + s * 1_000 }), ev({ client: key(2), ts: T0 + s * 1_000 + 1 })]);
+      now.t = T0 + s * 1_000 + 1_000;
+      await a.tick(now.t);
+    }
+  };
+  await run(0, 60);
+  await snapshotter.flush();
+  const older = a.client(key(1))!.windows['10s'];
+  await run(60, 60);
+  const learned = a.client(key(1))!.windows['10s'];
+  assert.ok(learned > older, `${learned} windows now, ${older} in the store`);
+  a.ingest([ev({ client: key(3), ts: now.t })]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(a.client(key(1)), null, 'evicted');
+  // the writer takes the hand-off; its write does not land yet
+  store.holding = true;
+  const writing = snapshotter.flush();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.ok(store.held.length > 0, 'a client write is in flight');
+  const lookups = store.lookups.length;
+  a.ingest([ev({ client: key(1), ts: now.t + 10 })]);
+  await new Promise((r) => setTimeout(r, 10));
+  await a.tick(now.t + 100);
+  assert.equal(a.client(key(1))?.windows['10s'], learned, 'it kept everything it had learned');
+  assert.ok(!store.lookups.slice(lookups).some((l) => l.includes(key(1))), 'no lookup of the older snapshot');
+  store.holding = false;
+  for (const r of store.held.splice(0)) r();
+  await writing;
+  // written again with the next flush, as it is now
+  await snapshotter.flush();
+  const b = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  b.ingest([ev({ client: key(1), ts: now.t + 20 })]);
+  await new Promise((r) => setTimeout(r, 10));
+  await b.tick(now.t + 200);
+  assert.equal(b.client(key(1))?.windows['10s'], learned);
+});
