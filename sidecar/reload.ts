@@ -8,7 +8,9 @@
  * A new file that does not parse never replaces the running policy: its errors are logged with
  * their paths and counted (`policy_reload_errors_total`), once per distinct bad content. A file
  * over MAX_POLICY_BYTES is refused by its size, unread and unparsed (parsing runs on the event
- * loop every request waits on).
+ * loop every request waits on); no more than MAX_POLICY_BYTES + 1 bytes of it are ever read, and
+ * only from a regular file: a FIFO or a device (/dev/zero) in its place is logged and the running
+ * policy stays (see models/policy/file.ts).
  *
  * A changed file is read twice, settleMs (500 ms) apart, and acted on only when both reads agree
  * (content, size, mtime, inode): a writer that rewrites the file in place and pauses mid-write
@@ -17,9 +19,9 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { formatPolicyErrors, MAX_POLICY_BYTES, parsePolicy, policyTooLarge, type Policy, type PolicyError } from '../models/policy/index.js';
+import { formatPolicyErrors, parsePolicy, policyTooLarge, readPolicyFile, type Policy, type PolicyError } from '../models/policy/index.js';
 import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 
@@ -46,6 +48,8 @@ interface Snapshot {
   /** The content; null when the file is over the cap. */
   readonly text: string | null;
   readonly bytes: number;
+  /** Over the cap, and its size said less: `bytes` is what was read before the read stopped. */
+  readonly atLeast: boolean;
   /** Size, mtime and inode: equal in two reads of a file nobody wrote in between. */
   readonly stat: string;
 }
@@ -182,27 +186,21 @@ export class PolicyFileWatcher {
     return this.running;
   }
 
-  /** One read of the file (null: not there, or unreadable, logged); over the cap it is not read. */
+  /**
+   * One read of the file (null: not there, unreadable or not a regular file, logged); over the cap
+   * it is not read, and no more than the cap + 1 bytes are ever read (readPolicyFile).
+   */
   private async snapshot(): Promise<Snapshot | null> {
-    try {
-      const fh = await open(this.opts.file, 'r');
-      try {
-        const s = await fh.stat();
-        const statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-        if (s.size > MAX_POLICY_BYTES) return { hash: `too-large:${statId}`, text: null, bytes: s.size, stat: statId };
-        const buf = await fh.readFile();
-        if (buf.length > MAX_POLICY_BYTES) return { hash: `too-large:${statId}:${buf.length}`, text: null, bytes: buf.length, stat: `${statId}:${buf.length}` };
-        const text = buf.toString('utf8');
-        return { hash: contentHash(text), text, bytes: buf.length, stat: `${statId}:${buf.length}` };
-      } finally {
-        await fh.close();
-      }
-    } catch (err) {
+    const read = await readPolicyFile(this.opts.file);
+    if (read.kind === 'unreadable') {
       // mid-swap or removed: keep the running policy; the next event or poll retries
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') this.opts.logger?.warn({ err: (err as Error).message }, 'cannot read the policy file; keeping the current policy');
+      if (read.code !== 'ENOENT') this.opts.logger?.warn({ err: read.message }, 'cannot read the policy file; keeping the current policy');
       return null;
     }
+    const s = read.stat;
+    const statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${read.bytes}`;
+    if (read.kind === 'too-large') return { hash: `too-large:${statId}`, text: null, bytes: read.bytes, atLeast: read.atLeast, stat: statId };
+    return { hash: contentHash(read.text), text: read.text, bytes: read.bytes, atLeast: false, stat: statId };
   }
 
   private async checkOnce(): Promise<void> {
@@ -241,7 +239,7 @@ export class PolicyFileWatcher {
     const hash = snap.hash;
     if (hash === this.appliedHash || hash === this.rejectedHash) return;
     if (snap.text === null) {
-      this.reject(hash, [policyTooLarge(snap.bytes)]);
+      this.reject(hash, [policyTooLarge(snap.bytes, snap.atLeast)]);
       return;
     }
     const text = snap.text;

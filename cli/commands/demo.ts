@@ -10,12 +10,11 @@
  * and `ratewarden analyzer` run; only what connects them differs.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
-import { formatPolicyErrors, parsePolicy, type Policy } from '../../models/policy/index.js';
+import { formatPolicyErrors, parsePolicy, policyFileError, readPolicyFileSync, type Policy } from '../../models/policy/index.js';
 import { controlKeys } from '../../models/control.js';
 import { MemoryControlPlane, RedisControlPlane, type ControlPlane } from '../../models/controlPlane.js';
 import { MemoryEventBus, type EventSource } from '../../models/eventBus.js';
@@ -243,12 +242,11 @@ export async function run(argv: string[]): Promise<number> {
  * everything); a user's own policy file is taken as it is.
  */
 function loadDemoPolicy(file: string, haveRedis: boolean, hashKey: string | undefined): { policy: Policy; text: string } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new RatewardenError(ErrorCodes.POLICY_FILE, `cannot read ${file}: ${(err as Error).message}`);
-  }
+  // at most the cap + 1 bytes, from a regular file only (a FIFO or /dev/zero is refused, not read)
+  const read = readPolicyFileSync(file);
+  if (read.kind === 'unreadable') throw new RatewardenError(ErrorCodes.POLICY_FILE, read.message);
+  if (read.kind === 'too-large') throw new RatewardenError(ErrorCodes.POLICY_FILE, `${file} is not a valid policy:\n${formatPolicyErrors([policyFileError(read)], file)}`);
+  let text = read.text;
   if (haveRedis && file.endsWith(join('examples', 'demo-policy.yaml'))) {
     const doc = parseYaml(text) as { store?: Record<string, unknown> };
     doc.store = { ...(doc.store ?? {}), kind: 'redis' };

@@ -5,10 +5,9 @@
  * before anything listens. Once listening it prints one JSON `ready` line with both addresses and
  * runs until SIGTERM/SIGINT, then drains (a second signal exits at once).
  */
-import { readFileSync } from 'node:fs';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
 import { redisEnvNote, redisStartupProblem, redisTarget } from '../../models/infra.js';
-import { formatPolicyErrors, parsePolicy } from '../../models/policy/index.js';
+import { formatPolicyErrors, parsePolicy, policyFileError, readPolicyFileSync, type PolicyError } from '../../models/policy/index.js';
 import { parseSidecarArgs, SIDECAR_USAGE } from '../../sidecar/config.js';
 import { createLogger } from '../../sidecar/log.js';
 import { startSidecar } from '../../sidecar/server.js';
@@ -19,19 +18,21 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return 0;
   }
   const config = parseSidecarArgs(argv, env);
-  let text: string;
-  try {
-    text = readFileSync(config.configFile, 'utf8');
-  } catch (err) {
-    process.stderr.write(`ratewarden sidecar: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
+  const refuse = (errors: readonly PolicyError[]): number => {
+    process.stderr.write(formatPolicyErrors(errors, config.configFile) + '\n');
+    process.stderr.write(`ratewarden sidecar: ${config.configFile} has ${errors.length} error${errors.length === 1 ? '' : 's'}; not starting\n`);
+    return 2;
+  };
+  // at most the cap + 1 bytes, from a regular file only (a FIFO or /dev/zero is refused, not read)
+  const read = readPolicyFileSync(config.configFile);
+  if (read.kind === 'unreadable') {
+    process.stderr.write(`ratewarden sidecar: ${read.message}\n`);
     return 2;
   }
+  if (read.kind === 'too-large') return refuse([policyFileError(read)]);
+  const text = read.text;
   const parsed = parsePolicy(text, { hashKey: env.RW_HASH_KEY || undefined });
-  if (!parsed.ok) {
-    process.stderr.write(formatPolicyErrors(parsed.errors, config.configFile) + '\n');
-    process.stderr.write(`ratewarden sidecar: ${config.configFile} has ${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'}; not starting\n`);
-    return 2;
-  }
+  if (!parsed.ok) return refuse(parsed.errors);
   const policy = parsed.policy;
   if (policy.store.kind === 'redis' && !config.redis) {
     throw new RatewardenError(ErrorCodes.CONFIG_STORE, `${config.configFile}: store.kind is redis, but neither REDIS_URL nor REDIS_CLUSTER_NODES is set`);

@@ -1,10 +1,10 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ErrorCodes } from '../errors.js';
 import { secretHasher } from '../clientKey.js';
 import { INVALID, normalize, type Issue, type NormalizeOptions, type Path, type Sections } from './normalize.js';
 import { ruleSchema, SECTION_SCHEMAS, topLevelSchema } from './schema.js';
+import { MAX_POLICY_BYTES, policyFileError, policyTooLarge, readPolicyFileSync } from './file.js';
 import type { HeaderStyle, Policy, PolicyError } from './types.js';
 
 export type ParseResult =
@@ -26,22 +26,7 @@ const KNOWN_KEYS = [
   'errorRate', 'minMultiplier', 'interval', 'metricsUrl', 'gauges', 'cooldown', 'retention', 'maxClients',
 ];
 
-/**
- * The largest policy file accepted, in bytes (4 MiB). Parsing costs about a second per MB on the
- * caller's event loop (a sidecar's, during a hot reload); a file of 40 000 clients entries with raw
- * API keys is under 3 MiB. A larger one is refused before it is parsed.
- */
-export const MAX_POLICY_BYTES = 4 * 1024 * 1024;
-
-/** The error of a policy of `bytes` bytes, over MAX_POLICY_BYTES. */
-export function policyTooLarge(bytes: number): PolicyError {
-  const mib = (bytes / (1024 * 1024)).toFixed(1);
-  return {
-    code: ErrorCodes.POLICY_FILE,
-    path: '',
-    message: `the policy is ${mib} MiB (${bytes} bytes), over the 4 MiB cap (${MAX_POLICY_BYTES} bytes) on policy files; refused without parsing it`,
-  };
-}
+export { MAX_POLICY_BYTES, policyTooLarge } from './file.js';
 
 /** Parses and validates a policy document; never throws on bad input. */
 export function parsePolicy(text: string, opts: ParseOptions = {}): ParseResult {
@@ -141,25 +126,14 @@ function keyRedactor(hashKey: string | undefined): (text: string) => string {
 }
 
 /**
- * Reads and parses a policy file; unreadable files, and files over MAX_POLICY_BYTES (refused by
- * their size, unread), are a POLICY_FILE error.
+ * Reads and parses a policy file; unreadable files, files that are not regular files (a FIFO,
+ * /dev/zero) and files over MAX_POLICY_BYTES (refused by their size, unread; at most
+ * MAX_POLICY_BYTES + 1 bytes are ever read) are a POLICY_FILE error. See file.ts.
  */
 export function loadPolicyFile(file: string, opts: ParseOptions = {}): ParseResult {
-  let text: string;
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      const size = fstatSync(fd).size;
-      if (size > MAX_POLICY_BYTES) return { ok: false, errors: [policyTooLarge(size)], warnings: [] };
-      text = readFileSync(fd, 'utf8'); // grown since: parsePolicy counts again
-    } finally {
-      closeSync(fd);
-    }
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    return { ok: false, errors: [{ code: ErrorCodes.POLICY_FILE, path: '', message: `cannot read ${file}: ${reason}` }], warnings: [] };
-  }
-  return parsePolicy(text, opts);
+  const read = readPolicyFileSync(file);
+  if (read.kind !== 'text') return { ok: false, errors: [policyFileError(read)], warnings: [] };
+  return parsePolicy(read.text, opts);
 }
 
 /** `file:12: rules[2].window: "60x" is not a duration …` — one line per error. */
