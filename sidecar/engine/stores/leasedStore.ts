@@ -50,7 +50,12 @@ class Pool {
   since = 0;
   /** The last grant's view of the shared budget, for headers. */
   remaining = 0;
-  resetMs = 0;
+  /**
+   * When the last grant's reset falls, in this sidecar's time: its resetMs counted from when it was
+   * asked for (the grant happened within the round trip after that). Verdicts report the time left
+   * until then, so the reset counts down while the slice is spent (see resetIn).
+   */
+  resetAt = 0;
   constructor(
     readonly proto: Check,
     now: number,
@@ -60,6 +65,19 @@ class Pool {
 
   available(now: number): number {
     return (this.aExpires > now ? this.aUnits : 0) + (this.bExpires > now ? this.bUnits : 0);
+  }
+
+  /**
+   * Ms until the shared budget resets, as the shared scope reports it, `left` units still leased here
+   * after this request: for the sliding window counter, until the window of the grant ends; for the
+   * token bucket, until the bucket is full again with the units leased here and not spent counted
+   * back in it (the grant's until-full counts them as taken, and they go back unless spent) — the
+   * shared scope's figure for one sidecar alone on the key.
+   */
+  resetIn(c: Check, left: number, now: number): number {
+    let ms = this.resetAt - now;
+    if (c.rule.algorithm === 'token-bucket' && c.limit > 0) ms -= (left * c.windowMs) / c.limit;
+    return ms > 0 ? ms : 0;
   }
 
   /** The current grant is used up (or gone): the next one becomes current. */
@@ -189,7 +207,7 @@ export class LeasedStore {
       this.expire(pool, now);
       const have = pool.available(now);
       c.at = now;
-      if (have >= c.cost) admit(c, Math.min(have - c.cost + pool.remaining, c.burst), pool.resetMs);
+      if (have >= c.cost) admit(c, Math.min(have - c.cost + pool.remaining, c.burst), pool.resetIn(c, have - c.cost, now));
       // Redis refused a lease: emptyUntil is when ONE unit is back; a request costing more waits for
       // the rest at the refill rate (exact for the token bucket, a lower bound for the counter),
       // else a client retrying at Retry-After is refused again and again
@@ -260,12 +278,12 @@ export class LeasedStore {
         if (!granted) {
           pool.emptyUntil = asked + req.waitMs;
           pool.remaining = 0;
-          pool.resetMs = req.resetMs;
+          // a refusal's resetMs is only its retry time: units still leased here keep the last grant's reset
           return;
         }
         pool.emptyUntil = 0;
         pool.remaining = req.waitMs; // for a lease, the shared budget left after the grant
-        pool.resetMs = req.resetMs;
+        pool.resetAt = asked + req.resetMs; // resetMs is from the grant's moment: counted down from there
         const life = c.rule.algorithm === 'sliding-window-counter' ? Math.min(H, req.resetMs) : H;
         const expires = asked + life;
         const units = req.remaining;
