@@ -29,6 +29,11 @@ export interface PolicyWatcherOptions {
   readonly file: string;
   /** Content hash of the policy already running (so the first check is not a reload). */
   readonly initialText?: string;
+  /**
+   * The policy as run from the file's text, applied to every read before it is compared or parsed
+   * (the demo runs its built-in file with `store.kind: redis` when a Redis is configured); must not throw.
+   */
+  readonly rewrite?: (text: string) => string;
   /** Applies a new valid policy; a throw counts as a reload error and the old policy stays. */
   readonly apply: (policy: Policy) => void | Promise<void>;
   readonly metrics?: SidecarMetrics;
@@ -200,7 +205,8 @@ export class PolicyFileWatcher {
     const s = read.stat;
     const statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${read.bytes}`;
     if (read.kind === 'too-large') return { hash: `too-large:${statId}`, text: null, bytes: read.bytes, atLeast: read.atLeast, stat: statId };
-    return { hash: contentHash(read.text), text: read.text, bytes: read.bytes, atLeast: false, stat: statId };
+    const text = this.opts.rewrite ? this.opts.rewrite(read.text) : read.text;
+    return { hash: contentHash(text), text, bytes: read.bytes, atLeast: false, stat: statId };
   }
 
   private async checkOnce(): Promise<void> {

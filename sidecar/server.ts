@@ -42,6 +42,8 @@ export interface SidecarOptions {
   readonly policyFile?: string | null;
   /** The text `policy` was parsed from (so the watcher does not reload it at once). */
   readonly policyText?: string;
+  /** How `policyText` was made from the file's text, applied to each reload too (PolicyWatcherOptions.rewrite). */
+  readonly policyRewrite?: (text: string) => string;
   /** Called with each policy a hot reload applied (the demo hands it to its in-process analyzer). */
   readonly onPolicy?: (policy: Policy) => void;
   readonly upstream: URL | string;
@@ -303,7 +305,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     };
     let watcher: PolicyFileWatcher | null = null;
     if (opts.policyFile) {
-      watcher = new PolicyFileWatcher({ file: opts.policyFile, initialText: opts.policyText, apply: applyPolicy, metrics, logger, hashKey, pollMs: opts.policyPollMs });
+      watcher = new PolicyFileWatcher({ file: opts.policyFile, initialText: opts.policyText, rewrite: opts.policyRewrite, apply: applyPolicy, metrics, logger, hashKey, pollMs: opts.policyPollMs });
       watcher.start();
       const w = watcher;
       cleanups.push(() => w.close());

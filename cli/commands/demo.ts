@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const redisConn = redisConnectionFromEnv(env);
   const kafkaConn = kafkaConnectionFromEnv(env);
   const configFile = resolve(values.config ?? join(PACKAGE_ROOT, 'examples', 'demo-policy.yaml'));
-  const { policy, text } = loadDemoPolicy(configFile, redisConn !== null, env.RW_HASH_KEY);
+  const { policy, text, rewrite } = loadDemoPolicy(configFile, redisConn !== null, env.RW_HASH_KEY);
 
   const [{ startSidecar }, { startAnalyzer }, api, { MemoryReportStore }, { RedisReportStore }, { startStubUpstream }, { startLiveTraffic }] = await Promise.all([
     import('../../sidecar/server.js'),
@@ -148,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
       policy,
       policyFile: configFile,
       policyText: text,
+      policyRewrite: rewrite,
       // one policy file for both programs: the analyzer (allowlist, actions, load) follows its reloads
       onPolicy: (next) => {
         void analyzer.state.analyzer.setPolicy(next);
@@ -241,18 +242,30 @@ export async function run(argv: string[]): Promise<number> {
  * The demo policy, with `store.kind: redis` when a Redis is configured (the demo then uses it for
  * everything); a user's own policy file is taken as it is.
  */
-function loadDemoPolicy(file: string, haveRedis: boolean, hashKey: string | undefined): { policy: Policy; text: string } {
+function loadDemoPolicy(file: string, haveRedis: boolean, hashKey: string | undefined): { policy: Policy; text: string; rewrite: ((text: string) => string) | undefined } {
   // at most the cap + 1 bytes, from a regular file only (a FIFO or /dev/zero is refused, not read)
   const read = readPolicyFileSync(file);
   if (read.kind === 'unreadable') throw new RatewardenError(ErrorCodes.POLICY_FILE, read.message);
   if (read.kind === 'too-large') throw new RatewardenError(ErrorCodes.POLICY_FILE, `${file} is not a valid policy:\n${formatPolicyErrors([policyFileError(read)], file)}`);
-  let text = read.text;
-  if (haveRedis && file.endsWith(join('examples', 'demo-policy.yaml'))) {
-    const doc = parseYaml(text) as { store?: Record<string, unknown> };
-    doc.store = { ...(doc.store ?? {}), kind: 'redis' };
-    text = stringifyYaml(doc);
-  }
+  // the same rewrite runs on every reload of the file, so the watcher does not take the file's own
+  // `store: memory` for a change (it reloaded 10 s after start, warning that the store cannot change)
+  const rewrite = haveRedis && file.endsWith(join('examples', 'demo-policy.yaml')) ? withRedisStore : undefined;
+  const text = rewrite ? rewrite(read.text) : read.text;
   const parsed = parsePolicy(text, { hashKey });
   if (!parsed.ok) throw new RatewardenError(ErrorCodes.POLICY_FILE, `${file} is not a valid policy:\n${formatPolicyErrors(parsed.errors, file)}`);
-  return { policy: parsed.policy, text };
+  return { policy: parsed.policy, text, rewrite };
+}
+
+/** The demo policy's text with `store.kind: redis`; text that is not a YAML mapping is left for parsePolicy to refuse. */
+function withRedisStore(text: string): string {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return text;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return text;
+  const d = doc as { store?: unknown };
+  d.store = { ...(d.store !== null && typeof d.store === 'object' ? d.store : {}), kind: 'redis' };
+  return stringifyYaml(d);
 }
