@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { storeSchema } from '../../models/policy/schema.js';
 import { ROOT } from '../helpers/infra.js';
 import {
   ANALYZER_VALUES,
@@ -169,6 +170,11 @@ const schemaCases: Array<[string, Record<string, string>, RegExp]> = [
   ['a Redis URL of another scheme', { 'redis.url': 'http://redis:6379' }, /redis\/url/],
   ['a policy of another version', { 'policy.version': '2' }, /policy/],
   ['an analyzer port out of range', { 'analyzer.port': '70000' }, /analyzer\/port/],
+  // the free-form objects are closed too: a misspelt key would reach the manifest
+  ['a misspelt key under analyzer.resources', { 'analyzer.resources.limts.memory': '1Gi' }, /analyzer\/resources'?: additional propert.*limts/],
+  ['a memory limit that is not a Kubernetes quantity', { 'analyzer.resources.limits.memory': '3GB' }, /analyzer\/resources\/limits\/memory/],
+  ['a misspelt key under podSecurityContext', { 'podSecurityContext.runAsNonroot': 'true' }, /podSecurityContext'?: additional propert.*runAsNonroot/],
+  ['a misspelt key under analyzer.affinity', { 'analyzer.affinity.nodeAfinity.x': 'y' }, /analyzer\/affinity'?: additional propert.*nodeAfinity/],
 ];
 test('the analyzer chart refuses to install without Kafka brokers or without Redis, saying why (the analyzer would exit 2)', () => {
   assert.match(renderError(CHARTS.analyzer), /kafka.brokers is required/);
@@ -181,6 +187,44 @@ for (const [what, set, message] of schemaCases) {
     assert.match(renderError(CHARTS.analyzer, { set }), message);
   });
 }
+
+test("the analyzer chart's values.schema.json declares every key of values.yaml and refuses unknown keys in every map but the policy", () => {
+  const schema = JSON.parse(readFileSync(join(CHARTS.analyzer, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
+  const values = parseYaml(readFileSync(join(CHARTS.analyzer, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+  const undeclared: string[] = [];
+  const open: string[] = [];
+  const walk = (v: Record<string, unknown>, s: Record<string, unknown>, path: string): void => {
+    // closed: additionalProperties false, or a schema every other key must meet (labels, annotations: strings)
+    if (s.additionalProperties !== false && typeof s.additionalProperties !== 'object') {
+      open.push(path);
+      return;
+    }
+    const props = (s.properties ?? {}) as Record<string, Record<string, unknown>>;
+    for (const [k, x] of Object.entries(v)) {
+      const key = path ? `${path}.${k}` : k;
+      if (props[k]) {
+        if (x && typeof x === 'object' && !Array.isArray(x)) walk(x as Record<string, unknown>, props[k]!, key);
+      } else if (s.additionalProperties === false) undeclared.push(key);
+    }
+  };
+  walk(values, schema, '');
+  assert.deepEqual(undeclared, []);
+  // the policy is the program's to check (`ratewarden check`; the charts check its store)
+  assert.deepEqual(open, ['policy']);
+});
+
+test("the example service chart's values.schema.json refuses a misspelt or mistyped key of the service or of its sidecar", () => {
+  assert.match(renderError(CHARTS.example, { set: { replicaCont: '3' } }), /additional propert.*replicaCont/);
+  assert.match(renderError(CHARTS.example, { set: { 'app.port': 'http' } }), /app\/port/);
+  assert.match(renderError(CHARTS.example, { set: { 'service.tpye': 'NodePort' } }), /service'?: additional propert.*tpye/);
+  // the ratewarden block has the library's rules (sidecar-values.schema.json)
+  assert.match(renderError(CHARTS.example, { set: { 'ratewarden.listenPrt': '8081' } }), /at '\/ratewarden': additional propert.*listenPrt/);
+});
+
+test("the example application's text reaches its args verbatim, quotes included, instead of breaking the manifest", () => {
+  const text = 'say "hi": it\'s #1';
+  assert.deepEqual(container(render(CHARTS.example, { set: { 'app.text': text } }), 'app').args, ['-listen=127.0.0.1:5678', `-text=${text}`]);
+});
 
 const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
   ['the analyzer chart', 'a Redis store in the policy without Redis', { 'policy.store.kind': 'redis', 'redis.mode': 'none' }, /redis.mode is none/],
@@ -211,12 +255,33 @@ const installCases: Array<[string, string, Record<string, string>, RegExp]> = [
   ['the example service chart', 'a sidecar whose admin port is the port of its loopback upstream URL', { 'ratewarden.upstream': 'http://localhost:9091' }, /ratewarden.adminPort \(9091\) must differ from the port of ratewarden.upstream/],
   ['the example service chart', 'a sidecar whose loopback https upstream has the default port 443 of its listenPort', { 'ratewarden.upstream': 'https://127.0.0.1', 'ratewarden.listenPort': '443' }, /ratewarden.listenPort \(443\) must differ from the port of ratewarden.upstream/],
   ['the example service chart', 'a sidecar whose upstream is not an http(s) URL', { 'ratewarden.upstream': 'tcp://127.0.0.1:5678' }, /ratewarden.upstream must be an http:\/\/ or https:\/\/ URL/],
+  // the store settings the charts read: a misspelt kind would skip the Redis check, a misspelt failMode stop the program
+  ['the analyzer chart', 'a policy whose store.failMode is neither open nor closed', { 'policy.store.failMode': 'fail-open' }, /policy.store.failMode must be one of open, closed \(got "fail-open"\)/],
+  ['the analyzer chart', 'a policy whose store.kind is misspelt', { 'policy.store.kind': 'Redis' }, /policy.store.kind must be one of memory, redis \(got "Redis"\)/],
+  ['the example service chart', 'a sidecar policy whose store.failMode is neither open nor closed', { 'ratewarden.policy.store.failMode': 'shut' }, /ratewarden.policy.store.failMode must be one of open, closed/],
+  ['the example service chart', 'a sidecar policy whose store is not a map', { 'ratewarden.policy.store': 'redis' }, /ratewarden.policy.store must be a map/],
+  // the example's application and its sidecar must agree on the port
+  ['the example service chart', 'a sidecar upstreamPort that is not the application port', { 'app.port': '5679' }, /ratewarden.upstreamPort \(5678\) must be app.port \(5679\)/],
 ];
 for (const [chart, what, set, message] of installCases) {
   test(`${chart} refuses to install ${what}, saying why`, () => {
     assert.match(chart === 'the analyzer chart' ? renderError(CHARTS.analyzer, { values: ['minimal.yaml'], set }) : renderError(CHARTS.example, { set }), message);
   });
 }
+
+test("every store.kind and store.failMode the policy loader knows renders, in a policy given as an object or as a string", () => {
+  const kinds = storeSchema.shape.kind.unwrap().options;
+  const failModes = storeSchema.shape.failMode.unwrap().options;
+  for (const failMode of failModes) {
+    assert.ok(render(CHARTS.analyzer, { values: ['minimal.yaml'], set: { 'policy.store.failMode': failMode } }).length > 0);
+    assert.ok(render(CHARTS.example, { set: { 'ratewarden.policy.store.failMode': failMode } }).length > 0);
+  }
+  for (const kind of kinds) assert.ok(render(CHARTS.analyzer, { values: ['minimal.yaml'], set: { 'policy.store.kind': kind } }).length > 0);
+  // the string form is parsed and checked the same way
+  const policy = (failMode: string) => valuesFile(`policy-${failMode}.yaml`, `ratewarden:\n  policy: |\n    version: 1\n    store: { kind: memory, failMode: ${failMode} }\n    rules:\n      - { id: a, key: [ip], algorithm: fixed-window, limit: 5, window: 1s }\n`);
+  assert.ok(render(CHARTS.example, { values: [policy('closed')] }).length > 0);
+  assert.match(renderError(CHARTS.example, { values: [policy('closd')] }), /ratewarden.policy.store.failMode must be one of open, closed \(got "closd"\)/);
+});
 
 test('an upstream URL on another host may use the port the sidecar listens on: only loopback shares the pod', () => {
   const sidecar = container(render(CHARTS.example, { set: { 'ratewarden.upstream': 'http://backend.other.svc:8080' } }), 'ratewarden');
@@ -230,16 +295,28 @@ function valuesFile(name: string, text: string): string {
   return file;
 }
 
+/** helm/example-service without its values.schema.json: what a service chart without a schema gets from the library's own checks. */
+function exampleWithoutSchema(): string {
+  const dir = join(work, 'example-without-schema');
+  if (!existsSync(dir)) {
+    cpSync(CHARTS.example, dir, { recursive: true, dereference: true });
+    rmSync(join(dir, 'values.schema.json'));
+  }
+  return dir;
+}
+
 test('an image tag written as a YAML number is refused with a request to quote it, not rendered as %!s(float64=…)', () => {
+  // the library's own check (a service chart without a schema)
   for (const tag of ['1.2', '20260101']) {
-    const message = renderError(CHARTS.example, { values: [valuesFile(`tag-${tag}.yaml`, `ratewarden:\n  image:\n    tag: ${tag}\n`)] });
+    const message = renderError(exampleWithoutSchema(), { values: [valuesFile(`tag-${tag}.yaml`, `ratewarden:\n  image:\n    tag: ${tag}\n`)] });
     assert.match(message, /ratewarden.image.tag must be a string/, message);
     assert.match(message, /quotes/);
     assert.doesNotMatch(message, /%!/);
   }
   // --set reads 20260101 as an integer, too
-  assert.match(renderError(CHARTS.example, { set: { 'ratewarden.image.tag': '20260101' } }), /ratewarden.image.tag must be a string/);
-  // the analyzer chart's schema already wants a string
+  assert.match(renderError(exampleWithoutSchema(), { set: { 'ratewarden.image.tag': '20260101' } }), /ratewarden.image.tag must be a string/);
+  // the example's schema (sidecar-values.schema.json) and the analyzer chart's want a string
+  assert.match(renderError(CHARTS.example, { set: { 'ratewarden.image.tag': '20260101' } }), /ratewarden\/image\/tag': got number, want string/);
   assert.match(renderError(CHARTS.analyzer, { values: ['minimal.yaml', valuesFile('analyzer-tag.yaml', 'image:\n  tag: 1.2\n')] }), /image\/tag/);
 });
 

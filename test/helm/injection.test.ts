@@ -12,8 +12,9 @@ import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseSidecarArgs } from '../../sidecar/config.js';
 import { ROOT } from '../helpers/infra.js';
-import { CHARTS, container, find, findAll, podSpec, render, type Container, type K8sObject, type Workload } from './helm.js';
+import { CHARTS, container, find, findAll, helm, lint, podSpec, render, renderError, type Container, type K8sObject, type Workload } from './helm.js';
 import { validateObjects } from './k8sValidate.js';
+import { EXAMPLE_SCHEMA_FILE, expectedSchemaFiles, SIDECAR_SCHEMA_FILE, sidecarRules } from './sidecarSchema.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rw-helm-inject-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -141,6 +142,114 @@ test('enabled: false and networkPolicy.enabled: false given alone are honoured, 
   const off = render(CHARTS.example, { set: { 'ratewarden.networkPolicy.enabled': 'false' } });
   assert.ok(!off.some((o) => o.kind === 'NetworkPolicy'));
   assert.deepEqual(podSpec(off).containers.map((c) => c.name), ['app', 'ratewarden']);
+});
+
+// --- the sidecar values are checked: by the library's templates in any chart, by the schema in helm lint ---
+// helm validates a chart's values.schema.json against that chart's own scope only: a library chart's
+// schema would see `.Values.ratewarden-sidecar`, never the block the service chart passes to the
+// templates. So the library checks that block itself (template, install), in any chart; and since
+// helm lint treats `fail` as a warning, it ships the same rules as sidecar-values.schema.json for the
+// service chart's own values.schema.json (helm/example-service embeds it), which lint enforces.
+
+/** helm/README.md's minimal chart: a service chart without a values.schema.json. */
+let schemalessChart: string | undefined;
+const schemaless = (): string => (schemalessChart ??= scratchChart('readme-chart-checks', readmeChartFiles()));
+
+const sidecarValueCases: Array<[string, Record<string, string>, RegExp, RegExp]> = [
+  // [what, --set, the templates' message (a chart without a schema), the schema's message (helm/example-service)]
+  ['a misspelt key', { 'ratewarden.listenPrt': '8081' }, /unknown key ratewarden\.listenPrt \(a typo\? ratewarden takes .*listenPort/, /at '\/ratewarden': additional properties 'listenPrt' not allowed/],
+  ['a misspelt enabled, which would leave the sidecar on', { 'ratewarden.enabeld': 'false' }, /unknown key ratewarden\.enabeld/, /at '\/ratewarden': additional properties 'enabeld'/],
+  ['a misspelt nested key', { 'ratewarden.redis.tls.enable': 'true' }, /unknown key ratewarden\.redis\.tls\.enable \(a typo\? ratewarden\.redis\.tls takes caKey, caSecret, enabled\)/, /at '\/ratewarden\/redis\/tls': additional properties 'enable'/],
+  ['a misspelt resources key', { 'ratewarden.resources.limts.memory': '1Gi' }, /unknown key ratewarden\.resources\.limts/, /at '\/ratewarden\/resources': additional properties 'limts'/],
+  ['a misspelt probe field', { 'ratewarden.probes.liveness.periodSecond': '5' }, /unknown key ratewarden\.probes\.liveness\.periodSecond/, /at '\/ratewarden\/probes\/liveness': additional properties 'periodSecond'/],
+  ['a misspelt NetworkPolicy key', { 'ratewarden.networkPolicy.adminFrm[0].podSelector.matchLabels.app': 'prometheus' }, /unknown key ratewarden\.networkPolicy\.adminFrm/, /at '\/ratewarden\/networkPolicy': additional properties 'adminFrm'/],
+  ['a port that is not a number', { 'ratewarden.listenPort': 'http' }, /ratewarden\.listenPort must be an integer, not "http" \(a string\)/, /at '\/ratewarden\/listenPort': got string, want integer/],
+  ['a port that is not an integer', { 'ratewarden.upstreamPort': '5678.5' }, /ratewarden\.upstreamPort must be an integer or null, not "?5678\.5/, /at '\/ratewarden\/upstreamPort': got string, want null or integer/],
+  ['a port out of range', { 'ratewarden.adminPort': '70000' }, /ratewarden\.adminPort must be at most 65535 \(got 70000\)/, /at '\/ratewarden\/adminPort': maximum/],
+  ['port 0', { 'ratewarden.listenPort': '0' }, /ratewarden\.listenPort must be at least 1 \(got 0\)/, /at '\/ratewarden\/listenPort': minimum/],
+  ['a negative drain time', { 'ratewarden.drainSeconds': '-1' }, /ratewarden\.drainSeconds must be at least 0/, /at '\/ratewarden\/drainSeconds': minimum/],
+  ['a boolean written as a word', { 'ratewarden.networkPolicy.enabled': 'no' }, /ratewarden\.networkPolicy\.enabled must be a boolean, not "no"/, /at '\/ratewarden\/networkPolicy\/enabled': got string, want boolean/],
+  ['a string where a map goes', { 'ratewarden.redis': 'single' }, /ratewarden\.redis must be a map, not "single"/, /at '\/ratewarden\/redis': got string, want object/],
+  ['a string where a list goes', { 'ratewarden.kafka.brokers': 'kafka.data:9092' }, /ratewarden\.kafka\.brokers must be a list/, /at '\/ratewarden\/kafka\/brokers': got string, want array/],
+  ['a map where a list goes', { 'ratewarden.extraEnv.NODE_OPTIONS': '--max-old-space-size=200' }, /ratewarden\.extraEnv must be a list, not a map/, /at '\/ratewarden\/extraEnv': got object, want array/],
+  ['an env entry without a name', { 'ratewarden.extraEnv[0].value': 'x' }, /ratewarden\.extraEnv\[0\]\.name is required/, /at '\/ratewarden\/extraEnv\/0': missing property 'name'/],
+  ['an unknown Redis mode', { 'ratewarden.redis.mode': 'sentinel' }, /ratewarden\.redis\.mode must be one of none, single, cluster \(got "sentinel"\)/, /at '\/ratewarden\/redis\/mode': value must be one of/],
+  ['an unknown SASL mechanism', { 'ratewarden.kafka.sasl.mechanism': 'gssapi' }, /ratewarden\.kafka\.sasl\.mechanism must be one of/, /at '\/ratewarden\/kafka\/sasl\/mechanism'/],
+  ['an unknown pull policy', { 'ratewarden.image.pullPolicy': 'always' }, /ratewarden\.image\.pullPolicy must be one of Always, IfNotPresent, Never/, /at '\/ratewarden\/image\/pullPolicy'/],
+  ['a memory limit that is not a Kubernetes quantity', { 'ratewarden.resources.limits.memory': '256MB' }, /ratewarden\.resources\.limits\.memory must be a Kubernetes quantity .* \(got "256MB"\)/, /at '\/ratewarden\/resources\/limits\/memory': '256MB' does not match/],
+  ['a CPU request that is not a Kubernetes quantity', { 'ratewarden.resources.requests.cpu': 'half' }, /ratewarden\.resources\.requests\.cpu must be a Kubernetes quantity/, /at '\/ratewarden\/resources\/requests\/cpu'/],
+  ['a broker without a port', { 'ratewarden.kafka.brokers[0]': 'kafka.data' }, /ratewarden\.kafka\.brokers\[0\] must be host:port/, /at '\/ratewarden\/kafka\/brokers\/0'/],
+  ['a Redis URL of another scheme', { 'ratewarden.redis.url': 'http://redis:6379' }, /ratewarden\.redis\.url must be a redis:\/\/ or rediss:\/\/ URL/, /at '\/ratewarden\/redis\/url'/],
+  ['a digest that is not a sha256 digest', { 'ratewarden.image.digest': 'sha256:abc' }, /ratewarden\.image\.digest must be sha256:/, /at '\/ratewarden\/image\/digest'/],
+  ['a tag inside the repository', { 'ratewarden.image.repository': 'ratewarden/ratewarden:0.1.0' }, /ratewarden\.image\.repository must be an image repository/, /at '\/ratewarden\/image\/repository'/],
+  ['a scrape interval that is not a duration', { 'ratewarden.podMonitor.interval': '30 seconds' }, /ratewarden\.podMonitor\.interval must be a duration/, /at '\/ratewarden\/podMonitor\/interval'/],
+  ['a liveness successThreshold above 1, which Kubernetes refuses', { 'ratewarden.probes.liveness.successThreshold': '2' }, /ratewarden\.probes\.liveness\.successThreshold must be at most 1 \(got 2\): Kubernetes requires 1/, /at '\/ratewarden\/probes\/liveness\/successThreshold': maximum/],
+  ['a policy that is a number', { 'ratewarden.policy': '5' }, /ratewarden\.policy must be a map, a string or null, not 5/, /at '\/ratewarden\/policy': got number, want/],
+];
+for (const [what, set, templateMessage, schemaMessage] of sidecarValueCases) {
+  test(`the sidecar refuses ${what}, naming the value, with or without a values schema`, () => {
+    assert.match(renderError(schemaless(), { set }), templateMessage);
+    assert.match(renderError(CHARTS.example, { set }), schemaMessage);
+  });
+}
+
+test('every bad sidecar value is reported at once, by helm template, helm install and (with the schema) helm lint', () => {
+  const set = { 'ratewarden.listenPrt': '8081', 'ratewarden.adminPort': 'admin', 'ratewarden.redis.mode': 'sentinel' };
+  const message = renderError(schemaless(), { set });
+  for (const re of [/unknown key ratewarden\.listenPrt/, /ratewarden\.adminPort must be an integer/, /ratewarden\.redis\.mode must be one of/]) assert.match(message, re);
+  const installed = helm(['install', 'rw', schemaless(), '--dry-run=client', '--set', 'ratewarden.listenPort=http']);
+  assert.notEqual(installed.status, 0, 'helm install rendered containerPort: 0');
+  assert.match(installed.stderr, /ratewarden\.listenPort must be an integer, not "http"/);
+  const linted = lint(CHARTS.example, { set });
+  assert.notEqual(linted.status, 0);
+  for (const re of [/additional properties 'listenPrt'/, /\/ratewarden\/adminPort': got string, want integer/, /\/ratewarden\/redis\/mode'/]) assert.match(linted.stdout + linted.stderr, re);
+});
+
+test('a typo is refused even with the sidecar disabled: `enabeld: false` must not leave it on unnoticed', () => {
+  assert.match(renderError(schemaless(), { set: { 'ratewarden.enabled': 'false', 'ratewarden.listenPrt': '1' } }), /unknown key ratewarden\.listenPrt/);
+  assert.match(renderError(CHARTS.example, { set: { 'ratewarden.enabled': 'false', 'ratewarden.listenPrt': '1' } }), /additional properties 'listenPrt'/);
+});
+
+test('values in every form YAML and --set produce are accepted: numbers from a file or from --set, quantities as numbers or strings', () => {
+  const file = join(work, 'forms.yaml');
+  writeFileSync(
+    file,
+    [
+      'ratewarden:',
+      '  upstreamPort: 5678', // a float64 once helm has read the file
+      '  drainSeconds: 0',
+      '  resources: { requests: { cpu: 1, memory: 64Mi }, limits: { cpu: "1.5", memory: 0.5Gi } }',
+      '  probes: { liveness: { periodSeconds: 20, successThreshold: 1, initialDelaySeconds: 0 } }',
+      '  podMonitor: { enabled: true, interval: 1m, labels: { release: prom } }',
+      '  networkPolicy: { proxyFrom: [{ podSelector: {} }], extraIngress: [{ ports: [{ port: 8443 }] }] }',
+      '  extraEnv: [{ name: NODE_OPTIONS, value: --max-old-space-size=192 }]',
+      '',
+    ].join('\n'),
+  );
+  const set = { 'ratewarden.listenPort': '8081', 'ratewarden.resources.requests.memory': '96Mi' };
+  for (const chart of [CHARTS.example, schemaless()]) {
+    const sidecar = container(render(chart, { values: [file], set }), 'ratewarden');
+    assert.deepEqual(sidecar.resources, { requests: { cpu: 1, memory: '96Mi' }, limits: { cpu: '1.5', memory: '0.5Gi' } });
+    assert.equal(sidecar.ports?.find((p) => p.name === 'rw-proxy')?.containerPort, 8081);
+  }
+  // and the same values, mistyped, are refused
+  const bad = { ...set, 'ratewarden.resources.limits.memory': '0.5GB' };
+  assert.match(renderError(schemaless(), { values: [file], set: bad }), /ratewarden\.resources\.limits\.memory must be a Kubernetes quantity/);
+  assert.match(renderError(CHARTS.example, { values: [file], set: bad }), /\/ratewarden\/resources\/limits\/memory'/);
+});
+
+test("the library's sidecar-values.schema.json, the rules its templates apply and helm/example-service's schema are the same", () => {
+  // what helm reads from the define (its YAML parser, anchors and all) is what the generator reads
+  const chart = scratchChart('schema-chart', {
+    'Chart.yaml': 'apiVersion: v2\nname: schema\nversion: 0.0.1\ndependencies:\n  - { name: ratewarden-sidecar, version: 0.1.0, repository: "file://x" }\n',
+    'templates/schema.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: schema }\ndata:\n  schema.json: {{ include "ratewarden-sidecar.valuesSchema" . | fromYaml | toJson | quote }}\n',
+  });
+  const applied = JSON.parse((find(render(chart), 'ConfigMap') as K8sObject & { data: { 'schema.json': string } }).data['schema.json']) as unknown;
+  assert.deepEqual(sidecarRules(), applied);
+  const expected = expectedSchemaFiles();
+  const hint = 'run `node --import tsx test/helm/sidecarSchema.ts` after changing ratewarden-sidecar.valuesSchema';
+  assert.equal(readFileSync(SIDECAR_SCHEMA_FILE, 'utf8'), expected.sidecar, hint);
+  assert.equal(readFileSync(EXAMPLE_SCHEMA_FILE, 'utf8'), expected.example, hint);
 });
 
 // --- the README's how-to -----------------------------------------------------------------------

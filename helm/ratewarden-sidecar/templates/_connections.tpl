@@ -184,10 +184,24 @@ The policy as an object (to read store.kind and identity.jwt.secretEnv), as YAML
 {{/*
 Install-time checks that keep the policy and the connections consistent; renders the JWT secret
 env name (explicit, else the policy's identity.jwt.secretEnv, else "").
+The store's kind and failMode are checked here (the rest of the policy by the program, and by
+`ratewarden check`): the charts read store.kind, and a misspelt one would skip the Redis check.
 Argument: dict policy (object) redis explicitJwtEnv where
 */}}
 {{- define "ratewarden-sidecar.checkPolicy" -}}
-{{- $kind := dig "store" "kind" "memory" .policy -}}
+{{- $kind := "memory" -}}
+{{- $store := get .policy "store" -}}
+{{- if and (hasKey .policy "store") (not (kindIs "invalid" $store)) -}}
+{{- if not (kindIs "map" $store) -}}
+{{- fail (printf "%spolicy.store must be a map (store: { kind: memory, failMode: open }), not %s" .where (include "ratewarden-sidecar.describe" $store)) -}}
+{{- end -}}
+{{- range $field, $allowed := dict "kind" (list "memory" "redis") "failMode" (list "open" "closed") -}}
+{{- if and (hasKey $store $field) (not (has (get $store $field) $allowed)) -}}
+{{- fail (printf "%spolicy.store.%s must be one of %s (got %s)" $.where $field (join ", " $allowed) (include "ratewarden-sidecar.repr" (get $store $field))) -}}
+{{- end -}}
+{{- end -}}
+{{- $kind = default "memory" $store.kind -}}
+{{- end -}}
 {{- if and (eq $kind "redis") (eq .redis.mode "none") -}}
 {{- fail (printf "the policy has store.kind: redis but %sredis.mode is none: configure Redis or use store.kind: memory" .where) -}}
 {{- end -}}

@@ -1,7 +1,8 @@
 {{/*
 Defaults of the sidecar values a service chart passes (its `ratewarden:` block). Every template
 of this library merges the caller's values over these, so a service chart sets only what differs.
-Keep in sync with helm/README.md "Sidecar values" (test/helm/injection.test.ts renders both).
+Keep in sync with helm/README.md "Sidecar values" (test/helm/injection.test.ts renders both) and
+with the rules in _validate.tpl, which must declare every key here.
 */}}
 {{- define "ratewarden-sidecar.defaults" -}}
 enabled: true
@@ -103,13 +104,19 @@ podMonitor:
 {{- end -}}
 
 {{/*
-The caller's values merged over the defaults, as YAML. Use: fromYaml (include "ratewarden-sidecar.values" $vals)
+The caller's values merged over the defaults and checked (_validate.tpl: unknown keys, types,
+enums, ranges; the template fails naming each bad value), as YAML.
+Use: fromYaml (include "ratewarden-sidecar.values" $vals)
 (sprig's merge functions skip false/0/"" in the caller's values, so `enabled: false` would be lost;
 mergeInto copies every value the caller set, maps recursively.)
 */}}
 {{- define "ratewarden-sidecar.values" -}}
+{{- if not (or (kindIs "map" .) (kindIs "invalid" .)) -}}
+{{- fail (printf "invalid sidecar values: ratewarden must be a map of the sidecar's values, not %s" (include "ratewarden-sidecar.describe" .)) -}}
+{{- end -}}
 {{- $merged := fromYaml (include "ratewarden-sidecar.defaults" .) -}}
 {{- include "ratewarden-sidecar.mergeInto" (dict "dst" $merged "src" (deepCopy (default (dict) .))) -}}
+{{- include "ratewarden-sidecar.checkValues" $merged -}}
 {{- toYaml $merged -}}
 {{- end -}}
 
