@@ -285,7 +285,7 @@ class Exchange implements Waiter {
     continueIfExpected(req, this.res);
     const cl = req.headers['content-length'];
     const streamBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-    const upstreamHeaders = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { peer: id.peer, peerTrusted: id.peerTrusted, proto: this.rt.proto });
+    const upstreamHeaders = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { peer: id.peer, peerTrusted: id.peerTrusted, client: id.client, proto: this.rt.proto });
     this.forwarded = true;
     this.rt.proxy.forward(
       this.res,

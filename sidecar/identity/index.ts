@@ -25,8 +25,13 @@ export interface Identified {
   readonly facts: RequestFacts;
   /** The TCP peer as text, for X-Forwarded-For. */
   readonly peer: string;
-  /** Whether the peer is a trusted proxy (its X-Forwarded-Proto / -Host are kept). */
+  /** Whether the peer is a trusted proxy (its X-Forwarded-Proto / -Host, Forwarded, … are kept). */
   readonly peerTrusted: boolean;
+  /**
+   * The client's address as text, for X-Real-IP: the hop `facts.ip` was keyed by (through trusted
+   * proxies), else the peer — the full address even where the key is an IPv6 network.
+   */
+  readonly client: string;
   /** Set when a JWT was presented and not accepted. */
   readonly invalidToken: InvalidTokenReason | null;
   /** Set when the request carries more than one API key (answered 400: which one the upstream reads is not known). */
@@ -135,7 +140,15 @@ export class IdentityResolver {
   resolve(req: IncomingMessage): Identified | Promise<Identified> {
     const peer = this.peerOf(req.socket);
     const headers = req.headers;
-    const ip = peer.trusted ? this.ips.throughProxies(peer.key, headerValue(headers['x-forwarded-for'])) : peer.key;
+    let ip = peer.key;
+    let client = peer.text;
+    if (peer.trusted) {
+      const behind = this.ips.clientBehind(headerValue(headers['x-forwarded-for']));
+      if (behind !== null) {
+        client = behind.toString();
+        ip = this.ips.keyOf(behind, client);
+      }
+    }
     const url = req.url ?? '/';
     let apiKeyId = this.apiKeys !== null ? this.apiKeys.read(headers, url, () => req.headersDistinct) : null;
     let ambiguous: string | null = null;
@@ -147,15 +160,15 @@ export class IdentityResolver {
       const token = this.jwt.tokenOf(headerValue(headers[this.jwtHeader!]));
       if (token !== null) {
         const cached = this.jwt.cached(token);
-        if (cached !== undefined) return this.build(req, peer, ip, apiKeyId, cached, ambiguous);
+        if (cached !== undefined) return this.build(req, peer, ip, client, apiKeyId, cached, ambiguous);
         const keyId = apiKeyId;
-        return this.jwt.verify(token).then((result) => this.build(req, peer, ip, keyId, result, ambiguous));
+        return this.jwt.verify(token).then((result) => this.build(req, peer, ip, client, keyId, result, ambiguous));
       }
     }
-    return this.build(req, peer, ip, apiKeyId, null, ambiguous);
+    return this.build(req, peer, ip, client, apiKeyId, null, ambiguous);
   }
 
-  private build(req: IncomingMessage, peer: PeerInfo, ip: string, apiKeyId: string | null, token: TokenResult | null, ambiguous: string | null = null): Identified {
+  private build(req: IncomingMessage, peer: PeerInfo, ip: string, client: string, apiKeyId: string | null, token: TokenResult | null, ambiguous: string | null = null): Identified {
     const user = token !== null && token.ok ? token.user : null;
     const ipId = 'ip:' + ip;
     const apiId = apiKeyId !== null ? 'apiKey:' + apiKeyId : null;
@@ -171,7 +184,7 @@ export class IdentityResolver {
     // drop: `/login#1` is their /login, so it must be the rules' /login too)
     const end = pathEnd(url);
     const facts = new IncomingFacts(req.method ?? 'GET', matchPath(end < 0 ? url : url.slice(0, end)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets, () => req.headersDistinct);
-    return { facts, peer: peer.text, peerTrusted: peer.trusted, invalidToken: token !== null && !token.ok ? token.reason : null, ambiguousCredential: ambiguous };
+    return { facts, peer: peer.text, peerTrusted: peer.trusted, client, invalidToken: token !== null && !token.ok ? token.reason : null, ambiguousCredential: ambiguous };
   }
 
   private tierOf(apiId: string | null, userId: string | null, ipId: string, token: TokenResult | null): string {

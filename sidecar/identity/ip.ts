@@ -58,11 +58,12 @@ export class ClientIpResolver {
   /**
    * The client behind a trusted peer: walk X-Forwarded-For from the right, skipping trusted hops;
    * the first untrusted hop is the client. An unparseable hop ends the walk (nothing left of it can
-   * be believed) and the last believed hop stands. All hops trusted: the leftmost one.
+   * be believed) and the last believed hop stands. All hops trusted: the leftmost one. Null when no
+   * hop is believed (no header, or the rightmost hop unparseable): the peer itself is the client.
    */
-  throughProxies(peerKey: string, xff: string | undefined): string {
-    if (!xff) return peerKey;
-    let candidate = peerKey;
+  clientBehind(xff: string | undefined): Address | null {
+    if (!xff) return null;
+    let candidate: Address | null = null;
     let end = xff.length;
     while (end > 0) {
       const comma = xff.lastIndexOf(',', end - 1);
@@ -70,10 +71,20 @@ export class ClientIpResolver {
       end = comma < 0 ? 0 : comma;
       const addr = parseAddress(hop);
       if (addr === null) return candidate;
-      const key = addressKey(addr, this.ipv6Prefix);
-      if (!this.trusted.contains(addr)) return key;
-      candidate = key;
+      if (!this.trusted.contains(addr)) return addr;
+      candidate = addr;
     }
     return candidate;
+  }
+
+  /** The key form of a client address whose text (`addr.toString()`) is `text`: IPv4 as is, IPv6 its network. */
+  keyOf(addr: Address, text: string): string {
+    return addr.kind() === 'ipv4' || this.ipv6Prefix >= 128 ? text : addressKey(addr, this.ipv6Prefix);
+  }
+
+  /** The key of the client behind a trusted peer (see clientBehind), or `peerKey` when no hop is believed. */
+  throughProxies(peerKey: string, xff: string | undefined): string {
+    const addr = this.clientBehind(xff);
+    return addr === null ? peerKey : addressKey(addr, this.ipv6Prefix);
   }
 }

@@ -3,9 +3,37 @@
  * every name the Connection header lists — stop here, everything else passes unchanged, Host
  * included, and X-Forwarded-For/-Proto/-Host describe the hop we add. X-Forwarded-Proto and -Host
  * from the client are kept only when the peer is a trusted proxy; otherwise ours replace them.
+ * X-Real-IP is always ours (the client address identity resolved). The other headers an upstream
+ * app may take the client's address, scheme, port or prefix from (TRUSTED_ONLY) are kept only from
+ * a trusted proxy: from anyone else they are a claim the client wrote itself, and are dropped.
  */
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/**
+ * Kept only when the TCP peer is a trusted proxy, dropped otherwise (lower-case): the forwarding
+ * headers frameworks and client-IP helpers (npm's request-ip, Rack, Spring's ForwardedHeaderFilter)
+ * read besides X-Forwarded-For/-Proto/-Host (which get ours) and X-Real-IP (always ours): RFC 7239
+ * `Forwarded`; the rest of the X-Forwarded-* family (port, path prefix, Rack's `-Ssl: on` and
+ * `-Scheme`); the legacy `X-Forwarded` and `Forwarded-For`; and the CDN/load-balancer client-IP
+ * headers (True-Client-IP of Akamai and Cloudflare Enterprise, CF-Connecting-IP, Fastly-Client-IP,
+ * X-Client-IP, X-Cluster-Client-IP). Names a trusted proxy sets pass through it unchanged.
+ */
+const TRUSTED_ONLY = new Set([
+  'forwarded',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-forwarded',
+  'forwarded-for',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+]);
+const UNTRUSTED_DROP = new Set([...HOP_BY_HOP, ...TRUSTED_ONLY]);
 
 /**
  * Names listed in a Connection header (lower-case) added to `into`, or `into` (null) when there are
@@ -30,8 +58,13 @@ function connectionListed(value: string | undefined, into: Set<string> | null = 
 export interface ForwardedFor {
   /** The TCP peer (appended to X-Forwarded-For). */
   readonly peer: string;
-  /** Whether the peer's X-Forwarded-Proto / -Host are believed. */
+  /** Whether the peer's X-Forwarded-Proto / -Host and the TRUSTED_ONLY headers are believed (kept). */
   readonly peerTrusted: boolean;
+  /**
+   * The client address identity resolved (the rightmost untrusted X-Forwarded-For hop behind a
+   * trusted peer, else the peer): sent as X-Real-IP, replacing the client's.
+   */
+  readonly client: string;
   /** Our own scheme (http, or https behind a TLS listener). */
   readonly proto: string;
 }
@@ -42,6 +75,9 @@ export interface ForwardedFor {
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | undefined, fwd: ForwardedFor): string[] {
   const listed = connectionListed(connection);
+  const trusted = fwd.peerTrusted;
+  // one lookup per header either way: the claims join the hop-by-hop set for an untrusted peer
+  const drop = trusted ? HOP_BY_HOP : UNTRUSTED_DROP;
   const out: string[] = [];
   let xff: string | null = null;
   let xfProto: string | null = null;
@@ -53,9 +89,10 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
     // no fixed name below is longer than 32; a Connection-listed one may be, and is lower-case
     const lower = name.length <= 32 || listed !== null ? name.toLowerCase() : name;
     // Host is never a connection option (it is what the rules matched; undici would put the upstream's origin in its place)
-    if (HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower) && lower !== 'host')) continue;
+    if (drop.has(lower) || (listed !== null && listed.has(lower) && lower !== 'host')) continue;
     switch (lower) {
       case 'expect':
+      case 'x-real-ip':
         continue;
       case 'x-forwarded-for':
         xff = xff === null ? value : xff + ', ' + value;
@@ -73,9 +110,10 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
     out.push(name, value);
   }
   out.push('x-forwarded-for', xff === null ? fwd.peer : xff + ', ' + fwd.peer);
-  out.push('x-forwarded-proto', fwd.peerTrusted && xfProto !== null ? xfProto : fwd.proto);
-  const forwardedHost = fwd.peerTrusted && xfHost !== null ? xfHost : host;
+  out.push('x-forwarded-proto', trusted && xfProto !== null ? xfProto : fwd.proto);
+  const forwardedHost = trusted && xfHost !== null ? xfHost : host;
   if (forwardedHost !== null) out.push('x-forwarded-host', forwardedHost);
+  out.push('x-real-ip', fwd.client);
   return out;
 }
 

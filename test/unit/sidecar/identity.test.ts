@@ -82,6 +82,34 @@ describe('client IP through trusted proxies', () => {
   });
 });
 
+describe('the client address sent upstream as X-Real-IP', () => {
+  const resolver = new IdentityResolver(policy(`
+version: 1
+identity: { trustedProxies: [10.0.0.0/8], ipv6Prefix: 64 }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 10, window: 1m }
+`), null, {});
+  const who = async (remote: string, xff?: string): Promise<[string, string]> => {
+    const id = await resolve(resolver, req({ remote, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }));
+    return [id.client, id.facts.ip];
+  };
+
+  test('is the hop the client is keyed by: the peer when untrusted, the rightmost untrusted hop behind trusted ones', async () => {
+    assert.deepEqual(await who('203.0.113.7', '6.6.6.6'), ['203.0.113.7', '203.0.113.7']);
+    assert.deepEqual(await who('::ffff:203.0.113.7'), ['203.0.113.7', '203.0.113.7']);
+    assert.deepEqual(await who('10.1.2.3', '6.6.6.6, 198.51.100.9:4711, 10.9.9.9'), ['198.51.100.9', '198.51.100.9']);
+    assert.deepEqual(await who('10.1.2.3', '10.0.0.5, 10.0.0.6'), ['10.0.0.5', '10.0.0.5']);
+    assert.deepEqual(await who('10.1.2.3', '198.51.100.9, garbage, 10.0.0.6'), ['10.0.0.6', '10.0.0.6']);
+    assert.deepEqual(await who('10.1.2.3', 'garbage'), ['10.1.2.3', '10.1.2.3']);
+    assert.deepEqual(await who('10.1.2.3'), ['10.1.2.3', '10.1.2.3']);
+  });
+
+  test('is the full IPv6 address where the key is its network', async () => {
+    assert.deepEqual(await who('10.1.2.3', '[2001:db8:1:2::abcd]:443'), ['2001:db8:1:2::abcd', '2001:db8:1:2::/64']);
+    assert.deepEqual(await who('2001:db8:1:2::abcd'), ['2001:db8:1:2::abcd', '2001:db8:1:2::/64']);
+  });
+});
+
 describe('API keys, client keys and tiers', () => {
   const p = policy(`
 version: 1
