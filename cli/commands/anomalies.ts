@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     if (sub === 'list') {
       if (id) throw new UsageError(`unexpected argument "${id}"`);
       if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
-      const page = await api.request<Page>('GET', '/api/anomalies', { query: { status: values.status, client: values.client, since: values.since, limit: values.limit, cursor: values.cursor } });
+      const page = await api.request<Page>('GET', '/api/anomalies', { query: { status: values.status, client: values.client, since: values.since, limit: values.limit, cursor: values.cursor }, expect: isPage });
       if (values.json) return printJson(page);
       if (page.items.length === 0) {
         process.stdout.write('no anomalies\n');
@@ -72,13 +72,13 @@ export async function run(argv: string[]): Promise<number> {
     if (!id) throw new UsageError(`anomalies ${sub} needs an anomaly ID`);
     const path = `/api/anomalies/${encodeURIComponent(id)}`;
     if (sub === 'show') {
-      const d = await api.request<Detail>('GET', path);
+      const d = await api.request<Detail>('GET', path, { expect: isDetail });
       if (values.json) return printJson(d);
       process.stdout.write(showText(d));
       return;
     }
     if (sub === 'confirm' || sub === 'dismiss' || sub === 'approve') {
-      const res = await api.request<{ report: AnomalyReport }>('POST', `${path}/${sub}`, { body: values.note ? { note: values.note } : {} });
+      const res = await api.request<{ report: AnomalyReport }>('POST', `${path}/${sub}`, { body: values.note ? { note: values.note } : {}, expect: (x) => isReport((x as { report?: unknown }).report) });
       if (values.json) return printJson(res);
       const last = res.report.history.at(-1);
       process.stdout.write(`${safeCell(res.report.id)}: ${res.report.status}${last ? ` (${safeCell(last.what)} by ${safeCell(last.who)})` : ''}\n`);
@@ -89,6 +89,13 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 const SUBCOMMANDS = ['list', 'show', 'confirm', 'dismiss', 'approve'];
+
+// What the printing below relies on: anything else is not the operator API answering (exit 1, not a crash)
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isReport = (x: unknown): boolean =>
+  isObject(x) && typeof x.id === 'string' && typeof x.score === 'number' && isObject(x.action) && isObject(x.window) && Array.isArray(x.history) && isObject(x.detectors);
+const isPage = (x: unknown): boolean => isObject(x) && Array.isArray(x.items) && x.items.every(isReport);
+const isDetail = (x: unknown): boolean => isObject(x) && isReport(x.report) && isObject(x.evidence) && Array.isArray(x.evidence.features) && Array.isArray(x.overrides);
 
 /** The flags of `anomalies list` the next page needs again: the cursor is a position in the filtered list. */
 const LIST_FLAGS = ['status', 'client', 'since', 'limit', 'url', 'token-file', 'as'] as const;

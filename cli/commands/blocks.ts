@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
 
     if (sub === 'list') {
       if (target) throw new UsageError(`unexpected argument "${target}"`);
-      const list = await api.request<{ now: number; items: BlockItem[] }>('GET', '/api/blocks');
+      const list = await api.request<{ now: number; items: BlockItem[] }>('GET', '/api/blocks', { expect: (x) => Array.isArray((x as { items?: unknown }).items) });
       if (values.json) return printJson(list);
       if (list.items.length === 0) {
         process.stdout.write('no blocks\n');
@@ -63,13 +63,13 @@ export async function run(argv: string[]): Promise<number> {
     const ttl = sub === 'add' ? ttlOf(values.ttl) : null;
     const client = await clientKeyOf(target, values['api-key']);
     if (sub === 'add') {
-      const res = await api.request<{ seq: number }>('POST', '/api/blocks', { body: { client, ttl: ttl!.text, ...(values.reason ? { reason: values.reason } : {}) } });
+      const res = await api.request<{ seq: number }>('POST', '/api/blocks', { body: { client, ttl: ttl!.text, ...(values.reason ? { reason: values.reason } : {}) }, expect: (x) => typeof (x as { seq?: unknown }).seq === 'number' });
       if (values.json) return printJson({ client, ...res });
       process.stdout.write(`blocked ${client} for ${formatDuration(ttl!.ms)} (seq ${res.seq})\n`);
       return;
     }
     if (sub === 'remove') {
-      const res = await api.request<{ removed: boolean }>('DELETE', '/api/blocks', { query: { client, note: values.note } });
+      const res = await api.request<{ removed: boolean }>('DELETE', '/api/blocks', { query: { client, note: values.note }, expect: (x) => (x as { removed?: unknown }).removed === true });
       if (values.json) return printJson({ client, ...res });
       process.stdout.write(`unblocked ${client}\n`);
       return;
