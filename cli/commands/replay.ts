@@ -6,7 +6,10 @@
  * Exit 0 on success; 2 on a usage error, an unreadable file or a malformed row (the message
  * names the line). An empty value or NaN is a missing point: it scores 0 and is not learned. A
  * value beyond ±1e300 (Infinity included) is a malformed row: no real series gets there, and the
- * detectors' sums of such values overflow to Infinity and NaN.
+ * detectors' sums of such values overflow to Infinity and NaN. A value is a decimal number (0x10,
+ * 0b1 and 1_000 are not). Fields may be double-quoted, as CSV writers that quote do. When the
+ * reader of the scores goes away (`| head`), the replay stops quietly with exit 0; any other
+ * failure to write the scores is exit 1.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -75,9 +78,20 @@ export async function run(argv: string[]): Promise<number> {
       if (raw.trim() === '') continue;
       const [ts, value] = parseRow(raw);
       await out.write(formatScore(detector.update(value, ts)));
+      if (out.closed) break; // nobody reads the scores any more
     }
-    if (!sawHeader) throw new MalformedInput('empty file: expected the header "timestamp,value"');
-    await out.flush();
+    if (out.closed) {
+      lines.close();
+      if (file === '-') process.stdin.destroy();
+      else (input as ReturnType<typeof createReadStream>).destroy();
+    } else {
+      if (!sawHeader) throw new MalformedInput('empty file: expected the header "timestamp,value"');
+      await out.flush();
+    }
+    if (out.error) {
+      process.stderr.write(`ratewarden replay: cannot write the scores: ${out.error.message}\n`);
+      return 1;
+    }
     return 0;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -85,29 +99,78 @@ export async function run(argv: string[]): Promise<number> {
     else if (e.code) process.stderr.write(`ratewarden replay: cannot read ${label}: ${e.message}\n`);
     else throw err;
     return 2;
+  } finally {
+    out.detach();
   }
 }
 
 function checkHeader(line: string): void {
   // quoted names too ("timestamp","value"), as some CSV writers put them
-  const fields = line.replace(/^\uFEFF/, '').split(',').map((f) => f.trim().replace(/^"(.*)"$/, '$1').toLowerCase());
-  if (fields.length !== 2 || fields[0] !== 'timestamp' || fields[1] !== 'value') {
+  const fields = splitFields(line.replace(/^\uFEFF/, ''));
+  if (fields === null || fields.length !== 2 || fields[0]!.trim().toLowerCase() !== 'timestamp' || fields[1]!.trim().toLowerCase() !== 'value') {
     throw new MalformedInput(`expected the header "timestamp,value", found "${truncate(line)}"`);
   }
 }
 
 function parseRow(line: string): [number, number] {
-  const comma = line.indexOf(',');
-  if (comma < 0 || line.indexOf(',', comma + 1) >= 0) throw new MalformedInput(`expected 2 fields "timestamp,value", found "${truncate(line)}"`);
-  const tsText = line.slice(0, comma);
-  const valueText = line.slice(comma + 1).trim();
+  const fields = splitFields(line);
+  if (fields === null) throw new MalformedInput(`unbalanced double quotes in "${truncate(line)}"`);
+  if (fields.length !== 2) throw new MalformedInput(`expected 2 fields "timestamp,value", found "${truncate(line)}"`);
+  const tsText = fields[0]!;
+  const valueText = fields[1]!.trim();
   const ts = parseUtcTimestamp(tsText);
   if (Number.isNaN(ts)) throw new MalformedInput(`unreadable timestamp "${truncate(tsText)}" (expected YYYY-MM-DD HH:MM:SS, ISO 8601 or epoch ms)`);
   if (valueText === '' || /^nan$/i.test(valueText)) return [ts, NaN]; // a missing point
+  if (/^[+-]?inf(inity)?$/i.test(valueText)) throw new MalformedInput(`value "${truncate(valueText)}" is out of range (|value| ≤ ${MAX_ABS_VALUE})`);
+  // decimal only: Number() would also take 0x10, 0b1 and 0o7
+  if (!DECIMAL.test(valueText)) throw new MalformedInput(`value "${truncate(valueText)}" is not a number`);
   const value = Number(valueText);
-  if (Number.isNaN(value)) throw new MalformedInput(`value "${truncate(valueText)}" is not a number`);
   if (!(Math.abs(value) <= MAX_ABS_VALUE)) throw new MalformedInput(`value "${truncate(valueText)}" is out of range (|value| ≤ ${MAX_ABS_VALUE})`);
   return [ts, value];
+}
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * The fields of one CSV line (RFC 4180 quoting: `"…"`, `""` for a quote inside), or null when a
+ * quote is not closed or text follows a closing quote. Unquoted fields are returned as written.
+ */
+export function splitFields(line: string): string[] | null {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    let j = i;
+    while (line[j] === ' ' || line[j] === '\t') j++;
+    if (line[j] === '"') {
+      let value = '';
+      j++;
+      for (;;) {
+        const q = line.indexOf('"', j);
+        if (q < 0) return null;
+        value += line.slice(j, q);
+        if (line[q + 1] === '"') {
+          value += '"';
+          j = q + 2;
+        } else {
+          j = q + 1;
+          break;
+        }
+      }
+      while (line[j] === ' ' || line[j] === '\t') j++;
+      if (j < line.length && line[j] !== ',') return null;
+      fields.push(value);
+      if (j >= line.length) return fields;
+      i = j + 1;
+    } else {
+      const comma = line.indexOf(',', i);
+      if (comma < 0) {
+        fields.push(line.slice(i));
+        return fields;
+      }
+      fields.push(line.slice(i, comma));
+      i = comma + 1;
+    }
+  }
 }
 
 /** Largest |value| accepted: well inside the doubles, so sums and squares of a few stay finite. */
@@ -124,23 +187,54 @@ function truncate(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Batches small writes into ~64 KB chunks and honours back-pressure. */
+/**
+ * Batches small writes into ~64 KB chunks and honours back-pressure. A failed stream (EPIPE when
+ * the reader went away, a full disk) ends the waiting instead of throwing an unhandled 'error':
+ * `closed` is set, and `error` too unless the reader just stopped reading.
+ */
 class BufferedWriter {
   private chunks: string[] = [];
   private size = 0;
-  constructor(private readonly stream: NodeJS.WritableStream) {}
+  closed = false;
+  error: Error | null = null;
+  private wake: (() => void) | null = null;
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.closed = true;
+    if (err.code !== 'EPIPE' && !this.error) this.error = err;
+    this.wake?.();
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on('error', this.onError);
+  }
 
   async write(s: string): Promise<void> {
+    if (this.closed) return;
     this.chunks.push(s);
     this.size += s.length;
     if (this.size >= 65536) await this.flush();
   }
 
   async flush(): Promise<void> {
-    if (this.size === 0) return;
+    if (this.size === 0 || this.closed) return;
     const data = this.chunks.join('');
     this.chunks = [];
     this.size = 0;
-    if (!this.stream.write(data)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+    if (this.stream.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.wake = null;
+        this.stream.off('drain', done);
+        resolve();
+      };
+      this.wake = done;
+      this.stream.once('drain', done);
+    });
+  }
+
+  /** Stops listening for errors, keeping one no-op listener: a late EPIPE must not crash the exit. */
+  detach(): void {
+    this.stream.off('error', this.onError);
+    if (this.stream.listenerCount('error') === 0) this.stream.on('error', () => undefined);
   }
 }
