@@ -36,8 +36,17 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    const { readFileSync } = await import('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { existsSync, readFileSync } = await import('node:fs');
+    // dist/cli/main.js when built, cli/main.ts when run from source (tsx): the package is one level further up in the first
+    const file = [new URL('../../package.json', import.meta.url), new URL('../package.json', import.meta.url)].find((u) => {
+      try {
+        return existsSync(u) && (JSON.parse(readFileSync(u, 'utf8')) as { name?: string }).name === 'ratewarden';
+      } catch {
+        return false;
+      }
+    });
+    if (!file) throw new Error('package.json of ratewarden not found');
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
     process.stdout.write(pkg.version + '\n');
     return 0;
   }

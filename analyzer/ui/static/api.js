@@ -13,13 +13,29 @@ export const token = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
-/** Takes `#token=…` from the address bar into sessionStorage; true when it did. */
+/**
+ * Takes `#token=…` from the address bar into sessionStorage; true when it did. The fragment leaves
+ * the address bar (and so the history) in every case — a malformed escape (`%zz`) included, which
+ * once threw here, left the token on screen and stopped the whole UI. Such a token is taken as
+ * written.
+ */
 export function takeTokenFromFragment() {
-  const m = /^#token=([^&]+)/.exec(location.hash);
+  const m = /^#token=([^&]*)/.exec(location.hash);
   if (!m) return false;
-  token.set(decodeURIComponent(m[1]));
   history.replaceState(null, '', location.pathname + location.search + '#/anomalies');
+  const t = safeDecode(m[1]).trim();
+  if (!t) return false;
+  token.set(t);
   return true;
+}
+
+/** decodeURIComponent, or the text as it is when it is not a valid escape sequence. */
+export function safeDecode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export class ApiError extends Error {

@@ -1,6 +1,6 @@
 // The operator UI: a hash router over a few pages, a header that shows whether the analyzer answers
 // and as whom, and a once-a-second tick for every "time left" on screen.
-import { api, events, takeTokenFromFragment, token } from './api.js';
+import { api, events, safeDecode, takeTokenFromFragment, token } from './api.js';
 import { tickTimeLeft } from './widgets.js';
 import { h, replace } from './dom.js';
 import * as anomalies from './pages/anomalies.js';
@@ -18,6 +18,8 @@ const logout = document.getElementById('logout');
 const ctx = {
   role: null,
   who: null,
+  /** Shown once on the sign-in page (why it is shown), then cleared. */
+  loginMessage: null,
   go(hash) {
     if (location.hash === hash) route();
     else location.hash = hash;
@@ -25,11 +27,11 @@ const ctx = {
 };
 
 const ROUTES = [
-  [/^#\/anomalies\/([^?]+)$/, anomaly, (m) => ({ id: decodeURIComponent(m[1]) }), 'anomalies'],
+  [/^#\/anomalies\/([^?]+)$/, anomaly, (m) => ({ id: safeDecode(m[1]) }), 'anomalies'],
   [/^#\/anomalies(?:\?(.*))?$/, anomalies, () => ({}), 'anomalies'],
   [/^#\/controls$/, controls, () => ({}), 'controls'],
   [/^#\/load$/, load, () => ({}), 'load'],
-  [/^#\/clients\/([^?]+)$/, client, (m) => ({ key: decodeURIComponent(m[1]) }), 'anomalies'],
+  [/^#\/clients\/([^?]+)$/, client, (m) => ({ key: safeDecode(m[1]) }), 'anomalies'],
   [/^#\/login$/, login, () => ({}), ''],
 ];
 
@@ -49,6 +51,8 @@ events.addEventListener('connection', (e) => {
 });
 
 events.addEventListener('unauthorized', () => {
+  // say why the sign-in page is back: a token was sent and refused (mistyped, or changed since)
+  if (token.get()) ctx.loginMessage = 'The analyzer did not accept the token: check it (RW_ADMIN_TOKEN or RW_READONLY_TOKEN) and sign in again.';
   token.clear();
   ctx.role = null;
   logout.hidden = true;

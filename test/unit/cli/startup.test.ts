@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, cli, closedPort, occupiedPort } from './run.js';
 
@@ -24,6 +25,13 @@ test('ratewarden with no command prints the usage on stderr, not stdout, and exi
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^usage: ratewarden <command>/);
   assert.match(r.stderr, /^ {2}sidecar /m);
+});
+
+test('ratewarden --version prints the package version and exits 0, from source as from dist (it read a package.json one level too far up)', async () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const r = await cli(['--version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${version}\n`);
 });
 
 test('ratewarden --help prints the usage on stdout and exits 0', async () => {

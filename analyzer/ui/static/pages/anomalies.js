@@ -44,10 +44,13 @@ export function render(main, params, ctx) {
   replace(main, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, 'Anomalies'), form), strip, body, pager));
 
   /** At a glance: what is in force right now (blocks, overrides, load), linking to the details. */
+  let glanceGeneration = 0;
   async function glance() {
+    const mine = ++glanceGeneration;
     try {
       const [recent, blocks, overrides, loadView] = await Promise.all([api('anomalies', { query: { since: '1h', limit: 200 } }), api('blocks'), api('overrides'), api('load')]);
       const active = (items) => items.filter((x) => x.remainingMs > 0).length;
+      if (mine !== glanceGeneration) return;
       const tight = loadView.services.filter((s) => s.multiplier < 1);
       const stat = (value, label, href, hot) => h('a', { class: `stat${hot ? ' hot' : ''}`, href }, h('span', { class: 'value' }, String(value)), h('span', { class: 'label' }, label));
       replace(
@@ -62,13 +65,17 @@ export function render(main, params, ctx) {
     }
   }
 
+  // Only the newest request draws: a poll of the first page sent just before a click on
+  // "Older →" could answer after the older page and draw the first page under the older page's pager.
+  let generation = 0;
   async function load() {
+    const mine = ++generation;
     glance();
     try {
       const page = await api('anomalies', { query: { ...filters, limit: PAGE, cursor } });
-      draw(page);
+      if (mine === generation) draw(page);
     } catch (err) {
-      replace(body, errorBox(err));
+      if (mine === generation) replace(body, errorBox(err));
     }
   }
 

@@ -20,11 +20,16 @@ export function render(main, params, ctx) {
   let noteInput = null;
   replace(main, h('div', { class: 'loading' }, 'loading…'));
 
+  // only the newest request draws: a poll sent before a decision must not answer after it and show
+  // the status from before the decision
+  let generation = 0;
   async function load() {
+    const mine = ++generation;
     try {
-      draw(await api(paths.anomaly(id)));
+      const detail = await api(paths.anomaly(id));
+      if (mine === generation) draw(detail);
     } catch (err) {
-      replace(main, h('section', { class: 'page' }, h('p', null, h('a', { href: '#/anomalies' }, '← Anomalies')), errorBox(err)));
+      if (mine === generation) replace(main, h('section', { class: 'page' }, h('p', null, h('a', { href: '#/anomalies' }, '← Anomalies')), errorBox(err)));
     }
   }
 

@@ -49,9 +49,14 @@ export function render(main, _params, ctx) {
     load();
   };
 
+  // only the newest request draws: a poll sent before an Unblock must not answer after it and
+  // bring the row back
+  let generation = 0;
   async function load() {
+    const mine = ++generation;
     try {
       const [blocks, overrides] = await Promise.all([api('blocks'), api('overrides')]);
+      if (mine !== generation) return;
       replace(
         blocksBox,
         blocks.items.length
@@ -106,7 +111,7 @@ export function render(main, _params, ctx) {
           : empty('No overrides in force.'),
       );
     } catch (err) {
-      replace(blocksBox, errorBox(err));
+      if (mine === generation) replace(blocksBox, errorBox(err));
     }
   }
 

@@ -14,10 +14,12 @@ export function render(main, _params, ctx) {
       },
     },
     h('h1', null, 'Sign in'),
+    ctx.loginMessage ? h('div', { class: 'error-box', role: 'alert' }, ctx.loginMessage) : null,
     h('p', null, 'Paste the operator token. It is kept for this tab only (sessionStorage) and sent as a bearer header.'),
     input,
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
   );
+  ctx.loginMessage = null;
   replace(main, form);
   input.focus();
 }
