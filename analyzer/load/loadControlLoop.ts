@@ -34,7 +34,7 @@ import { GaugeScraper, type FetchText } from './gaugeScraper.js';
 import { LoadWatcher, type LoadSignals } from './loadWatcher.js';
 import { loadMetrics, type LoadMetrics } from './metrics.js';
 import { MultiplierHistory, type LoadHistoryPoint } from './multiplierHistory.js';
-import type { Pressure } from './pressure.js';
+import { pressureOf, type Pressure } from './pressure.js';
 import { shedByPriority } from './priorityShedding.js';
 
 export type LoadLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -322,12 +322,19 @@ export class LoadControlLoop {
   private async step(service: string, now: number, config: LoadConfig): Promise<void> {
     const s = this.control(service);
     const signals = this.watcher.signals(service, now, this.lastGauges);
-    if (s.signals !== null && signals.at === s.signals.at && s.step !== null && this.scraper === null) {
-      // no event since the last decision (consumer lag, or a pause): nothing new to judge — hold
-      await this.refresh(service, s, now, config);
-      return;
+    let judged = signals;
+    if (s.signals !== null && signals.at === s.signals.at && s.step !== null && hasEventTargets(config)) {
+      // no event since the last decision (consumer lag, or a pause): the window's latency and errors
+      // were judged already, and judging them again would cut again on samples from before the last
+      // cut. Only freshly scraped gauges are new evidence: one past its target tightens; else hold.
+      const gaugesOnly: LoadSignals = { ...signals, count: 0, p50Ms: null, p99Ms: null, errorRate: null };
+      if (this.scraper === null || !((pressureOf(gaugesOnly, config).value ?? 0) > 1)) {
+        await this.refresh(service, s, now, config);
+        return;
+      }
+      judged = gaugesOnly;
     }
-    const step = s.controller.update(signals, now);
+    const step = s.controller.update(judged, now);
     const tiers = shedByPriority(step.multiplier, this.policy.tiers, signals.tierDemand, config.minMultiplier);
     // tiers a reload removed: their gauges go
     for (const tier of Object.keys(s.tiers)) if (!Object.hasOwn(tiers, tier)) this.metrics?.tierMultiplier.remove({ service, tier });
@@ -399,6 +406,12 @@ export class LoadControlLoop {
     this.metrics?.pressure.remove({ service: name });
     for (const tier of Object.keys(s.tiers)) this.metrics?.tierMultiplier.remove({ service: name, tier });
   }
+}
+
+/** A latency or error target: judged from the events' window (gauges are scraped fresh each interval). */
+function hasEventTargets(config: LoadConfig): boolean {
+  const t = config.targets;
+  return t.p99Ms !== null || t.p50Ms !== null || t.errorRate !== null;
 }
 
 /** The default watcher's window: max(1 s, interval). */

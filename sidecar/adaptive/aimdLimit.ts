@@ -57,7 +57,10 @@ export class AimdLimit implements ConcurrencyLimit {
       this.curMin = Infinity;
       this.windowStart = now;
     }
-    if (!didDrop && rttMs > 0 && rttMs < this.curMin) this.curMin = rttMs;
+    // a window without a measured answer and not dropped (its few failures did not make it a
+    // dropped window): no evidence either way, so no growth on it
+    if (!didDrop && !(rttMs > 0)) return;
+    if (!didDrop && rttMs < this.curMin) this.curMin = rttMs;
     const congested = didDrop || rttMs > this.tolerance * this.rttNoLoad;
     if (congested) this.limit = clampLimit(this.limit * this.backoff, this.opts);
     // grow only when the limit is what holds requests back (not while the app sends little)

@@ -105,7 +105,7 @@ test('aimd treats an RTT beyond twice the no-load RTT as congestion', () => {
 test('the windowed limit hands its strategy one mean RTT per window, ignoring dropped samples in the mean', () => {
   const calls: Array<[number, number, boolean]> = [];
   const inner: ConcurrencyLimit = { name: 'probe', getLimit: () => 10, onSample: (rtt, inflight, drop) => void calls.push([rtt, inflight, drop]) };
-  const w = new WindowedLimit(inner, { minWindowMs: 100, minSamples: 3, maxWindowMs: 1_000 });
+  const w = new WindowedLimit(inner, { minWindowMs: 100, minSamples: 3, maxWindowMs: 1_000, minDrops: 1 }); // one drop makes a dropped window here (default: 2, adaptiveDrops.test.ts)
   w.onSample(10, 1, false, 0);
   w.onSample(30, 5, false, 50);
   w.onSample(999, 2, true, 60);
