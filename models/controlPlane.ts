@@ -64,8 +64,9 @@ export class RedisControlPlane implements ControlPlane {
     });
     // 'ready' fires on the first connect and on every reconnect; ioredis re-subscribes by itself,
     // just before it emits 'ready'. A PING on the same connection answers after that SUBSCRIBE took
-    // effect, so the load that follows cannot miss a write published in between (a Cluster
-    // subscriber has no single connection to ask: it reloads at once).
+    // effect, so the load that follows cannot miss a write published in between. A Cluster's
+    // 'ready' only comes when the whole Cluster reconnected (it reloads at once: no single
+    // connection to ask); the subscription moving to another node is followed below.
     let first = true;
     sub.on('ready', () => {
       if (first) {
@@ -78,6 +79,7 @@ export class RedisControlPlane implements ControlPlane {
     sub.on('error', () => undefined); // reconnects by itself; state is reloaded on 'ready'
     try {
       await sub.subscribe(channel);
+      if ((sub as Cluster).isCluster) followClusterSubscription(sub as Cluster, onResync);
     } catch (err) {
       // a subscription that never started must not leave its connection behind (callers retry)
       sub.disconnect();
@@ -95,6 +97,51 @@ export class RedisControlPlane implements ControlPlane {
     this.subscriber?.disconnect();
     this.subscriber = null;
   }
+}
+
+/** ioredis's ClusterSubscriber (internal, ioredis 5): the one connection a Cluster subscribes through. */
+interface ClusterSubscriberInternals {
+  getInstance(): Redis | null;
+}
+
+/**
+ * A Cluster subscribes through one connection to one node (ioredis's ClusterSubscriber). When that
+ * connection ends — its node failed, or the connection alone was dropped — or its node leaves the
+ * cluster, ioredis subscribes again through a new connection to another node, with no event on the
+ * Cluster: what was published in between was lost, and nothing told the subscriber to load
+ * (test/integration/sidecar/controlPlaneResubscribe.test.ts: a block published then applied only at
+ * the 30 s periodic load). This follows those connections and calls `onResync` once a new one is
+ * subscribed: its 'ready' comes after its SUBSCRIBE went out (ioredis sends the queued commands
+ * first), so a PING on it answers after the SUBSCRIBE took effect, as on a single Redis.
+ *
+ * ioredis replaces the connection on that connection's 'end' (from a listener added before ours, so
+ * the new one exists when ours runs), and on the Cluster's '-node' / '+node' (after they are
+ * emitted: a microtask later). Should a later ioredis not have `getInstance`, every '+node' /
+ * '-node' calls `onResync` instead: coarser (no PING barrier, and a connection dropped while its
+ * node stays is not seen), and the integration test above fails on it.
+ */
+function followClusterSubscription(cluster: Cluster, onResync: () => void): void {
+  const internals = (cluster as unknown as { subscriber?: Partial<ClusterSubscriberInternals> }).subscriber;
+  if (typeof internals?.getInstance !== 'function') {
+    cluster.on('-node', onResync);
+    cluster.on('+node', onResync);
+    return;
+  }
+  const subscriber = internals as ClusterSubscriberInternals;
+  // the connection subscribe() just subscribed through: its caller loads after it
+  let current = subscriber.getInstance();
+  const follow = (): void => {
+    const conn = subscriber.getInstance();
+    if (conn === current || conn === null) return;
+    current = conn;
+    conn.once('end', follow);
+    // one that never gets ready (its node is gone too) ends, and the next one is followed
+    conn.once('ready', () => void conn.ping().then(onResync, onResync));
+  };
+  current?.once('end', follow);
+  const soon = (): void => queueMicrotask(follow);
+  cluster.on('-node', soon);
+  cluster.on('+node', soon);
 }
 
 /** One process's control plane: same semantics and message format, no Redis. */
