@@ -34,7 +34,7 @@ export interface SidecarMetrics {
   readonly policyReloads: Counter;
   readonly policyReloadErrors: Counter;
   readonly invalidTokens: Counter<'reason'>;
-  /** Requests refused because they carried more than one API key. */
+  /** Requests refused because they carried more than one API key or token. */
   readonly ambiguousCredentials: Counter;
   readonly malformedRequests: Counter<'reason'>;
   /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
@@ -93,7 +93,7 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     controlReloads: new Counter({ name: `${p}control_reloads_total`, help: 'Full control-state loads, by cause', labelNames: ['cause'] as const, registers: [registry] }),
     policyReloads: new Counter({ name: `${p}policy_reloads_total`, help: 'Policy file changes applied', registers: [registry] }),
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
-    ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing)', registers: [registry] }),
+    ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing) or more than one JWT (token header repeated)', registers: [registry] }),
     malformedRequests: new Counter({ name: `${p}malformed_requests_total`, help: 'Requests Node answered before the proxy saw them (unparseable, headers too large: 400/431) or CONNECT (405); they make no event', labelNames: ['reason'], registers: [registry] }),
     invalidTokens: new Counter({ name: `${p}invalid_tokens_total`, help: 'Presented JWTs that were not accepted as an identity', labelNames: ['reason'] as const, registers: [registry] }),
     watchRuntime(rt) {

@@ -10,7 +10,7 @@
  * costs one verification each.
  */
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, importSPKI, importX509, jwtVerify, type JWTVerifyGetKey, type JWTPayload, type JWTHeaderParameters, type CryptoKey } from 'jose';
+import { createLocalJWKSet, importSPKI, importX509, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTPayload, type JWTHeaderParameters, type CryptoKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, RatewardenError } from '../../models/errors.js';
 import type { JwtIdentity } from '../../models/policy/index.js';
@@ -43,6 +43,12 @@ const NO_EXP_CACHE_MS = 5 * 60_000;
 export class JwtVerifier {
   private readonly cache: LRUCache<string, Cached>;
   private readonly schemePrefix: string | null;
+  /**
+   * The clock tolerance in whole seconds, as jose applies it (it compares claims with the current
+   * time in whole seconds too); the cache uses the same figure, so a cached verdict never outlives
+   * the one a fresh verification would give (a 400 ms tolerance kept a success 400 ms past `exp`).
+   */
+  private readonly toleranceS: number;
 
   constructor(
     readonly config: JwtIdentity,
@@ -52,6 +58,7 @@ export class JwtVerifier {
   ) {
     this.cache = new LRUCache({ max: cacheSize, maxSize: CACHE_MAX_BYTES, sizeCalculation: (_v, token) => token.length + 64 });
     this.schemePrefix = config.scheme ? config.scheme.toLowerCase() + ' ' : null;
+    this.toleranceS = Math.round(config.clockToleranceMs / 1000);
   }
 
   /** The token in a header value (scheme stripped), or null when the value does not carry one. */
@@ -82,12 +89,13 @@ export class JwtVerifier {
     const result = await this.verifyUncached(token, now);
     let validUntil = now + INVALID_CACHE_MS;
     if (result.ok) {
+      // jose accepts while floor(now / 1 s) < exp + tolerance (exp is finite here: verifyUncached checks)
       const exp = unverifiedPayload(token)?.exp;
-      validUntil = typeof exp === 'number' ? exp * 1000 + this.config.clockToleranceMs : now + NO_EXP_CACHE_MS;
+      validUntil = typeof exp === 'number' ? (exp + this.toleranceS) * 1000 : now + NO_EXP_CACHE_MS;
     } else if (result.reason === 'claims') {
       // refused as not yet valid (nbf): the refusal must not outlive the moment it becomes valid
       const nbf = unverifiedPayload(token)?.nbf;
-      const validFrom = typeof nbf === 'number' ? nbf * 1000 - this.config.clockToleranceMs : 0;
+      const validFrom = typeof nbf === 'number' && Number.isFinite(nbf) ? (nbf - this.toleranceS) * 1000 : 0;
       if (validFrom > now) validUntil = Math.min(validUntil, validFrom);
     }
     // an over-long token is refused by its length alone: not worth a cache entry
@@ -102,16 +110,21 @@ export class JwtVerifier {
       const options = {
         algorithms: [...this.config.algorithms],
         currentDate: new Date(now),
-        clockTolerance: Math.round(this.config.clockToleranceMs / 1000),
+        clockTolerance: this.toleranceS,
         // a token without exp never expires: refused unless the policy says requireExp: false
         ...(this.config.requireExp ? { requiredClaims: ['exp'] } : {}),
         ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
         ...(this.config.audience ? { audience: this.config.audience } : {}),
       };
-      const verified = this.key instanceof Uint8Array ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options);
-      payload = verified.payload;
+      payload = this.key instanceof Uint8Array ? (await jwtVerify(token, this.key, options)).payload : await verifyWithKeySet(token, this.key, options);
     } catch (err) {
       return { ok: false, reason: reasonOf(err) };
+    }
+    // jose reads `exp: 1e400` (JSON for Infinity) as a date and never expires it: a token that
+    // dodges requireExp (and stays cached for ever); an infinite nbf or iat is no date either
+    for (const c of ['exp', 'nbf', 'iat'] as const) {
+      const v = payload[c];
+      if (typeof v === 'number' && !Number.isFinite(v)) return { ok: false, reason: 'claims' };
     }
     const claim = payload[this.config.claim];
     if (typeof claim !== 'string' && typeof claim !== 'number') return { ok: false, reason: 'no-claim' };
@@ -123,6 +136,32 @@ export class JwtVerifier {
       if (typeof t === 'string' && t.length <= 64) tier = t;
     }
     return { ok: true, user, tier };
+  }
+}
+
+/**
+ * Verification against a key set. A JWKS holding several keys the token could name — no `kid` in
+ * the token and two keys of its type (a rotation), or a `kid` the file repeats — makes jose throw
+ * ERR_JWKS_MULTIPLE_MATCHING_KEYS with the candidates attached; each is tried, as jose documents,
+ * instead of refusing every such token. The candidates are the file's (the operator's) keys, so
+ * the work per token is bounded by the file.
+ */
+async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, getKey, options)).payload;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' || !(Symbol.asyncIterator in (err as object))) throw err;
+    let last: unknown = err;
+    for await (const key of err as AsyncIterable<CryptoKey>) {
+      try {
+        return (await jwtVerify(token, key, options)).payload;
+      } catch (e) {
+        // a wrong candidate fails its signature; a right one may still fail a claim, which is the answer
+        if ((e as { code?: string }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw e;
+        last = e;
+      }
+    }
+    throw last;
   }
 }
 
