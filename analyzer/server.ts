@@ -16,7 +16,7 @@ import type { AutoencoderScorer } from '../models/ml/autoencoder.js';
 import { Analyzer, type LogFn } from './analyzer.js';
 import { loadSeriesFactory, type SeriesFactory } from './detectors/seriesScorer.js';
 import { AnalyzerMetrics } from './metrics.js';
-import { loadAutoencoder, retrain, shippedModelDir } from './model.js';
+import { loadAutoencoder, loadStartModel, retrain } from './model.js';
 import type { DetectionOptions } from './options.js';
 import type { ReportPublisher } from './reports/publisher.js';
 import type { ReportStore } from './reports/store.js';
@@ -104,7 +104,8 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
   const model = options.model === undefined ? 'shipped' : options.model;
   if (model !== null) {
     try {
-      autoencoder = typeof model === 'string' ? await loadAutoencoder(model === 'shipped' ? shippedModelDir() : model, log) : model;
+      // `shipped` with retraining on: the newest retrained version under its outDir that loads, else the shipped one
+      autoencoder = typeof model === 'string' ? await (model === 'shipped' ? loadStartModel(options.retrain?.outDir ?? null, log) : loadAutoencoder(model, log)) : model;
     } catch (err) {
       // the other detectors work without it; say so on /healthz and in the log
       modelError = (err as Error).message;
@@ -224,17 +225,21 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
   }, options.tickIntervalMs ?? 1_000);
   tick.unref();
 
-  let retraining = false;
+  // one retraining at a time; close() stops a running one (after its current batch) and waits for it
+  let retraining: Promise<void> | null = null;
+  const retrainStop = new AbortController();
   const retrainTimer = options.retrain
     ? setInterval(() => {
         if (retraining) return;
-        retraining = true;
-        retrain(analyzer, { outDir: options.retrain!.outDir }, clock(), log)
+        retraining = retrain(analyzer, { outDir: options.retrain!.outDir, signal: retrainStop.signal }, clock(), log)
           .then((dir) => {
             if (dir) modelError = null;
           })
-          .catch((err: unknown) => log('error', 'retraining failed; the current model stays', { err: (err as Error).message }))
-          .finally(() => (retraining = false));
+          .catch((err: unknown) => {
+            if (retrainStop.signal.aborted) log('info', 'retraining stopped: the analyzer is closing');
+            else log('error', 'retraining failed; the current model stays', { err: (err as Error).message });
+          })
+          .finally(() => (retraining = null));
       }, options.retrain.everyMs)
     : null;
   retrainTimer?.unref();
@@ -250,8 +255,10 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
       consuming = false;
       clearInterval(tick);
       if (retrainTimer) clearInterval(retrainTimer);
+      retrainStop.abort();
       await options.source.stop();
       await running;
+      await retraining;
       while (ticking) await new Promise((r) => setTimeout(r, 10));
       // what was learned goes to the store, so the next instance of the group resumes from it
       await snapshots?.stop(opts.snapshot !== false);

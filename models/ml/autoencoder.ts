@@ -7,17 +7,21 @@
  * Input: each feature on detector scale (log1p for counts and latency), NaN replaced by the training
  * mean, standardised by the training mean/std and clipped to ±8.
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { FEATURE_COUNT, FEATURE_NAMES, fromDetectorScale, toDetectorScale } from '../features.js';
 import type { Tf, TfRuntime } from './backend.js';
-import { fileLoadHandler, fileSaveHandler } from './artifactIO.js';
+import { fileLoadHandler, fileSaveHandler, readJsonFile, writeAtomic } from './artifactIO.js';
 import { mulberry32 } from './prng.js';
 
 export const METADATA_FILE = 'metadata.json';
 export const ARTIFACT_FORMAT = 'ratewarden-autoencoder/1';
+/** The analyzer scores 10 s windows with the learned model; an artifact trained on others is refused. */
+export const SCORED_WINDOW_MS = 10_000;
 const CLIP = 8;
+/** Error quantiles below this are floored (a near-constant training set rounds q99 to 0). */
+const MIN_QUANTILE = 1e-6;
 
 export interface ErrorQuantiles {
   readonly q50: number;
@@ -68,6 +72,53 @@ export interface TrainOptions {
   readonly validation?: number;
   /** Called after each epoch (loss); training yields to the event loop between batches. */
   readonly onEpoch?: (epoch: number, loss: number) => void;
+  /** Stops training after the current batch; trainAutoencoder then rejects (nothing is returned). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Checks an artifact's metadata against this code before anything is scored with it: the format, a
+ * version, the feature list (names and order of models/features.ts), the window size, one finite mean
+ * and one positive finite std per feature, usable error quantiles and the layer sizes. Metadata that
+ * fails is refused with the reason (`where: …`): scoring with it would give NaN or meaningless scores.
+ */
+export function validateMetadata(raw: unknown, where: string): AutoencoderMetadata {
+  const fail = (why: string): never => {
+    throw new Error(`${where}: ${why}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('metadata is not a JSON object');
+  const m = raw as Record<string, unknown>;
+  if (m.format !== ARTIFACT_FORMAT) fail(`unsupported artifact format ${JSON.stringify(m.format)} (this code reads ${ARTIFACT_FORMAT})`);
+  // the version names the model in logs, /healthz and the model_info metric label
+  if (typeof m.version !== 'string' || m.version.trim() === '' || m.version.length > 200 || /[\u0000-\u001f]/.test(m.version)) fail(`artifact version ${JSON.stringify(m.version)} is not a version name`);
+  const features = m.features;
+  if (!Array.isArray(features) || features.join(',') !== FEATURE_NAMES.join(',')) {
+    const got = Array.isArray(features) ? `${features.length} (${features.join(', ')})` : JSON.stringify(features);
+    fail(`artifact features ${got} differ from the ${FEATURE_COUNT} of models/features.ts (${FEATURE_NAMES.join(', ')}); retrain with --train`);
+  }
+  if (m.windowMs !== SCORED_WINDOW_MS) fail(`artifact trained on ${JSON.stringify(m.windowMs)} ms windows; the analyzer scores ${SCORED_WINDOW_MS} ms windows`);
+  const norm = m.normalization as Record<string, unknown> | null | undefined;
+  if (typeof norm !== 'object' || norm === null) fail('metadata has no normalization');
+  for (const key of ['means', 'stds'] as const) {
+    const arr = norm![key];
+    if (!Array.isArray(arr) || arr.length !== FEATURE_COUNT) fail(`normalization.${key} has ${Array.isArray(arr) ? arr.length : 'no'} values, expected ${FEATURE_COUNT} (one per feature)`);
+    (arr as unknown[]).forEach((x, i) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) fail(`normalization.${key}[${i}] (${FEATURE_NAMES[i]}) is ${JSON.stringify(x)}, not a finite number`);
+      if (key === 'stds' && !((x as number) > 0)) fail(`normalization.stds[${i}] (${FEATURE_NAMES[i]}) is ${x}: standardising would divide by zero`);
+    });
+  }
+  const q = m.errorQuantiles as Record<string, unknown> | null | undefined;
+  if (typeof q !== 'object' || q === null) fail('metadata has no errorQuantiles');
+  for (const key of ['q50', 'q90', 'q99', 'q999', 'max'] as const) {
+    const x = q![key];
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`errorQuantiles.${key} is ${JSON.stringify(x)}, not a finite number ≥ 0`);
+  }
+  if (!((q!.q99 as number) > 0) || !((q!.q999 as number) >= (q!.q99 as number))) fail(`errorQuantiles q99 ${String(q!.q99)} and q999 ${String(q!.q999)}: scoring needs 0 < q99 ≤ q999`);
+  const arch = m.architecture;
+  if (!Array.isArray(arch) || arch.length < 2 || !arch.every((u) => Number.isInteger(u) && u > 0) || arch[0] !== FEATURE_COUNT || arch.at(-1) !== FEATURE_COUNT) {
+    fail(`architecture ${JSON.stringify(arch)} does not map ${FEATURE_COUNT} features to ${FEATURE_COUNT}`);
+  }
+  return raw as AutoencoderMetadata;
 }
 
 /** Detector-scale matrix with NaN kept (for computing normalisation). */
@@ -85,7 +136,9 @@ export function prepareInput(vectors: ReadonlyArray<ArrayLike<number>>, norm: Au
     for (let i = 0; i < FEATURE_COUNT; i++) {
       let x = toDetectorScale(i, v[i]!);
       if (Number.isNaN(x)) x = norm.means[i]!;
-      const z = (x - norm.means[i]!) / norm.stds[i]!;
+      let z = (x - norm.means[i]!) / norm.stds[i]!;
+      // a value the scale cannot place (a missing feature, undefined) is taken as the mean; ±Infinity clips
+      if (Number.isNaN(z)) z = 0;
       out[r * FEATURE_COUNT + i] = z > CLIP ? CLIP : z < -CLIP ? -CLIP : z;
     }
   }
@@ -101,7 +154,8 @@ function normalization(matrix: Float64Array, rows: number): AutoencoderMetadata[
     let sq = 0;
     for (let r = 0; r < rows; r++) {
       const x = matrix[r * FEATURE_COUNT + i]!;
-      if (Number.isNaN(x)) continue;
+      // NaN (no meaning in the window) and ±Infinity (a vectors file with 1e999) carry no level
+      if (!Number.isFinite(x)) continue;
       n++;
       sum += x;
       sq += x * x;
@@ -188,10 +242,15 @@ export async function trainAutoencoder(rt: TfRuntime, vectors: ReadonlyArray<Arr
   const held = shuffled.slice(shuffled.length - validationRows);
   const norm = normalization(scaled(train), train.length);
   const x = prepareInput(train, norm);
+  opts.signal?.throwIfAborted();
   const model = buildAutoencoder(tf, hidden, seed);
-  model.compile({ optimizer: tf.train.adam(learningRate), loss: 'meanSquaredError' });
+  // the optimizer is ours, not the model's: model.dispose() leaves an optimizer passed in alone, so
+  // its moment variables (18 tensors for Adam here) stay allocated unless disposed after fitting
+  const optimizer = tf.train.adam(learningRate);
+  model.compile({ optimizer, loss: 'meanSquaredError' });
   const xt = tf.tensor2d(x, [train.length, FEATURE_COUNT]);
   let finalLoss = NaN;
+  let done = false;
   try {
     const history = await model.fit(xt, xt, {
       epochs,
@@ -200,6 +259,9 @@ export async function trainAutoencoder(rt: TfRuntime, vectors: ReadonlyArray<Arr
       verbose: 0,
       yieldEvery: 'batch',
       callbacks: {
+        onBatchEnd: async () => {
+          if (opts.signal?.aborted) model.stopTraining = true;
+        },
         onEpochEnd: async (epoch: number, logs?: TF.Logs) => {
           finalLoss = Number(logs?.loss ?? NaN);
           opts.onEpoch?.(epoch, finalLoss);
@@ -207,14 +269,23 @@ export async function trainAutoencoder(rt: TfRuntime, vectors: ReadonlyArray<Arr
       },
     });
     finalLoss = Number(history.history.loss?.at(-1) ?? finalLoss);
+    opts.signal?.throwIfAborted();
+    if (!Number.isFinite(finalLoss)) throw new Error(`training diverged (loss ${finalLoss}); no model`);
+    done = true;
   } finally {
     xt.dispose();
+    optimizer.dispose();
+    if (!done) model.dispose();
   }
   const heldInput = prepareInput(held, norm);
   const { errors } = reconstruction(tf, model, heldInput, held.length);
   const sorted = Float64Array.from(errors).sort();
   const validationLoss = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   const q = (p: number): number => round(quantile(sorted, p));
+  // a near-constant training set reconstructs almost exactly: q99 rounds to 0 and scoring would
+  // divide by it, so the quantiles are floored (q99 > 0, q999 ≥ q99)
+  const q99 = Math.max(q(0.99), MIN_QUANTILE);
+  const q999 = Math.max(q(0.999), q99);
   const metadata: AutoencoderMetadata = {
     format: ARTIFACT_FORMAT,
     version: opts.version,
@@ -238,22 +309,34 @@ export async function trainAutoencoder(rt: TfRuntime, vectors: ReadonlyArray<Arr
       validationLoss: round(validationLoss),
       seconds: Math.round((Date.now() - started) / 100) / 10,
     },
-    errorQuantiles: { q50: q(0.5), q90: q(0.9), q99: q(0.99), q999: q(0.999), max: round(sorted[sorted.length - 1]!) },
+    errorQuantiles: { q50: q(0.5), q90: q(0.9), q99, q999, max: Math.max(round(sorted[sorted.length - 1]!), q999) },
     scoring: 'mean squared error over standardised features; score 0 up to q99, 0.5 at q999 (log scale between), 1 at 8 × q999',
   };
+  try {
+    // what is written must load: the same checks as AutoencoderScorer.load
+    validateMetadata(metadata, `trained model ${opts.version}`);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   return { model, metadata };
 }
 
 export async function saveAutoencoder(rt: TfRuntime, trained: TrainedAutoencoder, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
+  // over an existing artifact: its metadata goes first, so a save cut short leaves a directory that is
+  // refused (no metadata) rather than new weights read with the old normalisation and quantiles
+  await rm(join(dir, METADATA_FILE), { force: true });
   await trained.model.save(fileSaveHandler(rt.tf, dir));
-  await writeFile(join(dir, METADATA_FILE), JSON.stringify(trained.metadata, null, 2) + '\n');
+  // last, and atomically: a directory without a complete metadata.json is refused by load()
+  await writeAtomic(join(dir, METADATA_FILE), JSON.stringify(trained.metadata, null, 2) + '\n');
 }
 
+/** Always a finite number in [0, 1] (an error that is not a number scores 0). */
 export function errorToScore(error: number, q: ErrorQuantiles): number {
   if (!(error > q.q99)) return 0;
-  if (error < q.q999) return (0.5 * Math.log(error / q.q99)) / Math.log(q.q999 / q.q99);
-  return Math.min(1, 0.5 + (0.5 * Math.log(error / q.q999)) / Math.log(8));
+  const s = error < q.q999 ? (0.5 * Math.log(error / q.q99)) / Math.log(q.q999 / q.q99) : Math.min(1, 0.5 + (0.5 * Math.log(error / q.q999)) / Math.log(8));
+  return s >= 0 && s <= 1 ? s : s > 1 ? 1 : 0;
 }
 
 export interface AutoencoderScore {
@@ -261,6 +344,31 @@ export interface AutoencoderScore {
   readonly score: number;
   /** Features with the largest reconstruction error: observed vs what the model expected, in feature units. */
   readonly top: ReadonlyArray<{ readonly index: number; readonly observed: number; readonly expected: number; readonly z: number }>;
+}
+
+/** The loaded layers against the metadata: shapes, architecture, finite weights, a finite reconstruction. */
+function checkModel(tf: Tf, model: TF.LayersModel, metadata: AutoencoderMetadata, dir: string): void {
+  const shape = (s: unknown): string => JSON.stringify(s);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new Error(`${dir}: model has ${model.inputs.length} inputs and ${model.outputs.length} outputs, expected 1 and 1`);
+  const inShape = model.inputs[0]!.shape;
+  const outShape = model.outputs[0]!.shape;
+  if (inShape.length !== 2 || inShape[1] !== FEATURE_COUNT || outShape.length !== 2 || outShape[1] !== FEATURE_COUNT) {
+    throw new Error(`${dir}: model maps ${shape(inShape)} to ${shape(outShape)}, expected [null, ${FEATURE_COUNT}] to [null, ${FEATURE_COUNT}] (one input per feature)`);
+  }
+  const layers = [FEATURE_COUNT, ...model.layers.map((l) => {
+    const out = l.outputShape as number[];
+    return out[out.length - 1]!;
+  })];
+  if (layers.join(',') !== metadata.architecture.join(',')) throw new Error(`${dir}: model layers ${shape(layers)} differ from the metadata's architecture ${shape(metadata.architecture)} (model.json from another artifact?)`);
+  for (const w of model.weights) {
+    const values = w.read().dataSync();
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) throw new Error(`${dir}: weight ${w.name} holds ${values[i]} (corrupted weights.bin)`);
+  }
+  // the training mean (all zeros once standardised) and both clip limits must reconstruct to finite numbers
+  const probe = new Float32Array(3 * FEATURE_COUNT);
+  probe.fill(CLIP, FEATURE_COUNT, 2 * FEATURE_COUNT).fill(-CLIP, 2 * FEATURE_COUNT);
+  const { errors } = reconstruction(tf, model, probe, 3);
+  if (!errors.every(Number.isFinite)) throw new Error(`${dir}: the model reconstructs to a non-finite error (corrupted weights)`);
 }
 
 /** A loaded artifact that scores batches of raw feature vectors. */
@@ -276,13 +384,28 @@ export class AutoencoderScorer {
     return this.rt.backend;
   }
 
+  /**
+   * Loads and checks an artifact directory. Refused, with the reason in the error, when the metadata
+   * disagrees with this code (validateMetadata), model.json or weights.bin is truncated, corrupted or
+   * from another model, the layers do not match the metadata's architecture, a weight is not finite,
+   * or the model does not reconstruct the training mean to a finite error — never a scorer that gives
+   * NaN or meaningless scores.
+   */
   static async load(rt: TfRuntime, dir: string): Promise<AutoencoderScorer> {
-    const metadata = JSON.parse(await readFile(join(dir, METADATA_FILE), 'utf8')) as AutoencoderMetadata;
-    if (metadata.format !== ARTIFACT_FORMAT) throw new Error(`${dir}: unsupported artifact format ${JSON.stringify(metadata.format)}`);
-    if (metadata.features.join(',') !== FEATURE_NAMES.join(',')) {
-      throw new Error(`${dir}: artifact features (${metadata.features.join(', ')}) differ from models/features.ts (${FEATURE_NAMES.join(', ')}); retrain with --train`);
+    const metadata = validateMetadata(await readJsonFile(join(dir, METADATA_FILE)), dir);
+    let model: TF.LayersModel;
+    try {
+      model = await rt.tf.loadLayersModel(fileLoadHandler(dir));
+    } catch (err) {
+      const msg = (err as Error).message;
+      throw new Error(msg.startsWith(dir) ? msg : `${dir}: the model (model.json, weights.bin) does not load: ${msg}`);
     }
-    const model = await rt.tf.loadLayersModel(fileLoadHandler(dir));
+    try {
+      checkModel(rt.tf, model, metadata, dir);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     return new AutoencoderScorer(rt, model, metadata, dir);
   }
 

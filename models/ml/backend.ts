@@ -20,9 +20,25 @@ export interface TfRuntime {
 
 let runtime: Promise<TfRuntime> | null = null;
 
-export function loadTf(log: (line: string) => void = () => undefined, prefer: 'auto' | 'wasm' | 'cpu' = (process.env.RW_TF_BACKEND as 'wasm' | 'cpu') || 'auto'): Promise<TfRuntime> {
+export type BackendPreference = 'auto' | 'wasm' | 'cpu';
+
+/**
+ * RW_TF_BACKEND: `wasm` or `cpu` force that backend, empty or `auto` chooses; anything else (a typo,
+ * `tensorflow`) chooses automatically too — the best backend available — and says so in the log.
+ */
+export function backendPreference(value: string | undefined): { prefer: BackendPreference; note: string | null } {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return { prefer: 'auto', note: null };
+  if (v === 'wasm' || v === 'cpu') return { prefer: v, note: null };
+  return { prefer: 'auto', note: `RW_TF_BACKEND=${JSON.stringify(value).slice(0, 40)} is not auto, wasm or cpu: chosen automatically` };
+}
+
+export function loadTf(log: (line: string) => void = () => undefined, preferred?: BackendPreference): Promise<TfRuntime> {
   runtime ??= (async () => {
     const notes: string[] = [];
+    const env = backendPreference(process.env.RW_TF_BACKEND);
+    const prefer = preferred ?? env.prefer;
+    if (!preferred && env.note) notes.push(env.note);
     const require = createRequire(import.meta.url);
     if (prefer === 'auto') {
       try {
@@ -31,7 +47,7 @@ export function loadTf(log: (line: string) => void = () => undefined, prefer: 'a
         await node.setBackend('tensorflow');
         await node.ready();
         const chosen: TfRuntime = { tf: node, backend: node.getBackend(), notes };
-        log(`tensorflow.js backend: ${chosen.backend} (@tensorflow/tfjs-node)`);
+        log(`tensorflow.js backend: ${chosen.backend} (@tensorflow/tfjs-node${notes.length ? `; ${notes.join('; ')}` : ''})`);
         return chosen;
       } catch (err) {
         notes.push(`tfjs-node unavailable: ${firstLine(err)}`);

@@ -8,7 +8,7 @@
  *        [--source simulator|generator] [--clients 500] [--minutes 180] [--seed 1001] [--epochs 25] [--vectors FILE]
  *
  * `ratewarden analyzer --train` calls trainArtifact() with the same options.
- * A vectors file is JSON lines, each an array of the 13 features in models/features.ts order or an
+ * A vectors file is JSON lines, each an array of the 14 features in models/features.ts order or an
  * object `{"vector": [...]}`; or CSV with a header row naming the features.
  */
 import { readFile } from 'node:fs/promises';
@@ -108,6 +108,8 @@ export interface TrainArtifactOptions {
   readonly generator?: 'simulator' | 'generator';
   readonly source?: string;
   readonly log?: (line: string) => void;
+  /** Stops training after the current batch; nothing is written. */
+  readonly signal?: AbortSignal;
 }
 
 export async function trainArtifact(opts: TrainArtifactOptions): Promise<AutoencoderMetadata> {
@@ -154,10 +156,15 @@ export async function trainArtifact(opts: TrainArtifactOptions): Promise<Autoenc
     source,
     seed,
     ...(opts.epochs ? { epochs: opts.epochs } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     onEpoch: (epoch, loss) => log(`epoch ${epoch + 1}: loss ${loss.toFixed(4)}`),
   });
-  await saveAutoencoder(rt, trained, opts.outDir);
-  trained.model.dispose();
+  try {
+    opts.signal?.throwIfAborted();
+    await saveAutoencoder(rt, trained, opts.outDir);
+  } finally {
+    trained.model.dispose();
+  }
   log(`wrote ${opts.outDir} (q99 ${trained.metadata.errorQuantiles.q99}, q999 ${trained.metadata.errorQuantiles.q999})`);
   return trained.metadata;
 }
