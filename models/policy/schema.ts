@@ -25,6 +25,8 @@ function fail(ctx: z.RefinementCtx, code: string, message: string): void {
 export const POLICY_BOUNDS = {
   /** Every duration and rate period: 365 days. */
   maxDurationMs: 365 * 86_400_000,
+  /** Durations run as a Node timer (timerDuration): under its 2^31 − 1 ms limit. */
+  maxTimerMs: 24 * 86_400_000,
   /** Limits and bursts (units per window or bucket capacity), and a rate's amount. */
   maxLimit: 1e12,
   /** Tier multipliers. */
@@ -45,6 +47,16 @@ const duration = z.string({ error: 'must be a duration such as 60s' }).superRefi
 const positiveDuration = duration.superRefine((text, ctx) => {
   const ms = parseDuration(text);
   if (ms !== null && ms <= 0) fail(ctx, ErrorCodes.POLICY_RANGE, 'must be longer than 0');
+});
+/**
+ * A duration the programs run a timer for (a queue delay, a store or upstream timeout, the load
+ * loop's interval): Node's timers hold at most 2^31 − 1 ms (24.8 d) and fire a longer one after
+ * 1 ms instead — a 30d load interval would judge every millisecond, a 30d upstream timeout time out
+ * every request at once. So at most 24d.
+ */
+const timerDuration = positiveDuration.superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms !== null && ms > POLICY_BOUNDS.maxTimerMs) fail(ctx, ErrorCodes.POLICY_RANGE, 'must be at most 24d (it is a timer)');
 });
 const rate = z.string({ error: 'must be a rate such as 100/s' }).superRefine((text, ctx) => {
   const parsed = parseRate(text);
@@ -127,8 +139,8 @@ export const ruleSchema = z.strictObject({
   rate: rate.optional(),
   burst: z.number().positive().max(POLICY_BOUNDS.maxLimit).optional(),
   mode: z.enum(['reject', 'queue']).optional(),
-  maxDelay: positiveDuration.optional(),
-  timeout: positiveDuration.optional(),
+  maxDelay: timerDuration.optional(),
+  timeout: timerDuration.optional(),
   cost: z
     .union([z.number().positive(), z.strictObject({ graphql: graphqlCost })], {
       error: 'must be a positive number or { graphql: { maxDepth, fieldCost, listFactor, maxCost } }',
@@ -201,7 +213,7 @@ export const clientsSchema = namedRecord(z.string(), z.strictObject({ tier: z.st
 export const storeSchema = z.strictObject({
   kind: z.enum(['memory', 'redis']).optional(),
   failMode: z.enum(['open', 'closed']).optional(),
-  timeout: positiveDuration.optional(),
+  timeout: timerDuration.optional(),
   replicas: positiveInt.optional(),
   keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, { error: 'must be 1–32 characters of A-Z a-z 0-9 : _ -' }).optional(),
   maxKeys: positiveInt.optional(),
@@ -218,7 +230,7 @@ export const eventsSchema = z.strictObject({
 });
 
 export const upstreamSchema = z.strictObject({
-  timeout: positiveDuration.optional(),
+  timeout: timerDuration.optional(),
   connections: positiveInt.optional(),
   adaptiveConcurrency: z
     .strictObject({
@@ -257,11 +269,12 @@ const loadSchema = z.strictObject({
     })
     .optional(),
   strategy: z.enum(['aimd', 'gradient']).optional(),
-  interval: positiveDuration.optional(),
+  interval: timerDuration.optional(),
   // scraped with an HTTP GET: only http(s) (a file: or data: URL names nothing to scrape)
   metricsUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   // keys: a metric name or `name{label="value",…}` selector of the upstream's Prometheus text format
-  gauges: namedRecord(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number(), ErrorCodes.POLICY_TYPE).optional(),
+  // upper targets: a negative one is exceeded by any gauge that counts something (always tightening)
+  gauges: namedRecord(z.string().regex(GAUGE_SELECTOR, { error: 'must be a metric name or a selector like queue_depth{pool="a"}' }), z.number().min(0), ErrorCodes.POLICY_TYPE).optional(),
 });
 
 export const analyzerSchema = z.strictObject({

@@ -181,3 +181,28 @@ describe('tier names are own names only', () => {
     assert.equal(policy.clients.toString, undefined);
   });
 });
+
+describe('durations run as timers', () => {
+  // Node fires a timer longer than 2^31 − 1 ms (24.8 d) after 1 ms: a 30d load interval judged every
+  // millisecond, a 30d upstream timeout would time out every request at once
+  const cases: Array<[string, string, string]> = [
+    [oneRule('{ id: q, key: ip, algorithm: leaky-bucket, rate: 1/30d, burst: 1, mode: queue, maxDelay: 30d }'), 'rules[0].maxDelay', '24d'],
+    [oneRule('{ id: c, key: ip, algorithm: concurrency, limit: 5, timeout: 25d }'), 'rules[0].timeout', '24d'],
+    [`${HEAD}store: { kind: redis, timeout: 30d }\nrules: []\n`, 'store.timeout', '24d'],
+    [`${HEAD}upstream: { timeout: 30d }\nrules: []\n`, 'upstream.timeout', '24d'],
+    [`${HEAD}rules: []\nanalyzer:\n  load: { targets: { p99: 250ms }, interval: 30d }\n`, 'analyzer.load.interval', '24d'],
+  ];
+  test('are at most 24d, named as such', () => {
+    for (const [text, path] of cases) expectError(text, ErrorCodes.POLICY_RANGE, path, /at most 24d \(it is a timer\)/);
+  });
+  test('24d itself is kept', () => {
+    for (const [text] of cases) ok(text.replace(/\b(30d|25d)\b/g, '24d'));
+  });
+});
+
+describe('load gauges', () => {
+  test('a negative upper target is refused (any gauge that counts is above it: the service would always be tightened)', () => {
+    expectError(`${HEAD}rules: []\nanalyzer:\n  load: { targets: { p99: 250ms }, metricsUrl: "http://127.0.0.1:1/metrics", gauges: { queue_depth: -1 } }\n`, ErrorCodes.POLICY_RANGE, 'analyzer.load.gauges.queue_depth', /≥ 0/);
+    ok(`${HEAD}rules: []\nanalyzer:\n  load: { targets: { p99: 250ms }, metricsUrl: "http://127.0.0.1:1/metrics", gauges: { queue_depth: 0 } }\n`);
+  });
+});
