@@ -38,7 +38,45 @@ export class AnalyzerMetrics {
   readonly stateSnapshotDropped = new Counter({ name: 'ratewarden_state_snapshot_dropped_total', help: 'Evicted or handed-off clients whose last changes were not written (hand-off queue full)', registers: [this.registry] });
   readonly stateFlushSeconds = new Histogram({ name: 'ratewarden_state_flush_seconds', help: 'Time to encode and write one snapshot flush', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
 
+  // anomaly reports leaving the analyzer (reports/publisher.ts) and the in-memory report store's bound,
+  // read at scrape time from what watchReports() was given
+  private reportSources: ReportCounts = {};
   constructor(defaults = false) {
+    const follow = (name: string, help: string, read: (s: ReportCounts) => number | undefined): void => followTotal(name, help, this.registry, () => read(this.reportSources));
+    follow('ratewarden_reports_published_total', 'Anomaly reports (and their changes) delivered to the anomalies topic', (s) => s.publisher?.stats.published);
+    follow('ratewarden_reports_dropped_total', 'Anomaly reports not delivered to the anomalies topic: its queue was full (oldest dropped first)', (s) => s.publisher?.stats.dropped);
+    follow('ratewarden_report_publish_errors_total', 'Failed deliveries of a batch of reports to the anomalies topic (kept and retried with backoff)', (s) => s.publisher?.stats.errors);
+    follow('ratewarden_reports_evicted_total', 'Reports the in-memory report store dropped, oldest first, past its bound of 100 000 (demo and tests; the Redis store keeps reports by retention)', (s) => s.store?.dropped);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ratewarden_analyzer_' });
   }
+
+  /** Points the report counters at the analyzer's publisher and report store (either may lack counts). */
+  watchReports(sources: ReportCounts): void {
+    this.reportSources = sources;
+  }
+}
+
+/** What the report counters read: a publisher's stats, and a store's `dropped` count when it keeps one (MemoryReportStore). */
+export interface ReportCounts {
+  readonly publisher?: { readonly stats: { readonly published: number; readonly dropped: number; readonly errors: number } } | null;
+  readonly store?: { readonly dropped?: number } | null;
+}
+
+/**
+ * A counter following a total read at scrape time; should the total restart from zero (another
+ * publisher), the new total is added, never subtracted.
+ */
+function followTotal(name: string, help: string, registry: Registry, read: () => number | undefined): void {
+  let last = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const total = read();
+      if (total === undefined || !Number.isFinite(total)) return;
+      this.inc(total >= last ? total - last : total);
+      last = total;
+    },
+  });
 }

@@ -145,6 +145,9 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
     snapshots.start();
   }
 
+  // what leaves for the anomalies topic, and what the in-memory report store drops: counted
+  metrics.watchReports({ publisher: options.publisher ?? null, store: options.reports as { readonly dropped?: number } });
+
   let consuming = false;
   const state: AnalyzerState = {
     analyzer,

@@ -30,7 +30,10 @@ export interface SidecarMetrics {
   readonly controlSeq: Gauge;
   readonly controlApplySeconds: Histogram;
   readonly controlBadMessages: Counter;
+  /** Control messages older than the state held for their field (ignored). */
+  readonly controlStaleMessages: Counter;
   readonly controlReloads: Counter<'cause'>;
+  readonly controlReloadErrors: Counter;
   readonly policyReloads: Counter;
   readonly policyReloadErrors: Counter;
   readonly invalidTokens: Counter<'reason'>;
@@ -90,7 +93,9 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     controlSeq: new Gauge({ name: `${p}control_seq`, help: 'Highest control-plane seq applied', registers: [registry] }),
     controlApplySeconds: new Histogram({ name: `${p}control_apply_seconds`, help: 'Time to decode and apply one control message or a full reload', buckets: APPLY_BUCKETS, registers: [registry] }),
     controlBadMessages: new Counter({ name: `${p}control_bad_messages_total`, help: 'Control messages or stored fields that did not decode (ignored)', registers: [registry] }),
+    controlStaleMessages: new Counter({ name: `${p}control_stale_messages_total`, help: 'Control messages ignored because the state held for their field is newer (a later write or a full load got there first)', registers: [registry] }),
     controlReloads: new Counter({ name: `${p}control_reloads_total`, help: 'Full control-state loads, by cause', labelNames: ['cause'] as const, registers: [registry] }),
+    controlReloadErrors: new Counter({ name: `${p}control_reload_errors_total`, help: 'Full control-state loads that failed (the state held is kept; retried with backoff)', registers: [registry] }),
     policyReloads: new Counter({ name: `${p}policy_reloads_total`, help: 'Policy file changes applied', registers: [registry] }),
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
     ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing) or more than one JWT (token header repeated)', registers: [registry] }),

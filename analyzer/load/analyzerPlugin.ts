@@ -1,9 +1,9 @@
 /**
  * Plugging the load loop into the analyzer service (analyzer/server.ts) without touching its
  * pipeline: `tap` wraps the EventSource so each batch also reaches the loop (before the analyzer's
- * own handler; numbers only, a throwing tap is counted, never breaks ingestion), and `plugin`
- * starts the loop on the analyzer's control plane, metrics registry, policy and logger, and stops
- * it when the analyzer closes.
+ * own handler; numbers only, a throwing tap is counted in `ratewarden_load_tap_errors_total`, never
+ * breaks ingestion), and `plugin` starts the loop on the analyzer's control plane, metrics registry,
+ * policy and logger, and stops it when the analyzer closes.
  *
  *   const load = loadControl();
  *   await startAnalyzer({ ..., source: load.tap(source), plugins: [load.plugin, ...] });
@@ -13,6 +13,7 @@ import type { EventSource } from '../../models/eventBus.js';
 import type { CallEvent } from '../../models/events.js';
 import type { AnalyzerPlugin } from '../server.js';
 import { LoadControlLoop, type LoadControlOptions } from './loadControlLoop.js';
+import { loadMetrics } from './metrics.js';
 
 export interface LoadControlHandle {
   /** The EventSource with the loop's tap on it. */
@@ -43,14 +44,21 @@ export function tapEvents(source: EventSource, observe: (events: readonly CallEv
 export function loadControl(extra: Partial<Pick<LoadControlOptions, 'controller' | 'historySize' | 'fetchText' | 'clock'>> = {}): LoadControlHandle {
   let loop: LoadControlLoop | null = null;
   let tapErrors = 0;
+  // set when the plugin runs (the tap can only throw inside loop.observe, i.e. once it has)
+  let countTapError: (() => void) | null = null;
   const handle: LoadControlHandle = {
     tap: (source) =>
       tapEvents(
         source,
         (events) => loop?.observe(events),
-        () => void tapErrors++,
+        () => {
+          tapErrors++;
+          countTapError?.();
+        },
       ),
     plugin: async (app, state) => {
+      const counter = loadMetrics(state.metrics.registry).tapErrors;
+      countTapError = () => counter.inc();
       loop = new LoadControlLoop({
         ...extra,
         policy: state.policy(),

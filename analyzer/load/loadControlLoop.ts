@@ -154,9 +154,29 @@ export class LoadControlLoop {
     return loadTtlMs(this.config?.intervalMs ?? 1_000);
   }
 
-  /** Feeds call events (the analyzer's consumer calls this with each batch). Numbers only, no I/O. */
+  /**
+   * Feeds call events (the analyzer's consumer calls this with each batch). Numbers only, no I/O.
+   * What the watcher does not use (services full, late, far-future) is counted in
+   * `ratewarden_load_events_dropped_total{reason}`.
+   */
   observe(events: readonly CallEvent[]): void {
-    if (this.config !== null) this.watcher.observe(events);
+    if (this.config === null) return;
+    const w = this.watcher;
+    const m = this.metrics;
+    if (m === null) {
+      w.observe(events);
+      return;
+    }
+    const capped = w.droppedServices;
+    const late = w.late;
+    const future = w.future;
+    const ahead = w.ahead;
+    w.observe(events);
+    if (w.droppedServices > capped) m.eventsDropped.inc({ reason: 'service_cap' }, w.droppedServices - capped);
+    if (w.late > late) m.eventsDropped.inc({ reason: 'late' }, w.late - late);
+    if (w.future > future) m.eventsDropped.inc({ reason: 'future' }, w.future - future);
+    if (w.ahead > ahead) m.eventsClockAhead.inc(w.ahead - ahead);
+    m.services.set(w.serviceCount);
   }
 
   /** Resumes from multipliers in force, then runs `tick` every interval (timer unref'd). */
@@ -317,6 +337,7 @@ export class LoadControlLoop {
       this.lastForget = now;
       this.forgetIdle(now);
     }
+    this.metrics?.services.set(this.watcher.serviceCount);
   }
 
   private async step(service: string, now: number, config: LoadConfig): Promise<void> {

@@ -101,7 +101,8 @@ export class LoadWatcher {
   /** Slot length: windowMs / 20, at least 250 ms, in whole 250 ms. */
   readonly slotMs: number;
   private readonly slotCount: number;
-  private readonly maxServices: number;
+  /** Services tracked at most: events of any other are dropped (counted in `droppedServices`). */
+  readonly maxServices: number;
   private readonly maxTiers: number;
   private readonly staleMs: number;
   private readonly services = new Map<string, ServiceWindow>();
@@ -185,6 +186,11 @@ export class LoadWatcher {
       // an error is a latency sample too (at least that slow: a timeout waited that long)
       if (d !== 'queued') slot.latency.add(e.latencyMs);
     }
+  }
+
+  /** Services held (each with its window), at most `maxServices`. */
+  get serviceCount(): number {
+    return this.services.size;
   }
 
   /** Services with a current signal: their newest event within `staleMs` of `now`. */

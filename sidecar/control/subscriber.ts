@@ -4,8 +4,9 @@
  * missed. Loads again on every reconnect of the subscription, on a gap in `seq` (a seq more than one
  * above the last, or below the highest message seq seen: Redis went back in time), and every 30 s;
  * loads are coalesced (one running, at most one queued), and a load that fails is retried with
- * backoff (100 ms … 5 s). A message that does not decode is counted and ignored; a message older
- * than the state it would change is ignored (ControlState).
+ * backoff (100 ms … 5 s), each failure counted (`control_reload_errors_total`). A message that does
+ * not decode is counted and ignored (`control_bad_messages_total`); a message older than the state
+ * it would change is ignored (ControlState) and counted (`control_stale_messages_total`).
  */
 import { decodeControlMessage } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
@@ -33,6 +34,8 @@ export class ControlPlaneSubscriber {
   /** Whether at least one full load succeeded. */
   loaded = false;
   badMessages = 0;
+  /** Messages older than the state held for their field (ignored). */
+  staleMessages = 0;
   /** Resolves on the first successful load (start() waits for it). */
   private resolveFirstLoad!: () => void;
   private readonly firstLoad = new Promise<void>((resolve) => (this.resolveFirstLoad = resolve));
@@ -103,7 +106,11 @@ export class ControlPlaneSubscriber {
     // or a Cluster delivered two writes out of order; a load tells which (ControlState.replace)
     const gap = this.loaded && (msg.seq > this.state.lastSeq + 1 || msg.seq < this.maxMessageSeq);
     if (msg.seq > this.maxMessageSeq) this.maxMessageSeq = msg.seq;
-    this.state.apply(msg);
+    // older than what is held for its field: ignored, and counted
+    if (!this.state.apply(msg)) {
+      this.staleMessages++;
+      this.opts.metrics?.controlStaleMessages.inc();
+    }
     this.opts.metrics?.controlSeq.set(this.state.lastSeq);
     this.opts.metrics?.controlApplySeconds.observe((performance.now() - t0) / 1000);
     if (gap) this.reload('gap');
@@ -162,6 +169,7 @@ export class ControlPlaneSubscriber {
       return true;
     } catch (err) {
       this.failures++;
+      this.opts.metrics?.controlReloadErrors.inc();
       // once, then about once a minute while Redis stays away (retries come every 5 s)
       if (this.failures === 1 || this.failures % 12 === 0) this.opts.logger?.warn({ err: (err as Error).message, cause, failures: this.failures }, 'control plane: load failed; keeping the current state and retrying');
       return false;
