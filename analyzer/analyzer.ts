@@ -1165,6 +1165,10 @@ export class Analyzer {
         if (!gone.has(st.partition)) continue;
         this.clients.delete(st.key);
         this.urgent.delete(st);
+        // whoever reads the partition next starts at the held-back commit, so the events of its
+        // open windows come again — also here, when the partition comes back before the snapshot
+        // writer took the client (takeBack): they count in their window, not twice in the context
+        if (st.ctx.lastTs > st.replayUntil) st.replayUntil = st.ctx.lastTs;
         if (st.dirty) this.handOff(st);
       }
     }

@@ -28,7 +28,11 @@ export class CommitGate {
   observe(partition: number, ts: number, offset: number, scoredUntil: number): void {
     const w = this.windowMs;
     let end = ts - (((ts % w) + w) % w) + w;
-    if (end <= scoredUntil) end = scoredUntil - (((scoredUntil % w) + w) % w) + w;
+    if (end <= scoredUntil) {
+      // every window scored (+∞): nothing to hold (the arithmetic below would make a NaN entry that holds forever)
+      if (!Number.isFinite(scoredUntil)) return;
+      end = scoredUntil - (((scoredUntil % w) + w) % w) + w;
+    }
     const part = this.part(partition);
     const windows = part.windows;
     if (windows.has(end)) return;

@@ -54,3 +54,11 @@ test('the windows held per partition are bounded; the oldest is forgotten and co
   assert.equal(g.forgotten, 2);
   assert.equal(g.committable(0, NONE), 2);
 });
+
+test('a scored-until mark of +∞ (every window scored) holds nothing back', () => {
+  const g = new CommitGate(10_000);
+  g.observe(0, T + 1_000, 5, Number.POSITIVE_INFINITY);
+  g.handled(0, 6);
+  assert.equal(g.held(0), 0);
+  assert.equal(g.committable(0, Number.POSITIVE_INFINITY), 6, 'not held at a NaN window for good');
+});
