@@ -1171,6 +1171,10 @@ export class Analyzer {
         if (st.ctx.lastTs > st.replayUntil) st.replayUntil = st.ctx.lastTs;
         if (st.dirty) this.handOff(st);
       }
+      // and so for those that left the LRU before and wait for (or are in) the snapshot writer: takeBack returns them too
+      for (const waiting of [this.handoff, this.writing]) {
+        for (const st of waiting.values()) if (gone.has(st.partition) && st.ctx.lastTs > st.replayUntil) st.replayUntil = st.ctx.lastTs;
+      }
     }
     await this.process(closed, now);
     return closed.length;

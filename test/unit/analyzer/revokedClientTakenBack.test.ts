@@ -37,3 +37,28 @@ test('events re-read after a partition comes back before its clients were writte
   assert.ok(st, 'the client is held again');
   assert.equal(st.ids!.strangerRequests(minute), 3, 'three stranger requests, not six');
 });
+
+test('the same for a client that left the LRU before the revoke and still waits for the snapshot writer', async () => {
+  const clock = { t: T0 };
+  const a = new Analyzer({ policy: policy('analyzer:\n  maxClients: 1\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => clock.t, state: new MemoryStateStore() });
+  for (let s = 0; s < 900; s += 2) {
+    a.ingest([ev({ client: KEY, ts: T0 + s * 1000, ip: '10.0.0.1', uaHash: 'ua-owner', route: `/api/items/${s % 20}` })]);
+    clock.t = T0 + s * 1000 + 1000;
+    await a.tick(clock.t);
+  }
+  const t = clock.t;
+  const stranger = [0, 1, 2].map((k) => ev({ client: KEY, ts: t + 100 + k * 100, ip: '203.0.113.5', uaHash: 'ua-intruder', route: '/api/items/99' }));
+  a.ingest(stranger);
+  const minute = Math.floor(stranger[2]!.ts / 60_000);
+  // another client takes the only place: KEY leaves with unwritten changes (the hand-off)
+  a.ingest([ev({ client: 'apiKey:00000000000000bb', ts: t + 400 })]);
+  await new Promise((r) => setTimeout(r, 10));
+  const clients = (a as unknown as { clients: { get(k: string): ClientState | undefined } }).clients;
+  assert.equal(clients.get(KEY), undefined, 'evicted');
+  await a.revoke([0]);
+  a.ingest(stranger);
+  await a.tick(clock.t);
+  const st = clients.get(KEY)!;
+  assert.ok(st, 'taken back from the hand-off');
+  assert.equal(st.ids!.strangerRequests(minute), 3, 'three stranger requests, not six');
+});
