@@ -95,8 +95,11 @@ function queryOf(url: string): string | null {
  * values), and a space in it may be written `+`.
  */
 function mayHold(query: string, name: string): boolean {
-  return query.includes(name) || query.includes('%') || (name.includes(' ') && query.includes('+'));
+  return query.includes(name) || (query.includes('%') && ESCAPED_NAME.test(query)) || (name.includes(' ') && query.includes('+'));
 }
+
+/** A `%` inside a parameter's name (before its `=`): an escaped value (`?q=a%20b`) alone is no reason to parse the query. */
+const ESCAPED_NAME = /(?:^|&)[^=&]*%/;
 
 /** Every value of one query parameter (decoded, its name too), or null when it is absent; the URL is scanned only when it has a query. */
 export function queryParams(url: string, name: string): string[] | null {

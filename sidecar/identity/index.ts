@@ -236,9 +236,19 @@ function headerLines(req: IncomingMessage, name: string): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const h = raw[i]!;
-    if (h.length === name.length && h.toLowerCase() === name) n++;
+    if (h.length === name.length && (h === name || sameLetters(h, name))) n++;
   }
   return n;
+}
+
+/** `h` equals the lower-case `name` but for case, without allocating (header names are ASCII tokens). */
+function sameLetters(h: string, name: string): boolean {
+  for (let k = 0; k < name.length; k++) {
+    const c = h.charCodeAt(k);
+    const want = name.charCodeAt(k);
+    if (c !== want && (c < 65 || c > 90 || c + 32 !== want)) return false;
+  }
+  return true;
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
