@@ -78,15 +78,20 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     reportsPrefix: env.RW_REPORTS_PREFIX || 'rw:anomalies',
     fromBeginning: env.RW_FROM_BEGINNING === '1' || env.RW_FROM_BEGINNING === 'true',
     statePrefix: env.RW_STATE_PREFIX || 'rw:analyzer:state',
-    snapshotEveryMs: env.RW_STATE_SNAPSHOT_EVERY === 'off' ? null : (durationAtLeast(env.RW_STATE_SNAPSHOT_EVERY, 'RW_STATE_SNAPSHOT_EVERY', 1_000) ?? 60_000),
+    // a timer: at most 24d (Node fires a longer interval every millisecond)
+    snapshotEveryMs: env.RW_STATE_SNAPSHOT_EVERY === 'off' ? null : (durationAtLeast(env.RW_STATE_SNAPSHOT_EVERY, 'RW_STATE_SNAPSHOT_EVERY', 1_000, MAX_TIMER_MS) ?? 60_000),
     stateTtlMs: durationAtLeast(env.RW_STATE_TTL, 'RW_STATE_TTL', 60_000) ?? 7 * 86_400_000,
   };
 }
 
-function durationAtLeast(text: string | undefined, what: string, minMs: number): number | null {
+/** Node's timers hold at most 2^31 − 1 ms and fire a longer one after 1 ms: durations run as timers stay under 24d. */
+const MAX_TIMER_MS = 24 * 86_400_000;
+
+function durationAtLeast(text: string | undefined, what: string, minMs: number, maxMs = Number.POSITIVE_INFINITY): number | null {
   if (text === undefined || text === '') return null;
   const ms = parseDuration(text);
   if (ms === null || ms < minMs) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is not a duration of at least ${minMs / 1000}s (e.g. 60s, 7d)`);
+  if (ms > maxMs) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is longer than 24d (it is a timer)`);
   return ms;
 }
 
@@ -94,6 +99,7 @@ function optionalDuration(text: string | undefined, what: string): number | null
   if (text === undefined || text === '' || text === 'off') return null;
   const ms = parseDuration(text);
   if (ms === null || ms < 60_000) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is not a duration of at least 1m (e.g. 6h)\n${ANALYZER_USAGE}`);
+  if (ms > MAX_TIMER_MS) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is longer than 24d (it is a timer)\n${ANALYZER_USAGE}`);
   return ms;
 }
 

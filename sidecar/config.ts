@@ -66,7 +66,8 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream must be http:// or https:// (got ${upstream.protocol})`);
   const drain = Number(v['drain-seconds'] ?? env.RW_DRAIN_SECONDS ?? 10);
-  if (!(drain >= 0)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds must be a number ≥ 0');
+  // a timer: a day at most (Node fires a timer over 24.8 days after 1 ms, which skipped the drain)
+  if (!(drain >= 0 && drain <= 86_400)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds (RW_DRAIN_SECONDS) must be a number of seconds from 0 to 86400');
   const delay = Number(v['shutdown-delay'] ?? env.RW_SHUTDOWN_DELAY ?? 0);
   if (!(delay >= 0 && delay <= 300)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--shutdown-delay (RW_SHUTDOWN_DELAY) must be a number of seconds from 0 to 300');
   const MAX_EVENT_NAME = CALL_EVENT_LIMITS.maxName;

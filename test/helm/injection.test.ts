@@ -182,6 +182,8 @@ const sidecarValueCases: Array<[string, Record<string, string>, RegExp, RegExp]>
   ['a Redis URL of another scheme', { 'ratewarden.redis.url': 'http://redis:6379' }, /ratewarden\.redis\.url must be a redis:\/\/ or rediss:\/\/ URL/, /at '\/ratewarden\/redis\/url'/],
   ['a digest that is not a sha256 digest', { 'ratewarden.image.digest': 'sha256:abc' }, /ratewarden\.image\.digest must be sha256:/, /at '\/ratewarden\/image\/digest'/],
   ['a tag inside the repository', { 'ratewarden.image.repository': 'ratewarden/ratewarden:0.1.0' }, /ratewarden\.image\.repository must be an image repository/, /at '\/ratewarden\/image\/repository'/],
+  ['a shutdown delay over the 300 s the sidecar accepts', { 'ratewarden.shutdownDelaySeconds': '600' }, /ratewarden\.shutdownDelaySeconds must be at most 300/, /at '\/ratewarden\/shutdownDelaySeconds': maximum/],
+  ['a drain time over a day (the sidecar refuses it)', { 'ratewarden.drainSeconds': '90000' }, /ratewarden\.drainSeconds must be at most 86400/, /at '\/ratewarden\/drainSeconds': maximum/],
   ['a scrape interval that is not a duration', { 'ratewarden.podMonitor.interval': '30 seconds' }, /ratewarden\.podMonitor\.interval must be a duration/, /at '\/ratewarden\/podMonitor\/interval'/],
   ['a liveness successThreshold above 1, which Kubernetes refuses', { 'ratewarden.probes.liveness.successThreshold': '2' }, /ratewarden\.probes\.liveness\.successThreshold must be at most 1 \(got 2\): Kubernetes requires 1/, /at '\/ratewarden\/probes\/liveness\/successThreshold': maximum/],
   ['a policy that is a number', { 'ratewarden.policy': '5' }, /ratewarden\.policy must be a map, a string or null, not 5/, /at '\/ratewarden\/policy': got number, want/],
@@ -217,10 +219,11 @@ test('values in every form YAML and --set produce are accepted: numbers from a f
     [
       'ratewarden:',
       '  upstreamPort: 5678', // a float64 once helm has read the file
-      '  drainSeconds: 0',
+      '  drainSeconds: 86400',
+      '  shutdownDelaySeconds: 300',
       '  resources: { requests: { cpu: 1, memory: 64Mi }, limits: { cpu: "1.5", memory: 0.5Gi } }',
       '  probes: { liveness: { periodSeconds: 20, successThreshold: 1, initialDelaySeconds: 0 } }',
-      '  podMonitor: { enabled: true, interval: 1m, labels: { release: prom } }',
+      '  podMonitor: { enabled: true, interval: 1m30s, labels: { release: prom } }',
       '  networkPolicy: { proxyFrom: [{ podSelector: {} }], extraIngress: [{ ports: [{ port: 8443 }] }] }',
       '  extraEnv: [{ name: NODE_OPTIONS, value: --max-old-space-size=192 }]',
       '',

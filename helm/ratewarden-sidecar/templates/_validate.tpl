@@ -45,8 +45,8 @@ properties:
   existingPolicyConfigMap: { type: string }
   policyKey: &key { type: string, pattern: '^[-._a-zA-Z0-9]+$', expected: 'a ConfigMap or Secret key (letters, digits, -, _ and .)' }
   restartOnPolicyChange: { type: boolean }
-  drainSeconds: &seconds { type: integer, minimum: 0 }
-  shutdownDelaySeconds: *seconds
+  drainSeconds: { type: integer, minimum: 0, maximum: 86400 }
+  shutdownDelaySeconds: { type: integer, minimum: 0, maximum: 300 }
   redis:
     type: object
     additionalProperties: false
@@ -112,7 +112,7 @@ properties:
           timeoutSeconds: *atLeast1
           failureThreshold: *atLeast1
           successThreshold: { type: integer, minimum: 1, maximum: 1, hint: 'Kubernetes requires 1 for startup and liveness probes' }
-          initialDelaySeconds: *seconds
+          initialDelaySeconds: { type: integer, minimum: 0 }
           terminationGracePeriodSeconds: *atLeast1
       liveness: *probeOnce
       readiness:
@@ -123,7 +123,7 @@ properties:
           timeoutSeconds: *atLeast1
           failureThreshold: *atLeast1
           successThreshold: *atLeast1
-          initialDelaySeconds: *seconds
+          initialDelaySeconds: { type: integer, minimum: 0 }
   extraEnv: { type: array, items: { type: object, required: [name] } }
   extraVolumeMounts: { type: array, items: { type: object, required: [name, mountPath] } }
   networkPolicy:
@@ -139,7 +139,7 @@ properties:
     additionalProperties: false
     properties:
       enabled: { type: boolean }
-      interval: &duration { type: string, pattern: '^[0-9]+(ms|s|m|h)$', expected: 'a duration such as 30s or 1m' }
+      interval: &duration { type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$', expected: 'a duration such as 30s, 1m or 1m30s (Prometheus)' }
       scrapeTimeout: *duration
       labels: { type: object, additionalProperties: { type: string } }
 {{- end -}}

@@ -26,6 +26,13 @@ test('a retraining period under a minute or not a duration is refused with the u
   assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-every', 'soon'], {}), RatewardenError);
 });
 
+test('periods run as timers are at most 24d (Node fires a longer interval every millisecond)', () => {
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-every', '24d'], {}).retrainEveryMs, 24 * 86_400_000);
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-every', '30d'], {}), (e: unknown) => e instanceof RatewardenError && /--retrain-every.*24d/.test(e.message));
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_SNAPSHOT_EVERY: '24d' }).snapshotEveryMs, 24 * 86_400_000);
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_STATE_SNAPSHOT_EVERY: '30d' }), (e: unknown) => e instanceof RatewardenError && /RW_STATE_SNAPSHOT_EVERY.*24d/.test(e.message));
+});
+
 test('--train is its own invocation: an output directory is required, the source defaults to the simulator', () => {
   assert.ok(isTrainInvocation(['--train', '--out', 'd']));
   assert.ok(!isTrainInvocation(['--config', 'p.yaml']));

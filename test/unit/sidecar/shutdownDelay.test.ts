@@ -17,3 +17,10 @@ test('the shutdown delay defaults to 0, comes from the flag over the environment
     assert.throws(() => parseSidecarArgs(base, { RW_SHUTDOWN_DELAY: bad }), (err: unknown) => err instanceof RatewardenError && /shutdown-delay/.test(err.message), bad);
   }
 });
+
+test('the drain time is at most a day (a timer: Node fires one over 24.8 days after 1 ms, which skipped the drain)', () => {
+  assert.equal(parseSidecarArgs([...base, '--drain-seconds', '86400'], {}).drainSeconds, 86400);
+  for (const bad of ['86401', '3000000', '-1', 'soon']) {
+    assert.throws(() => parseSidecarArgs(base, { RW_DRAIN_SECONDS: bad }), (err: unknown) => err instanceof RatewardenError && /drain-seconds/.test(err.message), bad);
+  }
+});
