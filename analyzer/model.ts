@@ -6,7 +6,7 @@
  * so what the last retraining learned is not lost; a version that is refused is logged and skipped.
  */
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTf } from '../models/ml/backend.js';
@@ -62,6 +62,7 @@ export async function retrainedVersions(outDir: string): Promise<string[]> {
  */
 export async function loadStartModel(retrainOutDir: string | null, log: LogFn): Promise<AutoencoderScorer> {
   if (retrainOutDir) {
+    await removeStalePartials(retrainOutDir, log);
     for (const dir of await retrainedVersions(retrainOutDir)) {
       try {
         return await loadAutoencoder(dir, log);
@@ -71,6 +72,33 @@ export async function loadStartModel(retrainOutDir: string | null, log: LogFn): 
     }
   }
   return loadAutoencoder(shippedModelDir(), log);
+}
+
+const PARTIAL = /^\.autoencoder-r\d+\.partial-(\d+)$/;
+
+/**
+ * Versions a retraining was still writing when its process died (killed, out of memory) stay as
+ * `.autoencoder-r<ts>.partial-<pid>`: removed at start when another process wrote them over an hour ago.
+ */
+async function removeStalePartials(outDir: string, log: LogFn): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(outDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = PARTIAL.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    const path = join(outDir, name);
+    try {
+      if (Date.now() - (await stat(path)).mtimeMs < 3_600_000) continue;
+      await rm(path, { recursive: true, force: true });
+      log('info', `removed ${path}: a retraining that never finished`);
+    } catch {
+      // gone already, or not ours to remove: left alone
+    }
+  }
 }
 
 export interface RetrainOptions {

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryControlPlane } from '../../../models/controlPlane.js';
@@ -15,7 +15,7 @@ import { MemoryEventBus } from '../../../models/eventBus.js';
 import type { AutoencoderScorer } from '../../../models/ml/autoencoder.js';
 import { normalVectors } from '../../../models/ml/train.js';
 import type { Analyzer } from '../../../analyzer/analyzer.js';
-import { retrain } from '../../../analyzer/model.js';
+import { loadStartModel, retrain } from '../../../analyzer/model.js';
 import { startAnalyzer } from '../../../analyzer/server.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
 import { T0, policy } from './helpers.js';
@@ -117,6 +117,25 @@ test('a restart with retraining on starts from the newest retrained version that
   } finally {
     await plain.close();
   }
+});
+
+test("at start, versions another process never finished writing over an hour ago are removed; recent ones and this process's are left", async () => {
+  const outDir = join(tmp, 'partials');
+  mkdirSync(outDir, { recursive: true });
+  const stale = join(outDir, '.autoencoder-r1000.partial-999999');
+  const recent = join(outDir, '.autoencoder-r2000.partial-999998');
+  const ours = join(outDir, `.autoencoder-r3000.partial-${process.pid}`);
+  for (const d of [stale, recent, ours]) mkdirSync(d);
+  writeFileSync(join(stale, 'weights.bin.123.tmp'), 'x');
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  for (const d of [stale, ours]) utimesSync(d, old, old);
+  const lines: string[] = [];
+  const scorer = await loadStartModel(outDir, (_level, msg) => void lines.push(msg));
+  scorer.dispose();
+  assert.ok(!existsSync(stale), `the stale one is removed:\n${lines.join('\n')}`);
+  assert.ok(existsSync(recent), 'a recent one may still be written by another process');
+  assert.ok(existsSync(ours), "this process's own is left to its retraining");
+  assert.ok(lines.some((l) => l.includes('a retraining that never finished')));
 });
 
 test('closing the analyzer stops a scheduled retraining that is running and waits for it', { timeout: 60_000 }, async () => {
