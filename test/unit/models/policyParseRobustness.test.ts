@@ -40,7 +40,8 @@ describe('duplicate keys', () => {
 
 describe('large files are parsed in time linear in their size', () => {
   // a sidecar parses a reloaded file on its event loop: every request waits while it does. Four
-  // times the entries may take about four times as long (8 allows for noise), never sixteen.
+  // times the entries may take about four times as long (11 allows for noise: a loaded CI machine
+  // once read 8.6 with one timing of the large file), never sixteen.
   const timed = (text: string, runs: number): number => {
     let best = Infinity;
     for (let i = 0; i < runs; i++) {
@@ -52,7 +53,7 @@ describe('large files are parsed in time linear in their size', () => {
   };
   const ratio = (make: (n: number) => string, n: number): number => {
     timed(make(n), 1); // warm up
-    return timed(make(4 * n), 1) / timed(make(n), 3);
+    return timed(make(4 * n), 2) / timed(make(n), 3);
   };
 
   test('a clients section of 40 000 entries (2 MB) costs 4 times one of 10 000', () => {
@@ -60,7 +61,7 @@ describe('large files are parsed in time linear in their size', () => {
       'version: 1\ntiers: { free: {}, pro: {} }\nrules: []\nclients:\n' + Array.from({ length: n }, (_, i) => `  "user:u${i}": { tier: pro }`).join('\n') + '\n';
     assert.equal(parsePolicy(clients(10)).ok, true);
     const r = ratio(clients, 10_000);
-    assert.ok(r < 8, `4× the entries took ${r.toFixed(1)}× as long`);
+    assert.ok(r < 11, `4× the entries took ${r.toFixed(1)}× as long`);
   });
 
   test('40 000 unknown keys, all reported with their lines, cost 4 times 10 000', () => {
@@ -69,7 +70,7 @@ describe('large files are parsed in time linear in their size', () => {
     assert.equal(errors.length, 40_000);
     assert.equal(errors[39_999]!.line, 40_003);
     const r = ratio(unknown, 10_000);
-    assert.ok(r < 8, `4× the keys took ${r.toFixed(1)}× as long`);
+    assert.ok(r < 11, `4× the keys took ${r.toFixed(1)}× as long`);
   });
 });
 
