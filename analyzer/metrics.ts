@@ -3,6 +3,7 @@
  * of its own so several analyzers in one process (tests, the demo) never collide.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { followTotal } from '../models/followTotal.js';
 
 export class AnalyzerMetrics {
   readonly registry = new Registry();
@@ -60,23 +61,4 @@ export class AnalyzerMetrics {
 export interface ReportCounts {
   readonly publisher?: { readonly stats: { readonly published: number; readonly dropped: number; readonly errors: number } } | null;
   readonly store?: { readonly dropped?: number } | null;
-}
-
-/**
- * A counter following a total read at scrape time; should the total restart from zero (another
- * publisher), the new total is added, never subtracted.
- */
-function followTotal(name: string, help: string, registry: Registry, read: () => number | undefined): void {
-  let last = 0;
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const total = read();
-      if (total === undefined || !Number.isFinite(total)) return;
-      this.inc(total >= last ? total - last : total);
-      last = total;
-    },
-  });
 }

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fastMetrics.js';
+import { followTotal } from '../models/followTotal.js';
 
 export const METRIC_PREFIX = 'ratewarden_';
 
@@ -52,26 +53,6 @@ export interface RuntimeStoreStats {
   readonly storeCalls?: number;
   readonly storeDecisions?: number;
   readonly storeShed?: number;
-}
-
-/**
- * A counter that follows a total read at scrape time. The engine keeps its store for the process's
- * life (a policy reload reconfigures it in place), so the total only grows; should it ever restart
- * from zero, the new total is added, never subtracted.
- */
-function followTotal(name: string, help: string, registry: Registry, read: () => number | undefined): void {
-  let last = 0;
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const total = read();
-      if (total === undefined || !Number.isFinite(total)) return;
-      this.inc(total >= last ? total - last : total);
-      last = total;
-    },
-  });
 }
 
 export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): SidecarMetrics {

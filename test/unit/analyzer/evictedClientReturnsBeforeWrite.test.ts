@@ -15,10 +15,17 @@ import { T0, ev, policy } from './helpers.js';
 
 const key = (i: number): string => `apiKey:${String(i).padStart(16, '0')}`;
 
-test('an evicted client that returns before its hand-off is written keeps its unwritten learning', async () => {
-  const store = new MemoryStateStore();
+const settle = (): Promise<unknown> => new Promise((r) => setTimeout(r, 10));
+const analyzerOn = (store: MemoryStateStore, now: { t: number }): Analyzer =>
+  new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+
+/**
+ * Two clients for two minutes, client 1's first minute written; then a third client evicts client 1
+ * (the least recently used) with its second minute not written yet. Its windows learned are returned.
+ */
+async function evictedWithUnwrittenLearning(store: MemoryStateStore) {
   const now = { t: T0 };
-  const a = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  const a = analyzerOn(store, now);
   const snapshotter = new StateSnapshotter(a, store, { clock: () => now.t, minWindows: 1 });
   const run = async (from: number, seconds: number): Promise<void> => {
     for (let s = from; s < from + seconds; s++) {
@@ -33,24 +40,39 @@ test('an evicted client that returns before its hand-off is written keeps its un
   await run(60, 60);
   const learned = a.client(key(1))!.windows['10s'];
   assert.ok(learned > older, `${learned} windows now, ${older} in the store`);
-  // a third client evicts the least recently used one (client 1), whose last minute is not written yet
   a.ingest([ev({ client: key(3), ts: now.t })]);
-  await new Promise((r) => setTimeout(r, 10)); // its own (absent) snapshot looked up first
+  await settle(); // its own (absent) snapshot looked up first
   assert.equal(a.client(key(1)), null, 'evicted');
+  return { a, snapshotter, now, learned };
+}
+
+/** Client 1 comes back; it must keep what it learned without a lookup of its older snapshot. */
+async function comesBack(a: Analyzer, store: MemoryStateStore, now: { t: number }, learned: number): Promise<void> {
   const lookups = store.lookups.length;
-  // it comes back within the second, before the snapshot writer's next run
   a.ingest([ev({ client: key(1), ts: now.t + 10 })]);
-  await new Promise((r) => setTimeout(r, 10));
+  await settle();
   await a.tick(now.t + 100);
   assert.equal(a.client(key(1))?.windows['10s'], learned, 'it kept everything it had learned');
-  assert.ok(!store.lookups.slice(lookups).some((l) => l.includes(key(1))), 'no lookup in the store for it');
-  // and the snapshot written next is the newer state: a fresh instance restores it
-  await snapshotter.flush();
-  const b = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
+  assert.ok(!store.lookups.slice(lookups).some((l) => l.includes(key(1))), 'no lookup of the older snapshot');
+}
+
+/** A fresh instance restores client 1 as it was learned. */
+async function restoredWindows(store: MemoryStateStore, now: { t: number }): Promise<number | undefined> {
+  const b = analyzerOn(store, now);
   b.ingest([ev({ client: key(1), ts: now.t + 20 })]);
-  await new Promise((r) => setTimeout(r, 10));
+  await settle();
   await b.tick(now.t + 200);
-  assert.equal(b.client(key(1))?.windows['10s'], learned);
+  return b.client(key(1))?.windows['10s'];
+}
+
+test('an evicted client that returns before its hand-off is written keeps its unwritten learning', async () => {
+  const store = new MemoryStateStore();
+  const { a, snapshotter, now, learned } = await evictedWithUnwrittenLearning(store);
+  // it comes back within the second, before the snapshot writer's next run
+  await comesBack(a, store, now, learned);
+  // and the snapshot written next is the newer state
+  await snapshotter.flush();
+  assert.equal(await restoredWindows(store, now), learned);
 });
 
 /** A state store whose client writes wait until the test lets them land. */
@@ -65,44 +87,17 @@ class SlowWrites extends MemoryStateStore {
 
 test('an evicted client that returns while its hand-off write is in flight keeps its unwritten learning', async () => {
   const store = new SlowWrites();
-  const now = { t: T0 };
-  const a = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
-  const snapshotter = new StateSnapshotter(a, store, { clock: () => now.t, minWindows: 1 });
-  const run = async (from: number, seconds: number): Promise<void> => {
-    for (let s = from; s < from + seconds; s++) {
-      a.ingest([ev({ client: key(1), ts: T0 + s * 1_000 }), ev({ client: key(2), ts: T0 + s * 1_000 + 1 })]);
-      now.t = T0 + s * 1_000 + 1_000;
-      await a.tick(now.t);
-    }
-  };
-  await run(0, 60);
-  await snapshotter.flush();
-  const older = a.client(key(1))!.windows['10s'];
-  await run(60, 60);
-  const learned = a.client(key(1))!.windows['10s'];
-  assert.ok(learned > older, `${learned} windows now, ${older} in the store`);
-  a.ingest([ev({ client: key(3), ts: now.t })]);
-  await new Promise((r) => setTimeout(r, 10));
-  assert.equal(a.client(key(1)), null, 'evicted');
+  const { a, snapshotter, now, learned } = await evictedWithUnwrittenLearning(store);
   // the writer takes the hand-off; its write does not land yet
   store.holding = true;
   const writing = snapshotter.flush();
-  await new Promise((r) => setTimeout(r, 10));
+  await settle();
   assert.ok(store.held.length > 0, 'a client write is in flight');
-  const lookups = store.lookups.length;
-  a.ingest([ev({ client: key(1), ts: now.t + 10 })]);
-  await new Promise((r) => setTimeout(r, 10));
-  await a.tick(now.t + 100);
-  assert.equal(a.client(key(1))?.windows['10s'], learned, 'it kept everything it had learned');
-  assert.ok(!store.lookups.slice(lookups).some((l) => l.includes(key(1))), 'no lookup of the older snapshot');
+  await comesBack(a, store, now, learned);
   store.holding = false;
   for (const r of store.held.splice(0)) r();
   await writing;
   // written again with the next flush, as it is now
   await snapshotter.flush();
-  const b = new Analyzer({ policy: policy('analyzer:\n  maxClients: 2\n'), controlPlane: new MemoryControlPlane(), reports: new MemoryReportStore(), clock: () => now.t, state: store });
-  b.ingest([ev({ client: key(1), ts: now.t + 20 })]);
-  await new Promise((r) => setTimeout(r, 10));
-  await b.tick(now.t + 200);
-  assert.equal(b.client(key(1))?.windows['10s'], learned);
+  assert.equal(await restoredWindows(store, now), learned);
 });
