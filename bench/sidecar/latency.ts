@@ -155,12 +155,18 @@ export async function fixedRateLatency(via: string, direct: string, rate: number
 }
 
 /** CPU µs per request of `pids` over one closed-loop run (NaN where /proc is not readable). */
-export async function maxRateWithCpu(url: string, seconds: number, connections: number, pids: ReadonlyArray<number | undefined>): Promise<{ rps: number; p50: number; p99: number; non2xx: number; cpuUs: number[] }> {
+export async function maxRateWithCpu(
+  url: string,
+  seconds: number,
+  connections: number,
+  pids: ReadonlyArray<number | undefined>,
+): Promise<{ rps: number; p50: number; p99: number; non2xx: number; cpuUs: number[]; requests: number; cpuTotalUs: number[] }> {
   const before = pids.map(cpuMicros);
   const r = await runWrk(url, seconds, connections);
   const after = pids.map(cpuMicros);
   const requests = r.rps * seconds;
-  return { ...r, cpuUs: pids.map((_, i) => round((after[i]! - before[i]!) / requests)) };
+  const cpuTotalUs = pids.map((_, i) => after[i]! - before[i]!);
+  return { ...r, cpuUs: cpuTotalUs.map((us) => round(us / requests)), requests, cpuTotalUs };
 }
 
 const CASES: Record<string, { policy: (tag: string) => string; redis: boolean; kafka: boolean }> = {

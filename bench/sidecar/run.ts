@@ -17,6 +17,11 @@
  and, for the memory store and Redis + Kafka, at half of that case's maximum rate, the p50/p99 it adds
  * over the upstream alone at the same rate (latency.ts: open loop, warm process, repetitions, medians).
  *
+ * The cases the issue's targets compare — Redis + Kafka, @fastify/http-proxy, and the two Redis
+ * limiters on it — run side by side and are measured in turns (5 turns of 2 s each, the order
+ * rotating), so that a noisy spell of the shared machine falls on all of them alike; the others are
+ * measured one after another.
+ *
  * Throughput is wrk (closed loop, one thread, `connections` connections), with the CPU time the
  * server under test (and Redis) spent per request read from /proc. With taskset and ≥ 2 CPUs the
  * upstream and the proxy share CPU 0 and the load generator gets CPU 1, as in the figures the issue
@@ -33,9 +38,12 @@ import { fileURLToPath } from 'node:url';
 import { fixedRateLatency, maxRateWithCpu, type FixedRateResult } from './latency.js';
 import { benchServer, infraEnv, LEASED_RULE, nginx, pinning, ratewarden, ratewardenCounters, redisServerPid, RULE, runWrk, type Proc } from './procs.js';
 import { listenerPid, privateKafka, privateRedis, type PrivateService } from './privateInfra.js';
-import { FLOOR_PROXY, FLOOR_PROXY_SHORT, LEASED_CASE, MEMORY_KAFKA_CASE } from '../report/cases.js';
+import { FLOOR_PROXY, FLOOR_PROXY_SHORT, HTTP_PEERS, LEASED_CASE, MEMORY_KAFKA_CASE } from '../report/cases.js';
 
 const REDIS_KAFKA_CASE = 'ratewarden (Redis + Kafka events)';
+const PLAIN_PROXY = HTTP_PEERS.http_proxy;
+const FASTIFY_RATE_LIMIT = HTTP_PEERS.fastify_rate_limit;
+const RLF = HTTP_PEERS.rate_limiter_flexible;
 
 export interface BenchRow {
   readonly name: string;
@@ -59,6 +67,15 @@ export interface BenchRow {
   readonly core_busy?: number;
 }
 
+/** A case of the closed-loop (maximum throughput) measurement: where to send wrk, whose CPU to read. */
+interface MaxTarget {
+  readonly name: string;
+  readonly url: string;
+  readonly proc?: Proc;
+  readonly usesRedis?: boolean;
+  readonly usesKafka?: boolean;
+}
+
 export interface SidecarBenchOptions {
   readonly quick?: boolean;
   /** Seconds per measured run (default 10; quick 3). */
@@ -71,6 +88,11 @@ export interface SidecarBenchOptions {
   readonly latencyReps?: number;
   /** Use the shared REDIS_URL / KAFKA_BROKERS even when private ones can be started (default false). */
   readonly sharedInfra?: boolean;
+  /**
+   * Turns in which the target cases (Redis + Kafka and the peers its targets name) are measured,
+   * alternating (default 5; quick 1): each gets `seconds` in all, in turns of seconds/turns.
+   */
+  readonly turns?: number;
 }
 
 export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
@@ -80,6 +102,7 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const kafkaWarmSeconds = opts.quick ? 3 : 10;
   const latencyReps = opts.latencyReps ?? (opts.quick ? 1 : 3);
   const connections = opts.connections ?? 50;
+  const turns = Math.max(1, Math.round(opts.turns ?? (opts.quick ? 1 : 5)));
   const infra = infraEnv();
   const dir = mkdtempSync(join(tmpdir(), 'rw-bench-sidecar-'));
   // Redis and Kafka of our own on the load generator's CPU (privateInfra.ts says why), else the shared ones
@@ -105,6 +128,8 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const tag = `bench-${Date.now().toString(36)}`;
   const redisPid = ownRedis?.pid ?? (await redisServerPid(infra.REDIS_URL));
   const rateRows: BenchRow[] = [];
+  /** Each case measured in turns: its rps per turn (turn k of every case ran in the same round). */
+  const turnRps = new Map<string, number[]>();
   let upUrl = '';
   let upstreamPid: number | undefined;
   let floorUrl: string | undefined;
@@ -116,26 +141,66 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
   const wanted = (name: string): boolean => !opts.only || name.toLowerCase().includes(opts.only.toLowerCase());
   const measure = async (name: string, url: string, proc?: Proc, usesRedis = false, usesKafka = false): Promise<BenchRow | null> => {
     if (!wanted(name)) return null;
-    await runWrk(url, warm, connections);
-    const r = await maxRateWithCpu(url, seconds, connections, [proc?.child.pid, usesRedis ? redisPid : undefined, usesKafka ? kafkaPid : undefined]);
-    const counters = await ratewardenCounters(Number(new URL(url).port));
-    const notes = [r.non2xx ? `${r.non2xx} non-2xx` : '', counters].filter(Boolean).join('; ');
-    const row: BenchRow = {
-      name,
-      rps: Math.round(r.rps),
-      p50_ms: round(r.p50),
-      p99_ms: round(r.p99),
-      ...(notes ? { note: notes } : {}),
-      ...(Number.isFinite(r.cpuUs[0]) ? { cpu_us: r.cpuUs[0] } : {}),
-      ...(usesRedis && Number.isFinite(r.cpuUs[1]) ? { redis_cpu_us: r.cpuUs[1] } : {}),
-      ...(usesKafka && Number.isFinite(r.cpuUs[2]) ? { kafka_cpu_us: r.cpuUs[2] } : {}),
-    };
+    return (await measureInTurns([{ name, url, ...(proc ? { proc } : {}), usesRedis, usesKafka }], 1))[0] ?? null;
+  };
+  /**
+   * Measures the targets taking turns: `turns` rounds, each giving every target seconds/turns of
+   * wrk, the order rotating by one per round. A spell of the shared machine's noise then falls on
+   * every target of the group alike instead of on whichever ran in it, and the ratios between them
+   * say what the code costs. rps is requests over time summed over the turns, CPU per request the
+   * same, p50/p99 the median of the turns'.
+   */
+  const measureInTurns = async (targets: readonly MaxTarget[], turns: number): Promise<BenchRow[]> => {
+    const live = targets.filter((t) => wanted(t.name));
+    const slice = Math.max(1, Math.floor(seconds / turns)); // wrk takes whole seconds
+    const acc = live.map(() => ({ requests: 0, seconds: 0, rps: [] as number[], p50: [] as number[], p99: [] as number[], cpu: [0, 0, 0], non2xx: 0 }));
+    for (const t of live) await runWrk(t.url, warm, connections);
+    for (let round = 0; round < turns; round++) {
+      for (let j = 0; j < live.length; j++) {
+        const i = (round + j) % live.length;
+        const t = live[i]!;
+        const r = await maxRateWithCpu(t.url, slice, connections, [t.proc?.child.pid, t.usesRedis ? redisPid : undefined, t.usesKafka ? kafkaPid : undefined]);
+        const a = acc[i]!;
+        a.requests += r.requests;
+        a.seconds += slice;
+        a.rps.push(r.rps);
+        a.p50.push(r.p50);
+        a.p99.push(r.p99);
+        a.non2xx += r.non2xx;
+        r.cpuTotalUs.forEach((us, k) => (a.cpu[k] = a.cpu[k]! + us));
+      }
+    }
+    const out: BenchRow[] = [];
+    for (let i = 0; i < live.length; i++) {
+      const t = live[i]!;
+      const a = acc[i]!;
+      turnRps.set(t.name, a.rps);
+      const cpuUs = a.cpu.map((us) => round(us / a.requests));
+      const counters = await ratewardenCounters(Number(new URL(t.url).port));
+      const turnNote = turns > 1 && live.length > 1 ? `${turns} turns of ${slice} s, alternating with: ${live.filter((o) => o !== t).map((o) => o.name).join(', ')}` : '';
+      const notes = [a.non2xx ? `${a.non2xx} non-2xx` : '', counters, turnNote].filter(Boolean).join('; ');
+      out.push(
+        report({
+          name: t.name,
+          rps: Math.round(a.requests / a.seconds),
+          p50_ms: round(medianOf(a.p50)),
+          p99_ms: round(medianOf(a.p99)),
+          ...(notes ? { note: notes } : {}),
+          ...(Number.isFinite(cpuUs[0]) ? { cpu_us: cpuUs[0] } : {}),
+          ...(t.usesRedis && Number.isFinite(cpuUs[1]) ? { redis_cpu_us: cpuUs[1] } : {}),
+          ...(t.usesKafka && Number.isFinite(cpuUs[2]) ? { kafka_cpu_us: cpuUs[2] } : {}),
+        }),
+      );
+    }
+    return out;
+  };
+  const report = (row: BenchRow): BenchRow => {
     rows.push(row);
     const cpu =
       row.cpu_us !== undefined
         ? `   CPU ${row.cpu_us.toFixed(1)} µs/req${row.redis_cpu_us !== undefined ? ` + Redis ${row.redis_cpu_us.toFixed(1)}` : ''}${row.kafka_cpu_us !== undefined ? ` + Kafka ${row.kafka_cpu_us.toFixed(1)}` : ''}`
         : '';
-    log(`  ${name.padEnd(50)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${cpu}${row.note ? '   (' + row.note + ')' : ''}`);
+    log(`  ${row.name.padEnd(50)} ${String(row.rps).padStart(7)} req/s   p50 ${row.p50_ms.toFixed(3)} ms   p99 ${row.p99_ms.toFixed(3)} ms${cpu}${row.note ? '   (' + row.note + ')' : ''}`);
     return row;
   };
   /**
@@ -217,7 +282,6 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
       log(`  (${FLOOR_PROXY} failed: ${(err as Error).message.split('\n')[0]})`);
     }
 
-    await withProc(() => benchServer('http-proxy', ['--upstream', upUrl]), (p) => measure('@fastify/http-proxy (no limiter)', `http://127.0.0.1:${p.port}/`, p), '', '@fastify/http-proxy (no limiter)');
     await withProc(() => ratewarden('version: 1\nrules: []\n', upUrl, {}, dir), (p) => measure('ratewarden (no rules)', `http://127.0.0.1:${p.port}/`, p), '', 'ratewarden (no rules)');
     await withProc(
       () => ratewarden(`version: 1\nstore: { kind: memory }\nrules:\n${RULE}`, upUrl, {}, dir),
@@ -243,25 +307,53 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
       await withProc(() => ratewarden(memoryKafkaPolicy, upUrl, kafkaOnlyEnv, dir), (p) => runWrk(`http://127.0.0.1:${p.port}/`, kafkaWarmSeconds, connections), '');
       log(`  (Kafka broker warmed: ${kafkaWarmSeconds} s of the memory store + Kafka case, not measured)`);
     }
+    // The targets' group: Redis + Kafka and the peers its targets are ratios to, all running at once
+    // (idle while another is measured) and measured in turns, so that the ratios compare like with like.
+    type Member = Omit<MaxTarget, 'url' | 'proc'> & { start: () => Promise<Proc> };
+    const members: Member[] = [
+      { name: PLAIN_PROXY, start: () => benchServer('http-proxy', ['--upstream', upUrl]) },
+      ...(haveInfra ? [{ name: REDIS_KAFKA_CASE, start: () => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir), usesRedis: true, usesKafka: true }] : []),
+      ...(infra.REDIS_URL
+        ? [
+            { name: FASTIFY_RATE_LIMIT, start: () => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), usesRedis: true },
+            { name: RLF, start: () => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), usesRedis: true },
+          ]
+        : []),
+    ];
+    const group = members.filter((g) => wanted(g.name));
+    if (!haveInfra) log('  (ratewarden Redis + Kafka skipped: REDIS_URL / KAFKA_BROKERS not set; run npm run infra:up)');
+    const running: Array<MaxTarget & { proc: Proc }> = [];
+    try {
+      for (const g of group) {
+        try {
+          const p = await g.start();
+          procs.push(p);
+          running.push({ name: g.name, url: `http://127.0.0.1:${p.port}/`, proc: p, ...(g.usesRedis ? { usesRedis: true } : {}), ...(g.usesKafka ? { usesKafka: true } : {}) });
+        } catch (err) {
+          log(`  (${g.name} failed to start: ${(err as Error).message.split('\n')[0]})`);
+        }
+      }
+      if (running.length > 1) log(`  (measured in ${turns} turns, alternating: ${running.map((r) => r.name).join(', ')})`);
+      const measured = await measureInTurns(running, turns);
+      const rk = running.find((r) => r.name === REDIS_KAFKA_CASE);
+      if (rk) {
+        await halfLoad(measured.find((r) => r.name === REDIS_KAFKA_CASE) ?? null, rk.url, rk.proc, [
+          (rate) => `upstream direct @ ${rate} req/s`,
+          (rate) => `${FLOOR_PROXY_SHORT} @ ${rate} req/s`,
+          (rate) => `ratewarden (Redis + Kafka) @ ${rate} req/s`,
+        ]);
+      }
+    } catch (err) {
+      log(`  (failed: ${(err as Error).message.split('\n')[0]})`);
+    } finally {
+      for (const r of running) await r.proc.stop().catch(() => undefined);
+    }
+
     if (haveInfra) {
-      await withProc(
-        () => ratewarden(rkPolicy, upUrl, redisKafkaEnv, dir),
-        async (p) => {
-          const url = `http://127.0.0.1:${p.port}/`;
-          await halfLoad(await measure(REDIS_KAFKA_CASE, url, p, true, true), url, p, [(rate) => `upstream direct @ ${rate} req/s`, (rate) => `${FLOOR_PROXY_SHORT} @ ${rate} req/s`, (rate) => `ratewarden (Redis + Kafka) @ ${rate} req/s`]);
-        },
-        '',
-        REDIS_KAFKA_CASE,
-      );
       // the same events with the memory store: splits the Redis + Kafka case's cost between the two
       await withProc(() => ratewarden(memoryKafkaPolicy, upUrl, kafkaOnlyEnv, dir), (p) => measure(MEMORY_KAFKA_CASE, `http://127.0.0.1:${p.port}/`, p, false, true), '', MEMORY_KAFKA_CASE);
       const leasedPolicy = `version: 1\nstore: { kind: redis, failMode: open, keyPrefix: "${tag}:", timeout: 1s }\nrules:\n${LEASED_RULE}`;
       await withProc(() => ratewarden(leasedPolicy, upUrl, redisKafkaEnv, dir), (p) => measure(LEASED_CASE, `http://127.0.0.1:${p.port}/`, p, true, true), '', LEASED_CASE);
-    } else log('  (ratewarden Redis + Kafka skipped: REDIS_URL / KAFKA_BROKERS not set; run npm run infra:up)');
-
-    if (infra.REDIS_URL) {
-      await withProc(() => benchServer('http-proxy+rate-limit', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + @fastify/rate-limit (Redis)', `http://127.0.0.1:${p.port}/`, p, true), '', '@fastify/http-proxy + @fastify/rate-limit (Redis)');
-      await withProc(() => benchServer('http-proxy+rlf', ['--upstream', upUrl, '--redis', infra.REDIS_URL!]), (p) => measure('@fastify/http-proxy + rate-limiter-flexible (Redis)', `http://127.0.0.1:${p.port}/`, p, true), '', '@fastify/http-proxy + rate-limiter-flexible (Redis)');
     }
     await withProc(() => nginx(upstream.port, dir), (p) => measure('nginx limit_req', `http://127.0.0.1:${p.port}/`, p), 'nginx not installed', 'nginx limit_req');
 
@@ -272,10 +364,16 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
 
     const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
     const rk = find(REDIS_KAFKA_CASE);
-    const frl = find('@fastify/http-proxy + @fastify/rate-limit');
-    const plain = find('@fastify/http-proxy (no limiter)');
-    if (rk && frl) log(`  target ≥ 1.5× @fastify/rate-limit (Redis): ${(rk.rps / frl.rps).toFixed(2)}×`);
-    if (rk && plain) log(`  target ≥ 90% of @fastify/http-proxy: ${((rk.rps / plain.rps) * 100).toFixed(0)}%`);
+    const frl = find(FASTIFY_RATE_LIMIT);
+    const plain = find(PLAIN_PROXY);
+    const perTurn = (a: string, b: string, scale: number, digits: number): string => {
+      const x = turnRps.get(a);
+      const y = turnRps.get(b);
+      if (!x || !y || x.length < 2 || x.length !== y.length) return '';
+      return ` (per turn: ${x.map((v, k) => ((v / y[k]!) * scale).toFixed(digits)).join(', ')})`;
+    };
+    if (rk && frl) log(`  target ≥ 1.5× @fastify/rate-limit (Redis): ${(rk.rps / frl.rps).toFixed(2)}×${perTurn(REDIS_KAFKA_CASE, FASTIFY_RATE_LIMIT, 1, 2)}`);
+    if (rk && plain) log(`  target ≥ 90% of @fastify/http-proxy: ${((rk.rps / plain.rps) * 100).toFixed(0)}%${perTurn(REDIS_KAFKA_CASE, PLAIN_PROXY, 100, 0)}`);
     const leased = find(LEASED_CASE);
     if (leased && frl) log(`  with scope global-leased: ${(leased.rps / frl.rps).toFixed(2)}× @fastify/rate-limit (Redis)`);
     log(`  load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -285,6 +383,13 @@ export async function run(opts: SidecarBenchOptions = {}): Promise<BenchRow[]> {
     for (const svc of services) await svc.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function medianOf(xs: readonly number[]): number {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 function round(x: number): number {
