@@ -348,6 +348,8 @@ export class Analyzer {
           // an action that ran out while nobody held the client has ended (its field was expired by whoever ran then)
           const ep = st.decision.episode;
           if (ep && ep.until !== null && ep.until <= this.clock()) st.decision = actionEnded(st.decision);
+          // the low-and-slow ring's minutes go on from the snapshot's last event (minutes since then were silent)
+          if (st.hasModel && st.ctx.lastTs >= 0) st.lowSlow.lastMinute = Math.floor(st.ctx.lastTs / W60);
           // events up to the snapshot's last one come again (uncommitted offsets): counted, not re-learned
           st.replayUntil = st.ctx.lastTs;
           this.clients.set(p.client, st);
@@ -581,7 +583,7 @@ export class Analyzer {
       const statistical = scoreStatistical(x, xs, exp, sizeMs, o.z0, o.zScale);
       const rules = evaluateRules(x, exp, is10 ? o.rules10s : o.rules60s, sizeMs, o.youngVolumeFactor);
       if (!is10) {
-        const slow = st.lowSlow.update(x, o.lowAndSlow);
+        const slow = st.lowSlow.update(x, o.lowAndSlow, Math.floor(acc.start / W60));
         if (slow) rules.push(slow);
       }
       const recentIps = st.ids ? this.identityRules(st, st.ids, Math.floor((acc.end - 1) / 60_000), rules) : -1;
@@ -936,13 +938,8 @@ export class Analyzer {
       this.dismissedElsewhere(st, now);
       return;
     }
-    const inForce = current.action;
-    if (action.pending && current.status === 'actioned' && inForce.applied && inForce.until !== undefined && inForce.until > now && STRENGTH[inForce.kind] >= STRENGTH[action.kind]) {
-      // approved through another instance (its decision reached only that one's state): it is in force
-      st.decision = approved(st.decision, inForce.kind, now, inForce.until, undefined, this.policy.analyzer.cooldownMs);
-      this.changed(st);
-      return;
-    }
+    // approved through another instance (its decision reached only that one's state): it is in force
+    if (this.takeUpApproval(st, current, action, now)) return;
     let entry: HistoryEntry = { ts: now, who: this.who, what: action.pending ? 'pending' : 'escalated', note: `score ${fusion.score}: ${describeAction(action, null)}` };
     let next: AnomalyAction = anomalyAction(action, null);
     let applied: ActiveAction | null = null;
@@ -984,8 +981,22 @@ export class Analyzer {
         return;
       }
       seen = t.report;
+      // an operator approved it meanwhile: a proposal must not send the report back to pending
+      if (this.takeUpApproval(st, seen, action, now)) return;
     }
     this.log('warn', 'an action lost every race for its report; it stays in force unrecorded until its TTL', { id: reportId });
+  }
+
+  /**
+   * A pending `action` proposed while its report (as read) says an approved action at least as strong
+   * is in force: that one becomes the episode's action and nothing is recorded. True when so.
+   */
+  private takeUpApproval(st: ClientState, report: AnomalyReport, action: ProposedAction, now: number): boolean {
+    const inForce = report.action;
+    if (!(action.pending && report.status === 'actioned' && inForce.applied && inForce.until !== undefined && inForce.until > now && STRENGTH[inForce.kind] >= STRENGTH[action.kind])) return false;
+    st.decision = approved(st.decision, inForce.kind, now, inForce.until, undefined, this.policy.analyzer.cooldownMs);
+    this.changed(st);
+    return true;
   }
 
   private reportGone(st: ClientState, reportId: string, lastAction: DecisionState['lastAction']): void {

@@ -50,7 +50,7 @@ export interface CompromisedKeyThresholds {
 }
 
 export interface LowAndSlowThresholds {
-  /** Horizon of the rule, in 60 s windows. */
+  /** Horizon of the rule, in minutes (one 60 s window each; a minute the client sent nothing in counts as zeros). */
   readonly span: number;
   /** Sustained auth failures: at least this many 401/403 over the span, at least minShare of requests. */
   readonly minAuthFailures: number;

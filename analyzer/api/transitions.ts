@@ -4,7 +4,8 @@
  *
  *   confirm  open|actioned|expired → confirmed   (a true positive; the action stays)
  *   dismiss  open|pending|actioned|confirmed|expired → dismissed
- *            (a false positive; a block/override it applied is lifted — the one-click undo)
+ *            (a false positive; a block/override it applied is lifted — the one-click undo — also
+ *            when its action now waits for approval but an earlier one of it was put in force)
  *   approve  pending → actioned                  (apply the action that waited for an operator)
  */
 import type { AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
@@ -34,9 +35,16 @@ export function transition(report: AnomalyReport, action: OperatorAction, who: s
   const entry: HistoryEntry = { ts, who, what: done.what, ...(note ? { note } : {}) };
   let effect: ControlEffect = 'none';
   if (action === 'approve' && report.action.kind !== 'observe') effect = 'apply';
-  if (action === 'dismiss' && report.action.applied && report.action.kind !== 'observe') effect = 'lift';
+  if (action === 'dismiss' && ((report.action.applied && report.action.kind !== 'observe') || report.history.some((h) => PUT_IN_FORCE.has(h.what)))) effect = 'lift';
   return { ok: true, status: done.status, entry, effect };
 }
+
+/**
+ * History entries saying something of the report was put in force at some point. Its action may no
+ * longer say so: an approved tighten stays in force while the escalated block waits for its own
+ * approval (status `pending`, action the unapplied block), and dismissing must lift the tighten too.
+ */
+const PUT_IN_FORCE: ReadonlySet<string> = new Set(['actioned', 'approved', 'blocked', 'overridden']);
 
 /** Operator notes are free text; keep them printable and bounded like the report codec requires. */
 export function cleanNote(note: string | undefined): string | undefined {

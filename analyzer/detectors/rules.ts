@@ -174,26 +174,33 @@ export function compromisedKey(strangers: number, newIps: number, t: Compromised
 
 /**
  * Per-client memory of the low-and-slow rule: the last `span` minutes' requests, auth failures and
- * ids walked in order. 40 + 12 × span bytes.
+ * ids walked in order. A minute without a window (the client sent nothing) counts as a minute of
+ * zeros, so the span is minutes of time, not of activity: three failures an hour are not "30 over
+ * the last 10 minutes" ten hours later. 40 + 12 × span bytes.
  */
 export class LowAndSlowState {
   private readonly ring: Float32Array;
   private pos = 0;
   private filled = 0;
+  /**
+   * The minute (epoch ms / 60 000) of the last window fed, −1 when unknown (not in state snapshots:
+   * a restored client sets it from its last event).
+   */
+  lastMinute = -1;
 
   constructor(readonly span: number) {
     this.ring = new Float32Array(3 * span);
   }
 
-  /** Feeds one closed 60 s window; returns a hit when abuse has been sustained over the span. */
-  update(raw: ArrayLike<number>, t: LowAndSlowThresholds): RuleHit | null {
+  /** Feeds the closed 60 s window of `minute`; returns a hit when abuse has been sustained over the span. */
+  update(raw: ArrayLike<number>, t: LowAndSlowThresholds, minute?: number): RuleHit | null {
+    if (minute !== undefined) {
+      // the minutes the client was silent in, since the last window fed
+      if (this.lastMinute >= 0) for (let m = this.lastMinute + 1; m < minute && m < this.lastMinute + 1 + this.span; m++) this.push(0, 0, 0);
+      if (minute > this.lastMinute) this.lastMinute = minute;
+    }
     const requests = raw[F.requests]!;
-    const base = this.pos * 3;
-    this.ring[base] = requests;
-    this.ring[base + 1] = raw[F.ratio401403]! * requests;
-    this.ring[base + 2] = raw[F.sequentialIdShare]! * requests;
-    this.pos = (this.pos + 1) % this.span;
-    if (this.filled < this.span) this.filled++;
+    this.push(requests, raw[F.ratio401403]! * requests, raw[F.sequentialIdShare]! * requests);
     let sumRequests = 0;
     let sumFailures = 0;
     let sumSequential = 0;
@@ -214,6 +221,15 @@ export class LowAndSlowState {
       if (!best || walked.score > best.score) best = walked;
     }
     return best;
+  }
+
+  private push(requests: number, failures: number, sequential: number): void {
+    const base = this.pos * 3;
+    this.ring[base] = requests;
+    this.ring[base + 1] = failures;
+    this.ring[base + 2] = sequential;
+    this.pos = (this.pos + 1) % this.span;
+    if (this.filled < this.span) this.filled++;
   }
 
   get bytes(): number {
