@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
 import { parseDuration } from '../models/duration.js';
-import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
+import { kafkaConnectionFromEnv, logLevelFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
 
 export interface AnalyzerStartConfig {
   readonly configFile: string;
@@ -38,6 +38,8 @@ export interface AnalyzerStartConfig {
   readonly snapshotEveryMs: number | null;
   /** Lifetime of a snapshot not rewritten (RW_STATE_TTL, default 7d). */
   readonly stateTtlMs: number;
+  /** pino level of its log (RW_LOG_LEVEL, default info; an unknown one is a start-up error). */
+  readonly logLevel: string;
 }
 
 export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT] [--group ID] [--model DIR|none] [--retrain-every DUR] [--model-out DIR]\n       ratewarden analyzer --train --out DIR [--source simulator|generator|FILE] [--version V] [--clients N] [--minutes N] [--seed N] [--epochs N]';
@@ -67,7 +69,7 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     listen: parseListen(v.listen ?? env.RW_LISTEN ?? '0.0.0.0:9090', '--listen', '0.0.0.0'),
     redis: redisConnectionFromEnv(env),
     kafka: kafkaConnectionFromEnv(env),
-    groupId: v.group ?? env.RW_GROUP_ID ?? 'ratewarden-analyzer',
+    groupId: groupId(v.group, env.RW_GROUP_ID),
     adminToken: env.RW_ADMIN_TOKEN || null,
     readonlyToken: env.RW_READONLY_TOKEN || null,
     instance: env.RW_POD ?? hostname(),
@@ -81,7 +83,15 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     // a timer: at most 24d (Node fires a longer interval every millisecond)
     snapshotEveryMs: env.RW_STATE_SNAPSHOT_EVERY === 'off' ? null : (durationAtLeast(env.RW_STATE_SNAPSHOT_EVERY, 'RW_STATE_SNAPSHOT_EVERY', 1_000, MAX_TIMER_MS) ?? 60_000),
     stateTtlMs: durationAtLeast(env.RW_STATE_TTL, 'RW_STATE_TTL', 60_000) ?? 7 * 86_400_000,
+    logLevel: logLevelFromEnv(env),
   };
+}
+
+/** The consumer group: --group over RW_GROUP_ID; an empty variable is the default (kafkajs refuses an empty group id). */
+function groupId(flag: string | undefined, envValue: string | undefined): string {
+  const id = flag ?? (envValue || 'ratewarden-analyzer');
+  if (id.trim() === '') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--group must not be empty\n${ANALYZER_USAGE}`);
+  return id;
 }
 
 /** Node's timers hold at most 2^31 − 1 ms and fire a longer one after 1 ms: durations run as timers stay under 24d. */

@@ -10,6 +10,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ControlPlane } from '../models/controlPlane.js';
+import { logLevelFromEnv } from '../models/infra.js';
 import type { EventSource } from '../models/eventBus.js';
 import type { Policy } from '../models/policy/index.js';
 import type { AutoencoderScorer } from '../models/ml/autoencoder.js';
@@ -93,7 +94,7 @@ export interface RunningAnalyzer {
 
 export async function startAnalyzer(options: StartAnalyzerOptions): Promise<RunningAnalyzer> {
   // a hybrid client key in /api/clients/:key is longer than fastify's default 100-character parameter
-  const app = Fastify({ logger: options.logger ?? { level: process.env.RW_LOG_LEVEL ?? 'info' }, routerOptions: { maxParamLength: 4096 } });
+  const app = Fastify({ logger: options.logger ?? { level: logLevelFromEnv(process.env) }, routerOptions: { maxParamLength: 4096 } });
   const logger = app.log;
   const log: LogFn = (level, msg, fields) => logger[level](fields ?? {}, msg);
   const clock = options.clock ?? Date.now;

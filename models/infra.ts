@@ -196,6 +196,23 @@ export function createKafka(conn: KafkaConnection, clientId: string): Kafka {
   return new Kafka(config);
 }
 
+/** The log levels RW_LOG_LEVEL takes (pino's, which both programs log with). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * RW_LOG_LEVEL as a pino level: unset or empty (`value: ""` in a manifest) is `info`, case does not
+ * matter; anything else is a start-up error naming the variable (pino threw a stack trace, exit 1).
+ */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const text = (env.RW_LOG_LEVEL ?? '').trim();
+  if (text === '') return 'info';
+  const level = text.toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `RW_LOG_LEVEL: ${JSON.stringify(text.slice(0, 40))} is not a log level (${LOG_LEVELS.join(', ')})`);
+  }
+  return level;
+}
+
 /** `host:port`, `:port`, `port` or `[v6]:port` → listen address. */
 export function parseListen(text: string, what: string, defaultHost: string): { host: string; port: number } {
   const trimmed = text.trim();

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ErrorCodes, RatewardenError } from '../models/errors.js';
 import { CALL_EVENT_LIMITS, eventsTopic } from '../models/events.js';
-import { kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
+import { kafkaConnectionFromEnv, logLevelFromEnv, parseListen, redisConnectionFromEnv, type KafkaConnection, type RedisConnection } from '../models/infra.js';
 
 export interface SidecarConfig {
   readonly configFile: string;
@@ -29,9 +29,34 @@ export interface SidecarConfig {
    * endpoints, during which new connections still arrive.
    */
   readonly shutdownDelaySeconds: number;
+  /** pino level (RW_LOG_LEVEL, default info; an unknown one is a start-up error). */
+  readonly logLevel: string;
 }
 
 export const SIDECAR_USAGE = 'usage: ratewarden sidecar --config FILE --upstream URL [--listen HOST:PORT] [--admin HOST:PORT]';
+
+/** The upstream's URL (`--upstream`, RW_UPSTREAM): http:// or https://, else a start-up error naming `what`. */
+export function parseUpstream(text: string, what: string): URL {
+  let upstream: URL;
+  try {
+    upstream = new URL(text);
+  } catch {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what}: "${text}" is not a URL (e.g. http://127.0.0.1:3000)`);
+  }
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${what} must be http:// or https:// (got ${upstream.protocol})`);
+  return upstream;
+}
+
+/**
+ * A number of seconds from a flag over its variable: an empty variable (`value: ""` in a manifest) is
+ * the default, as for the other RW_* variables (Number("") is 0: it silently cut every in-flight
+ * request at SIGTERM); a blank flag is NaN, refused by the caller's range check.
+ */
+function secondsOption(flag: string | undefined, envValue: string | undefined, fallback: number): number {
+  const text = flag ?? (envValue === '' ? undefined : envValue);
+  if (text === undefined) return fallback;
+  return text.trim() === '' ? Number.NaN : Number(text);
+}
 
 export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
   let parsed;
@@ -58,17 +83,11 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (!configFile) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--config is required\n${SIDECAR_USAGE}`);
   const upstreamText = v.upstream ?? env.RW_UPSTREAM;
   if (!upstreamText) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream is required\n${SIDECAR_USAGE}`);
-  let upstream: URL;
-  try {
-    upstream = new URL(upstreamText);
-  } catch {
-    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream: "${upstreamText}" is not a URL (e.g. http://127.0.0.1:3000)`);
-  }
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--upstream must be http:// or https:// (got ${upstream.protocol})`);
-  const drain = Number(v['drain-seconds'] ?? env.RW_DRAIN_SECONDS ?? 10);
+  const upstream = parseUpstream(upstreamText, '--upstream');
+  const drain = secondsOption(v['drain-seconds'], env.RW_DRAIN_SECONDS, 10);
   // a timer: a day at most (Node fires a timer over 24.8 days after 1 ms, which skipped the drain)
   if (!(drain >= 0 && drain <= 86_400)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--drain-seconds (RW_DRAIN_SECONDS) must be a number of seconds from 0 to 86400');
-  const delay = Number(v['shutdown-delay'] ?? env.RW_SHUTDOWN_DELAY ?? 0);
+  const delay = secondsOption(v['shutdown-delay'], env.RW_SHUTDOWN_DELAY, 0);
   if (!(delay >= 0 && delay <= 300)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, '--shutdown-delay (RW_SHUTDOWN_DELAY) must be a number of seconds from 0 to 300');
   const MAX_EVENT_NAME = CALL_EVENT_LIMITS.maxName;
   const pod = v.pod ?? env.RW_POD ?? hostname();
@@ -90,5 +109,6 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
     drainSeconds: drain,
     shutdownDelaySeconds: delay,
+    logLevel: logLevelFromEnv(env),
   };
 }

@@ -5,6 +5,7 @@
  * newlines, `safe()` also keeps terminal escapes and megabyte headers out.
  */
 import { pino, type Logger } from 'pino';
+import { logLevelFromEnv } from '../models/infra.js';
 
 export type { Logger };
 
@@ -20,7 +21,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const destination = pino.destination({ dest: opts.fd ?? 1, sync: opts.sync ?? false });
   return pino(
     {
-      level: opts.level ?? process.env.RW_LOG_LEVEL ?? 'info',
+      level: opts.level ?? logLevelFromEnv(process.env),
       base: { program: 'ratewarden-sidecar' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -19,7 +19,8 @@ import { controlKeys } from '../../models/control.js';
 import { MemoryControlPlane, RedisControlPlane, type ControlPlane } from '../../models/controlPlane.js';
 import { MemoryEventBus, type EventSource } from '../../models/eventBus.js';
 import { eventsTopic } from '../../models/events.js';
-import { createKafka, createRedisClient, kafkaConnectionFromEnv, parseListen, redisConnectionFromEnv, type RedisClient } from '../../models/infra.js';
+import { createKafka, createRedisClient, kafkaConnectionFromEnv, logLevelFromEnv, parseListen, redisConnectionFromEnv, type RedisClient } from '../../models/infra.js';
+import { parseUpstream } from '../../sidecar/config.js';
 
 // cli/commands/ in the source tree, dist/cli/commands/ once built
 const HERE = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -60,6 +61,9 @@ export async function run(argv: string[]): Promise<number> {
   const listen = parseListen(values.listen ?? '127.0.0.1:8080', '--listen', '127.0.0.1');
   const uiListen = parseListen(values.ui ?? '127.0.0.1:9090', '--ui', '127.0.0.1');
   const adminListen = parseListen(values.admin ?? '127.0.0.1:9091', '--admin', '127.0.0.1');
+  // refused here, before anything starts (they were a stack trace once the analyzer was up)
+  if (env.RW_UPSTREAM) parseUpstream(env.RW_UPSTREAM, 'RW_UPSTREAM');
+  logLevelFromEnv(env);
   const redisConn = redisConnectionFromEnv(env);
   const kafkaConn = kafkaConnectionFromEnv(env);
   const configFile = resolve(values.config ?? join(PACKAGE_ROOT, 'examples', 'demo-policy.yaml'));
@@ -104,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
     let source: EventSource;
     if (kafkaConn) {
       const { KafkaEventSource } = await import('../../analyzer/ingest/kafkaEventSource.js');
-      source = new KafkaEventSource({ kafka: createKafka(kafkaConn, 'ratewarden-demo-analyzer'), topic: eventsTopic(env, policy.events.topic), groupId: env.RW_GROUP_ID ?? 'ratewarden-demo' });
+      source = new KafkaEventSource({ kafka: createKafka(kafkaConn, 'ratewarden-demo-analyzer'), topic: eventsTopic(env, policy.events.topic), groupId: env.RW_GROUP_ID || 'ratewarden-demo' });
     } else source = bus!;
 
     // upstream

@@ -44,7 +44,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return 2;
   }
 
-  const logger = createLogger();
+  const logger = createLogger({ level: config.logLevel });
   for (const w of parsed.warnings) logger.warn({ file: config.configFile }, `policy warning: ${w}`);
   const redisNote = redisEnvNote(env);
   if (redisNote) logger.warn(redisNote);
