@@ -109,8 +109,10 @@ export class MemoryStore {
       c.state = undefined;
       c.committed = false;
       if (!shouldConsume(c, pass)) continue;
-      const after = c.rule.impl.consume(before, this.demand(c), now, c.status !== REJECT, c.token);
+      const d = this.demand(c);
+      const after = c.rule.impl.consume(before, d, now, c.status !== REJECT, c.token);
       if (before === undefined) this.keep(c, after, now);
+      if (c.status === REJECT) retryAfterCounted(c, after, d, now);
       c.committed = pass && c.status !== REJECT && !c.rule.countRejected;
     }
     return pass;
@@ -150,6 +152,24 @@ export class MemoryStore {
   extendHorizon(ms: number): void {
     for (const entry of this.lru.values()) if (entry.ttl < ms) entry.ttl = ms;
   }
+}
+
+/**
+ * A rejection that was counted (countRejected) took budget, so the wait measured before it is too
+ * short: the request is evaluated again on the state it left, and reports the later wait (and what
+ * is left now). Retried at the first wait, it was refused — and counted — again, for ever on a
+ * bucket or a sliding window counter (rate 1/2s: Retry-After 1 s, every time). The Lua driver does
+ * the same.
+ */
+function retryAfterCounted(c: Check, state: unknown, d: Demand, now: number): void {
+  const remaining = c.remaining;
+  const waitMs = c.waitMs;
+  c.rule.impl.evaluate(state, d, now, c);
+  if (c.status !== REJECT) {
+    c.status = REJECT;
+    c.remaining = remaining;
+    c.waitMs = c.resetMs = waitMs;
+  } else if (c.waitMs < waitMs) c.waitMs = c.resetMs = waitMs;
 }
 
 /** A rule's demand with its limit shared among `divisor` replicas. */

@@ -97,7 +97,21 @@ for u = 1, units do
     for i = 1, n do
       local c = pool[i]
       local st = c.status
-      if (pass and st ~= 0) or c.R.countRejected then c.R.consume(c, now, st ~= 0) end
+      if (pass and st ~= 0) or c.R.countRejected then
+        c.R.consume(c, now, st ~= 0)
+        -- a counted rejection took budget: its wait is measured again on the state it left (see
+        -- retryAfterCounted in ../../stores/memoryStore.ts)
+        if st == 0 then
+          local rem, wait = c.remaining, c.wait
+          c.R.eval(c, now)
+          if c.status ~= 0 then
+            c.remaining = rem
+            c.wait = wait
+          elseif c.wait < wait then
+            c.wait = wait
+          end
+        end
+      end
       out[o + 1] = st + 4 * c.remaining
       if st == 1 then
         out[o + 2] = c.reset
