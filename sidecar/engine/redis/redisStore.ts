@@ -143,6 +143,8 @@ export class RedisStore {
   private flushing = false;
   private inFlight = 0;
   private closed = false;
+  /** A readiness probe (healthy()) is out. */
+  private probing = false;
   readonly breaker = new CircuitBreaker();
   /** Counters for stats(). */
   calls = 0;
@@ -174,8 +176,38 @@ export class RedisStore {
     return !this.closed && this.breaker.allow(performance.now());
   }
 
+  /**
+   * Whether the breaker is closed. While it is open and a probe is due, this sends one (a PING under
+   * the store timeout) that closes it on success: with failMode closed `/readyz` answers 503 while
+   * the breaker is open, the pod then gets no traffic, and without decisions to probe with it would
+   * never be ready again after Redis came back.
+   */
   healthy(): boolean {
-    return !this.closed && this.breaker.healthy;
+    if (this.closed) return false;
+    if (!this.breaker.healthy && !this.probing && this.breaker.allow(performance.now())) this.probe();
+    return this.breaker.healthy;
+  }
+
+  private probe(): void {
+    const status = this.client.status;
+    if (status === 'reconnecting' || status === 'end' || status === 'close') {
+      this.breaker.failure(performance.now());
+      return;
+    }
+    this.probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), this.timeoutMs);
+    });
+    Promise.race([this.client.ping(), late]).then(
+      () => {
+        if (!this.closed) this.breaker.success();
+      },
+      () => this.breaker.failure(performance.now()),
+    ).finally(() => {
+      clearTimeout(timer);
+      this.probing = false;
+    });
   }
 
   /**

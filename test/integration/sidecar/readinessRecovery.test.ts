@@ -1,0 +1,60 @@
+/**
+ * `/readyz` with failMode closed after a Redis outage, on a PRIVATE redis-server this test kills and
+ * restarts. While the store's breaker is open the sidecar is not ready, so Kubernetes sends it no
+ * traffic; readiness must come back by itself once Redis answers, without any request to probe with
+ * (it used to stay 503 for good: only a decision could close the breaker).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { redisConnectionFromEnv } from '../../../models/infra.js';
+import { parsePolicy } from '../../../models/policy/index.js';
+import { silentLogger } from '../../../sidecar/log.js';
+import { startSidecar } from '../../../sidecar/server.js';
+import { uniqueName } from '../../helpers/infra.js';
+import { httpRequest, startStubUpstream, waitFor } from '../../helpers/proc.js';
+import { startPrivateRedis } from '../../chaos/lib/privateRedis.js';
+
+test('failMode closed: /readyz is 200 again after Redis returns, with no traffic in between', { timeout: 90_000 }, async () => {
+  const redis = await startPrivateRedis();
+  const up = await startStubUpstream();
+  const parsed = parsePolicy(`version: 1
+store: { kind: redis, failMode: closed, timeout: 100ms, keyPrefix: ${uniqueName('ready-recovery')} }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
+`);
+  assert.ok(parsed.ok);
+  const sc = await startSidecar({
+    policy: parsed.policy,
+    upstream: up.url,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    redis: redisConnectionFromEnv({ REDIS_URL: redis.url }),
+    logger: silentLogger(),
+    drainSeconds: 1,
+  });
+  const readyz = async (): Promise<number> => (await httpRequest(sc.adminAddress + '/readyz')).status;
+  try {
+    assert.equal((await httpRequest(sc.address + '/before')).status, 200);
+    assert.equal(await readyz(), 200);
+
+    await redis.kill();
+    // the decision that finds Redis gone opens the breaker
+    const during = await httpRequest(sc.address + '/during');
+    assert.equal(during.status, 503);
+    assert.equal(await readyz(), 503);
+
+    await redis.start(); // empty: no scripts cached either
+    const upstreamCalls = up.requests.length;
+    await waitFor(async () => (await readyz()) === 200, 'readyz 200 after Redis returned', 20_000, 100);
+    assert.equal(up.requests.length, upstreamCalls, 'no request was needed to get ready again');
+
+    // decisions come from Redis again (its script cache was empty: NOSCRIPT is answered with EVAL)
+    const after = await httpRequest(sc.address + '/after');
+    assert.equal(after.status, 200);
+    assert.equal(after.headers['x-ratelimit-limit'], '1000');
+  } finally {
+    await sc.close();
+    await up.close();
+    await redis.stop();
+  }
+});
