@@ -45,6 +45,24 @@ export interface Runtime {
   engineErrors: number;
   /** Adaptive concurrency toward the upstream (policy upstream.adaptiveConcurrency), or null. */
   adaptive?: AdaptiveGate | null;
+  /** Requests held by a queue verdict (leaky bucket `mode: queue`) until their turn: answered, not cut, by a drain (shedQueued). */
+  readonly queued: Set<QueuedRequest>;
+}
+
+export interface QueuedRequest {
+  /** When (performance.now() ms) it is due to be forwarded. */
+  readonly dueAt: number;
+  /** Answers it 503 shutting_down now (never forwarded: its admission is given back). */
+  shed(): void;
+}
+
+/**
+ * A drain: requests still queued that would only be forwarded after `deadline` (performance.now()
+ * ms; -Infinity: every one) are answered 503 shutting_down at once — the drain would otherwise cut
+ * their connections, with no answer, once its time is up.
+ */
+export function shedQueued(rt: Runtime, deadline: number): void {
+  for (const q of rt.queued) if (q.dueAt > deadline) q.shed();
 }
 
 const ANSWERED = { allowed: 'allowed' } as const;
@@ -71,7 +89,7 @@ export function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResp
   new Exchange(rt, req, res).start();
 }
 
-class Exchange implements Waiter {
+class Exchange implements Waiter, QueuedRequest {
   private readonly arrival = performance.now();
   /**
    * Slot under the adaptive concurrency limit (sidecar/adaptive/gate.ts), held until the upstream's
@@ -85,6 +103,7 @@ class Exchange implements Waiter {
   private body: Buffer | null = null;
   private done = false;
   private queueTimer: NodeJS.Timeout | null = null;
+  dueAt = 0;
   /** The request was handed to the upstream proxy (from then on its answer is the upstream's, or about it). */
   private forwarded = false;
   /** Queued for an adaptive-concurrency slot (between gate.admit and onAdmit/onShed). */
@@ -236,10 +255,14 @@ class Exchange implements Waiter {
       case 'queue':
         this.queueTimer = setTimeout(() => {
           this.queueTimer = null;
+          rt.queued.delete(this);
           this.res.off('close', this.onQueuedClose);
           this.forward(headers);
         }, verdict.delayMs);
+        this.dueAt = performance.now() + verdict.delayMs;
+        rt.queued.add(this);
         this.res.once('close', this.onQueuedClose);
+        if (this.res.destroyed) this.onQueuedClose(); // gone while it was decided: 'close' has fired already
         return;
       case 'limit':
         this.answer(rateLimited(verdict), headers, verdict.decision);
@@ -262,9 +285,22 @@ class Exchange implements Waiter {
     if (this.queueTimer !== null) {
       clearTimeout(this.queueTimer);
       this.queueTimer = null;
+      this.rt.queued.delete(this);
+      // gone before it left the queue: never forwarded, so it spends no budget and its place is free
+      this.verdict?.refund?.();
       this.finish(499, 0, 0);
     }
   };
+
+  shed(): void {
+    if (this.queueTimer === null) return;
+    clearTimeout(this.queueTimer);
+    this.queueTimer = null;
+    this.rt.queued.delete(this);
+    this.res.off('close', this.onQueuedClose);
+    this.verdict?.refund?.(); // never forwarded
+    this.answer(draining(), [], 'allowed', ['connection', 'close'], SELF);
+  }
 
   /** The engine threw (not a store failure — those are the engine's failMode). Fail as the policy says. */
   private onEngineError(err: Error): void {
@@ -332,8 +368,9 @@ class Exchange implements Waiter {
 
   /** `self`: the sidecar answers for a reason of its own, not a limit or block decision (see finish). */
   private answer(problem: Problem, headers: HeaderList, decision: Decision, extra?: HeaderList, self = false): void {
-    if ((this.req as IncomingMessage & { [kExpectContinue]?: boolean })[kExpectContinue]) {
-      // the body was never invited: end the connection rather than wait for (or read) it
+    if ((this.req as IncomingMessage & { [kExpectContinue]?: boolean })[kExpectContinue] || (this.rt.draining && !extra?.includes('connection'))) {
+      // the body was never invited: end the connection rather than wait for (or read) it; or the
+      // sidecar drains: the connection is about to close, no client may reuse it
       extra = extra ? [...extra, 'connection', 'close'] : ['connection', 'close'];
     }
     const bytesOut = sendProblem(this.res, problem, headers, extra);

@@ -23,7 +23,7 @@ import { defaultEngineFactory, type EngineFactory } from './engineLoader.js';
 import { UserAgentHasher } from './events/callEvent.js';
 import { KafkaEventSink, MeteredEventSink, NullEventSink } from './events/kafkaSink.js';
 import { createEventProducer } from './events/producers.js';
-import { handleRequest, kExpectContinue, type Runtime } from './handler.js';
+import { handleRequest, kExpectContinue, shedQueued, type Runtime } from './handler.js';
 import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
@@ -212,6 +212,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       draining: false,
       inflight: 0,
       onIdle: null,
+      queued: new Set(),
       engineErrors: 0,
       adaptive: adaptiveGateFor(null, policy, { registry: metrics.registry }),
     };
@@ -286,13 +287,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     }
 
     // ---- policy hot reload
-    const applyPolicy = async (next: Policy): Promise<void> => {
+    // the store kind the sidecar started with (its connections are opened at start): a reload keeps
+    // it, the rest of the new policy applies, and the new kind waits for a restart (logged)
+    const storeKind = policy.store.kind;
+    const applyPolicy = async (file: Policy): Promise<void> => {
+      const next: Policy = file.store.kind === storeKind ? file : { ...file, store: { ...file.store, kind: storeKind } };
       // the key files (and the secret variable) are read again on every reload: a rotated key is
       // taken up by any change to the policy file, without a restart
       const nextJwt = next.identity.jwt ? await createJwtVerifier(next.identity.jwt, { env, clock }) : null;
       const identity = new IdentityResolver(next, nextJwt, { hashKey });
       rt.engine.setPolicy(next);
-      for (const note of restartOnlyChanges(policy, next)) logger.warn(`policy reload: ${note} changes only take effect after a restart`);
+      for (const note of restartOnlyChanges(policy, file)) logger.warn(`policy reload: ${note} changes only take effect after a restart`);
       jwt = nextJwt;
       rt.identity = identity;
       rt.styles = headerStyles(next.headers);
@@ -318,23 +323,32 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     const close = (): Promise<void> =>
       (closing ??= (async () => {
         rt.draining = true;
+        proxy.draining = true; // answers in flight end their connections (Connection: close)
         watcher?.close();
         const server = app.server;
         server.close(); // stop accepting; existing connections finish their requests
         server.closeIdleConnections();
-        if (rt.inflight > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, drainMs);
-            rt.onIdle = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
+        const idle = (ms: number): Promise<void> =>
+          rt.inflight === 0
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, ms);
+                rt.onIdle = () => {
+                  clearTimeout(timer);
+                  resolve();
+                };
+              });
+        // queued requests whose turn comes after the drain window are answered now, not cut at its end
+        shedQueued(rt, performance.now() + drainMs);
+        await idle(drainMs);
         // past the drain window, cut what is left: aborted exchanges still release their leases and emit
-        // their event; requests still waiting for an adaptive slot are answered first (nothing else would)
+        // their event; requests still waiting for an adaptive slot or in a queue are answered first
         rt.adaptive?.shedWaiting();
+        shedQueued(rt, -Infinity);
         server.closeAllConnections();
+        // the cut exchanges end on their sockets' close events: let them release and emit before the
+        // events are flushed and the store closed (they came after both, and were lost)
+        await idle(1_000);
         await app.close().catch(() => undefined);
         if (ownSink) await ownSink.close(5_000);
         else await sink.flush().catch(() => undefined);

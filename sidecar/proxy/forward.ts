@@ -77,6 +77,11 @@ export class UpstreamProxy {
   readonly pool: Pool;
   private readonly basePath: string;
   timeoutMs: number;
+  /**
+   * Set when the sidecar drains: every answer from then on carries `Connection: close` and ends its
+   * client connection, so no client reuses a connection about to be closed under it.
+   */
+  draining = false;
 
   constructor(
     readonly upstream: URL,
@@ -102,7 +107,7 @@ export class UpstreamProxy {
    * its body streams for minutes (the adaptive concurrency permit is settled there).
    */
   forward(res: ServerResponse, input: ForwardInput, done: (result: ForwardResult) => void, onHeaders?: (status: number, upstreamMs: number) => void): void {
-    const handler = new ForwardHandler(res, input.responseHeaders, done, onHeaders ?? null);
+    const handler = new ForwardHandler(this, res, input.responseHeaders, done, onHeaders ?? null);
     res.once('close', handler.onClientClose);
     const opts: Dispatcher.DispatchOptions = {
       method: input.method as Dispatcher.HttpMethod,
@@ -180,6 +185,7 @@ class ForwardHandler {
   private drainListening = false;
 
   constructor(
+    private readonly proxy: UpstreamProxy,
     private readonly res: ServerResponse,
     private readonly extraHeaders: HeaderList,
     private readonly done: (result: ForwardResult) => void,
@@ -221,7 +227,7 @@ class ForwardHandler {
     if (!this.res.req.complete) {
       headers.push('connection', 'close');
       lingerAfter(this.res);
-    }
+    } else if (this.proxy.draining) headers.push('connection', 'close');
     if (statusText) this.res.writeHead(statusCode, statusText, headers);
     else this.res.writeHead(statusCode, headers);
     this.headersArrived?.(statusCode, this.upstreamMs);
@@ -260,7 +266,7 @@ class ForwardHandler {
       const problem = failure === 'timeout' ? gatewayTimeout() : failure === 'invalid' ? badRequest(`the request cannot be forwarded: ${err.message}`) : badGateway();
       this.status = problem.status;
       if (!this.res.req.complete) lingerAfter(this.res);
-      this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete ? undefined : CLOSE);
+      this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete && !this.proxy.draining ? undefined : CLOSE);
     } else {
       // mid-body failure: the only honest signal left is to cut the client connection
       this.res.destroy(err);
