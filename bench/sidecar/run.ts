@@ -18,9 +18,9 @@
  * over the upstream alone at the same rate (latency.ts: open loop, warm process, repetitions, medians).
  *
  * The cases the issue's targets compare — Redis + Kafka, @fastify/http-proxy, and the two Redis
- * limiters on it — run side by side and are measured in turns (5 turns of 2 s each, the order
- * rotating), so that a noisy spell of the shared machine falls on all of them alike; the others are
- * measured one after another.
+ * limiters on it — run side by side and are measured in 5 turns, the order rotating (2 s each
+ * standalone; 1 s each in `npm run bench`, whose other cases get 3 s), so that a noisy spell of the
+ * shared machine falls on all of them alike; the others are measured one after another.
  *
  * Throughput is wrk (closed loop, one thread, `connections` connections), with the CPU time the
  * server under test (and Redis) spent per request read from /proc. With taskset and ≥ 2 CPUs the
@@ -90,7 +90,8 @@ export interface SidecarBenchOptions {
   readonly sharedInfra?: boolean;
   /**
    * Turns in which the target cases (Redis + Kafka and the peers its targets name) are measured,
-   * alternating (default 5; quick 1): each gets `seconds` in all, in turns of seconds/turns.
+   * alternating (default 5; quick 1), each turn seconds/turns long but at least 1 s (wrk takes whole
+   * seconds): 5 turns of 2 s standalone, 5 of 1 s in `npm run bench` (3 s a case).
    */
   readonly turns?: number;
 }
