@@ -53,6 +53,8 @@ export interface RuntimeStoreStats {
   readonly storeCalls?: number;
   readonly storeDecisions?: number;
   readonly storeShed?: number;
+  readonly fallbackDecisions?: number;
+  readonly unavailableDecisions?: number;
 }
 
 export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): SidecarMetrics {
@@ -109,6 +111,20 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
         'Decisions not sent to the Redis store because its queue was full (Redis slower than the request rate); failMode applied',
         registry,
         () => engine().stats?.().storeShed,
+      );
+      // decided without the shared store: the contract's requests_total cannot tell them apart
+      // (a fail-open decision is `allowed` or `limited`, a fail-closed 503 `limited`)
+      followTotal(
+        `${p}store_fallback_decisions_total`,
+        'Requests decided by the local fail-open fallback because the shared store did not answer (failMode open; shared limits divided among store.replicas)',
+        registry,
+        () => engine().stats?.().fallbackDecisions,
+      );
+      followTotal(
+        `${p}store_unavailable_total`,
+        'Requests answered 503 because the shared store did not answer (failMode closed)',
+        registry,
+        () => engine().stats?.().unavailableDecisions,
       );
       new Gauge({
         name: `${p}store_healthy`,

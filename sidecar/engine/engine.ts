@@ -49,6 +49,8 @@ export class RuleEngine implements Engine, Settler {
   private readonly tokenPrefix: string;
   private seq = 0;
   private fallbackDecisions = 0;
+  /** Requests answered 503 because the shared store was unavailable and failMode is closed. */
+  private unavailableDecisions = 0;
   private evictions = 0;
   private readonly onEvict = (n: number): void => {
     this.evictions += n;
@@ -233,6 +235,7 @@ export class RuleEngine implements Engine, Settler {
   private withoutRedis(all: Check[], remote: Check[], passSoFar: boolean, cost: number, now: number): Verdict {
     if (this.compiled.policy.store.failMode === 'closed') {
       this.refundAll(all);
+      this.unavailableDecisions++;
       return unavailableVerdict(all, cost);
     }
     this.fallbackDecisions++;
@@ -268,6 +271,7 @@ export class RuleEngine implements Engine, Settler {
       } catch {
         if (this.compiled.policy.store.failMode === 'closed') {
           this.refundAll(decided);
+          this.unavailableDecisions++;
           return unavailableVerdict(all, cost);
         }
         this.fallbackDecisions++;
@@ -418,6 +422,7 @@ export class RuleEngine implements Engine, Settler {
       evictions: this.evictions,
       storeErrors: this.redis?.errors ?? 0,
       fallbackDecisions: this.fallbackDecisions,
+      unavailableDecisions: this.unavailableDecisions,
       storeCalls: this.redis?.calls ?? 0,
       storeDecisions: this.redis?.decisions ?? 0,
       storeShed: this.redis?.shed ?? 0,

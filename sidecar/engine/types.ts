@@ -149,6 +149,8 @@ export interface EngineStats {
   readonly storeErrors: number;
   /** Decisions taken by the fail-open local fallback instead of the shared store. */
   readonly fallbackDecisions: number;
+  /** Requests answered 503 because the shared store was unavailable (failMode closed). */
+  readonly unavailableDecisions: number;
   /** Script calls sent to Redis (each carries a batch of decisions). */
   readonly storeCalls: number;
   /** Decisions sent to Redis (storeDecisions / storeCalls = mean batch size). */

@@ -14,6 +14,14 @@ import { uniqueName } from '../../helpers/infra.js';
 import { httpRequest, startStubUpstream, waitFor } from '../../helpers/proc.js';
 import { startPrivateRedis } from '../../chaos/lib/privateRedis.js';
 
+async function metric(admin: string | null, name: string): Promise<number> {
+  assert.ok(admin, 'the admin listener is up');
+  const text = (await httpRequest(admin + '/metrics')).text;
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} is exported`);
+  return Number(m[1]);
+}
+
 test('failMode closed: /readyz is 200 again after Redis returns, with no traffic in between', { timeout: 90_000 }, async () => {
   const redis = await startPrivateRedis();
   const up = await startStubUpstream();
@@ -42,6 +50,9 @@ rules:
     const during = await httpRequest(sc.address + '/during');
     assert.equal(during.status, 503);
     assert.equal(await readyz(), 503);
+    // requests_total says `limited` for it (the contract's decisions); this counter says why
+    assert.equal(await metric(sc.adminAddress, 'ratewarden_store_unavailable_total'), 1);
+    assert.equal(await metric(sc.adminAddress, 'ratewarden_store_fallback_decisions_total'), 0);
 
     await redis.start(); // empty: no scripts cached either
     const upstreamCalls = up.requests.length;
@@ -52,6 +63,43 @@ rules:
     const after = await httpRequest(sc.address + '/after');
     assert.equal(after.status, 200);
     assert.equal(after.headers['x-ratelimit-limit'], '1000');
+  } finally {
+    await sc.close();
+    await up.close();
+    await redis.stop();
+  }
+});
+
+test('failMode open: requests decided by the local fallback while Redis is away are counted', { timeout: 90_000 }, async () => {
+  const redis = await startPrivateRedis();
+  const up = await startStubUpstream();
+  const parsed = parsePolicy(`version: 1
+store: { kind: redis, failMode: open, timeout: 100ms, replicas: 2, keyPrefix: ${uniqueName('fallback-count')} }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
+`);
+  assert.ok(parsed.ok);
+  const sc = await startSidecar({
+    policy: parsed.policy,
+    upstream: up.url,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    redis: redisConnectionFromEnv({ REDIS_URL: redis.url }),
+    logger: silentLogger(),
+    drainSeconds: 1,
+  });
+  try {
+    assert.equal((await httpRequest(sc.address + '/before')).status, 200);
+    assert.equal(await metric(sc.adminAddress, 'ratewarden_store_fallback_decisions_total'), 0);
+    await redis.kill();
+    for (let i = 0; i < 3; i++) {
+      const r = await httpRequest(sc.address + `/during-${i}`);
+      assert.equal(r.status, 200);
+      // the fallback's share of the limit: 1000 ÷ store.replicas
+      assert.equal(r.headers['x-ratelimit-limit'], '500');
+    }
+    assert.equal(await metric(sc.adminAddress, 'ratewarden_store_fallback_decisions_total'), 3);
+    assert.equal(await metric(sc.adminAddress, 'ratewarden_store_unavailable_total'), 0);
   } finally {
     await sc.close();
     await up.close();
