@@ -70,8 +70,8 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     redis: redisConnectionFromEnv(env),
     kafka: kafkaConnectionFromEnv(env),
     groupId: groupId(v.group, env.RW_GROUP_ID),
-    adminToken: env.RW_ADMIN_TOKEN || null,
-    readonlyToken: env.RW_READONLY_TOKEN || null,
+    adminToken: bearerTokenFromEnv(env.RW_ADMIN_TOKEN, 'RW_ADMIN_TOKEN'),
+    readonlyToken: bearerTokenFromEnv(env.RW_READONLY_TOKEN, 'RW_READONLY_TOKEN'),
     instance: env.RW_POD ?? hostname(),
     ctlPrefix: env.RW_CTL_PREFIX || 'rw:ctl',
     model,
@@ -85,6 +85,19 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     stateTtlMs: durationAtLeast(env.RW_STATE_TTL, 'RW_STATE_TTL', 60_000) ?? 7 * 86_400_000,
     logLevel: logLevelFromEnv(env),
   };
+}
+
+/**
+ * An operator API token as a bearer header carries it: surrounding white space is dropped (a Secret
+ * made from a file ends in a newline, and the CLI and the UI send the token trimmed: kept, it made
+ * every request a 401), nothing left is no token; one that is still not one word of printable ASCII
+ * could never be presented, so it is a start-up error (the token itself is not printed).
+ */
+function bearerTokenFromEnv(value: string | undefined, name: string): string | null {
+  const token = value?.trim() ?? '';
+  if (token === '') return null;
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${name} contains white space, control or non-ASCII characters: a bearer token is one word of printable ASCII`);
+  return token;
 }
 
 /** The consumer group: --group over RW_GROUP_ID; an empty variable is the default (kafkajs refuses an empty group id). */

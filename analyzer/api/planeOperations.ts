@@ -3,6 +3,7 @@
  * DESIGN.md says); a change tied to an anomaly is audited in its report. Shared by both backends:
  * StandaloneBackend (in-memory reports) and AnalyzerBackend (the analyzer's report store).
  */
+import { isSecretId } from '../../models/clientKey.js';
 import { overrideField, type BlockValue, type OverrideValue } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 import { canonicalClientIp } from '../../models/ipKey.js';
@@ -49,10 +50,15 @@ export abstract class PlaneOperations {
 
   /**
    * Why no sidecar could ever form `client`, or null: an `ip:` part that is not an address (or is a
-   * range) would be written, answered 201, and never match a request.
+   * range), or an `apiKey:` part that is not a key id (a raw API key: sidecars only ever form
+   * `apiKey:<16 hex>`), would be written, answered 201, and never match a request — a raw key would
+   * also be stored and published in clear. The raw value is never echoed.
    */
   clientProblem(client: string): string | null {
     for (const part of client.split('|')) {
+      if (part.startsWith('apiKey:') && !isSecretId(part.slice('apiKey:'.length))) {
+        return 'apiKey: must be the key id, 16 lower-case hex digits (`ratewarden key-id KEY`, or `blocks add --api-key -`), never the raw API key';
+      }
       if (!part.startsWith('ip:')) continue;
       const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
       if (!ip.ok) return `${part}: ${ip.problem}`;

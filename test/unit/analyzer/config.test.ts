@@ -60,3 +60,23 @@ test('an explicit model directory that does not exist is a start-up error, not a
   assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--model', 'none'], {}).model, 'none');
   assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--model', 'models/artifacts'], {}).model, 'models/artifacts');
 });
+
+test('RW_ADMIN_TOKEN / RW_READONLY_TOKEN from a file-made Secret (trailing newline) are taken as clients send them; a token no bearer header can carry is a start-up error', async () => {
+  const { createAuthenticator, bearerToken } = await import('../../../analyzer/api/auth.js');
+  const c = parseAnalyzerArgs(['--config', 'p.yaml'], { RW_ADMIN_TOKEN: 'admin-0123456789\n', RW_READONLY_TOKEN: '  ro-0123456789\r\n' });
+  assert.equal(c.adminToken, 'admin-0123456789');
+  assert.equal(c.readonlyToken, 'ro-0123456789');
+  // what the CLI (which trims its token) and the UI send is accepted: before, every request was a 401
+  const auth = createAuthenticator({ adminToken: c.adminToken, readonlyToken: c.readonlyToken });
+  assert.equal(auth.roleOf(bearerToken('Bearer admin-0123456789')), 'admin');
+  assert.equal(auth.roleOf(bearerToken('Bearer ro-0123456789')), 'readonly');
+  // white space only is no token (the API is disabled, as when unset), not one nobody can send
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml'], { RW_ADMIN_TOKEN: ' \n' }).adminToken, null);
+  for (const bad of ['two words', 'tab\there', 'ünïcode-token', 'a\nb']) {
+    assert.throws(
+      () => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_ADMIN_TOKEN: bad }),
+      (e: unknown) => e instanceof RatewardenError && /RW_ADMIN_TOKEN.*one word/.test(e.message) && !e.message.includes(bad),
+    );
+  }
+  assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_ADMIN_TOKEN: 'ok-token', RW_READONLY_TOKEN: 'read only' }), (e: unknown) => e instanceof RatewardenError && /RW_READONLY_TOKEN/.test(e.message));
+});
