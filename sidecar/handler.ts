@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../models/events.js';
 import type { EventSink } from '../models/eventBus.js';
-import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, payloadTooLarge, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
+import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, notImplemented, payloadTooLarge, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
 import type { Clock, Engine, Verdict } from './engine/types.js';
 import { callEvent, UserAgentHasher } from './events/callEvent.js';
 import { graphqlRequest, MAX_GRAPHQL_BODY, readBody } from './graphqlBody.js';
@@ -128,6 +128,14 @@ class Exchange implements Waiter, QueuedRequest {
     if (url === undefined || url.charCodeAt(0) !== 47 /* / */) {
       // `*` (OPTIONS *) and absolute-form targets are not for a sidecar in front of one app
       this.answer(badRequest('the request target must be an origin-form path'), [], 'allowed', undefined, SELF);
+      return;
+    }
+    const te = this.req.headers['transfer-encoding'];
+    if (te !== undefined && (te.length !== 7 || te.toLowerCase() !== 'chunked')) {
+      // a coding over the chunked framing (`gzip, chunked`): Node removes only the framing, and the
+      // upstream would take the still-coded bytes for the body. 501 (RFC 9112 §6.1), as nginx answers
+      // it; the framing itself is understood, so the connection reads past the body and goes on
+      this.answer(notImplemented(`the transfer coding "${te.slice(0, 64)}" is not supported: only chunked`), [], 'allowed', undefined, SELF);
       return;
     }
     let identified: Identified | Promise<Identified>;

@@ -27,7 +27,7 @@ import { handleRequest, kExpectContinue, shedQueued, type Runtime } from './hand
 import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
-import { UpstreamProxy } from './proxy/forward.js';
+import { LINGER_MS, UpstreamProxy } from './proxy/forward.js';
 import { PolicyFileWatcher } from './reload.js';
 import { adaptiveGateFor } from './adaptive/index.js';
 
@@ -257,6 +257,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     app.server.on('connect', (_req, socket: Socket) => {
       metrics.malformedRequests.inc({ reason: 'connect' });
       socket.on('error', () => undefined);
+      // the socket is no longer the HTTP server's (none of its timeouts apply) and the server allows
+      // half-open sockets: after our FIN it stayed open as long as the client kept its side, and
+      // close() waited on it. Lingering close as for early answers: discard what comes, close when
+      // the client does or after LINGER_MS
+      socket.resume();
+      socket.once('end', () => socket.destroy());
+      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
       socket.end('HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     });
     // `Expect: 100-continue`: Node would answer 100 at once; we answer it only once the request is admitted

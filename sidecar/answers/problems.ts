@@ -73,6 +73,11 @@ export function payloadTooLarge(detail: string): Problem {
   return simple(413, 'Content Too Large', 'payload_too_large', detail);
 }
 
+/** 501: a request transfer coding other than chunked (RFC 9112 §6.1), never forwarded. */
+export function notImplemented(detail: string): Problem {
+  return simple(501, 'Not Implemented', 'not_implemented', detail);
+}
+
 export function invalidToken(): Problem {
   return simple(401, 'Unauthorized', 'invalid_token', 'the bearer token is invalid, expired or not signed by a trusted key');
 }

@@ -172,6 +172,23 @@ function declaresLength(raw: readonly Buffer[]): boolean {
   return false;
 }
 
+const PRINTABLE = /^[\t\x20-\x7e]*$/;
+const WRITABLE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The upstream's reason phrase as Node can write it, or '' for the standard one. undici decodes the
+ * phrase's bytes as UTF-8, and Node writes it one byte per character, refusing characters above
+ * U+00FF and control characters: a phrase with obs-text (RFC 9112 §4; a Latin-1 or UTF-8 one) made
+ * writeHead throw and the client got no answer at all. UTF-8 goes back to its own bytes; bytes that
+ * were not UTF-8 (decoded as U+FFFD) or control characters give the standard phrase.
+ */
+function reasonPhrase(text: string): string {
+  if (PRINTABLE.test(text)) return text;
+  if (text.includes('\ufffd')) return '';
+  const bytes = Buffer.from(text, 'utf8').toString('latin1');
+  return WRITABLE.test(bytes) ? bytes : '';
+}
+
 /** undici's (fast, unwrapped) handler protocol: onConnect, onHeaders, onData, onComplete, onError. */
 class ForwardHandler {
   started = 0;
@@ -228,7 +245,8 @@ class ForwardHandler {
       headers.push('connection', 'close');
       lingerAfter(this.res);
     } else if (this.proxy.draining) headers.push('connection', 'close');
-    if (statusText) this.res.writeHead(statusCode, statusText, headers);
+    const reason = reasonPhrase(statusText);
+    if (reason) this.res.writeHead(statusCode, reason, headers);
     else this.res.writeHead(statusCode, headers);
     this.headersArrived?.(statusCode, this.upstreamMs);
     if ((statusCode === 304 || statusCode === 204) && declaresLength(rawHeaders)) {
@@ -266,7 +284,13 @@ class ForwardHandler {
       const problem = failure === 'timeout' ? gatewayTimeout() : failure === 'invalid' ? badRequest(`the request cannot be forwarded: ${err.message}`) : badGateway();
       this.status = problem.status;
       if (!this.res.req.complete) lingerAfter(this.res);
-      this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete && !this.proxy.draining ? undefined : CLOSE);
+      // a writeHead that threw (an upstream header Node cannot write) left its status message behind
+      this.res.statusMessage = '';
+      try {
+        this.bytesOut += sendProblem(this.res, problem, this.extraHeaders.slice(), this.res.req.complete && !this.proxy.draining ? undefined : CLOSE);
+      } catch (e) {
+        this.res.destroy(e as Error);
+      }
     } else {
       // mid-body failure: the only honest signal left is to cut the client connection
       this.res.destroy(err);

@@ -47,3 +47,37 @@ test('unparseable requests, oversized headers and CONNECT are answered and count
     await up.close();
   }
 });
+
+test('a CONNECT client that never closes its side does not hold its connection (or the shutdown) for ever', { timeout: 60_000 }, async () => {
+  const up = await startStubUpstream();
+  const p = parsePolicy('version: 1\nstore: { kind: memory }\nrules:\n  - { id: g, key: [ip], algorithm: fixed-window, limit: 100, window: 1h }\n');
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  const sc = await startSidecar({ policy: p.policy, upstream: up.url, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), eventSink: new MemoryEventBus(), drainSeconds: 1 });
+  // the client reads the 405 and the sidecar's FIN, but never ends its own half of the connection
+  const c = connect({ port: sc.port, host: '127.0.0.1', allowHalfOpen: true });
+  let got = '';
+  c.on('error', () => undefined);
+  c.on('data', (d) => (got += d.toString('latin1')));
+  const ended = new Promise<void>((resolve) => c.once('end', resolve));
+  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+  c.write('CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n');
+  try {
+    await ended;
+    assert.match(got, /^HTTP\/1\.1 405 /);
+    // before: the sidecar only half-closed (its server allows half-open sockets) and nothing timed the
+    // socket out, so it stayed open (FIN-WAIT-2, one descriptor) as long as the client liked, and
+    // close() waited on it for ever. Now it is closed after the lingering time (5 s).
+    // The sidecar closing its descriptor sends nothing (its FIN is out): bytes the client sends to
+    // a closed socket are answered with a reset, which closes the client's side.
+    const poke = setInterval(() => c.write('x'), 250);
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 30_000).unref())]);
+    clearInterval(poke);
+    assert.equal(outcome, 'closed');
+    const shutdown = await Promise.race([sc.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('close() still waiting'), 30_000).unref())]);
+    assert.equal(shutdown, 'closed');
+  } finally {
+    c.destroy();
+    await sc.close();
+    await up.close();
+  }
+});
