@@ -49,6 +49,18 @@ export interface KafkaEventSinkOptions {
 
 const MAX_LINGER_MS = 50;
 
+/**
+ * The string as one flat copy, for what waits in the buffer. An encoded event is a rope of ~40
+ * concatenated pieces (≈ 1.7 KB of heap for 300 bytes of text), and a piece may be a slice that
+ * keeps a whole request target alive: the route `/api/v1/items/1` of `/api/v1/items/1?q=<15 KB>`
+ * held the 15 KB (16.6 KB an event: 1.6 GB for a full default buffer while Kafka is away). V8
+ * flattens a string converted to a number (pino's `flatstr`); the send flattens it anyway.
+ */
+function flat(s: string): string {
+  (s as unknown as number) | 0;
+  return s;
+}
+
 export class KafkaEventSink implements EventSink {
   private readonly ring: RingBuffer<EncodedEvent>;
   private readonly producer: EventProducer;
@@ -118,7 +130,7 @@ export class KafkaEventSink implements EventSink {
       return;
     }
     this.published++;
-    const dropped = this.ring.push({ key: event.client, value: encodeCallEventFast(event) });
+    const dropped = this.ring.push({ key: flat(event.client), value: flat(encodeCallEventFast(event)) });
     if (dropped !== undefined) this.drop(1);
     else if (this.parked !== null && this.parked.size > 0 && this.ring.size + this.parked.size > this.ring.capacity) this.dropParked(1);
     // the gauge follows each batch (pump); in between, every 256 events is close enough

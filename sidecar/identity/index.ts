@@ -46,6 +46,20 @@ function pathEnd(url: string): number {
 }
 
 /**
+ * `url` up to `end` (its query or fragment), as a string of its own. V8 keeps a slice as a view of
+ * the whole string: a path kept as a `route` key in the memory store (bounded in keys) held its
+ * request target alive, a 15 KB query included (test/unit/sidecar/routeKeyMemory.test.ts).
+ * Concatenated, then flattened (converting a string to a number flattens it), it is a copy.
+ */
+function pathOf(url: string, end: number): string {
+  const slice = url.slice(0, end);
+  if (slice.length < 13) return slice; // V8 copies short slices
+  const copy = slice.charAt(0) + slice.slice(1);
+  (copy as unknown as number) | 0;
+  return copy;
+}
+
+/**
  * Headers whose values are secrets: a rule keyed by `header:<one of these>` gets the value's
  * 16-hex digest instead, so no credential can end up in a Redis key, an event or a metric.
  */
@@ -188,7 +202,7 @@ export class IdentityResolver {
     // the path ends at the query or at a fragment (which no client should send, and which servers
     // drop: `/login#1` is their /login, so it must be the rules' /login too)
     const end = pathEnd(url);
-    const facts = new IncomingFacts(req.method ?? 'GET', matchPath(end < 0 ? url : url.slice(0, end)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets, () => req.headersDistinct);
+    const facts = new IncomingFacts(req.method ?? 'GET', matchPath(end < 0 ? url : pathOf(url, end)), hostOf(req.headers.host), ip, apiKeyId, user, tier, clientKey, identities, req.headers, this.secrets, () => req.headersDistinct);
     return { facts, peer: peer.text, peerTrusted: peer.trusted, client, invalidToken: token !== null && !token.ok ? token.reason : null, ambiguousCredential: ambiguous };
   }
 
