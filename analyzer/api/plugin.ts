@@ -16,7 +16,17 @@ import { buildOpenApiDocument } from './openapi.js';
 import { fail, problem, ProblemError, PROBLEM_CONTENT_TYPE, type FieldError, type Problem } from './problem.js';
 import { ROUTES, type RouteId, type RouteSpec } from './routes.js';
 import { MAX_TTL_MS } from './schemas.js';
+import { cleanNote } from './transitions.js';
 import { decodeCursor, InvalidCursorError } from '../reports/cursor.js';
+
+/**
+ * A block's or override's reason as notes are kept: control and bidirectional-override characters
+ * become spaces (it is stored in the control plane, shown by the CLI and the UI, and sent in the
+ * sidecar's 403 body); nothing printable left is the default reason.
+ */
+function cleanReason(reason: string, fallback: string): string {
+  return cleanNote(reason) ?? fallback;
+}
 
 export interface OperatorApiOptions {
   readonly backend: OperatorBackend;
@@ -231,7 +241,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     addBlock: async (req, op) => {
       const b = req.body as { client: string; ttl: string | number; reason: string; anomalyId?: string };
       badClient(b.client);
-      const seq = await backend.addBlock({ client: b.client, until: now() + ttlMs(b.ttl), reason: b.reason, ...(b.anomalyId ? { anomalyId: b.anomalyId } : {}) }, op.who);
+      const seq = await backend.addBlock({ client: b.client, until: now() + ttlMs(b.ttl), reason: cleanReason(b.reason, 'blocked by an operator'), ...(b.anomalyId ? { anomalyId: b.anomalyId } : {}) }, op.who);
       return { seq };
     },
     removeBlock: async (req, op) => {
@@ -255,7 +265,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
           ...(b.multiplier !== undefined ? { multiplier: b.multiplier } : {}),
           ...(b.limit !== undefined ? { limit: b.limit } : {}),
           until: now() + ttlMs(b.ttl),
-          reason: b.reason,
+          reason: cleanReason(b.reason, 'override by an operator'),
           ...(b.anomalyId ? { anomalyId: b.anomalyId } : {}),
         },
         op.who,

@@ -55,3 +55,17 @@ test('a block or override on a raw API key (an apiKey: part that is no key id) i
     await app.close();
   }
 });
+
+test('a block or override reason is stored as notes are: control and bidi-override characters become spaces', async () => {
+  for (const name of BACKENDS) {
+    const { app, plane, headers } = await inMemoryApi(name, NOW);
+    const block = await app.inject({ method: 'POST', url: '/api/blocks', headers, payload: { client: 'ip:203.0.113.7', ttl: '10m', reason: 'abuse\u0000\u001b[31m\u202etxt.exe' } });
+    assert.equal(block.statusCode, 201, `${name}: ${block.body}`);
+    const override = await app.inject({ method: 'POST', url: '/api/overrides', headers, payload: { rule: '*', client: 'ip:203.0.113.8', multiplier: 0.5, ttl: '10m', reason: '\u0007\u200f' } });
+    assert.equal(override.statusCode, 201, `${name}: ${override.body}`);
+    const state = await plane.read();
+    assert.equal(state.blocks.get('ip:203.0.113.7')?.reason, 'abuse  [31m txt.exe', name);
+    assert.equal([...state.overrides.values()][0]?.reason, 'override by an operator', `${name}: nothing printable left is the default`);
+    await app.close();
+  }
+});
