@@ -147,7 +147,7 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
   }
 
   // what leaves for the anomalies topic, and what the in-memory report store drops: counted
-  metrics.watchReports({ publisher: options.publisher ?? null, store: options.reports as { readonly dropped?: number } });
+  metrics.watchReports({ publisher: options.publisher ?? null, store: options.reports as { readonly dropped?: number; readonly historyDropped?: number } });
 
   let consuming = false;
   const state: AnalyzerState = {

@@ -63,7 +63,20 @@ export interface AnomalyReport {
   readonly action: AnomalyAction;
   readonly status: AnomalyStatus;
   readonly history: readonly HistoryEntry[];
+  /**
+   * How many history entries the report store dropped to keep the history bounded (absent: none).
+   * The first entry and the earliest entry of PUT_IN_FORCE are always kept; see analyzer/reports/store.ts.
+   */
+  readonly historyDropped?: number;
 }
+
+/**
+ * History entries saying something of the report was put in force at some point. Its action may no
+ * longer say so: an approved tighten stays in force while the escalated block waits for its own
+ * approval (status `pending`, action the unapplied block), and dismissing must lift the tighten too.
+ * The report stores never drop the last of these from a history they bound.
+ */
+export const PUT_IN_FORCE: ReadonlySet<string> = new Set(['actioned', 'approved', 'blocked', 'overridden']);
 
 export const ANOMALY_REPORT_VERSION = 1;
 
@@ -90,6 +103,7 @@ export function decodeAnomalyReport(input: string | Buffer): Decoded<AnomalyRepo
     checkList(o.explanation, 'explanation', checkExplanation),
     checkAction(o.action),
     checkList(o.history, 'history', checkHistory),
+    check.number(o, 'historyDropped', { optional: true, min: 0, int: true }),
   );
   if (error) return decodeFail(ErrorCodes.CODEC_FIELD, error);
   return { ok: true, value: o as unknown as AnomalyReport };

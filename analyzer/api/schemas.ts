@@ -101,6 +101,7 @@ export const anomalyReport = z
     action,
     status: z.enum(ANOMALY_STATUSES),
     history: z.array(history),
+    historyDropped: z.number().int().optional().describe('history entries dropped to keep the history bounded (the oldest, never the first nor the earliest one that put something in force)'),
   });
 
 const series = z

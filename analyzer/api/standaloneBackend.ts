@@ -4,7 +4,7 @@
  * as DESIGN.md says. Used by the API/UI tests on real Redis and to develop the UI; in the analyzer,
  * analyzerBackend.ts serves the same interface over the analyzer's own store and decisions.
  */
-import type { AnomalyReport } from '../../models/anomaly.js';
+import type { AnomalyReport, HistoryEntry } from '../../models/anomaly.js';
 import { ANY, overrideField } from '../../models/control.js';
 import type { ControlPlane } from '../../models/controlPlane.js';
 import {
@@ -22,6 +22,7 @@ import { LoadHistory } from './loadHistory.js';
 import { MemoryReportList } from './reportList.js';
 import { PlaneOperations } from './planeOperations.js';
 import { cleanNote, transition } from './transitions.js';
+import { appendBounded } from '../reports/store.js';
 
 export interface StandaloneOptions {
   readonly plane: ControlPlane;
@@ -65,11 +66,11 @@ export class StandaloneBackend extends PlaneOperations implements OperatorBacken
     // status and gets 409 (the analyzer's backend does the same with ReportStore.transition)
     let nextAction = report.action;
     if (t.effect === 'apply') nextAction = { ...report.action, until: ts + (report.action.ttlMs ?? 600_000), applied: true };
-    const claimed: AnomalyReport = { ...report, status: t.status, action: nextAction, history: [...report.history, t.entry] };
+    const claimed: AnomalyReport = { ...withEntry(report, t.entry), status: t.status, action: nextAction };
     this.reports.put(claimed);
     const rollBack = (what: string, err: unknown) => {
       const current = this.reports.get(id);
-      if (current && current.status === t.status) this.reports.put({ ...current, status: report.status, action: report.action, history: [...current.history, { ts: this.now(), who: 'analyzer', what, note: String((err as Error).message).slice(0, 500) }] });
+      if (current && current.status === t.status) this.reports.put({ ...withEntry(current, { ts: this.now(), who: 'analyzer', what, note: String((err as Error).message).slice(0, 500) }), status: report.status, action: report.action });
     };
     if (t.effect === 'apply') {
       try {
@@ -88,7 +89,7 @@ export class StandaloneBackend extends PlaneOperations implements OperatorBacken
       }
       if (lifted) {
         const current = this.reports.get(id) ?? claimed;
-        this.reports.put({ ...current, history: [...current.history, { ts, who, what: lifted }] });
+        this.reports.put(withEntry(current, { ts, who, what: lifted }));
       }
     }
     return this.reports.get(id) ?? claimed;
@@ -114,7 +115,7 @@ export class StandaloneBackend extends PlaneOperations implements OperatorBacken
     const report = this.reports.get(id);
     if (!report) return;
     const cleaned = cleanNote(note);
-    this.reports.put({ ...report, history: [...report.history, { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) }] });
+    this.reports.put(withEntry(report, { ts: this.now(), who, what, ...(cleaned ? { note: cleaned } : {}) }));
   }
 
   private async applyAction(report: AnomalyReport, until: number): Promise<void> {
@@ -139,4 +140,10 @@ export class StandaloneBackend extends PlaneOperations implements OperatorBacken
     }
     return lifted ? 'override removed' : null;
   }
+}
+
+/** The report with `entry` appended to its history, bounded as the report stores bound it. */
+function withEntry(report: AnomalyReport, entry: HistoryEntry): AnomalyReport {
+  const { history, dropped } = appendBounded(report.history, entry);
+  return { ...report, history, ...(dropped > 0 ? { historyDropped: (report.historyDropped ?? 0) + dropped } : {}) };
 }

@@ -8,7 +8,7 @@
  *            when its action now waits for approval but an earlier one of it was put in force)
  *   approve  pending → actioned                  (apply the action that waited for an operator)
  */
-import type { AnomalyReport, AnomalyStatus, HistoryEntry } from '../../models/anomaly.js';
+import { PUT_IN_FORCE, type AnomalyReport, type AnomalyStatus, type HistoryEntry } from '../../models/anomaly.js';
 import type { OperatorAction } from './backend.js';
 
 const ALLOWED: Record<OperatorAction, readonly AnomalyStatus[]> = {
@@ -35,16 +35,10 @@ export function transition(report: AnomalyReport, action: OperatorAction, who: s
   const entry: HistoryEntry = { ts, who, what: done.what, ...(note ? { note } : {}) };
   let effect: ControlEffect = 'none';
   if (action === 'approve' && report.action.kind !== 'observe') effect = 'apply';
+  // PUT_IN_FORCE (models/anomaly.ts): the report stores keep the earliest such entry when they bound the history
   if (action === 'dismiss' && ((report.action.applied && report.action.kind !== 'observe') || report.history.some((h) => PUT_IN_FORCE.has(h.what)))) effect = 'lift';
   return { ok: true, status: done.status, entry, effect };
 }
-
-/**
- * History entries saying something of the report was put in force at some point. Its action may no
- * longer say so: an approved tighten stays in force while the escalated block waits for its own
- * approval (status `pending`, action the unapplied block), and dismissing must lift the tighten too.
- */
-const PUT_IN_FORCE: ReadonlySet<string> = new Set(['actioned', 'approved', 'blocked', 'overridden']);
 
 /** Operator notes are free text; keep them printable and bounded like the report codec requires. */
 export function cleanNote(note: string | undefined): string | undefined {

@@ -1,17 +1,23 @@
 /**
  * Reports in memory (the demo, tests, replays): the same semantics as the Redis store, bounded by
- * retention and by `maxReports` (oldest dropped first, counted in `dropped`).
+ * retention and by `maxReports` (oldest dropped first, counted in `dropped`); a report's history is
+ * bounded as in the Redis store (appendBounded, store.ts), its drops counted in `historyDropped`.
  */
 import type { AnomalyReport } from '../../models/anomaly.js';
 import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
-import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+import { appendBounded, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export class MemoryReportStore implements ReportStore {
   /** Insertion order = detection order (ts ascending, roughly). */
   private readonly reports = new Map<string, AnomalyReport>();
   dropped = 0;
+  /** History entries dropped past the history bound (all reports). */
+  historyDropped = 0;
 
-  constructor(private readonly maxReports = 100_000) {}
+  constructor(
+    private readonly maxReports = 100_000,
+    private readonly historyBound: HistoryBound = {},
+  ) {}
 
   async create(report: AnomalyReport): Promise<boolean> {
     if (this.reports.has(report.id)) return false;
@@ -36,12 +42,15 @@ export class MemoryReportStore implements ReportStore {
     const r = this.reports.get(id);
     if (!r) return { ok: false, reason: 'not_found' };
     if (change.from && !change.from.includes(r.status)) return { ok: false, reason: 'conflict', report: structuredClone(r) };
+    const { history, dropped } = appendBounded(r.history, change.entry, this.historyBound);
     const next: AnomalyReport = {
       ...r,
       status: change.to ?? r.status,
       action: change.action ?? r.action,
-      history: [...r.history, change.entry],
+      history,
+      ...(dropped > 0 ? { historyDropped: (r.historyDropped ?? 0) + dropped } : {}),
     };
+    this.historyDropped += dropped;
     this.reports.set(id, next);
     return { ok: true, report: structuredClone(next) };
   }

@@ -2,8 +2,10 @@
  * Reports in Redis. Every key carries the hash tag `{<prefix>}` so one report's keys and the
  * indexes share a slot: the Lua scripts and pipelines work on a Redis Cluster too.
  *
- *   {P}:r:<id>        hash  doc (report JSON without status/action/history), status, action, client, ts
- *   {P}:h:<id>        list  history entries (JSON), appended atomically with status changes
+ *   {P}:r:<id>        hash  doc (report JSON without status/action/history), status, action, client, ts,
+ *                           hbytes (bytes of the history list), hdropped (history entries dropped)
+ *   {P}:h:<id>        list  history entries (JSON), appended atomically with status changes and
+ *                           bounded in the same script (HistoryBound, store.ts)
  *   {P}:ts            zset  id by detection time (all reports)
  *   {P}:st:<status>   zset  id by detection time, one per status
  *   {P}:c:<client>    zset  id by detection time, one per client
@@ -15,9 +17,9 @@
  * Default prefix `rw:anomalies`.
  */
 import type { Redis, Cluster } from 'ioredis';
-import { ANOMALY_STATUSES, decodeAnomalyReport, type AnomalyReport, type AnomalyStatus } from '../../models/anomaly.js';
+import { ANOMALY_STATUSES, PUT_IN_FORCE, decodeAnomalyReport, type AnomalyReport, type AnomalyStatus } from '../../models/anomaly.js';
 import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
-import { pageSize, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+import { HISTORY_MAX_BYTES, HISTORY_MAX_ENTRIES, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export const DEFAULT_REPORTS_PREFIX = 'rw:anomalies';
 const DAY_MS = 86_400_000;
@@ -43,10 +45,16 @@ export function reportKeys(prefix = DEFAULT_REPORTS_PREFIX): ReportKeys {
   };
 }
 
+// ARGV: doc, status, action, client, ts, id, expire ms, stream maxlen, history dropped, history entries…
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', ARGV[2], 'action', ARGV[3], 'client', ARGV[4], 'ts', ARGV[5], 'id', ARGV[6])
-for i = 9, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local bytes = 0
+for i = 10, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+  bytes = bytes + #ARGV[i]
+end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', ARGV[2], 'action', ARGV[3], 'client', ARGV[4], 'ts', ARGV[5], 'id', ARGV[6], 'hbytes', bytes)
+if ARGV[9] ~= '0' then redis.call('HSET', KEYS[1], 'hdropped', ARGV[9]) end
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
@@ -58,7 +66,12 @@ return 1
 `;
 
 // KEYS: r, h, stream, st:<each status in ANOMALY_STATUSES order>
-// ARGV: allowed-from (comma list or ''), to ('' keeps), action JSON ('' keeps), entry JSON, stream maxlen, what
+// ARGV: allowed-from (comma list or ''), to ('' keeps), action JSON ('' keeps), entry JSON, stream maxlen, what,
+//       history max entries, history max bytes
+// Returns 0 (no report), -1 (status not allowed), or {1, history entries dropped}.
+// The bound (appendBounded in store.ts does the same): while the list is over either limit, drop the
+// oldest entry but the first, and but the second when it was put in force (JSON.stringify writes no
+// spaces, and a '"' inside a string is escaped, so '"what":"blocked"' can only be the key).
 const TRANSITION = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -80,9 +93,38 @@ if ARGV[2] ~= '' and ARGV[2] ~= status then
   redis.call('HSET', KEYS[1], 'status', to)
 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'action', ARGV[3]) end
-redis.call('RPUSH', KEYS[2], ARGV[4])
+local len = redis.call('RPUSH', KEYS[2], ARGV[4])
+local bytes = redis.call('HGET', KEYS[1], 'hbytes')
+if bytes then
+  bytes = tonumber(bytes) + #ARGV[4]
+else
+  -- a report stored before the bound: measure its list once
+  bytes = 0
+  for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do bytes = bytes + #e end
+end
+local inForce = {${[...PUT_IN_FORCE].map((w) => `'"what":"${w}"'`).join(',')}}
+local maxEntries = tonumber(ARGV[7])
+local maxBytes = tonumber(ARGV[8])
+local dropped = 0
+while len > maxEntries or bytes > maxBytes do
+  local keep = 1
+  local second = redis.call('LINDEX', KEYS[2], 1)
+  if second then
+    for _, w in ipairs(inForce) do if string.find(second, w, 1, true) then keep = 2 end end
+  end
+  if len <= keep + 1 then break end
+  local gone = redis.call('LINDEX', KEYS[2], keep)
+  -- entries are JSON objects: '-' is none of them
+  redis.call('LSET', KEYS[2], keep, '-')
+  redis.call('LREM', KEYS[2], 1, '-')
+  bytes = bytes - #gone
+  len = len - 1
+  dropped = dropped + 1
+end
+redis.call('HSET', KEYS[1], 'hbytes', bytes)
+if dropped > 0 then redis.call('HINCRBY', KEYS[1], 'hdropped', dropped) end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'what', ARGV[6], 'status', to)
-return 1
+return {1, dropped}
 `;
 
 const UPDATE_DOC = `
@@ -97,6 +139,8 @@ export interface RedisReportStoreOptions {
   /** Backstop expiry of report keys (retention + 1 day). */
   readonly retentionMs?: number;
   readonly streamMaxLen?: number;
+  /** Bound of a report's history (default 1,000 entries, 256 KiB). */
+  readonly history?: HistoryBound;
 }
 
 export class RedisReportStore implements ReportStore {
@@ -104,6 +148,9 @@ export class RedisReportStore implements ReportStore {
   /** Backstop expiry of report keys: retention + 1 day, following the retention trim() is given. */
   private expireMs: number;
   private readonly streamMaxLen: number;
+  private readonly historyBound: Required<HistoryBound>;
+  /** History entries this instance's transitions dropped past the history bound. */
+  historyDropped = 0;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -112,10 +159,11 @@ export class RedisReportStore implements ReportStore {
     this.keys = reportKeys(opts.prefix);
     this.expireMs = (opts.retentionMs ?? 7 * DAY_MS) + DAY_MS;
     this.streamMaxLen = opts.streamMaxLen ?? 10_000;
+    this.historyBound = { maxEntries: opts.history?.maxEntries ?? HISTORY_MAX_ENTRIES, maxBytes: opts.history?.maxBytes ?? HISTORY_MAX_BYTES };
   }
 
   async create(report: AnomalyReport): Promise<boolean> {
-    const { status, action, history, ...doc } = report;
+    const { status, action, history, historyDropped, ...doc } = report;
     const k = this.keys;
     const created = await this.redis.eval(
       CREATE,
@@ -134,6 +182,7 @@ export class RedisReportStore implements ReportStore {
       report.id,
       String(this.expireMs),
       String(this.streamMaxLen),
+      String(historyDropped ?? 0),
       ...history.map((h) => JSON.stringify(h)),
     );
     return Number(created) === 1;
@@ -149,22 +198,24 @@ export class RedisReportStore implements ReportStore {
 
   async transition(id: string, change: ReportTransition): Promise<TransitionResult> {
     const k = this.keys;
-    const result = Number(
-      await this.redis.eval(
-        TRANSITION,
-        3 + ANOMALY_STATUSES.length,
-        k.report(id),
-        k.history(id),
-        k.stream,
-        ...ANOMALY_STATUSES.map((s) => k.status(s)),
-        change.from ? change.from.join(',') : '',
-        change.to ?? '',
-        change.action ? JSON.stringify(change.action) : '',
-        JSON.stringify(change.entry),
-        String(this.streamMaxLen),
-        change.entry.what,
-      ),
-    );
+    const reply = (await this.redis.eval(
+      TRANSITION,
+      3 + ANOMALY_STATUSES.length,
+      k.report(id),
+      k.history(id),
+      k.stream,
+      ...ANOMALY_STATUSES.map((s) => k.status(s)),
+      change.from ? change.from.join(',') : '',
+      change.to ?? '',
+      change.action ? JSON.stringify(change.action) : '',
+      JSON.stringify(change.entry),
+      String(this.streamMaxLen),
+      change.entry.what,
+      String(this.historyBound.maxEntries),
+      String(this.historyBound.maxBytes),
+    )) as number | [number, number];
+    const result = Array.isArray(reply) ? Number(reply[0]) : Number(reply);
+    if (Array.isArray(reply)) this.historyDropped += Number(reply[1]);
     if (result === 0) return { ok: false, reason: 'not_found' };
     const report = await this.get(id);
     if (!report) return { ok: false, reason: 'not_found' };
@@ -240,7 +291,8 @@ export class RedisReportStore implements ReportStore {
 function assemble(hash: Record<string, string> | undefined, history: string[] | undefined): AnomalyReport | null {
   if (!hash || !hash.doc) return null;
   const doc = JSON.parse(hash.doc) as Record<string, unknown>;
-  const text = JSON.stringify({ ...doc, status: hash.status, action: JSON.parse(hash.action ?? 'null'), history: (history ?? []).map((h) => JSON.parse(h)) });
+  const dropped = Number(hash.hdropped ?? 0);
+  const text = JSON.stringify({ ...doc, status: hash.status, action: JSON.parse(hash.action ?? 'null'), history: (history ?? []).map((h) => JSON.parse(h)), ...(dropped > 0 ? { historyDropped: dropped } : {}) });
   const decoded = decodeAnomalyReport(text);
   return decoded.ok ? decoded.value : null;
 }

@@ -4,7 +4,7 @@
  * through any analyzer instance, so status changes are conditional and atomic (`transition`), and
  * every change appends to the report's history.
  */
-import type { AnomalyAction, AnomalyReport, AnomalyStatus, Explanation, HistoryEntry } from '../../models/anomaly.js';
+import { PUT_IN_FORCE, type AnomalyAction, type AnomalyReport, type AnomalyStatus, type Explanation, type HistoryEntry } from '../../models/anomaly.js';
 
 export interface ReportQuery {
   readonly status?: AnomalyStatus;
@@ -65,4 +65,41 @@ export const MAX_PAGE = 500;
 
 export function pageSize(query: ReportQuery): number {
   return Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)));
+}
+
+/**
+ * A report's history is bounded, whatever is appended (operators can append without end: every
+ * block/unblock naming the report adds an entry). Past `maxEntries` entries, or `maxBytes` of entry
+ * JSON (UTF-8), the oldest entries are dropped, atomically with the append, and counted in the
+ * report's `historyDropped` — never the first entry (`detected`), and never the earliest entry of
+ * PUT_IN_FORCE: once it is the oldest one left after the first it stays there, so a dismissal still
+ * sees that something of the report was put in force. One entry is bounded by the codec (who ≤ 128,
+ * what ≤ 64, note ≤ 1,024 characters: under 8 KB as JSON), so a stored report stays far inside the
+ * 1 MiB decodeAnomalyReport accepts.
+ */
+export interface HistoryBound {
+  readonly maxEntries?: number;
+  readonly maxBytes?: number;
+}
+
+export const HISTORY_MAX_ENTRIES = 1_000;
+export const HISTORY_MAX_BYTES = 256 * 1024;
+
+/** The history with `entry` appended, within the bound (the memory store's twin of the Redis script). */
+export function appendBounded(history: readonly HistoryEntry[], entry: HistoryEntry, bound: HistoryBound = {}): { history: HistoryEntry[]; dropped: number } {
+  const maxEntries = bound.maxEntries ?? HISTORY_MAX_ENTRIES;
+  const maxBytes = bound.maxBytes ?? HISTORY_MAX_BYTES;
+  const next = [...history, entry];
+  const size = (h: HistoryEntry): number => Buffer.byteLength(JSON.stringify(h));
+  let bytes = next.reduce((n, h) => n + size(h), 0);
+  let dropped = 0;
+  while (next.length > maxEntries || bytes > maxBytes) {
+    // the first entry stays; so does the second when it is the earliest one put in force
+    const keep = next.length > 1 && PUT_IN_FORCE.has(next[1]!.what) ? 2 : 1;
+    // the newest entry stays too
+    if (next.length <= keep + 1) break;
+    bytes -= size(next.splice(keep, 1)[0]!);
+    dropped++;
+  }
+  return { history: next, dropped };
 }

@@ -146,6 +146,7 @@ export function render(main, params, ctx) {
           { class: 'history' },
           r.history.map((e) => h('li', null, h('span', { class: 'when', title: fmtTime(e.ts) }, fmtTime(e.ts)), ' ', h('strong', null, e.what), ' by ', h('span', { class: 'who' }, e.who), e.note ? h('q', null, e.note) : null)),
         ),
+        r.historyDropped ? h('p', { class: 'muted' }, `${fmtNum(r.historyDropped)} older entries were dropped to keep the history bounded (never the first one, nor the earliest that put something in force).`) : null,
       ),
     );
     if (evidence.series) destroyChart = seriesChart(chartBox, evidence.series, { window: r.window, at: r.ts });
