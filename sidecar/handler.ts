@@ -10,16 +10,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../models/events.js';
 import type { EventSink } from '../models/eventBus.js';
-import { appendRateLimitHeaders, badRequest, blocked, draining, invalidToken, notImplemented, payloadTooLarge, rateLimited, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
+import { appendRateLimitHeaders, badRequest, blocked, bodiesBufferFull, draining, invalidToken, notImplemented, payloadTooLarge, rateLimited, requestTimeout, sendProblem, storeUnavailable, type HeaderList, type HeaderStyles, type Problem } from './answers/index.js';
 import type { Clock, Engine, Verdict } from './engine/types.js';
 import { callEvent, UserAgentHasher } from './events/callEvent.js';
-import { graphqlRequest, MAX_GRAPHQL_BODY, readBody } from './graphqlBody.js';
+import { bodyRefusedOnSight, graphqlRequest, MAX_GRAPHQL_BODY, readBody, type BodyBudget, type BodyRefusal } from './graphqlBody.js';
 import type { Identified, IdentityResolver } from './identity/index.js';
 import { IncomingFacts } from './identity/index.js';
 import { safe, type Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Waiter } from './adaptive/index.js';
-import { upstreamNeverAnswered, type ForwardResult, type UpstreamProxy } from './proxy/forward.js';
+import { lingerAfter, upstreamNeverAnswered, type ForwardResult, type UpstreamProxy } from './proxy/forward.js';
 import { upstreamRequestHeaders } from './proxy/headers.js';
 
 export interface Runtime {
@@ -47,6 +47,8 @@ export interface Runtime {
   adaptive?: AdaptiveGate | null;
   /** Requests held by a queue verdict (leaky bucket `mode: queue`) until their turn: answered, not cut, by a drain (shedQueued). */
   readonly queued: Set<QueuedRequest>;
+  /** What the GraphQL bodies read for pricing may hold together, and how long one may take to arrive. */
+  readonly bodies: BodyBudget;
 }
 
 export interface QueuedRequest {
@@ -101,6 +103,8 @@ class Exchange implements Waiter, QueuedRequest {
   private identified: Identified | null = null;
   private verdict: Verdict | null = null;
   private body: Buffer | null = null;
+  /** Bytes of rt.bodies the body holds, given back in finish. */
+  private bodyHeld = 0;
   private done = false;
   private queueTimer: NodeJS.Timeout | null = null;
   dueAt = 0;
@@ -167,15 +171,26 @@ class Exchange implements Waiter, QueuedRequest {
     }
     const f = id.facts;
     if (rt.engine.needsBody(f.method, f.path, f.host)) {
+      // refused on sight: a client waiting for `100 Continue` is not invited to upload it
+      const refused = bodyRefusedOnSight(this.req, MAX_GRAPHQL_BODY, rt.bodies);
+      if (refused !== null) {
+        this.refuseBody(refused);
+        return;
+      }
       continueIfExpected(this.req, this.res);
-      readBody(this.req, MAX_GRAPHQL_BODY).then(
-        (body) => {
-          if (body === null) {
-            this.answer(payloadTooLarge(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`), [], 'allowed', ['connection', 'close'], SELF);
+      readBody(this.req, MAX_GRAPHQL_BODY, rt.bodies).then(
+        (read) => {
+          if (typeof read === 'string') {
+            this.refuseBody(read);
             return;
           }
-          this.body = body;
-          (f as IncomingFacts).graphql = graphqlRequest(f.method, this.req.url ?? '/', this.req.headers['content-type'], body, this.req.headers['content-encoding']);
+          if (this.done) {
+            rt.bodies.give(read.held);
+            return;
+          }
+          this.body = read.body;
+          this.bodyHeld = read.held;
+          (f as IncomingFacts).graphql = graphqlRequest(f.method, this.req.url ?? '/', this.req.headers['content-type'], read.body, this.req.headers['content-encoding']);
           this.decide();
         },
         () => this.finish(499, 0, 0),
@@ -184,6 +199,21 @@ class Exchange implements Waiter, QueuedRequest {
     }
     this.decide();
   };
+
+  /** A GraphQL body not read (too large, too slow, no room in rt.bodies): answered, counted, and the connection closed. */
+  private refuseBody(why: BodyRefusal): void {
+    this.rt.metrics.graphqlBodiesRefused.inc({ reason: why });
+    // the rest of the body is read and discarded for a while after the answer (a lingering close):
+    // closing over unread bytes would reset the connection, and the client could lose the answer
+    if (!this.req.complete) lingerAfter(this.res);
+    const problem =
+      why === 'too_large'
+        ? payloadTooLarge(`a GraphQL request body larger than ${MAX_GRAPHQL_BODY} bytes cannot be priced`)
+        : why === 'timeout'
+          ? requestTimeout(`the GraphQL request body did not arrive in full within ${this.rt.bodies.timeoutMs / 1000} s`)
+          : bodiesBufferFull('the sidecar holds as many GraphQL request bodies as it may; retry shortly');
+    this.answer(problem, [], 'allowed', ['connection', 'close'], SELF);
+  }
 
   private decide(): void {
     const gate = this.rt.adaptive;
@@ -403,6 +433,10 @@ class Exchange implements Waiter, QueuedRequest {
   private finish(status: number, bytesIn: number, bytesOut: number, decision?: Decision, self = false): void {
     if (this.done) return;
     this.done = true;
+    if (this.bodyHeld !== 0) {
+      this.rt.bodies.give(this.bodyHeld);
+      this.bodyHeld = 0;
+    }
     if (this.permit !== null) {
       // not forwarded (or abandoned before forwarding): free the slot without a sample
       this.permit.ignore();

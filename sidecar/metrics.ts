@@ -41,8 +41,10 @@ export interface SidecarMetrics {
   /** Requests refused because they carried more than one API key or token. */
   readonly ambiguousCredentials: Counter;
   readonly malformedRequests: Counter<'reason'>;
+  /** GraphQL bodies refused unread (graphqlBody.ts BodyRefusal): `too_large` 413, `timeout` 408, `buffer_full` 503. */
+  readonly graphqlBodiesRefused: Counter<'reason'>;
   /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
-  watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): RuntimeStoreStats } }): void;
+  watchRuntime(rt: { readonly inflight: number; readonly engine: { storeHealthy(): boolean; stats?(): RuntimeStoreStats }; readonly bodies?: { readonly held: number } }): void;
   /** Counts one answered request. */
   countRequest(rule: string | null, decision: string): void;
 }
@@ -83,6 +85,12 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
     ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing) or more than one JWT (token header repeated)', registers: [registry] }),
     malformedRequests: new Counter({ name: `${p}malformed_requests_total`, help: 'Requests Node answered before the proxy saw them (unparseable, headers too large: 400/431) or CONNECT (405); they make no event', labelNames: ['reason'], registers: [registry] }),
+    graphqlBodiesRefused: new Counter({
+      name: `${p}graphql_bodies_refused_total`,
+      help: 'GraphQL request bodies the sidecar refused to read for pricing: too_large (413), timeout (408: not in full in time), buffer_full (503: the bodies held took the whole budget)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     invalidTokens: new Counter({ name: `${p}invalid_tokens_total`, help: 'Presented JWTs that were not accepted as an identity', labelNames: ['reason'] as const, registers: [registry] }),
     watchRuntime(rt) {
       new Gauge({
@@ -93,6 +101,17 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
           this.set(rt.inflight);
         },
       });
+      const bodies = rt.bodies;
+      if (bodies !== undefined) {
+        new Gauge({
+          name: `${p}graphql_body_bytes_buffered`,
+          help: 'Bytes held by GraphQL request bodies being read or held for pricing (bounded by the sidecar budget)',
+          registers: [registry],
+          collect() {
+            this.set(bodies.held);
+          },
+        });
+      }
       const engine = () => rt.engine;
       new Gauge({
         name: `${p}store_keys`,

@@ -28,6 +28,7 @@ import { createJwtVerifier, IdentityResolver, type JwtVerifier } from './identit
 import { createLogger, type Logger } from './log.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import { LINGER_MS, UpstreamProxy } from './proxy/forward.js';
+import { BodyBudget, GRAPHQL_BODY_TIMEOUT_MS, MAX_GRAPHQL_BODIES_BUFFERED } from './graphqlBody.js';
 import { PolicyFileWatcher } from './reload.js';
 import { adaptiveGateFor } from './adaptive/index.js';
 
@@ -75,6 +76,10 @@ export interface SidecarOptions {
   readonly metrics?: SidecarMetrics;
   /** Fallback poll of the policy file (ms; default 10 s). */
   readonly policyPollMs?: number;
+  /** How long a GraphQL body read for pricing may take to arrive in full (ms; default GRAPHQL_BODY_TIMEOUT_MS, 30 s). */
+  readonly graphqlBodyTimeoutMs?: number;
+  /** Bytes all GraphQL bodies read for pricing may hold together (default MAX_GRAPHQL_BODIES_BUFFERED, 64 MiB). */
+  readonly graphqlBodiesMaxBytes?: number;
 }
 
 export interface RunningSidecar {
@@ -213,6 +218,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       inflight: 0,
       onIdle: null,
       queued: new Set(),
+      bodies: new BodyBudget(opts.graphqlBodiesMaxBytes ?? MAX_GRAPHQL_BODIES_BUFFERED, opts.graphqlBodyTimeoutMs ?? GRAPHQL_BODY_TIMEOUT_MS),
       engineErrors: 0,
       adaptive: adaptiveGateFor(null, policy, { registry: metrics.registry }),
     };

@@ -1,5 +1,5 @@
 /**
- * Answers the sidecar gives itself (429, 403, 400, 401, 413, 501, 502, 503, 504): status, the rate-limit
+ * Answers the sidecar gives itself (429, 403, 400, 401, 408, 413, 501, 502, 503, 504): status, the rate-limit
  * headers the request earned, Retry-After when there is one, and a problem+json body. Written
  * straight to the Node response in one writeHead/end — no serializer on this path.
  */

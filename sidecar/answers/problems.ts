@@ -1,7 +1,7 @@
 /**
  * The bodies the sidecar answers itself, as RFC 9457 problem details (`application/problem+json`).
  * Shapes are the contract of DESIGN.md: 429 quota-exceeded, 403 abnormal-usage-detected; the
- * others (400, 401, 413, 502, 503, 504) follow the same pattern with a stable `error` code.
+ * others (400, 401, 408, 413, 502, 503, 504) follow the same pattern with a stable `error` code.
  */
 import { MAX_EPOCH_MS } from '../../models/control.js';
 import type { RuleOutcome, Verdict } from '../engine/types.js';
@@ -71,6 +71,16 @@ export function badRequest(detail: string): Problem {
 /** 413: a body the sidecar must read (to price a GraphQL request) is over its bound. */
 export function payloadTooLarge(detail: string): Problem {
   return simple(413, 'Content Too Large', 'payload_too_large', detail);
+}
+
+/** 408: a body the sidecar must read (to price a GraphQL request) did not arrive in full in time. */
+export function requestTimeout(detail: string): Problem {
+  return simple(408, 'Request Timeout', 'request_timeout', detail);
+}
+
+/** 503: the bodies the sidecar holds for pricing already take all it allows; retry shortly. */
+export function bodiesBufferFull(detail: string): Problem {
+  return simple(503, 'Service Unavailable', 'body_buffer_full', detail, 1);
 }
 
 /** 501: a request transfer coding other than chunked (RFC 9112 §6.1), never forwarded. */

@@ -147,7 +147,7 @@ export const LINGER_MS = 5_000;
  * half-closes (FIN), reads and discards what the client still sends, and closes when the client
  * does, or after LINGER_MS.
  */
-function lingerAfter(res: ServerResponse): void {
+export function lingerAfter(res: ServerResponse): void {
   const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
   if (!socket || socket.destroyed) return;
   const req = res.req;
