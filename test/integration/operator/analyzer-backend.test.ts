@@ -5,55 +5,40 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { AnomalyReport } from '../../../models/anomaly.js';
-import { controlKeys, type ControlKeys } from '../../../models/control.js';
-import { RedisControlPlane } from '../../../models/controlPlane.js';
-import { Actuator } from '../../../analyzer/actions/actuator.js';
+import type { ControlKeys } from '../../../models/control.js';
 import { RedisReportStore } from '../../../analyzer/reports/redisStore.js';
-import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
 import type { OperatorAction } from '../../../analyzer/api/backend.js';
-import { operatorApi } from '../../../analyzer/api/plugin.js';
-import { connectRedis, uniqueName } from '../../helpers/infra.js';
-import { ADMIN, makeReport, seedControl, SEEDS } from './fixtures.js';
+import { makeReport, seedControl, SEEDS } from './fixtures.js';
 
+import { startRedisOperatorApi, type RedisOperatorApi } from './redisApi.js';
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 let redis: Redis;
 let keys: ControlKeys;
-let prefix: string;
+let api: RedisOperatorApi;
 let store: RedisReportStore;
-let app: FastifyInstance;
 const decisions: Array<[string, OperatorAction]> = [];
 
 before(async () => {
-  redis = await connectRedis();
-  keys = controlKeys(uniqueName('rwtest-opab'));
-  prefix = uniqueName('rwtest-opab-reports');
-  store = new RedisReportStore(redis, { prefix });
-  const plane = new RedisControlPlane(redis, keys);
-  for (const seed of SEEDS) assert.ok(await store.create(makeReport(seed, NOW)));
-  await seedControl(plane, NOW);
-  const backend = new AnalyzerBackend({ reports: store, plane, actuator: new Actuator(plane), now: () => NOW + 5_000, onDecision: (r, a) => void decisions.push([r.id, a]) });
-  app = Fastify({ logger: false });
-  await app.register(operatorApi, { backend, adminToken: ADMIN, now: () => NOW + 5_000 });
-  await app.ready();
+  api = await startRedisOperatorApi({
+    tag: 'rwtest-opab',
+    now: () => NOW + 5_000,
+    operator: 'dana',
+    onDecision: (r, a) => void decisions.push([r.id, a]),
+    seed: async (reports, plane) => {
+      for (const seed of SEEDS) assert.ok(await reports.create(makeReport(seed, NOW)));
+      await seedControl(plane, NOW);
+    },
+  });
+  ({ redis, keys, store } = api);
 });
 
 after(async () => {
-  await app?.close();
-  if (redis) {
-    const stale = await redis.keys(`{${prefix}}*`);
-    if (stale.length) await redis.del(...stale);
-    await redis.del(keys.blocks, keys.overrides, keys.load, keys.seq);
-    redis.disconnect();
-  }
+  await api?.close();
 });
 
-async function call(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) {
-  const res = await app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}`, 'x-operator': 'dana' }, ...(body !== undefined ? { payload: body as object } : {}) });
-  return { status: res.statusCode, body: res.json() };
-}
+const call = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => api.call(method, url, body);
 
 test('the list pages through the Redis report store newest first with its own cursor', async () => {
   for (let i = 0; i < 25; i++) await store.create(makeReport({ id: `bulk-${i}`, client: `ip:10.9.0.${i}`, minutesAgo: 20 + i, score: 0.4, kind: 'observe', status: 'open', applied: false, summary: 'bulk' }, NOW));

@@ -8,61 +8,45 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { PUT_IN_FORCE, type AnomalyReport, type HistoryEntry } from '../../../models/anomaly.js';
-import { controlKeys, type ControlKeys } from '../../../models/control.js';
-import { RedisControlPlane } from '../../../models/controlPlane.js';
-import { Actuator } from '../../../analyzer/actions/actuator.js';
+import type { ControlKeys } from '../../../models/control.js';
 import { RedisReportStore } from '../../../analyzer/reports/redisStore.js';
 import { HISTORY_MAX_BYTES, HISTORY_MAX_ENTRIES, type ReportStore } from '../../../analyzer/reports/store.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
-import { AnalyzerBackend } from '../../../analyzer/api/analyzerBackend.js';
-import { operatorApi } from '../../../analyzer/api/plugin.js';
 import { AnalyzerMetrics } from '../../../analyzer/metrics.js';
-import { connectRedis, uniqueName } from '../../helpers/infra.js';
-import { ADMIN, makeReport } from './fixtures.js';
+import { makeReport } from './fixtures.js';
 
+import { startRedisOperatorApi, type RedisOperatorApi } from './redisApi.js';
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const CLIENT = 'apiKey:4bc3c1d3a4f2b7e1';
 const OTHER = 'apiKey:0123456789abcdef';
 const ID = 'an-history';
 const CYCLES = 1_000;
 const NOTE = 'n'.repeat(1024);
+let api: RedisOperatorApi;
 let redis: Redis;
 let keys: ControlKeys;
 let prefix: string;
 let store: RedisReportStore;
-let app: FastifyInstance;
 
 before(async () => {
-  redis = await connectRedis();
-  keys = controlKeys(uniqueName('rwtest-hbound'));
-  prefix = uniqueName('rwtest-hbound-reports');
-  store = new RedisReportStore(redis, { prefix });
-  const plane = new RedisControlPlane(redis, keys);
-  // a block proposal nobody approved: nothing of it is in force until an operator blocks by hand
-  assert.ok(await store.create(makeReport({ id: ID, client: CLIENT, minutesAgo: 1, score: 0.9, kind: 'block', status: 'open', applied: false, summary: 'credential stuffing' }, NOW)));
-  const backend = new AnalyzerBackend({ reports: store, plane, actuator: new Actuator(plane), now: () => NOW + 5_000 });
-  app = Fastify({ logger: false });
-  await app.register(operatorApi, { backend, adminToken: ADMIN, now: () => NOW + 5_000 });
-  await app.ready();
+  api = await startRedisOperatorApi({
+    tag: 'rwtest-hbound',
+    now: () => NOW + 5_000,
+    // a block proposal nobody approved: nothing of it is in force until an operator blocks by hand
+    seed: async (reports) => {
+      assert.ok(await reports.create(makeReport({ id: ID, client: CLIENT, minutesAgo: 1, score: 0.9, kind: 'block', status: 'open', applied: false, summary: 'credential stuffing' }, NOW)));
+    },
+  });
+  ({ redis, keys, prefix, store } = api);
 });
 
 after(async () => {
-  await app?.close();
-  if (redis) {
-    const stale = await redis.keys(`{${prefix}}*`);
-    if (stale.length) await redis.del(...stale);
-    await redis.del(keys.blocks, keys.overrides, keys.load, keys.seq);
-    redis.disconnect();
-  }
+  await api?.close();
 });
 
-async function call(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) {
-  const res = await app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body !== undefined ? { payload: body as object } : {}) });
-  return { status: res.statusCode, body: res.json() };
-}
+const call = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => api.call(method, url, body);
 
 test('a history appended far past its bound through the API still reads, lists and dismisses, lifting the block put in force first', async () => {
   // early in its history: an operator blocks the client for this report

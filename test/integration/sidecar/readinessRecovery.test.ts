@@ -9,37 +9,41 @@ import assert from 'node:assert/strict';
 import { redisConnectionFromEnv } from '../../../models/infra.js';
 import { parsePolicy } from '../../../models/policy/index.js';
 import { silentLogger } from '../../../sidecar/log.js';
-import { startSidecar } from '../../../sidecar/server.js';
+import { startSidecar, type RunningSidecar } from '../../../sidecar/server.js';
 import { uniqueName } from '../../helpers/infra.js';
-import { httpRequest, startStubUpstream, waitFor } from '../../helpers/proc.js';
+import { httpRequest, metricValue, startStubUpstream, waitFor } from '../../helpers/proc.js';
 import { startPrivateRedis } from '../../chaos/lib/privateRedis.js';
 
 async function metric(admin: string | null, name: string): Promise<number> {
   assert.ok(admin, 'the admin listener is up');
-  const text = (await httpRequest(admin + '/metrics')).text;
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  assert.ok(m, `${name} is exported`);
-  return Number(m[1]);
+  const v = metricValue((await httpRequest(admin + '/metrics')).text, name);
+  assert.ok(v !== null, `${name} is exported`);
+  return v;
+}
+
+/** A sidecar on `redisUrl` with one fixed-window rule of 1000/h and the given failMode (100 ms store timeout). */
+async function sidecarOn(redisUrl: string, upstream: string, store: string): Promise<RunningSidecar> {
+  const parsed = parsePolicy(`version: 1
+store: { kind: redis, timeout: 100ms, ${store} }
+rules:
+  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
+`);
+  assert.ok(parsed.ok);
+  return startSidecar({
+    policy: parsed.policy,
+    upstream,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    redis: redisConnectionFromEnv({ REDIS_URL: redisUrl }),
+    logger: silentLogger(),
+    drainSeconds: 1,
+  });
 }
 
 test('failMode closed: /readyz is 200 again after Redis returns, with no traffic in between', { timeout: 90_000 }, async () => {
   const redis = await startPrivateRedis();
   const up = await startStubUpstream();
-  const parsed = parsePolicy(`version: 1
-store: { kind: redis, failMode: closed, timeout: 100ms, keyPrefix: ${uniqueName('ready-recovery')} }
-rules:
-  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
-`);
-  assert.ok(parsed.ok);
-  const sc = await startSidecar({
-    policy: parsed.policy,
-    upstream: up.url,
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    redis: redisConnectionFromEnv({ REDIS_URL: redis.url }),
-    logger: silentLogger(),
-    drainSeconds: 1,
-  });
+  const sc = await sidecarOn(redis.url, up.url, `failMode: closed, keyPrefix: ${uniqueName('ready-recovery')}`);
   const readyz = async (): Promise<number> => (await httpRequest(sc.adminAddress + '/readyz')).status;
   try {
     assert.equal((await httpRequest(sc.address + '/before')).status, 200);
@@ -73,21 +77,7 @@ rules:
 test('failMode open: requests decided by the local fallback while Redis is away are counted', { timeout: 90_000 }, async () => {
   const redis = await startPrivateRedis();
   const up = await startStubUpstream();
-  const parsed = parsePolicy(`version: 1
-store: { kind: redis, failMode: open, timeout: 100ms, replicas: 2, keyPrefix: ${uniqueName('fallback-count')} }
-rules:
-  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
-`);
-  assert.ok(parsed.ok);
-  const sc = await startSidecar({
-    policy: parsed.policy,
-    upstream: up.url,
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    redis: redisConnectionFromEnv({ REDIS_URL: redis.url }),
-    logger: silentLogger(),
-    drainSeconds: 1,
-  });
+  const sc = await sidecarOn(redis.url, up.url, `failMode: open, replicas: 2, keyPrefix: ${uniqueName('fallback-count')}`);
   try {
     assert.equal((await httpRequest(sc.address + '/before')).status, 200);
     assert.equal(await metric(sc.adminAddress, 'ratewarden_store_fallback_decisions_total'), 0);

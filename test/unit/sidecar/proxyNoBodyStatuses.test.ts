@@ -9,9 +9,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type AddressInfo } from 'node:net';
 import { MemoryEventBus } from '../../../models/eventBus.js';
-import { parsePolicy } from '../../../models/policy/index.js';
-import { startSidecar, type RunningSidecar } from '../../../sidecar/server.js';
-import { silentLogger } from '../../../sidecar/log.js';
+import type { RunningSidecar } from '../../../sidecar/server.js';
+import { startProxySidecar } from '../../helpers/proxySidecar.js';
 
 const ANSWERS: Record<string, string> = {
   '/304-cl': 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n',
@@ -68,16 +67,8 @@ describe('answers without a body', () => {
   let bus: MemoryEventBus;
   before(async () => {
     up = await rawUpstream();
-    const p = parsePolicy(`
-version: 1
-store: { kind: memory }
-upstream: { timeout: 10s }
-rules:
-  - { id: g, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
-`);
-    if (!p.ok) throw new Error(JSON.stringify(p.errors));
     bus = new MemoryEventBus();
-    sc = await startSidecar({ policy: p.policy, upstream: `http://127.0.0.1:${up.port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), eventSink: bus, drainSeconds: 1 });
+    sc = await startProxySidecar(`http://127.0.0.1:${up.port}`, { eventSink: bus });
   });
   after(async () => {
     await sc.close();
