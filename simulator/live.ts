@@ -37,9 +37,9 @@ export interface LiveTraffic {
 
 export const DEFAULT_DEMO_ATTACK: ScenarioSpec = { name: 'volumetric-burst', at: '20s', duration: '10m', intensity: 0.5 };
 
-export function startLiveTraffic(options: LiveTrafficOptions): LiveTraffic {
+/** The calls startLiveTraffic sends, from startMs on: for checking a demo's traffic without sending it. */
+export function createLiveSimulation(options: Omit<LiveTrafficOptions, 'baseUrl' | 'maxInFlight' | 'onResult' | 'now'>, startMs: number): Simulation {
   const seed = options.seed ?? 'demo';
-  const startMs = (options.now ?? Date.now)();
   const population = createPopulation({
     seed,
     clients: options.clients ?? 40,
@@ -47,13 +47,18 @@ export function startLiveTraffic(options: LiveTrafficOptions): LiveTraffic {
     patterns: false,
     ...(options.hashKey !== undefined ? { hashKey: options.hashKey } : {}),
   });
-  const simulation = createSimulation({
+  return createSimulation({
     seed,
     startMs,
     duration: options.durationMs ?? Infinity,
     population,
     scenarios: options.attacks ?? [DEFAULT_DEMO_ATTACK],
   });
+}
+
+export function startLiveTraffic(options: LiveTrafficOptions): LiveTraffic {
+  const startMs = (options.now ?? Date.now)();
+  const simulation = createLiveSimulation(options, startMs);
   const driver = driveHttp({
     baseUrl: options.baseUrl,
     calls: simulation.calls(),

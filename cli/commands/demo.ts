@@ -21,6 +21,7 @@ import { MemoryEventBus, type EventSource } from '../../models/eventBus.js';
 import { eventsTopic } from '../../models/events.js';
 import { createKafka, createRedisClient, kafkaConnectionFromEnv, logLevelFromEnv, parseListen, redisConnectionFromEnv, type RedisClient } from '../../models/infra.js';
 import { parseUpstream } from '../../sidecar/config.js';
+import type { ScenarioSpec } from '../../simulator/scenarios.js';
 
 // cli/commands/ in the source tree, dist/cli/commands/ once built
 const HERE = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,7 +33,10 @@ export const DEMO_USAGE = `usage: ratewarden demo [--config FILE] [--listen H:P]
   --ui          analyzer: operator API and UI (default 127.0.0.1:9090)
   --admin       sidecar admin: /metrics /healthz /readyz (default 127.0.0.1:9091)
   --no-traffic  no simulated clients (send your own requests)
-env: RW_UPSTREAM (your upstream instead of the demo one), REDIS_URL / REDIS_CLUSTER_NODES, KAFKA_BROKERS, RW_ADMIN_TOKEN`;
+env: RW_UPSTREAM (your upstream instead of the demo one), REDIS_URL / REDIS_CLUSTER_NODES (RW_CTL_PREFIX, RW_REPORTS_PREFIX), KAFKA_BROKERS, RW_ADMIN_TOKEN`;
+
+/** The demo's attacker: one client bursting to ~60 req/s from 20 s in, far past its own history and its peers. */
+export const DEMO_ATTACKS: readonly ScenarioSpec[] = [{ name: 'volumetric-burst', at: '20s', duration: '10m', intensity: 1.5 }];
 
 export async function run(argv: string[]): Promise<number> {
   let values;
@@ -96,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
       const r = redis;
       closers.push(async () => r.disconnect());
       controlPlane = new RedisControlPlane(redis, controlKeys(env.RW_CTL_PREFIX || 'rw:ctl'));
-      reports = new RedisReportStore(redis, { retentionMs: policy.analyzer.retentionMs });
+      // the analyzer's RW_REPORTS_PREFIX, so a demo and an analyzer (or two demos) on one Redis keep their reports apart
+      reports = new RedisReportStore(redis, { prefix: env.RW_REPORTS_PREFIX || 'rw:anomalies', retentionMs: policy.analyzer.retentionMs });
     } else {
       controlPlane = new MemoryControlPlane();
       reports = new MemoryReportStore();
@@ -178,8 +183,7 @@ export async function run(argv: string[]): Promise<number> {
       traffic = startLiveTraffic({
         baseUrl: sidecar.address,
         seed: values.seed ?? 'demo',
-        // one client bursting to ~60 req/s from 20 s in: far past its own history and its peers
-        attacks: [{ name: 'volumetric-burst', at: '20s', duration: '10m', intensity: 1.5 }],
+        attacks: DEMO_ATTACKS,
         ...(env.RW_HASH_KEY ? { hashKey: env.RW_HASH_KEY } : {}) });
       const t = traffic;
       closers.push(() => t.stop());

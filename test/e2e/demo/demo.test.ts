@@ -29,7 +29,7 @@ test('the all-in-one demo detects the attacker, blocks it and answers 403 within
   const first = await httpRequest(`${sidecar}/api/items/2`, { headers: { 'x-api-key': 'curious-newcomer' } });
   assert.equal(first.status, 200);
   assert.ok(first.headers['x-ratelimit-limit'], 'X-RateLimit-Limit on a passed request');
-  assert.match(String(first.headers['ratelimit-policy']), /"per-key";q=300;w=60/);
+  assert.match(String(first.headers['ratelimit-policy']), /"per-key";q=1200;w=60/);
 
   // the UI is served and the API answers with the token
   const ui = await httpRequest(`${analyzer}/ui/`);

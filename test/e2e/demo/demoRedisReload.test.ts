@@ -47,7 +47,7 @@ test('the demo on Redis does not reload its own policy file unchanged, and does 
   assert.doesNotMatch(d.output(), /store\.kind changes only take effect after a restart/);
 
   // a real change is still applied, still on Redis (no store warning)
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/limit: 300\b/, 'limit: 301'));
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/limit: 1200\b/, 'limit: 1201'));
   await waitFor(async () => ((await reloads(admin)) === 1 ? true : null), 'the changed policy applied', 15_000, 250);
   assert.doesNotMatch(d.output(), /store\.kind changes only take effect after a restart/);
 });
