@@ -93,8 +93,11 @@ export interface RunningAnalyzer {
 }
 
 export async function startAnalyzer(options: StartAnalyzerOptions): Promise<RunningAnalyzer> {
-  // a hybrid client key in /api/clients/:key is longer than fastify's default 100-character parameter
-  const app = Fastify({ logger: options.logger ?? { level: logLevelFromEnv(process.env) }, routerOptions: { maxParamLength: 4096 } });
+  // a hybrid client key in /api/clients/:key is longer than fastify's default 100-character parameter;
+  // no length is refused by the router (its bare 414 was no problem body, and came before the token
+  // was checked): the request line is bounded by Node's header size limit, and the API's own schemas
+  // answer a parameter too long to be anything (404 for an anomaly id, 400 for a client key)
+  const app = Fastify({ logger: options.logger ?? { level: logLevelFromEnv(process.env) }, routerOptions: { maxParamLength: Number.MAX_SAFE_INTEGER } });
   const logger = app.log;
   const log: LogFn = (level, msg, fields) => logger[level](fields ?? {}, msg);
   const clock = options.clock ?? Date.now;

@@ -10,6 +10,12 @@ import { canonicalClientIp } from '../../models/ipKey.js';
 import { sidecarPartOrder } from '../clientKeyOrder.js';
 import type { BlockInput, OverrideInput } from './backend.js';
 
+/**
+ * The parts a sidecar offers a block or override to match: a request's apiKey, user and ip, and the
+ * `header:<name>:<value>` and `route:<path>` parts of the rules' keys (while some rule keys on them).
+ */
+const SIDECAR_PARTS = new Set(['apiKey', 'user', 'ip', 'header', 'route']);
+
 export abstract class PlaneOperations {
   /**
    * `ipv6Prefix`: the policy's identity.ipv6Prefix. The `ip:` part of a client key an operator
@@ -27,8 +33,13 @@ export abstract class PlaneOperations {
    * and removed as the one client it names. Anything else, `*` included, as given.
    */
   protected canonical(client: string): string {
-    if (!client.includes('ip:')) return sidecarPartOrder(client);
+    if (!client.includes('ip:') && !client.includes('header:')) return sidecarPartOrder(client);
     const parts = client.split('|').map((part) => {
+      // header names are case-insensitive: sidecars key `header:X-Tenant` as `header:x-tenant:<value>`
+      if (part.startsWith('header:')) {
+        const colon = part.indexOf(':', 'header:'.length);
+        return colon < 0 ? part : part.slice(0, colon).toLowerCase() + part.slice(colon);
+      }
       if (!part.startsWith('ip:')) return part;
       const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
       return ip.ok ? 'ip:' + ip.key : part;
@@ -52,13 +63,19 @@ export abstract class PlaneOperations {
    * Why no sidecar could ever form `client`, or null: an `ip:` part that is not an address (or is a
    * range), or an `apiKey:` part that is not a key id (a raw API key: sidecars only ever form
    * `apiKey:<16 hex>`), would be written, answered 201, and never match a request — a raw key would
-   * also be stored and published in clear. The raw value is never echoed.
+   * also be stored and published in clear; so would a part of a kind no sidecar names a request by
+   * (`tenant:acme`), or a `header:` part without its value. The raw value is never echoed.
    */
   clientProblem(client: string): string | null {
+    if (client === '*') return null;
     for (const part of client.split('|')) {
       if (part.startsWith('apiKey:') && !isSecretId(part.slice('apiKey:'.length))) {
         return 'apiKey: must be the key id, 16 lower-case hex digits (`ratewarden key-id KEY`, or `blocks add --api-key -`), never the raw API key';
       }
+      const kind = part.slice(0, part.indexOf(':'));
+      if (!SIDECAR_PARTS.has(kind)) return `${kind}: is not a part sidecars name a request by (apiKey, user, ip, header:<name>:<value>, route:<path>): it would match no request`;
+      if (kind === 'header' && !/^header:[^:]+:./.test(part)) return 'header: must be header:<name>:<value> (the header a rule keys on, and its value)';
+      if (kind === 'route' && !/^route:[/#]/.test(part)) return 'route: must be the request path as received (route:/api/items)';
       if (!part.startsWith('ip:')) continue;
       const ip = canonicalClientIp(part.slice(3), this.ipv6Prefix());
       if (!ip.ok) return `${part}: ${ip.problem}`;

@@ -15,8 +15,9 @@ import { OperatorError, type OperatorBackend, type OperatorAction } from './back
 import { buildOpenApiDocument } from './openapi.js';
 import { fail, problem, ProblemError, PROBLEM_CONTENT_TYPE, type FieldError, type Problem } from './problem.js';
 import { ROUTES, type RouteId, type RouteSpec } from './routes.js';
-import { MAX_TTL_MS } from './schemas.js';
+import { MAX_ANOMALY_ID, MAX_TTL_MS } from './schemas.js';
 import { cleanNote } from './transitions.js';
+import { parseSince } from './since.js';
 import { decodeCursor, InvalidCursorError } from '../reports/cursor.js';
 
 /**
@@ -141,18 +142,6 @@ const CURSOR_ERROR: FieldError = { path: 'querystring.cursor', message: "must be
 
 // --- handlers -----------------------------------------------------------------------------------
 
-/** `since`: epoch ms, an ISO-8601 date-time, or a duration back from now (`1h`). */
-export function parseSince(text: string, now: number): number | null {
-  if (/^\d{1,15}$/.test(text)) return Number(text);
-  const back = parseDuration(text);
-  if (back !== null) return now - back;
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const t = Date.parse(text);
-    return Number.isFinite(t) ? t : null;
-  }
-  return null;
-}
-
 function ttlMs(ttl: string | number): number {
   const ms = typeof ttl === 'number' ? ttl : parseDuration(ttl);
   if (ms === null || ms < 1000 || ms > MAX_TTL_MS) fail(400, 'bad_request', 'ttl must be between 1s and 30d', [{ path: 'body.ttl', message: 'must be between 1s and 30d' }]);
@@ -189,6 +178,10 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     const problem = backend.clientProblem?.(client) ?? null;
     if (problem !== null) fail(400, 'bad_request', `client ${problem}`, [{ path: 'body.client', message: problem }]);
   };
+  /** A block or override is linked only to a report that exists (its dismissal lifts it, its history records it). */
+  const badAnomaly = async (anomalyId: string | undefined): Promise<void> => {
+    if (anomalyId && !(await backend.getAnomaly(anomalyId))) fail(400, 'bad_request', `no anomaly ${anomalyId}`, [{ path: 'body.anomalyId', message: 'must be the id of an anomaly report' }]);
+  };
   const clientControl = async (given: string) => {
     // a report's client as events carried it: its block and overrides are written in the sidecars' form
     const client = backend.canonicalClient?.(given) ?? given;
@@ -198,8 +191,14 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     const own = [...overrides].filter(([field]) => parseOverrideField(field)?.client === client).map(([field, v]) => overrideView(field, v, t));
     return { block: block ? blockView(client, block, t) : null, overrides: own };
   };
-  const act = (action: OperatorAction): Handler => async (req, op) => {
+  /** The path's anomaly id; one longer than any report's is a report that does not exist (not echoed whole). */
+  const reportId = (req: FastifyRequest): string => {
     const { id } = req.params as { id: string };
+    if (id.length > MAX_ANOMALY_ID) fail(404, 'not_found', `no anomaly ${id.slice(0, 64)}… (${id.length} characters)`);
+    return id;
+  };
+  const act = (action: OperatorAction): Handler => async (req, op) => {
+    const id = reportId(req);
     const body = req.body as { note?: string } | null | undefined;
     const report: AnomalyReport = await backend.act(id, action, op.who, body?.note);
     return { report };
@@ -211,7 +210,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
       let since: number | undefined;
       if (q.since !== undefined) {
         const parsed = parseSince(q.since, now());
-        if (parsed === null) fail(400, 'bad_request', 'since is not a time', [{ path: 'querystring.since', message: 'must be epoch ms, an ISO-8601 date-time or a duration like 1h' }]);
+        if (parsed === null) fail(400, 'bad_request', 'since is not a time', [{ path: 'querystring.since', message: 'must be epoch ms, an ISO-8601 date-time (of a day the month has) or a duration like 1h' }]);
         since = parsed;
       }
       if (q.cursor && decodeCursor(q.cursor) === null) fail(400, 'bad_request', 'invalid cursor', [CURSOR_ERROR]);
@@ -225,7 +224,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
       return { items: page.items, next: page.next };
     },
     getAnomaly: async (req) => {
-      const { id } = req.params as { id: string };
+      const id = reportId(req);
       const found = await backend.getAnomaly(id);
       if (!found) fail(404, 'not_found', `no anomaly ${id}`);
       return { report: found.report, evidence: found.evidence, ...(await clientControl(found.report.client)) };
@@ -241,6 +240,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     addBlock: async (req, op) => {
       const b = req.body as { client: string; ttl: string | number; reason: string; anomalyId?: string };
       badClient(b.client);
+      await badAnomaly(b.anomalyId);
       const seq = await backend.addBlock({ client: b.client, until: now() + ttlMs(b.ttl), reason: cleanReason(b.reason, 'blocked by an operator'), ...(b.anomalyId ? { anomalyId: b.anomalyId } : {}) }, op.who);
       return { seq };
     },
@@ -258,6 +258,7 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
     addOverride: async (req, op) => {
       const b = req.body as { rule: string; client: string; multiplier?: number; limit?: number; ttl: string | number; reason: string; anomalyId?: string };
       badClient(b.client);
+      await badAnomaly(b.anomalyId);
       const seq = await backend.addOverride(
         {
           rule: b.rule,
@@ -301,3 +302,4 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
 }
 
 export type { RouteSpec };
+export { parseSince };

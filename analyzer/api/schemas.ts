@@ -21,7 +21,9 @@ const ruleId = z.string().regex(RULE_ID_RE, 'must be a rule id or *');
 const ttl = z.union([z.string().regex(DURATION_RE, 'must be a duration like 90s, 10m, 2h'), z.number().int().min(1000).max(MAX_TTL_MS)]);
 const reason = z.string().min(1).max(512);
 const note = z.string().max(1024);
-const anomalyId = z.string().min(1).max(128);
+/** Longest anomaly id a body may name; a longer one in a path is answered as the unknown id it is (404). */
+export const MAX_ANOMALY_ID = 128;
+const anomalyId = z.string().min(1).max(MAX_ANOMALY_ID);
 
 export const anomalyListQuery = z.strictObject({
   status: z.enum(ANOMALY_STATUSES).optional(),
@@ -35,7 +37,7 @@ export const anomalyListQuery = z.strictObject({
   cursor: z.string().max(256).optional().describe("the previous page's `next`"),
 });
 
-export const idParams = z.strictObject({ id: anomalyId });
+export const idParams = z.strictObject({ id: z.string().min(1) });
 export const clientParams = z.strictObject({ key: clientKey });
 
 export const actionBody = z.strictObject({ note: note.optional() }).nullish();

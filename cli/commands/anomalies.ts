@@ -2,7 +2,8 @@
  * `ratewarden anomalies list|show|confirm|dismiss|approve` — review the analyzer's anomaly reports
  * over the operator API.
  */
-import type { AnomalyReport, Explanation } from '../../models/anomaly.js';
+import { ANOMALY_STATUSES, type AnomalyReport, type Explanation } from '../../models/anomaly.js';
+import { parseSince } from '../../analyzer/api/since.js';
 import { COMMON_USAGE, parse, printJson, runCommand } from '../operator/args.js';
 import { clientOptions, OperatorClient, UsageError } from '../operator/client.js';
 import { isoTime, keyValues, safeCell, shortDuration, table } from '../operator/table.js';
@@ -52,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
 
     if (sub === 'list') {
       if (id) throw new UsageError(`unexpected argument "${id}"`);
-      if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
+      checkListFlags(values);
       const page = await api.request<Page>('GET', '/api/anomalies', { query: { status: values.status, client: values.client, since: values.since, limit: values.limit, cursor: values.cursor }, expect: isPage });
       if (values.json) return printJson(page);
       if (page.items.length === 0) {
@@ -89,6 +90,24 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 const SUBCOMMANDS = ['list', 'show', 'confirm', 'dismiss', 'approve'];
+
+/**
+ * The filters of `anomalies list`, checked as the API checks them before anything is sent: a value it
+ * would refuse is a usage error (exit 2) like any other bad argument, not an API error (exit 1).
+ */
+function checkListFlags(values: { status?: string; client?: string; since?: string; limit?: string }): void {
+  if (values.status !== undefined && !(ANOMALY_STATUSES as readonly string[]).includes(values.status)) {
+    throw new UsageError(`--status "${safeCell(values.status)}" is not a status; expected ${ANOMALY_STATUSES.join(', ')}`);
+  }
+  if (values.client !== undefined && !/^[A-Za-z][A-Za-z0-9_-]*:\S+$/.test(values.client)) {
+    throw new UsageError(`--client "${safeCell(values.client)}" is not a client key (like apiKey:9f86d081884c7d65 or ip:203.0.113.7)`);
+  }
+  if (values.since !== undefined && (values.since.length > 40 || parseSince(values.since, Date.now()) === null)) {
+    throw new UsageError(`--since "${safeCell(values.since)}" is not a time: give a duration back from now (1h), an ISO-8601 date-time of a real day (2025-03-01T12:00:00Z) or epoch ms`);
+  }
+  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
+  if (values.limit !== undefined && (Number(values.limit) < 1 || Number(values.limit) > 200)) throw new UsageError('--limit must be between 1 and 200');
+}
 
 // What the printing below relies on: anything else is not the operator API answering (exit 1, not a crash)
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

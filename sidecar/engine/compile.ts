@@ -52,6 +52,12 @@ export interface CompiledPolicy {
   readonly anyGraphql: boolean;
   /** Whether shared rules go to Redis (store.kind redis). */
   readonly redis: boolean;
+  /**
+   * The identities beyond apiKey/user/ip a block or override may name: `header:<name>:<value>` for
+   * each header and `route:<path>` when some rule's key uses that part, in the form the rule keys it
+   * (null when no rule does, the common case: requests pay nothing for it).
+   */
+  readonly keyIdentities: ((f: RequestFacts) => string[] | null) | null;
 }
 
 /**
@@ -177,5 +183,30 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     defaultTierMultiplier: policy.tiers[policy.defaultTier]?.multiplier ?? 1,
     anyGraphql: rules.some((r) => r.graphql !== null),
     redis: policy.store.kind === 'redis',
+    keyIdentities: keyIdentities(policy.rules),
+  };
+}
+
+/** The request's `header:`/`route:` identities (see CompiledPolicy.keyIdentities), or null. */
+function keyIdentities(rules: readonly Rule[]): ((f: RequestFacts) => string[] | null) | null {
+  const headers = new Set<string>();
+  let route = false;
+  for (const r of rules) {
+    for (const part of r.key) {
+      if (part.kind === 'header') headers.add(part.name);
+      else if (part.kind === 'route') route = true;
+    }
+  }
+  if (headers.size === 0 && !route) return null;
+  const names = [...headers];
+  return (f) => {
+    let out: string[] | null = null;
+    for (let i = 0; i < names.length; i++) {
+      // as the rule keys it; no value is no identity (the rule falls back to the IP, already one)
+      const v = f.header(names[i]!);
+      if (v !== undefined && v !== '') (out ??= []).push('header:' + names[i] + ':' + safeKeyValue(v));
+    }
+    if (route) (out ??= []).push('route:' + safeKeyValue(f.path));
+    return out;
   };
 }

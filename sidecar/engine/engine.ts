@@ -108,7 +108,10 @@ export class RuleEngine implements Engine, Settler {
     const now = this.clock.now();
     const cp = this.compiled;
     const control = this.control;
-    const block = control.block(facts.identities, now);
+    // a block or override may also name a `header:`/`route:` part some rule keys on
+    const extra = cp.keyIdentities === null ? null : cp.keyIdentities(facts);
+    const identities = extra === null ? facts.identities : facts.identities.concat(extra);
+    const block = control.block(identities, now);
     if (block !== null) return Promise.resolve(blockVerdict(block, now));
 
     let checks: Check[] | null = null;
@@ -147,7 +150,7 @@ export class RuleEngine implements Engine, Settler {
         lastKeyOf = rule.keyOf;
         lastKey = rule.keyOf(facts);
       }
-      const c = this.check(rule, lastKey, facts, units, tierMult, load, now);
+      const c = this.check(rule, lastKey, identities, units, tierMult, load, now);
       if (refusal !== null) {
         // shadow: count and report, never reject — the query it cannot measure is a shadow rejection, not a 400
         c.status = REJECT;
@@ -182,11 +185,11 @@ export class RuleEngine implements Engine, Settler {
   }
 
   /** A rule's Check for this request: key, cost and the effective limit. */
-  private check(rule: CompiledRule, key: string, facts: RequestFacts, units: number, tierMult: number, load: number, now: number): Check {
+  private check(rule: CompiledRule, key: string, identities: readonly string[], units: number, tierMult: number, load: number, now: number): Check {
     let limit = rule.rule.limit;
     let burst = rule.rule.burst;
     let mult = rule.applyTiers ? tierMult : 1;
-    const ov = this.control.override(rule.id, facts.identities, now);
+    const ov = this.control.override(rule.id, identities, now);
     if (ov !== null) {
       if (ov.limit !== undefined) {
         burst = limit > 0 ? (burst * ov.limit) / limit : ov.limit; // `limit` replaces base × tier
