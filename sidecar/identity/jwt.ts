@@ -1,6 +1,6 @@
 /**
  * `user` comes only from a JWT whose signature verifies (jose): an HS256/384/512 shared secret read from the
- * environment variable `secretEnv`, an RS256/ES256 (or PS, EdDSA) public key file (PEM, SPKI or X.509), or a
+ * environment variable `secretEnv` (at least as long as the hash, RFC 7518 §3.2, else a start-up error), an RS256/ES256 (or PS, EdDSA) public key file (PEM, SPKI or X.509), or a
  * local JWKS file. The algorithm list is fixed by the policy, so `alg: none` and algorithm-confusion
  * tokens fail; expired tokens fail (with `clockTolerance`). A token that fails is never an identity:
  * it is counted by reason and, with `rejectInvalid`, answered 401.
@@ -31,6 +31,11 @@ interface Cached {
 }
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
+/**
+ * The shortest HMAC secret each algorithm accepts, in bytes: its hash's size (RFC 7518 §3.2). A
+ * shorter one makes every token it signs open to an offline brute force of the secret.
+ */
+const MIN_HMAC_SECRET_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 /**
  * The cache is bounded in bytes too: its keys are the tokens, and 10 000 distinct 8 KiB garbage
  * tokens would otherwise hold ~90 MiB for a minute (test/e2e/security/badInput.test.ts).
@@ -205,7 +210,15 @@ export async function createJwtVerifier(config: JwtIdentity, opts: { env?: NodeJ
   if (config.secretEnv) {
     const secret = env[config.secretEnv];
     if (!secret) throw new RatewardenError(ErrorCodes.CONFIG_IDENTITY, `${where}.secretEnv: environment variable ${config.secretEnv} is not set (it must hold the ${config.algorithms.join('/')} shared secret)`);
-    return new JwtVerifier(config, new TextEncoder().encode(secret), opts.clock, opts.cacheSize);
+    const key = new TextEncoder().encode(secret);
+    // the longest the policy's algorithms need (the secret itself is never printed: its length only)
+    let alg = '';
+    for (const a of config.algorithms) if ((MIN_HMAC_SECRET_BYTES[a] ?? 0) > (MIN_HMAC_SECRET_BYTES[alg] ?? 0)) alg = a;
+    const need = MIN_HMAC_SECRET_BYTES[alg] ?? 0;
+    if (key.length < need) {
+      throw new RatewardenError(ErrorCodes.CONFIG_IDENTITY, `${where}.secretEnv: the secret in ${config.secretEnv} is ${key.length} bytes; ${alg} needs at least ${need} (RFC 7518 §3.2: a shorter one can be brute-forced from any token it signs); use a random one, e.g. openssl rand -base64 ${need}`);
+    }
+    return new JwtVerifier(config, key, opts.clock, opts.cacheSize);
   }
   if (config.jwksFile) {
     let jwks: unknown;

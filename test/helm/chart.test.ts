@@ -86,7 +86,7 @@ test('the chart-created Secret holds every value given and a generated admin tok
   assert.equal(decoded.RW_HASH_KEY, 'test-hash-key');
   assert.equal(decoded.REDIS_PASSWORD, 'test-redis-password');
   assert.equal(decoded.KAFKA_SASL_PASSWORD, 'test-kafka-password');
-  assert.equal(decoded.JWT_SECRET, 'test-jwt-secret', "stored under the policy's identity.jwt.secretEnv");
+  assert.equal(decoded.JWT_SECRET, 'test-jwt-secret-of-at-least-32-bytes', "stored under the policy's identity.jwt.secretEnv");
   assert.match(decoded.RW_ADMIN_TOKEN!, /^[A-Za-z0-9]{40}$/);
 });
 

@@ -34,6 +34,17 @@ test('a JWT secret variable that is not set exits 2 naming it', async () => {
   assert.match(r.stderr, /RW_CONFIG_IDENTITY/);
 });
 
+test('an HS256 secret shorter than 32 bytes exits 2 with one line naming the variable and the length, never the secret', async () => {
+  const file = policyFile('version: 1\nidentity: { jwt: { algorithms: [HS256], secretEnv: RW_E2E_SHORT_SECRET } }\nstore: { kind: memory }\nrules:\n  - { id: u, key: [user], algorithm: token-bucket, rate: 10/s, burst: 10 }\n');
+  const secret = 'short-jwt-secret-7f3a';
+  const r = await runRatewarden(['sidecar', '--config', file, '--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env: childEnv({ RW_E2E_SHORT_SECRET: secret }) });
+  assert.equal(r.code, 2);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /RW_E2E_SHORT_SECRET is 21 bytes; HS256 needs at least 32 .*\[RW_CONFIG_IDENTITY\]/);
+  assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), 'the secret is never printed');
+});
+
 test('a policy with errors exits 2 listing each error with its path', async () => {
   const file = policyFile('version: 1\nrules:\n  - { id: a, key: [ip], algorithm: fixed-window, limit: 0, window: 10x }\n');
   const r = await runRatewarden(['sidecar', '--config', file, '--upstream', 'http://127.0.0.1:1'], { env: childEnv() });

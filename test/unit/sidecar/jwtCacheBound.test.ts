@@ -13,7 +13,7 @@ if (!policy.ok) throw new Error('fixture policy');
 const clock = { now: () => 1_750_000_000_000 };
 
 test('10 000 distinct 8 KiB garbage tokens: each is invalid, and the cache keeps at most 16 MiB of them', async () => {
-  const v = await createJwtVerifier(policy.policy.identity.jwt!, { env: { S: 'secret-0123456789' }, clock });
+  const v = await createJwtVerifier(policy.policy.identity.jwt!, { env: { S: 'secret-0123456789-secret-0123456789' }, clock });
   const token = (i: number): string => `${i}.${'x'.repeat(8_000)}.sig`;
   for (let i = 0; i < 10_000; i++) assert.equal((await v.verify(token(i))).ok, false);
   let cached = 0;
@@ -24,7 +24,7 @@ test('10 000 distinct 8 KiB garbage tokens: each is invalid, and the cache keeps
 });
 
 test('a token over the length limit is refused as malformed and never cached', async () => {
-  const v = await createJwtVerifier(policy.policy.identity.jwt!, { env: { S: 'secret-0123456789' }, clock });
+  const v = await createJwtVerifier(policy.policy.identity.jwt!, { env: { S: 'secret-0123456789-secret-0123456789' }, clock });
   const long = 'a'.repeat(9_000);
   assert.deepEqual(await v.verify(long), { ok: false, reason: 'malformed' });
   assert.equal(v.cached(long), undefined);
