@@ -44,6 +44,10 @@ import type { ClientStateStore, GroupState } from './state/stateStore.js';
 
 const W10 = 10_000;
 const W60 = 60_000;
+/** Services with a service-wide series, and 10 s windows waiting to be added to them, at most. */
+const MAX_SERVICES = 1_000;
+/** A service without a window for this long gives its place in the series to a new one at the cap (its `recent` span). */
+const SERVICE_IDLE_MS = 360 * W10;
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -522,7 +526,11 @@ export class Analyzer {
     }
     const services = this.serviceWindows.get(end) ?? new Map<string, number>();
     if (services.size === 0) this.serviceWindows.set(end, services);
-    if (acc.service && services.size < 1_000) services.set(acc.service, (services.get(acc.service) ?? 0) + acc.count);
+    if (acc.service) {
+      const held = services.get(acc.service);
+      if (held !== undefined || services.size < MAX_SERVICES) services.set(acc.service, (held ?? 0) + acc.count);
+      else this.metrics.serviceRequestsDropped.inc({ reason: 'service_cap' }, acc.count);
+    }
   }
 
   private async process(closed: Closed[], now: number): Promise<TickResult> {
@@ -1058,8 +1066,19 @@ export class Analyzer {
       this.serviceWindows.delete(end);
       for (const [service, requests] of services) {
         let s = this.serviceSeries.get(service);
-        if (!s) {
-          if (this.serviceSeries.size >= 1_000) continue;
+        if (s) {
+          // least recently updated first (the map's order), for the idle one to give its place
+          this.serviceSeries.delete(service);
+          this.serviceSeries.set(service, s);
+        } else {
+          if (this.serviceSeries.size >= MAX_SERVICES) {
+            const [idle, oldest] = this.serviceSeries.entries().next().value!;
+            if (!((oldest.recent.at(-1)?.end ?? Number.NEGATIVE_INFINITY) <= end - SERVICE_IDLE_MS)) {
+              this.metrics.serviceRequestsDropped.inc({ reason: 'service_cap' }, requests);
+              continue;
+            }
+            this.serviceSeries.delete(idle);
+          }
           this.serviceSeries.set(service, (s = { scorer: this.seriesFactory.create('full'), recent: [], decision: INITIAL_DECISION_STATE }));
         }
         const score = s.scorer.update(requests, end);
@@ -1097,7 +1116,13 @@ export class Analyzer {
       }
     }
     // bounded: ends older than every partition's watermark are gone; a stuck partition is capped here
-    while (this.serviceWindows.size > 1_000) this.serviceWindows.delete(this.serviceWindows.keys().next().value as number);
+    while (this.serviceWindows.size > MAX_SERVICES) {
+      const end = this.serviceWindows.keys().next().value as number;
+      let requests = 0;
+      for (const n of this.serviceWindows.get(end)!.values()) requests += n;
+      this.serviceWindows.delete(end);
+      if (requests > 0) this.metrics.serviceRequestsDropped.inc({ reason: 'backlog' }, requests);
+    }
     for (const effect of effects) effect().catch((err: unknown) => this.log('error', 'storing a service report failed', { err: (err as Error).message }));
   }
 

@@ -28,6 +28,8 @@ export interface AnalyzerStartConfig {
   readonly retrainEveryMs: number | null;
   /** Where retrained versions are written (--model-out, RW_MODEL_OUT). */
   readonly modelOut: string;
+  /** Retrained versions kept under modelOut after a retraining (--retrain-keep, RW_RETRAIN_KEEP, default 5). */
+  readonly retrainKeep: number;
   /** Key prefix of the report store (RW_REPORTS_PREFIX, default rw:anomalies). */
   readonly reportsPrefix: string;
   /** A new consumer group starts at the oldest retained event instead of new ones (RW_FROM_BEGINNING=1). */
@@ -42,14 +44,14 @@ export interface AnalyzerStartConfig {
   readonly logLevel: string;
 }
 
-export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT] [--group ID] [--model DIR|none] [--retrain-every DUR] [--model-out DIR]\n       ratewarden analyzer --train --out DIR [--source simulator|generator|FILE] [--version V] [--clients N] [--minutes N] [--seed N] [--epochs N]';
+export const ANALYZER_USAGE = 'usage: ratewarden analyzer --config FILE [--listen HOST:PORT] [--group ID] [--model DIR|none] [--retrain-every DUR] [--model-out DIR] [--retrain-keep N]\n       ratewarden analyzer --train --out DIR [--source simulator|generator|FILE] [--version V] [--clients N] [--minutes N] [--seed N] [--epochs N]';
 
 export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): AnalyzerStartConfig {
   let parsed;
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { config: { type: 'string' }, listen: { type: 'string' }, group: { type: 'string' }, model: { type: 'string' }, 'retrain-every': { type: 'string' }, 'model-out': { type: 'string' } },
+      options: { config: { type: 'string' }, listen: { type: 'string' }, group: { type: 'string' }, model: { type: 'string' }, 'retrain-every': { type: 'string' }, 'model-out': { type: 'string' }, 'retrain-keep': { type: 'string' } },
       strict: true,
     });
   } catch (err) {
@@ -77,6 +79,7 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
     model,
     retrainEveryMs: optionalDuration(v['retrain-every'] ?? env.RW_RETRAIN_EVERY, '--retrain-every'),
     modelOut: v['model-out'] ?? env.RW_MODEL_OUT ?? 'models/artifacts',
+    retrainKeep: retrainKeep(v['retrain-keep'] ?? env.RW_RETRAIN_KEEP),
     reportsPrefix: env.RW_REPORTS_PREFIX || 'rw:anomalies',
     fromBeginning: env.RW_FROM_BEGINNING === '1' || env.RW_FROM_BEGINNING === 'true',
     statePrefix: env.RW_STATE_PREFIX || 'rw:analyzer:state',
@@ -105,6 +108,17 @@ function groupId(flag: string | undefined, envValue: string | undefined): string
   const id = flag ?? (envValue || 'ratewarden-analyzer');
   if (id.trim() === '') throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--group must not be empty\n${ANALYZER_USAGE}`);
   return id;
+}
+
+/** Retrained versions kept under --model-out after a retraining (--retrain-keep). */
+export const DEFAULT_RETRAIN_KEEP = 5;
+
+/** Retrained versions to keep: a whole number of at least 1 (the one in use is never removed). */
+function retrainKeep(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_RETRAIN_KEEP;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--retrain-keep: "${text}" is not a whole number of at least 1 (retrained model versions kept, default ${DEFAULT_RETRAIN_KEEP})\n${ANALYZER_USAGE}`);
+  return n;
 }
 
 /** Node's timers hold at most 2^31 − 1 ms and fire a longer one after 1 ms: durations run as timers stay under 24d. */

@@ -26,7 +26,9 @@ export class AnalyzerMetrics {
   readonly controlErrors = new Counter({ name: 'ratewarden_control_write_errors_total', help: 'Control-plane writes that failed', registers: [this.registry] });
   readonly reportErrors = new Counter({ name: 'ratewarden_report_store_errors_total', help: 'Report store operations that failed', registers: [this.registry] });
   readonly scoreSeconds = new Histogram({ name: 'ratewarden_score_seconds', help: 'Time to score one batch of closed windows', buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
+  readonly serviceRequestsDropped = new Counter({ name: 'ratewarden_service_requests_dropped_total', help: 'Requests left out of the service-wide request-rate series: a service past the 1,000 held (service_cap), or 10 s windows past the 1,000 waiting for a partition behind the others (backlog)', labelNames: ['reason'], registers: [this.registry] });
   readonly watermarkLag = new Gauge({ name: 'ratewarden_watermark_lag_seconds', help: 'Clock minus the oldest partition watermark', registers: [this.registry] });
+  readonly modelVersionsPruned = new Counter({ name: 'ratewarden_model_versions_pruned_total', help: 'Retrained model versions removed from --model-out beyond the newest --retrain-keep', registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'ratewarden_model_info', help: 'Loaded learned model (1)', labelNames: ['version', 'backend'], registers: [this.registry] });
   // state snapshots (analyzer/state/)
   readonly stateRestores = new Counter({ name: 'ratewarden_state_restores_total', help: 'Clients admitted, by what their snapshot lookup gave: restored, absent (none stored), bad (did not decode: started fresh), error (lookup failed or timed out), skipped (not looked up: a bound or the store backing off)', labelNames: ['result'], registers: [this.registry] });

@@ -4,15 +4,18 @@
  * version (`<model-out>/autoencoder-r<epoch ms>`) and swaps it in without a restart. A restart with
  * retraining on and --model left at `shipped` starts from the newest retrained version that loads,
  * so what the last retraining learned is not lost; a version that is refused is logged and skipped.
+ * After each retraining only the newest `keep` retrained versions stay (--retrain-keep, default
+ * DEFAULT_RETRAIN_KEEP) besides the one in use; other directories (the shipped artifact) are never removed.
  */
 import { existsSync } from 'node:fs';
 import { access, constants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTf } from '../models/ml/backend.js';
 import { AutoencoderScorer, METADATA_FILE } from '../models/ml/autoencoder.js';
 import { trainArtifact } from '../models/ml/train.js';
 import type { Analyzer, LogFn } from './analyzer.js';
+import { DEFAULT_RETRAIN_KEEP } from './config.js';
 
 export const SHIPPED_MODEL = 'autoencoder-v1';
 /** Name of a retrained version: this prefix and the epoch ms of the retraining. */
@@ -109,6 +112,29 @@ export interface RetrainOptions {
   readonly epochs?: number;
   /** Stops a running retraining (the analyzer closing): nothing is written or swapped in. */
   readonly signal?: AbortSignal;
+  /** Retrained versions kept under `outDir` once the new one is in use (newest first; default DEFAULT_RETRAIN_KEEP). */
+  readonly keep?: number;
+}
+
+/**
+ * Removes the retrained versions (`autoencoder-r<ts>`) under `outDir` beyond the newest `keep`, never
+ * `inUse` (the version swapped in: a clock stepped back can make it older than others) and nothing
+ * else (the shipped artifact, other directories). Returns the directories removed; one that cannot
+ * be removed is logged and left.
+ */
+export async function pruneRetrained(outDir: string, keep: number, inUse: string, log: LogFn): Promise<string[]> {
+  const keepDir = resolve(inUse);
+  const removed: string[] = [];
+  for (const dir of (await retrainedVersions(outDir)).slice(Math.max(1, keep))) {
+    if (resolve(dir) === keepDir) continue;
+    try {
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch (err) {
+      log('warn', `removing an old retrained model version failed; it stays: ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return removed;
 }
 
 /** Analyzers with a retraining running: a second one at the same time is skipped. */
@@ -177,10 +203,17 @@ async function retrainOnce(analyzer: Analyzer, opts: RetrainOptions, now: number
       opts.signal.throwIfAborted();
     }
     analyzer.setAutoencoder(scorer);
-    return dir;
   } catch (err) {
     // nothing half-written or refused stays behind to be picked up at the next start
     await rm(renamed ? dir : partial, { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }
+  // one version per retraining: without pruning --model-out grows without bound
+  const keep = opts.keep ?? DEFAULT_RETRAIN_KEEP;
+  const removed = await pruneRetrained(opts.outDir, keep, dir, log);
+  if (removed.length > 0) {
+    analyzer.metrics.modelVersionsPruned.inc(removed.length);
+    log('info', `removed ${removed.length} retrained model version(s) beyond the newest ${keep}: ${removed.map((d) => basename(d)).join(', ')}`, { removed: removed.length, keep });
+  }
+  return dir;
 }

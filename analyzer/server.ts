@@ -57,8 +57,8 @@ export interface StartAnalyzerOptions {
   readonly plugins?: readonly AnalyzerPlugin[];
   /** The learned model: `shipped` (default), a directory, an already loaded scorer, or null for none. */
   readonly model?: 'shipped' | string | AutoencoderScorer | null;
-  /** Retrain on the analyzer's clean windows every `everyMs`, writing versions under `outDir`. */
-  readonly retrain?: { readonly everyMs: number; readonly outDir: string } | null;
+  /** Retrain on the analyzer's clean windows every `everyMs`, writing versions under `outDir` and keeping the newest `keep` (default 5). */
+  readonly retrain?: { readonly everyMs: number; readonly outDir: string; readonly keep?: number } | null;
   readonly series?: SeriesFactory;
   readonly detection?: Partial<DetectionOptions>;
   readonly clock?: () => number;
@@ -238,7 +238,7 @@ export async function startAnalyzer(options: StartAnalyzerOptions): Promise<Runn
   const retrainTimer = options.retrain
     ? setInterval(() => {
         if (retraining) return;
-        retraining = retrain(analyzer, { outDir: options.retrain!.outDir, signal: retrainStop.signal }, clock(), log)
+        retraining = retrain(analyzer, { outDir: options.retrain!.outDir, signal: retrainStop.signal, ...(options.retrain!.keep ? { keep: options.retrain!.keep } : {}) }, clock(), log)
           .then((dir) => {
             if (dir) modelError = null;
           })

@@ -7,6 +7,7 @@
  * A window accumulator only adds numbers on the ingest path; `vector()` turns it into the feature
  * vector when the window closes. 4xx counts every 4xx except 429 (rate-limit answers are counted by
  * `ratio_limited`, from the sidecar's decision, so our own limiting does not look like client errors).
+ * What every client shares during an outage is left out (counts): 502/504, the sidecar's own 503s.
  */
 import { SHED_RULE, type CallEvent } from './events.js';
 import { DistinctCounter, RouteMemory, hashString } from './featureSketches.js';
@@ -119,6 +120,8 @@ export class WindowAccumulator {
   cLimited = 0;
   bytes = 0;
   latencySum = 0;
+  /** Calls with a latency sample (not a gateway error: see counts). */
+  latencyN = 0;
   gapN = 0;
   gapSum = 0;
   gapSq = 0;
@@ -183,17 +186,27 @@ export class WindowAccumulator {
     this.count++;
     this.cost += e.cost;
     const status = e.status;
+    const d = e.decision;
+    // what every client shares is not one client's behaviour (the load watcher reads it instead): a
+    // gateway error (502/504: the backend unreachable or too slow, the sidecar's own included — it
+    // is never counted against the client, DESIGN.md), a 503 the sidecar refused with (`limited`:
+    // the store away under failMode closed, or a shed under backend overload, SHED_RULE), or any
+    // answer the sidecar made for a reason of its own (selfAnswered: draining, its own failure)
+    const gateway = status === 502 || status === 504;
+    const refused503 = status === 503 && d === 'limited';
     if (status >= 400 && status < 500) {
       if (status !== 429) {
         this.c4xx++;
         if (status === 401 || status === 403) this.c401403++;
       }
-    } else if (status >= 500 && e.rule !== SHED_RULE) this.c5xx++;
-    const d = e.decision;
-    // a shed under backend overload (SHED_RULE) is the upstream's state, not the client's behaviour
-    if ((d === 'limited' && e.rule !== SHED_RULE) || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
+    } else if (status >= 500 && !gateway && !refused503 && e.selfAnswered !== true && e.rule !== SHED_RULE) this.c5xx++;
+    if ((d === 'limited' && !refused503 && e.rule !== SHED_RULE) || d === 'blocked' || d === 'shadow_limited') this.cLimited++;
     this.bytes += e.bytesIn + e.bytesOut;
-    this.latencySum += e.latencyMs;
+    // a gateway error's latency is how long the backend kept it failing (a timeout), not a sample of the client's calls
+    if (!gateway) {
+      this.latencySum += e.latencyMs;
+      this.latencyN++;
+    }
     const routeHash = hashString(e.route);
     this.routes.add(routeHash);
     this.ips.add(hashString(e.ip));
@@ -226,6 +239,7 @@ export class WindowAccumulator {
     this.cLimited += o.cLimited;
     this.bytes += o.bytes;
     this.latencySum += o.latencySum;
+    this.latencyN += o.latencyN;
     this.gapN += o.gapN;
     this.gapSum += o.gapSum;
     this.gapSq += o.gapSq;
@@ -250,7 +264,7 @@ export class WindowAccumulator {
     out[F.distinctRoutes] = this.routes.count();
     out[F.distinctIps] = this.ips.count();
     out[F.bytes] = this.bytes;
-    out[F.latencyMs] = n > 0 ? this.latencySum / n : 0;
+    out[F.latencyMs] = n === 0 ? 0 : this.latencyN > 0 ? this.latencySum / this.latencyN : NaN;
     out[F.interarrivalCv] = interarrivalCv(this.gapN, this.gapSum, this.gapSq);
     out[F.uaChanges] = this.uaChanges;
     out[F.newRouteShare] = this.routeHistory && n > 0 ? this.newRoutes / n : NaN;

@@ -100,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
       publisher,
       listen: config.listen,
       model: config.model === 'none' ? null : config.model,
-      retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut } : null,
+      retrain: config.retrainEveryMs ? { everyMs: config.retrainEveryMs, outDir: config.modelOut, keep: config.retrainKeep } : null,
       instance: config.instance || hostname(),
       state: stateStore ? { store: stateStore, snapshotEveryMs: config.snapshotEveryMs! } : null,
       dependencies: () => ({ redis: redis.status === 'ready' }),

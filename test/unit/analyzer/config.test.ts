@@ -80,3 +80,12 @@ test('RW_ADMIN_TOKEN / RW_READONLY_TOKEN from a file-made Secret (trailing newli
   }
   assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml'], { RW_ADMIN_TOKEN: 'ok-token', RW_READONLY_TOKEN: 'read only' }), (e: unknown) => e instanceof RatewardenError && /RW_READONLY_TOKEN/.test(e.message));
 });
+
+test('retrained versions kept: 5 by default, --retrain-keep over RW_RETRAIN_KEEP; anything but a whole number of at least 1 is refused', () => {
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml'], {}).retrainKeep, 5);
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml'], { RW_RETRAIN_KEEP: '3' }).retrainKeep, 3);
+  assert.equal(parseAnalyzerArgs(['--config', 'p.yaml', '--retrain-keep', '12'], { RW_RETRAIN_KEEP: '3' }).retrainKeep, 12);
+  for (const bad of ['0', '-1', '2.5', 'all', '1e3']) {
+    assert.throws(() => parseAnalyzerArgs(['--config', 'p.yaml', `--retrain-keep=${bad}`], {}), (e: unknown) => e instanceof RatewardenError && /--retrain-keep: ".*" is not a whole number of at least 1/.test(e.message), bad);
+  }
+});

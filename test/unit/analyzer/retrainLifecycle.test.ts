@@ -15,6 +15,7 @@ import { MemoryEventBus } from '../../../models/eventBus.js';
 import type { AutoencoderScorer } from '../../../models/ml/autoencoder.js';
 import { normalVectors } from '../../../models/ml/train.js';
 import type { Analyzer } from '../../../analyzer/analyzer.js';
+import { AnalyzerMetrics } from '../../../analyzer/metrics.js';
 import { loadStartModel, retrain } from '../../../analyzer/model.js';
 import { startAnalyzer } from '../../../analyzer/server.js';
 import { MemoryReportStore } from '../../../analyzer/reports/memoryStore.js';
@@ -30,10 +31,11 @@ before(() => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** What retrain() uses of an Analyzer: its reservoir and the model swap. */
+/** What retrain() uses of an Analyzer: its reservoir, the model swap and its metrics. */
 function fakeAnalyzer(): Analyzer & { readonly current: AutoencoderScorer | null } {
   let current: AutoencoderScorer | null = null;
   return {
+    metrics: new AnalyzerMetrics(),
     trainingSample: () => vectors.map((v) => Float64Array.from(v)),
     setAutoencoder(scorer: AutoencoderScorer | null) {
       if (current && current !== scorer) current.dispose();
@@ -165,4 +167,29 @@ test('closing the analyzer stops a scheduled retraining that is running and wait
   assert.ok(lines.includes('retraining stopped: the analyzer is closing'), lines.join('\n'));
   assert.deepEqual(existsSync(outDir) ? readdirSync(outDir) : [], []);
   assert.equal(running.state.analyzer.model, null);
+});
+
+test('a retraining keeps the newest versions (--retrain-keep) and the one in use; the shipped artifact and other directories stay; what it removed is counted and logged', async () => {
+  const outDir = join(tmp, 'prune');
+  const analyzer = fakeAnalyzer();
+  const { lines, log } = recorder();
+  // a first version, copied as older ones, one from a clock ahead of ours, the shipped artifact and something else
+  const first = (await retrain(analyzer, { outDir, ...small }, T0 - 600_000, () => undefined))!;
+  for (const ts of [T0 - 500_000, T0 - 400_000, T0 - 300_000, T0 + 86_400_000]) cpSync(first, join(outDir, `autoencoder-r${ts}`), { recursive: true });
+  cpSync(first, join(outDir, 'autoencoder-v1'), { recursive: true });
+  mkdirSync(join(outDir, 'notes'));
+  const dir = await retrain(analyzer, { outDir, ...small, keep: 2 }, T0, log);
+  assert.equal(dir, join(outDir, `autoencoder-r${T0}`));
+  assert.equal(analyzer.current!.metadata.version, `autoencoder-r${T0}`);
+  // the newest two by name are r(T0 + 1d) and r(T0); the one in use would stay even if it were not
+  assert.deepEqual(readdirSync(outDir).sort(), ['autoencoder-r' + (T0 + 86_400_000), `autoencoder-r${T0}`, 'autoencoder-v1', 'notes'].sort());
+  assert.match(await analyzer.metrics.registry.getSingleMetricAsString('ratewarden_model_versions_pruned_total'), /ratewarden_model_versions_pruned_total 4/);
+  assert.ok(lines.some((l) => /removed 4 retrained model version\(s\) beyond the newest 2: /.test(l) && l.includes(`autoencoder-r${T0 - 600_000}`)), lines.join('\n'));
+
+  // keep 1 with a version from a clock ahead: the one in use is never removed
+  const next = await retrain(analyzer, { outDir, ...small, keep: 1 }, T0 + 1, log);
+  assert.deepEqual(readdirSync(outDir).sort(), ['autoencoder-r' + (T0 + 86_400_000), `autoencoder-r${T0 + 1}`, 'autoencoder-v1', 'notes'].sort());
+  assert.equal(next, join(outDir, `autoencoder-r${T0 + 1}`));
+  assert.ok(existsSync(join(next!, 'weights.bin')));
+  analyzer.current!.dispose();
 });
