@@ -47,7 +47,24 @@ export function sanitizeKeyValue(value: string, maxLength = 256): string {
     return code < 0x100 ? '%' + code.toString(16).padStart(2, '0') : '%u' + code.toString(16).padStart(4, '0');
   });
   if (escaped.length <= maxLength) return escaped;
-  return escaped.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX);
+  const cut = escaped.slice(0, maxLength - SECRET_ID_HEX - 1) + '~' + createHash('sha256').update(value).digest('hex').slice(0, SECRET_ID_HEX);
+  // V8 keeps a slice as a view of the whole string: flattened, the cut is a copy of its own, not a
+  // holder of the whole value — a cached JWT `user` kept its 6 KB claim alive (jwtUserMemory.test.ts)
+  return flatString(cut);
+}
+
+/** Where flatString's conversions go: a conversion whose result is unused is dropped by the optimiser. */
+let flattened = 0;
+
+/**
+ * `s` flattened: a concatenation of slices becomes one string of its own, so it no longer keeps the
+ * strings it was cut from alive. V8 flattens a string converted to a number (pino's `flatstr`); the
+ * result must be used (kept in `flattened`), or optimised code drops the conversion, and the
+ * flattening with it, as it did here.
+ */
+export function flatString(s: string): string {
+  flattened ^= (s as unknown as number) | 0;
+  return s;
 }
 
 export function formatClientKey(parts: ReadonlyArray<readonly [string, string]>): string {

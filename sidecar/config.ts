@@ -31,9 +31,31 @@ export interface SidecarConfig {
   readonly shutdownDelaySeconds: number;
   /** pino level (RW_LOG_LEVEL, default info; an unknown one is a start-up error). */
   readonly logLevel: string;
+  /** Cap on the proxy listener's open connections (RW_MAX_CONNECTIONS, default DEFAULT_MAX_CONNECTIONS). */
+  readonly maxConnections: number;
 }
 
-export const SIDECAR_USAGE = 'usage: ratewarden sidecar --config FILE --upstream URL [--listen HOST:PORT] [--admin HOST:PORT]';
+/**
+ * Connections the proxy listener holds open at most (RW_MAX_CONNECTIONS): each costs memory and a
+ * descriptor, and a client could otherwise open them without bound. One more is closed at once and
+ * counted (`ratewarden_connections_refused_total`). Far above what a pod's clients and load
+ * balancers keep open (`npm run bench` opens at most 768).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const MAX_MAX_CONNECTIONS = 1_000_000;
+
+/** `--max-connections` over RW_MAX_CONNECTIONS (empty: the default), or a start-up error naming both. */
+export function maxConnectionsFromEnv(env: NodeJS.ProcessEnv, flag?: string): number {
+  const text = flag ?? env.RW_MAX_CONNECTIONS;
+  if (text === undefined || (flag === undefined && text === '')) return DEFAULT_MAX_CONNECTIONS;
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= MAX_MAX_CONNECTIONS)) {
+    throw new RatewardenError(ErrorCodes.CONFIG_ARG, `--max-connections (RW_MAX_CONNECTIONS) must be a whole number of connections from 1 to ${MAX_MAX_CONNECTIONS} (got "${text}")`);
+  }
+  return n;
+}
+
+export const SIDECAR_USAGE = 'usage: ratewarden sidecar --config FILE --upstream URL [--listen HOST:PORT] [--admin HOST:PORT] [--max-connections N]';
 
 /** The upstream's URL (`--upstream`, RW_UPSTREAM): http:// or https://, else a start-up error naming `what`. */
 export function parseUpstream(text: string, what: string): URL {
@@ -72,6 +94,7 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
         service: { type: 'string' },
         'drain-seconds': { type: 'string' },
         'shutdown-delay': { type: 'string' },
+        'max-connections': { type: 'string' },
       },
       strict: true,
     });
@@ -110,5 +133,6 @@ export function parseSidecarArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     drainSeconds: drain,
     shutdownDelaySeconds: delay,
     logLevel: logLevelFromEnv(env),
+    maxConnections: maxConnectionsFromEnv(env, v['max-connections']),
   };
 }

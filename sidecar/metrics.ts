@@ -41,6 +41,8 @@ export interface SidecarMetrics {
   /** Requests refused because they carried more than one API key or token. */
   readonly ambiguousCredentials: Counter;
   readonly malformedRequests: Counter<'reason'>;
+  /** Connections the proxy listener closed at once because it held its cap (RW_MAX_CONNECTIONS). */
+  readonly connectionsRefused: Counter;
   /** GraphQL bodies refused unread (graphqlBody.ts BodyRefusal): `too_large` 413, `timeout` 408, `buffer_full` 503. */
   readonly graphqlBodiesRefused: Counter<'reason'>;
   /** Exports the runtime's gauges (requests in flight, keys held, store health), read at scrape time. */
@@ -85,6 +87,7 @@ export function createSidecarMetrics(opts: { defaultMetrics?: boolean } = {}): S
     policyReloadErrors: new Counter({ name: `${p}policy_reload_errors_total`, help: 'Policy file changes rejected (the previous policy stays)', registers: [registry] }),
     ambiguousCredentials: new Counter({ name: `${p}ambiguous_credentials_total`, help: 'Requests refused (400) for carrying more than one API key (header repeated, parameter repeated, or header and parameter disagreeing) or more than one JWT (token header repeated)', registers: [registry] }),
     malformedRequests: new Counter({ name: `${p}malformed_requests_total`, help: 'Requests Node answered before the proxy saw them (unparseable, headers too large: 400/431) or CONNECT (405); they make no event', labelNames: ['reason'], registers: [registry] }),
+    connectionsRefused: new Counter({ name: `${p}connections_refused_total`, help: 'Connections the proxy listener closed at once, unread, because it already held its cap (RW_MAX_CONNECTIONS)', registers: [registry] }),
     graphqlBodiesRefused: new Counter({
       name: `${p}graphql_bodies_refused_total`,
       help: 'GraphQL request bodies the sidecar refused to read for pricing: too_large (413), timeout (408: not in full in time), buffer_full (503: the bodies held took the whole budget)',

@@ -30,6 +30,7 @@ import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import { LINGER_MS, UpstreamProxy } from './proxy/forward.js';
 import { BodyBudget, GRAPHQL_BODY_TIMEOUT_MS, MAX_GRAPHQL_BODIES_BUFFERED } from './graphqlBody.js';
 import { PolicyFileWatcher } from './reload.js';
+import { maxConnectionsFromEnv } from './config.js';
 import { adaptiveGateFor } from './adaptive/index.js';
 
 export interface ListenAddress {
@@ -50,6 +51,11 @@ export interface SidecarOptions {
   readonly upstream: URL | string;
   /** Default 0.0.0.0:8080. */
   readonly listen?: ListenAddress;
+  /**
+   * Cap on the proxy listener's open connections: one more is closed at once and counted in
+   * `connections_refused_total`. Default RW_MAX_CONNECTIONS, else DEFAULT_MAX_CONNECTIONS (10 000).
+   */
+  readonly maxConnections?: number;
   /** Default 127.0.0.1:9091; null: no admin listener. */
   readonly admin?: ListenAddress | null;
   readonly pod?: string;
@@ -272,8 +278,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       const timer = setTimeout(() => socket.destroy(), LINGER_MS);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.end(CONNECT_ANSWER);
     });
+    // a client must not hold connections (memory, descriptors) without bound: past the cap Node
+    // closes a new connection at once ('drop'), and each one is counted
+    app.server.maxConnections = opts.maxConnections ?? maxConnectionsFromEnv(env);
+    app.server.on('drop', () => metrics.connectionsRefused.inc());
     // `Expect: 100-continue`: Node would answer 100 at once; we answer it only once the request is admitted
     app.server.on('checkContinue', (req, res) => {
       (req as typeof req & { [kExpectContinue]?: boolean })[kExpectContinue] = true;
@@ -397,6 +407,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     throw err;
   }
 }
+
+/**
+ * The answer to CONNECT: a 405 must name the methods the target allows (RFC 9110 §15.5.6), and the
+ * sidecar forwards every method Node parses but CONNECT.
+ */
+const CONNECT_ANSWER = `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${METHODS.filter((m) => m !== 'CONNECT').join(', ')}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 
 function urlHost(address: string): string {
   if (address === '0.0.0.0') return '127.0.0.1';

@@ -62,6 +62,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     eventsTopic: env.RW_EVENTS_TOPIC || null,
     ctlPrefix: config.ctlPrefix,
     drainSeconds: config.drainSeconds,
+    maxConnections: config.maxConnections,
     logger,
     env,
   });

@@ -36,6 +36,8 @@ export const POLICY_BOUNDS = {
    * so a smaller floor would round to a multiplier of 0 — a tier blocked by arithmetic.
    */
   minLoadMultiplier: 0.001,
+  /** events.linger: an event waits at most this long for companions before its batch goes. */
+  maxEventsLingerMs: 50,
 } as const;
 const MAX_DURATION_TEXT = '365d';
 
@@ -224,7 +226,12 @@ export const headersSchema = z.array(z.enum(HEADER_STYLES));
 export const eventsSchema = z.strictObject({
   topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'is not a valid Kafka topic name' }).optional(),
   bufferSize: positiveInt.optional(),
-  linger: duration.optional(),
+  linger: duration
+    .superRefine((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms !== null && ms > POLICY_BOUNDS.maxEventsLingerMs) fail(ctx, ErrorCodes.POLICY_RANGE, `must be at most ${POLICY_BOUNDS.maxEventsLingerMs}ms`);
+    })
+    .optional(),
   batchSize: positiveInt.optional(),
   compression: z.enum(['none', 'gzip']).optional(),
 });

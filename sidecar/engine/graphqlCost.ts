@@ -59,13 +59,43 @@ interface Parsed {
 }
 
 /**
- * Parsed documents of recent queries: clients repeat the same few queries. Bounded in bytes too: a
- * document takes about 100 bytes per character of its query, so 1 000 distinct 16 KiB queries
- * (each refused for its cost) held 1.4 GiB (test/e2e/security/badInput.test.ts).
+ * Parsed documents of recent queries: clients repeat the same few queries. Bounded in bytes too
+ * (1 000 distinct 16 KiB queries, each refused for its cost, held 1.4 GiB: test/e2e/security/
+ * badInput.test.ts). A document's size depends on its shape, not only its length — from ~25 bytes
+ * a character for an ordinary query to ~185 for `{a}{a}{a}…` — so each is sized from its own nodes
+ * (parsedBytes); a flat 100 bytes a character let the 32 MiB budget hold 58 MiB of such documents
+ * (test/unit/engine/graphqlParseCacheMemory.test.ts).
  */
-const PARSED_BYTES_PER_CHAR = 100;
-const parsedCache = new LRUCache<string, Parsed>({ max: 1_000, maxSize: 32 * 1024 * 1024, sizeCalculation: (_p, query) => 1 + query.length * PARSED_BYTES_PER_CHAR });
+const parsedCache = new LRUCache<string, Parsed>({ max: 1_000, maxSize: 32 * 1024 * 1024 });
 const CACHEABLE_LENGTH = 16 * 1024;
+
+/**
+ * An upper bound on the heap a cache entry holds: its key (two bytes a character at most), the
+ * entry, and the document as V8 (64-bit, uncompressed pointers) lays it out — an object is a 24-byte
+ * header and 8 bytes a property; an array 48 bytes and 8 a slot, up to 1.5 × its length + 16 slots
+ * once grown by pushes (the parser's lists); a string 24 bytes and its characters. Measured against
+ * the heap: 1.15–2.2 times the real size across query shapes, ~1.3 for ordinary queries.
+ * Walked without recursion (a document may nest thousands deep).
+ */
+function parsedBytes(query: string, parsed: Parsed): number {
+  let bytes = 128 + 2 * query.length;
+  const stack: unknown[] = [parsed.doc ?? parsed.error];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') bytes += 24 + v.length;
+    else if (Array.isArray(v)) {
+      bytes += v.length === 0 ? 32 : 48 + 8 * (v.length + (v.length >> 1) + 16);
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (typeof v === 'object' && v !== null) {
+      bytes += 24;
+      for (const k in v) {
+        bytes += 8;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return bytes;
+}
 
 function parseQuery(query: string): Parsed {
   const cached = query.length <= CACHEABLE_LENGTH ? parsedCache.get(query) : undefined;
@@ -76,7 +106,7 @@ function parseQuery(query: string): Parsed {
   } catch (err) {
     parsed = { doc: null, error: `GraphQL query does not parse: ${(err as Error).message}` };
   }
-  if (query.length <= CACHEABLE_LENGTH) parsedCache.set(query, parsed);
+  if (query.length <= CACHEABLE_LENGTH) parsedCache.set(query, parsed, { size: parsedBytes(query, parsed) });
   return parsed;
 }
 

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Policy } from '../../models/policy/index.js';
+import { flatString } from '../../models/clientKey.js';
 import type { RequestFacts } from '../engine/types.js';
 import { AMBIGUOUS_KEY, ApiKeyReader, DUPLICATES_DISCARDED } from './apiKey.js';
 import { ClientIpResolver, TrustedProxies } from './ip.js';
@@ -49,14 +50,12 @@ function pathEnd(url: string): number {
  * `url` up to `end` (its query or fragment), as a string of its own. V8 keeps a slice as a view of
  * the whole string: a path kept as a `route` key in the memory store (bounded in keys) held its
  * request target alive, a 15 KB query included (test/unit/sidecar/routeKeyMemory.test.ts).
- * Concatenated, then flattened (converting a string to a number flattens it), it is a copy.
+ * Concatenated, then flattened (flatString), it is a copy.
  */
 function pathOf(url: string, end: number): string {
   const slice = url.slice(0, end);
   if (slice.length < 13) return slice; // V8 copies short slices
-  const copy = slice.charAt(0) + slice.slice(1);
-  (copy as unknown as number) | 0;
-  return copy;
+  return flatString(slice.charAt(0) + slice.slice(1));
 }
 
 /**

@@ -48,6 +48,25 @@ test('unparseable requests, oversized headers and CONNECT are answered and count
   }
 });
 
+test('the 405 answer to CONNECT names the methods the sidecar forwards in Allow (RFC 9110 §15.5.6)', async () => {
+  const up = await startStubUpstream();
+  const p = parsePolicy('version: 1\nstore: { kind: memory }\nrules:\n  - { id: g, key: [ip], algorithm: fixed-window, limit: 100, window: 1h }\n');
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  const sc = await startSidecar({ policy: p.policy, upstream: up.url, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), eventSink: new MemoryEventBus(), drainSeconds: 1 });
+  try {
+    const answer = await raw(sc.port, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 405 /, JSON.stringify(answer));
+    const allow = /\r\nAllow: ([^\r]*)\r\n/i.exec(answer)?.[1];
+    assert.ok(allow !== undefined, `no Allow header in ${JSON.stringify(answer)}`);
+    const methods = allow.split(/,\s*/);
+    for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']) assert.ok(methods.includes(m), `${m} in Allow: ${allow}`);
+    assert.ok(!methods.includes('CONNECT'), `CONNECT is not allowed: ${allow}`);
+  } finally {
+    await sc.close();
+    await up.close();
+  }
+});
+
 test('a CONNECT client that never closes its side does not hold its connection (or the shutdown) for ever', { timeout: 60_000 }, async () => {
   const up = await startStubUpstream();
   const p = parsePolicy('version: 1\nstore: { kind: memory }\nrules:\n  - { id: g, key: [ip], algorithm: fixed-window, limit: 100, window: 1h }\n');
