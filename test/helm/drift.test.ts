@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { parseAnalyzerArgs } from '../../analyzer/config.js';
 import { eventsTopic } from '../../models/events.js';
-import { parseSidecarArgs } from '../../sidecar/config.js';
+import { DEFAULT_MAX_CONNECTIONS, parseSidecarArgs } from '../../sidecar/config.js';
 import { parse as parseYaml } from 'yaml';
 import { parsePolicy } from '../../models/policy/index.js';
 import { ROOT } from '../helpers/infra.js';
@@ -245,6 +245,9 @@ test('the sidecar loader sees the TLS Redis Cluster, Kafka topic and service nam
   assert.equal(prod.drainSeconds, 15);
   // the chart keeps serving (not ready) for 5 s after SIGTERM before the drain
   assert.equal(prod.shutdownDelaySeconds, 5);
+  assert.equal(prod.maxConnections, 20_000);
+  // the chart's default is the sidecar's
+  assert.equal(tls.maxConnections, DEFAULT_MAX_CONNECTIONS);
   assert.equal(prod.kafka?.sasl?.mechanism, 'scram-sha-512');
   assert.equal(prod.kafka?.ssl, true);
 });

@@ -103,7 +103,7 @@ test("the JWT secret the sidecar's policy names is wired from the service's Secr
 
 test('without a Secret the sidecar gets no secret env at all', () => {
   const sidecar = container(render(CHARTS.example), 'ratewarden');
-  assert.deepEqual(envNames(sidecar), ['RW_POD', 'RW_SERVICE', 'RW_DRAIN_SECONDS', 'RW_SHUTDOWN_DELAY']);
+  assert.deepEqual(envNames(sidecar), ['RW_POD', 'RW_SERVICE', 'RW_DRAIN_SECONDS', 'RW_SHUTDOWN_DELAY', 'RW_MAX_CONNECTIONS']);
 });
 
 test('restartOnPolicyChange puts a checksum of the policy on the pod, which changes with the policy', () => {
@@ -183,6 +183,8 @@ const sidecarValueCases: Array<[string, Record<string, string>, RegExp, RegExp]>
   ['a digest that is not a sha256 digest', { 'ratewarden.image.digest': 'sha256:abc' }, /ratewarden\.image\.digest must be sha256:/, /at '\/ratewarden\/image\/digest'/],
   ['a tag inside the repository', { 'ratewarden.image.repository': 'ratewarden/ratewarden:0.1.0' }, /ratewarden\.image\.repository must be an image repository/, /at '\/ratewarden\/image\/repository'/],
   ['a shutdown delay over the 300 s the sidecar accepts', { 'ratewarden.shutdownDelaySeconds': '600' }, /ratewarden\.shutdownDelaySeconds must be at most 300/, /at '\/ratewarden\/shutdownDelaySeconds': maximum/],
+  ['a connection cap of 0 (the sidecar refuses it)', { 'ratewarden.maxConnections': '0' }, /ratewarden\.maxConnections must be at least 1/, /at '\/ratewarden\/maxConnections': minimum/],
+  ['a connection cap over the 1,000,000 the sidecar accepts', { 'ratewarden.maxConnections': '2000000' }, /ratewarden\.maxConnections must be at most 1000000/, /at '\/ratewarden\/maxConnections': maximum/],
   ['a drain time over a day (the sidecar refuses it)', { 'ratewarden.drainSeconds': '90000' }, /ratewarden\.drainSeconds must be at most 86400/, /at '\/ratewarden\/drainSeconds': maximum/],
   ['a scrape interval that is not a duration', { 'ratewarden.podMonitor.interval': '30 seconds' }, /ratewarden\.podMonitor\.interval must be a duration/, /at '\/ratewarden\/podMonitor\/interval'/],
   ['a liveness successThreshold above 1, which Kubernetes refuses', { 'ratewarden.probes.liveness.successThreshold': '2' }, /ratewarden\.probes\.liveness\.successThreshold must be at most 1 \(got 2\): Kubernetes requires 1/, /at '\/ratewarden\/probes\/liveness\/successThreshold': maximum/],

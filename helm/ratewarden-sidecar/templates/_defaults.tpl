@@ -33,6 +33,9 @@ drainSeconds: 10
 # Seconds between SIGTERM and the drain (RW_SHUTDOWN_DELAY): /readyz already answers 503 while the
 # sidecar keeps serving, so connections that arrive before the endpoints update are not refused.
 shutdownDelaySeconds: 5
+# Connections the proxy listener holds open at most (RW_MAX_CONNECTIONS); past it a new one is
+# closed at once and counted in ratewarden_connections_refused_total.
+maxConnections: 10000
 redis:
   # none | single | cluster
   mode: none

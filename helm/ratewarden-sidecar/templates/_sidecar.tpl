@@ -84,6 +84,8 @@ See helm/README.md "Injecting the sidecar" and helm/example-service for a comple
       value: {{ $v.drainSeconds | toString | quote }}
     - name: RW_SHUTDOWN_DELAY
       value: {{ $v.shutdownDelaySeconds | toString | quote }}
+    - name: RW_MAX_CONNECTIONS
+      value: {{ $v.maxConnections | toString | quote }}
     {{- with include "ratewarden-sidecar.connectionEnv" (dict "redis" $v.redis "kafka" $v.kafka "secretName" $v.secrets.existingSecret "requireHashKey" $v.secrets.requireHashKey "jwtSecretEnv" $jwtEnv "where" "ratewarden.") | trim }}
     {{- . | nindent 4 }}
     {{- end }}

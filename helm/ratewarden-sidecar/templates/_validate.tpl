@@ -47,6 +47,7 @@ properties:
   restartOnPolicyChange: { type: boolean }
   drainSeconds: { type: integer, minimum: 0, maximum: 86400 }
   shutdownDelaySeconds: { type: integer, minimum: 0, maximum: 300 }
+  maxConnections: { type: integer, minimum: 1, maximum: 1000000 }
   redis:
     type: object
     additionalProperties: false
