@@ -18,7 +18,7 @@ import type { Identified, IdentityResolver } from './identity/index.js';
 import { IncomingFacts } from './identity/index.js';
 import { safe, type Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
-import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Waiter } from './adaptive/index.js';
+import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Ticket, type Waiter } from './adaptive/index.js';
 import { lingerAfter, upstreamNeverAnswered, type ForwardResult, type UpstreamProxy } from './proxy/forward.js';
 import { upstreamRequestHeaders } from './proxy/headers.js';
 
@@ -112,6 +112,8 @@ class Exchange implements Waiter, QueuedRequest {
   private forwarded = false;
   /** Queued for an adaptive-concurrency slot (between gate.admit and onAdmit/onShed). */
   private waiting = false;
+  /** Its place in that queue (and the gate's), given back if the client leaves meanwhile. */
+  private ticket: { gate: AdaptiveGate; ticket: Ticket } | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -219,9 +221,14 @@ class Exchange implements Waiter, QueuedRequest {
     const gate = this.rt.adaptive;
     if (gate != null && this.permit === null) {
       this.waiting = true;
-      gate.admit(this.identified!.facts.tier, this); // → onAdmit (now or after a short wait) or onShed
-      // queued: a client that leaves meanwhile is done (499) — admitted later, it spends no budget
-      if (this.waiting) this.res.once('close', this.onGoneWhileWaiting);
+      const ticket = gate.admit(this.identified!.facts.tier, this); // → onAdmit (now or after a short wait) or onShed
+      // queued: a client that leaves meanwhile is done (499) and leaves the queue — it spends no
+      // budget, and is no shed
+      if (this.waiting && ticket !== null) {
+        this.ticket = { gate, ticket };
+        this.res.once('close', this.onGoneWhileWaiting);
+        if (this.res.destroyed) this.onGoneWhileWaiting(); // gone before it was queued: 'close' has fired already
+      }
       return;
     }
     let decision: Promise<Verdict>;
@@ -253,12 +260,17 @@ class Exchange implements Waiter, QueuedRequest {
   }
 
   private readonly onGoneWhileWaiting = (): void => {
-    if (this.waiting && !this.done) this.finish(499, 0, 0);
+    if (!this.waiting || this.done) return;
+    const queued = this.ticket;
+    this.stopWaiting();
+    queued?.gate.withdraw(queued.ticket);
+    this.finish(499, 0, 0);
   };
 
   private stopWaiting(): void {
     if (!this.waiting) return;
     this.waiting = false;
+    this.ticket = null;
     this.res.off('close', this.onGoneWhileWaiting);
   }
 

@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import type { AdaptiveConcurrency, Policy } from '../../models/policy/index.js';
 import { createLimit } from './createLimit.js';
 import { adaptiveMetrics, type AdaptiveMetrics } from './metrics.js';
-import { PriorityLimiter, type LimiterStats, type Permit, type Waiter } from './priorityLimiter.js';
+import { PriorityLimiter, type LimiterStats, type Permit, type Ticket, type Waiter } from './priorityLimiter.js';
 import type { WindowOptions } from './windowedLimit.js';
 
 export interface AdaptiveGateOptions {
@@ -66,10 +66,19 @@ export class AdaptiveGate {
     return this.priorities.get(tier) ?? this.lowestPriority;
   }
 
-  /** Admits, queues or sheds the request; the waiter's callbacks may run before this returns. */
-  admit(tier: string, waiter: Waiter): void {
-    this.limiter.admit(this.priorityOf(tier), waiter, tier);
+  /**
+   * Admits, queues or sheds the request; the waiter's callbacks may run before this returns.
+   * Returns its place when it waits (for `withdraw`), else null.
+   */
+  admit(tier: string, waiter: Waiter): Ticket | null {
+    const ticket = this.limiter.admit(this.priorityOf(tier), waiter, tier);
     if (this.limiter.queued > 0) this.arm();
+    return ticket;
+  }
+
+  /** A waiting request's client left: it leaves the queue without being admitted or shed. */
+  withdraw(ticket: Ticket): boolean {
+    return this.limiter.withdraw(ticket);
   }
 
   stats(): LimiterStats {

@@ -19,6 +19,9 @@ import type { ConcurrencyLimit } from './limit.js';
 
 export type ShedReason = 'timeout' | 'queue-full' | 'evicted' | 'no-wait';
 
+/** A queued request's place (returned by `admit` when it has to wait), for `withdraw`. */
+export type Ticket = object;
+
 export interface Waiter {
   /** A slot: forward the request, then settle the permit exactly once. */
   onAdmit(permit: Permit): void;
@@ -50,7 +53,7 @@ export class Permit {
   constructor(
     private readonly limiter: PriorityLimiter,
     readonly priority: number,
-    /** Requests in flight when admitted, this one included. */
+    /** Requests in flight when admitted, this one included; the whole limit when it filled its priority's share. */
     readonly inflight: number,
   ) {}
 
@@ -75,7 +78,7 @@ interface Queued {
   readonly priority: number;
   readonly tag: string;
   readonly deadline: number;
-  /** Cleared when the entry is evicted (lazy deletion from its FIFO). */
+  /** Cleared when the entry leaves its FIFO: taken, evicted or withdrawn (lazy deletion). */
   live: boolean;
 }
 
@@ -99,6 +102,7 @@ class Fifo {
   shift(): Queued | undefined {
     const q = this.peek();
     if (q === undefined) return undefined;
+    q.live = false;
     this.items[this.head] = undefined as unknown as Queued;
     this.head++;
     this.size--;
@@ -121,6 +125,16 @@ class Fifo {
       }
     }
     return undefined;
+  }
+
+  /** Removes a live entry wherever it is (its client left); the array is dropped once nobody is left. */
+  remove(q: Queued): void {
+    q.live = false;
+    this.size--;
+    if (this.size === 0) {
+      this.items = [];
+      this.head = 0;
+    }
   }
 }
 
@@ -190,22 +204,44 @@ export class PriorityLimiter {
 
   /**
    * Admits now (waiter.onAdmit), queues, or sheds (waiter.onShed) — callbacks may run synchronously.
-   * `tag` (the tier) is handed back to the onShed hook.
+   * `tag` (the tier) is handed back to the onShed hook. Returns the request's place when it waits
+   * (for `withdraw`), else null.
    */
-  admit(priority: number, waiter: Waiter, tag = ''): void {
+  admit(priority: number, waiter: Waiter, tag = ''): Ticket | null {
     if (this.inflight < this.capacityFor(priority) && !this.betterOrEqualWaiting(priority)) {
       waiter.onAdmit(this.grant(priority));
-      return;
+      return null;
     }
     const wait = this.maxWaitMs;
-    if (wait <= 0) return this.shedNow(waiter, priority, 'no-wait', tag);
+    if (wait <= 0) {
+      this.shedNow(waiter, priority, 'no-wait', tag);
+      return null;
+    }
     if (this.queued >= this.maxQueue) {
       const victim = this.evictWorseThan(priority);
-      if (victim === null) return this.shedNow(waiter, priority, 'queue-full', tag);
+      if (victim === null) {
+        this.shedNow(waiter, priority, 'queue-full', tag);
+        return null;
+      }
       this.shedNow(victim.waiter, victim.priority, 'evicted', victim.tag);
     }
-    this.fifoFor(priority).push({ waiter, priority, tag, deadline: this.clock() + wait, live: true });
+    const q: Queued = { waiter, priority, tag, deadline: this.clock() + wait, live: true };
+    this.fifoFor(priority).push(q);
     this.queued++;
+    return q;
+  }
+
+  /**
+   * A waiting request whose client left: out of the queue now, neither admitted nor shed (it is no
+   * 503, and it must not hold a place in the bounded queue or the `queued` gauge until its deadline).
+   * False when it no longer waits.
+   */
+  withdraw(ticket: Ticket): boolean {
+    const q = ticket as Queued;
+    if (!q.live) return false;
+    this.fifoFor(q.priority).remove(q);
+    this.queued--;
+    return true;
   }
 
   /** Sheds waiters whose wait is over; returns the next deadline, or null when nobody waits. */
@@ -269,7 +305,12 @@ export class PriorityLimiter {
   private grant(priority: number): Permit {
     this.inflight++;
     this.admitted++;
-    return new Permit(this, priority, this.inflight);
+    // a request that fills its priority's share of the limit was held back by the limit, not by the
+    // application: the strategies must see it so (their "in use" test is inflight ≥ limit / 2, and
+    // a share of 0.5, floored, is below that — traffic of such tiers alone never let the limit grow,
+    // not even back from minLimit after an overload)
+    const inflight = this.inflight >= this.capacityFor(priority) ? Math.max(this.inflight, this.limit) : this.inflight;
+    return new Permit(this, priority, inflight);
   }
 
   private shedNow(waiter: Waiter, priority: number, reason: ShedReason, tag: string): void {

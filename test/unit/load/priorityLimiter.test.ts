@@ -262,3 +262,77 @@ test('under 3× overload of a fixed-capacity upstream, free is shed first and en
   const loaded = quantile(latencies(D + 2_000, 2 * D), 0.99);
   assert.ok(loaded <= 2 * unloaded, `p99 ${loaded} vs unloaded ${unloaded}`);
 });
+
+test('a withdrawn waiter leaves the queue at once: never shed, never admitted, and its place is free again', () => {
+  const { limiter, shedLog, advance } = setup(1, { maxQueue: 1 });
+  const holder = new Probe();
+  limiter.admit(0, holder);
+  const gone = new Probe();
+  const ticket = limiter.admit(2, gone, 'free');
+  assert.ok(ticket !== null);
+  assert.equal(limiter.queued, 1);
+  assert.equal(limiter.withdraw(ticket), true);
+  assert.equal(limiter.queued, 0);
+  assert.equal(limiter.withdraw(ticket), false, 'a second withdraw changes nothing');
+  // the bounded queue has room again for a waiter of the same priority (before: shed as queue-full)
+  const next = new Probe();
+  assert.ok(limiter.admit(2, next, 'free') !== null);
+  assert.equal(next.shed, null);
+  advance(25);
+  limiter.sweep(1_000 + 25);
+  assert.equal(gone.shed, null);
+  assert.deepEqual(shedLog, [[2, 'timeout', 'free']], 'only the waiter still there is shed');
+  assert.equal(limiter.shed, 1);
+  holder.permit!.success(5);
+  assert.equal(gone.permit, null, 'a freed slot never goes to a withdrawn waiter');
+  assert.equal(limiter.inflight, 0);
+});
+
+test('a waiter admitted or shed can no longer be withdrawn', () => {
+  const { limiter } = setup(1);
+  const holder = new Probe();
+  limiter.admit(0, holder);
+  const w = new Probe();
+  const ticket = limiter.admit(0, w)!;
+  holder.permit!.success(5);
+  assert.ok(w.permit !== null);
+  assert.equal(limiter.withdraw(ticket), false);
+  assert.equal(limiter.queued, 0);
+  assert.equal(limiter.inflight, 1);
+});
+
+for (const strategy of ['gradient2', 'vegas', 'aimd'] as const) {
+  test(`${strategy}: traffic of a tier that may fill only half the limit still grows it against an idle upstream, also back from minLimit`, () => {
+    for (const initialLimit of [4, 5, 21]) {
+      let now = 0;
+      const limiter = new PriorityLimiter(createLimit({ strategy, minLimit: 4, maxLimit: 200, initialLimit }), { clock: () => now, maxWaitMs: 0 });
+      // shedPriority 5 (share 0.5), unbounded demand, an upstream that answers everything in 10 ms
+      for (let i = 0; i < 3_000; i++) {
+        const permits: Permit[] = [];
+        for (let k = 0; k < 300; k++) limiter.admit(5, { onAdmit: (p) => permits.push(p), onShed: () => undefined });
+        now += 10;
+        for (const p of permits) p.success(10);
+      }
+      assert.ok(limiter.limit > 100, `${strategy} from ${initialLimit} stayed at ${limiter.limit}`);
+    }
+  });
+}
+
+test('a half-share tier alone against a saturated upstream: the limit still settles near its parallelism, and goodput stays near capacity', () => {
+  const W = 12;
+  const S = 40;
+  const capacity = (W / (S * 1.02)) * 1000;
+  const D = 20_000;
+  const result = simulate({
+    limit: createLimit({ strategy: 'gradient2', minLimit: 4, maxLimit: 200, initialLimit: 20 }),
+    upstream: { workers: W, serviceMs: S, queueLimit: 200 },
+    tiers: [{ tier: 'free', priority: 5, share: 1 }],
+    steps: [{ ratePerSec: capacity * 3, durationMs: D }],
+    seed: 'half-share',
+  });
+  const okPerSec = result.goodput.slice(20, D / 100).reduce((a, b) => a + (b ?? 0), 0) / ((D - 2_000) / 1000);
+  assert.ok(okPerSec >= 0.9 * capacity, `goodput ${okPerSec} of ${capacity}`);
+  assert.ok(result.tiers.free!.upstream503 === 0, `upstream 503s: ${result.tiers.free!.upstream503}`);
+  const last = result.limits.filter((l) => l.t >= D / 2).map((l) => l.limit);
+  assert.ok(Math.max(...last) < 60, `the limit ran away: ${Math.max(...last)}`);
+});

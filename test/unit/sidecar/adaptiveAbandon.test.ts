@@ -11,7 +11,7 @@ import { MemoryEventBus } from '../../../models/eventBus.js';
 import { parsePolicy } from '../../../models/policy/index.js';
 import { startSidecar } from '../../../sidecar/server.js';
 import { silentLogger } from '../../../sidecar/log.js';
-import { httpRequest, waitFor } from '../../helpers/proc.js';
+import { httpRequest, metricValue, waitFor } from '../../helpers/proc.js';
 
 test('a client gone while queued for a slot is a 499 that spends no budget and reaches no upstream', async () => {
   const parsed = parsePolicy(`
@@ -49,6 +49,50 @@ rules:
     // the limit is 3: /warm and /slow took one each; the abandoned request took none
     assert.equal((await httpRequest(sc.address + '/after')).status, 200);
     assert.equal((await httpRequest(sc.address + '/after')).status, 429);
+  } finally {
+    await sc.close();
+    await new Promise<void>((resolve) => up.close(() => resolve()));
+  }
+});
+
+test('a client gone while queued leaves the queue at once: not counted as shed, not left in adaptive_queued', async () => {
+  const parsed = parsePolicy(`
+version: 1
+store: { kind: memory }
+upstream: { timeout: 5s, adaptiveConcurrency: { strategy: aimd, minLimit: 1, maxLimit: 1, initialLimit: 1 } }
+rules:
+  - { id: g, key: [global], algorithm: fixed-window, limit: 100, window: 1h }
+`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const arrived: string[] = [];
+  const up = createServer((req, res) => {
+    arrived.push(req.url ?? '');
+    req.resume();
+    // /slow holds the only slot far longer than any wait the queue allows (≤ 50 ms)
+    setTimeout(() => res.end('ok'), req.url === '/warm' ? 120 : req.url === '/slow' ? 600 : 0);
+  });
+  await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
+  const bus = new MemoryEventBus();
+  const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, eventSink: bus });
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricValue(await sc.metrics.registry.metrics(), name, labels) ?? 0;
+  try {
+    assert.equal((await httpRequest(sc.address + '/warm')).status, 200); // the wait bound becomes 50 ms
+    const slow = httpRequest(sc.address + '/slow');
+    await waitFor(() => arrived.includes('/slow'), '/slow at the upstream', 2_000);
+    const gone = connect(sc.port, '127.0.0.1');
+    await new Promise<void>((resolve) => gone.on('connect', resolve));
+    gone.write('GET /gone HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 5)); // queued behind /slow
+    gone.resetAndDestroy();
+    await waitFor(() => bus.pending().some((e) => e.route === '/gone'), 'the event of /gone', 2_000);
+    assert.equal(bus.pending().find((e) => e.route === '/gone')!.status, 499);
+    assert.equal(await metric('ratewarden_adaptive_queued'), 0, 'the abandoned request no longer waits');
+    await new Promise((r) => setTimeout(r, 150)); // well past its wait bound, /slow still holds the slot
+    assert.equal(await metric('ratewarden_shed_total', { tier: 'free' }), 0, 'a 499 is not a shed');
+    assert.equal(await metric('ratewarden_requests_total', { rule: '@adaptive-concurrency', decision: 'limited' }), 0);
+    assert.equal((await slow).status, 200);
+    assert.ok(!arrived.includes('/gone'));
+    assert.equal(await metric('ratewarden_adaptive_inflight'), 0);
   } finally {
     await sc.close();
     await new Promise<void>((resolve) => up.close(() => resolve()));
