@@ -217,7 +217,8 @@ function makeHandlers(backend: OperatorBackend, now: () => number): Record<Route
       const page = await backend.listAnomalies({
         limit: q.limit,
         ...(q.status ? { status: q.status } : {}),
-        ...(q.client ? { client: q.client } : {}),
+        // as the client view and the blocks take it: reports carry the client in the sidecars' form
+        ...(q.client ? { client: backend.canonicalClient?.(q.client) ?? q.client } : {}),
         ...(since !== undefined ? { since } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });

@@ -65,7 +65,7 @@ export const ROUTES: readonly RouteSpec[] = [
     url: '/api/anomalies',
     tag: 'anomalies',
     summary: 'Anomaly reports, newest first, paged',
-    description: 'Filter by status, exact client key and detection time; follow `next` as `cursor` for older pages.',
+    description: 'Filter by status, client key (read in the sidecars\' form, as for blocks: `ip:2001:db8:1:2::5` finds `ip:2001:db8:1:2::/64`) and detection time; follow `next` as `cursor` for older pages.',
     write: false,
     query: s.anomalyListQuery,
     response: s.anomalyPage,

@@ -69,7 +69,14 @@ export async function api(path, { method = 'GET', query, body } = {}) {
     setConnection('offline');
     throw new ApiError(0, { title: 'the analyzer is unreachable', error: 'network' });
   }
-  const data = await res.json().catch(() => null);
+  // only the operator API's own JSON counts: a 200 from something in front of the analyzer (a
+  // proxy's sign-in page) once passed for a success, and a decision it swallowed showed "Dismissed"
+  const type = res.headers.get('content-type') || '';
+  const data = /^application\/(problem\+)?json\b/i.test(type) ? await res.json().catch(() => null) : null;
+  if (res.ok && (data === null || typeof data !== 'object')) {
+    setConnection('offline');
+    throw new ApiError(res.status, { title: `the answer is not the operator API's (HTTP ${res.status}, ${type || 'no content type'}): is something in front of the analyzer?`, error: 'not_api' });
+  }
   if (res.status === 401) {
     setConnection('unauthorized');
     events.dispatchEvent(new Event('unauthorized'));

@@ -110,7 +110,12 @@ async function route() {
 }
 
 takeTokenFromFragment();
-window.addEventListener('hashchange', route);
+// a login link opened in a tab that already shows the UI only changes the fragment: take its token
+// (it replaces the one in use, and leaves the history) before routing, as a fresh load does
+window.addEventListener('hashchange', () => {
+  if (takeTokenFromFragment()) ctx.role = null;
+  route();
+});
 route();
 setInterval(() => tickTimeLeft(main), 1000);
 // keep the header honest even on pages that do not poll

@@ -26,7 +26,10 @@ export function render(main, params, ctx) {
 
   const status = h('select', { name: 'status', 'aria-label': 'status' }, STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s || 'any status')));
   const client = h('input', { name: 'client', type: 'search', placeholder: 'client key, e.g. apiKey:9f86d081884c7d65', value: filters.client, size: 34, 'aria-label': 'client' });
-  const since = h('select', { name: 'since', 'aria-label': 'since' }, SINCE.map(([v, t]) => h('option', { value: v, selected: v === filters.since }, t)));
+  // a `since` of the address that is none of the menu's (a shared link, `?since=30m`) is shown, and
+  // kept by the next change of another filter, not shown as "any time" and then dropped
+  const sinceChoices = SINCE.some(([v]) => v === filters.since) ? SINCE : [...SINCE, [filters.since, `since ${filters.since}`]];
+  const since = h('select', { name: 'since', 'aria-label': 'since' }, sinceChoices.map(([v, t]) => h('option', { value: v, selected: v === filters.since }, t)));
   const apply = () => {
     const q = new URLSearchParams();
     if (status.value) q.set('status', status.value);
@@ -75,7 +78,10 @@ export function render(main, params, ctx) {
       const page = await api('anomalies', { query: { ...filters, limit: PAGE, cursor } });
       if (mine === generation) draw(page);
     } catch (err) {
-      if (mine === generation) replace(body, errorBox(err));
+      if (mine === generation) {
+        replace(body, errorBox(err));
+        drawPager(null);
+      }
     }
   }
 
@@ -110,11 +116,24 @@ export function render(main, params, ctx) {
         ),
       );
     }
+    drawPager(page.next);
+  }
+
+  /** `next`: the older page's cursor, null when there is none (or the page did not load). */
+  function drawPager(next) {
+    // one move per drawn pager: a second click before the next page is drawn (a double click)
+    // pushed the same cursor twice, and "← Newer" then showed the same older page again
+    const drawn = cursor;
+    const move = (to) => () => {
+      if (cursor !== drawn) return;
+      to();
+      load();
+    };
     replace(
       pager,
-      h('button', { type: 'button', disabled: cursors.length === 0 && !cursor, onclick: () => ((cursor = cursors.pop() ?? ''), load()) }, '← Newer'),
+      h('button', { type: 'button', disabled: cursors.length === 0 && !cursor, onclick: move(() => (cursor = cursors.pop() ?? '')) }, '← Newer'),
       h('span', { class: 'muted' }, cursor ? 'older page' : 'newest'),
-      h('button', { type: 'button', disabled: !page.next, onclick: () => (cursors.push(cursor), (cursor = page.next), load()) }, 'Older →'),
+      h('button', { type: 'button', disabled: !next, onclick: move(() => (cursors.push(cursor), (cursor = next))) }, 'Older →'),
     );
   }
 

@@ -39,9 +39,13 @@ export function render(main, params, ctx) {
     try {
       await fn();
       toast(label, 'ok');
+      if (noteInput) noteInput.value = '';
       await load();
     } catch (err) {
       toast(err.describe ? err.describe() : String(err), 'error');
+      // refused because the report changed meanwhile (another operator, the analyzer): show it as it
+      // is now — the poll waits while a note is typed, so the stale status and buttons stayed
+      if (err.status === 409) await load();
     } finally {
       busy = false;
     }
@@ -51,7 +55,8 @@ export function render(main, params, ctx) {
     const { report: r, evidence, block, overrides } = detail;
     destroyChart?.();
     destroyChart = null;
-    const note = h('input', { type: 'text', name: 'note', placeholder: 'note (optional)', maxlength: 1024, 'aria-label': 'note' });
+    // a redraw keeps what the operator typed (a decision clears it once it succeeded)
+    const note = h('input', { type: 'text', name: 'note', placeholder: 'note (optional)', maxlength: 1024, 'aria-label': 'note', value: noteInput?.value || null });
     noteInput = note;
     const decide = (action) => () =>
       run(`${action === 'dismiss' ? 'Dismissed' : action === 'confirm' ? 'Confirmed' : 'Approved'} ${r.id}`, () =>

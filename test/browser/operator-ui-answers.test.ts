@@ -1,0 +1,172 @@
+/**
+ * The operator UI as an operator meets it, in Debian's Chromium (playwright-core): a login link
+ * pasted into a tab that already shows the UI, an answer that is not the operator API's (a proxy's
+ * sign-in page in front of the analyzer), an address whose `since` is none of the menu's choices, and
+ * a quick double click on "Older →". The control plane is in memory: nothing here is about Redis.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { MemoryControlPlane } from '../../models/controlPlane.js';
+import { ADMIN, makeReport, READONLY, startOperatorServer, type OperatorServer } from '../integration/operator/fixtures.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const EXTRA = 60; // with the 4 seeded reports: three pages of 25
+
+let server: OperatorServer;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const pageErrors: string[] = [];
+
+before(async () => {
+  server = await startOperatorServer({ plane: new MemoryControlPlane() });
+  const now = Date.now();
+  for (let i = 0; i < EXTRA; i++) {
+    const minutesAgo = 20 + i;
+    server.backend.reports.put(makeReport({ id: `an-y-${minutesAgo}`, client: `ip:198.51.100.${i + 1}`, minutesAgo, score: 0.72, kind: 'observe', status: 'open', applied: false, summary: `extra ${minutesAgo}` }, now));
+  }
+  profile = mkdtempSync(join(tmpdir(), 'rw-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1360, height: 900 },
+    timeout: 20_000,
+  });
+  context.setDefaultTimeout(8_000);
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await context?.close().catch(() => undefined);
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await server?.close();
+});
+
+const rowIds = async () => Promise.all((await page.locator('table.anomalies tbody tr').all()).map((r) => r.getAttribute('data-id')));
+const storedToken = async () => page.evaluate("sessionStorage.getItem('ratewarden.token')");
+/** A fresh load of the UI signed in as admin, at `hash`, whatever the tests before left. */
+async function openAsAdmin(hash: string): Promise<void> {
+  await page.goto('about:blank');
+  await page.goto(`${server.url}/ui/#token=${encodeURIComponent(ADMIN)}`);
+  await page.locator('#conn', { hasText: 'connected · admin' }).waitFor();
+  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+}
+
+test('a login link opened in a tab that already shows the UI signs in with its token and leaves no history entry holding it (it was ignored, and kept in the history)', { timeout: 30_000 }, async () => {
+  await page.goto(`${server.url}/ui/`);
+  await page.locator('input[name=token]').waitFor();
+  // the same page, another fragment: the browser does not load the page again, it only changes the hash
+  await page.goto(`${server.url}/ui/#token=${encodeURIComponent(READONLY)}`);
+  await page.locator('table.anomalies tbody tr').first().waitFor();
+  assert.equal(await storedToken(), READONLY);
+  assert.match((await page.locator('#conn').textContent()) ?? '', /connected · readonly/);
+  assert.ok(!page.url().includes('token='), `the token stayed in the address bar: ${page.url()}`);
+  // signed in as read-only, a login link with the admin token (a demo restarted, another role) takes over
+  await page.goto(`${server.url}/ui/#token=${encodeURIComponent(ADMIN)}`);
+  await page.locator('#conn', { hasText: 'connected · admin' }).waitFor();
+  assert.equal(await storedToken(), ADMIN);
+  await page.locator('table.anomalies tbody tr').first().waitFor();
+  // no entry of the history holds a token: walk back through it
+  for (let i = 0; i < 4; i++) {
+    await page.goBack({ waitUntil: 'commit' }).catch(() => null);
+    assert.ok(!page.url().includes('token='), `a history entry holds the token: ${page.url()}`);
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a decision answered 200 by something that is not the operator API (a proxy sign-in page) is an error, never "Dismissed"', { timeout: 30_000 }, async () => {
+  await openAsAdmin('#/anomalies/an-observe');
+  await page.locator('section.detail[data-id="an-observe"]').waitFor();
+  await page.route(
+    (url) => url.pathname.endsWith('/api/anomalies/an-observe/dismiss'),
+    (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Sign in</title><form>proxy sign-in</form>' }),
+  );
+  try {
+    await page.click('button[data-action=dismiss]');
+    const toast = page.locator('#toasts .toast').first();
+    await toast.waitFor();
+    const text = (await toast.textContent()) ?? '';
+    assert.equal(await toast.getAttribute('class'), 'toast error', `shown as: ${text}`);
+    assert.doesNotMatch(text, /Dismissed/);
+    assert.match(text, /not the operator API/);
+  } finally {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }
+  // nothing was dismissed, and the page says so
+  assert.equal(server.backend.reports.get('an-observe')?.status, 'open');
+  assert.equal(await page.locator('section.detail').getAttribute('data-status'), 'open');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('an address whose since is none of the menu choices shows that filter, and keeps it when another filter changes', { timeout: 30_000 }, async () => {
+  await openAsAdmin('#/anomalies?since=12m');
+  // the 4 seeded reports (1–9 min ago), none of the extra ones (20 min ago and older)
+  await page.locator('table.anomalies tbody tr').nth(3).waitFor();
+  assert.deepEqual(await rowIds(), ['an-attacker', 'an-scraper', 'an-pending', 'an-observe']);
+  // the menu shows the filter in force, not "any time"
+  assert.equal(await page.locator('select[name=since]').inputValue(), '12m');
+  await page.selectOption('select[name=status]', 'open');
+  await page.waitForURL(/status=open/);
+  assert.match(page.url(), /since=12m/);
+  // the new view shows "loading…" before its table: wait for the table of the new filters
+  await page.locator('table.anomalies tbody tr[data-id="an-scraper"]').waitFor({ state: 'detached' });
+  await page.locator('table.anomalies tbody tr[data-id="an-observe"]').waitFor();
+  // the one open report of the last 12 minutes, not the 61 open ones of any time
+  assert.deepEqual(await rowIds(), ['an-observe']);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a double click on "Older →" moves one page, and "← Newer" then goes back to the newest page (it repeated a page)', { timeout: 30_000 }, async () => {
+  await openAsAdmin('#/anomalies');
+  await page.locator('table.anomalies tbody tr').nth(24).waitFor();
+  const first = await rowIds();
+  // the older page answers late, so both clicks land before it is drawn
+  await page.route(
+    (url) => url.pathname.endsWith('/api/anomalies') && url.searchParams.get('limit') === '25' && url.searchParams.has('cursor'),
+    async (route) => {
+      await new Promise((r) => setTimeout(r, 600));
+      await route.continue().catch(() => undefined);
+    },
+  );
+  let second: (string | null)[];
+  try {
+    await page.dblclick('.pager button:has-text("Older")');
+    await page.locator('.pager', { hasText: 'older page' }).waitFor();
+    await page.locator(`table.anomalies tbody tr[data-id="${first[0]}"]`).waitFor({ state: 'detached' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    second = await rowIds();
+    assert.equal(second.length, 25);
+    assert.ok(second.every((id) => !first.includes(id)));
+    await page.click('.pager button:has-text("Newer")');
+    await page.locator('.pager', { hasText: 'newest' }).waitFor({ timeout: 5_000 });
+  } finally {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }
+  await page.locator(`table.anomalies tbody tr[data-id="${first[0]}"]`).waitFor();
+  assert.deepEqual(await rowIds(), first);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a decision refused because another operator decided first shows the report as it now is, and keeps the note typed', { timeout: 30_000 }, async () => {
+  await openAsAdmin('#/anomalies/an-scraper');
+  await page.locator('section.detail[data-id="an-scraper"][data-status="actioned"]').waitFor();
+  // meanwhile, someone else dismisses it
+  await server.backend.act('an-scraper', 'dismiss', 'bob (admin)', 'a partner crawl');
+  await page.fill('input[name=note]', 'confirmed with the SOC');
+  await page.click('button[data-action=confirm]');
+  const toast = page.locator('#toasts .toast.error');
+  await toast.waitFor();
+  assert.match((await toast.textContent()) ?? '', /cannot confirm an anomaly that is dismissed/);
+  // the page shows the dismissal at once (the poll waits while a note is typed), the note kept for another decision
+  await page.locator('section.detail[data-id="an-scraper"][data-status="dismissed"]').waitFor({ timeout: 5_000 });
+  assert.match((await page.locator('ol.history').textContent()) ?? '', /dismissed by bob \(admin\)/);
+  assert.ok(await page.locator('button[data-action=confirm]').isDisabled());
+  assert.equal(await page.locator('input[name=note]').inputValue(), 'confirmed with the SOC');
+  assert.deepEqual(pageErrors, []);
+});
