@@ -87,6 +87,13 @@ interface PartitionClock {
   closedUntil: number;
   /** … and scored, with the decisions' effects done (offsets of their events may be committed). */
   scoredUntil: number;
+  /**
+   * Start of the 10 s window of the first event read on this partition (+∞ before it). Reading
+   * starts at the held-back commit, so a minute begun before it was read here only in part (its
+   * earlier windows were scored by the previous owner, or came before this start): it closes as
+   * partial — not scored, not learned — as it did on the previous owner.
+   */
+  readFrom: number;
   readonly b10: Map<number, ClientState[]>;
   readonly b60: Map<number, ClientState[]>;
 }
@@ -268,6 +275,7 @@ export class Analyzer {
       }
       // the warm-up starts at the first event believed (the mark is persisted for the group)
       if (this.firstEventTs === Number.POSITIVE_INFINITY) this.firstEventTs = ts;
+      if (pc.readFrom === Number.POSITIVE_INFINITY) pc.readFrom = ts - (ts % W10);
       let st = clients.get(e.client);
       if (st === undefined && restorer !== null && (this.handoff.size > 0 || this.writing.size > 0)) st = this.takeBack(e.client);
       if (st === undefined) {
@@ -403,7 +411,7 @@ export class Analyzer {
   private partitionClock(partition: number): PartitionClock {
     let pc = this.partitions.get(partition);
     if (!pc) {
-      pc = { maxTs: Number.NEGATIVE_INFINITY, lastArrival: this.clock(), closedUntil: Number.NEGATIVE_INFINITY, scoredUntil: Number.NEGATIVE_INFINITY, b10: new Map(), b60: new Map() };
+      pc = { maxTs: Number.NEGATIVE_INFINITY, lastArrival: this.clock(), closedUntil: Number.NEGATIVE_INFINITY, scoredUntil: Number.NEGATIVE_INFINITY, readFrom: Number.POSITIVE_INFINITY, b10: new Map(), b60: new Map() };
       this.partitions.set(partition, pc);
     }
     return pc;
@@ -491,7 +499,8 @@ export class Analyzer {
         pc.b60.delete(end);
         for (const st of list60) {
           if (st.evicted || st.roll === null || st.roll.end !== end) continue;
-          out.push({ st, acc: st.roll, sizeMs: W60, partial });
+          // a minute begun before the partition's first event read here was read only in part
+          out.push({ st, acc: st.roll, sizeMs: W60, partial: partial || st.roll.start < pc.readFrom });
           st.roll = null;
         }
       }
@@ -512,7 +521,7 @@ export class Analyzer {
     const start60 = windowStart(acc.start, W60);
     if (st.roll !== null && st.roll.start !== start60) {
       // a minute whose 60 s bucket was not reached (cannot happen in order; kept safe)
-      out.push({ st, acc: st.roll, sizeMs: W60, partial });
+      out.push({ st, acc: st.roll, sizeMs: W60, partial: st.roll.start < pc.readFrom });
       st.roll = null;
     }
     if (st.roll === null) {

@@ -19,7 +19,7 @@ export class AnalyzerMetrics {
   readonly clientsEvicted = new Counter({ name: 'ratewarden_clients_evicted_total', help: 'Clients evicted from the LRU (state dropped)', registers: [this.registry] });
   readonly clients = new Gauge({ name: 'ratewarden_analyzer_clients', help: 'Clients with state', registers: [this.registry] });
   readonly windowsClosed = new Counter({ name: 'ratewarden_windows_closed_total', help: 'Client windows closed', labelNames: ['window'], registers: [this.registry] });
-  readonly windowsPartial = new Counter({ name: 'ratewarden_windows_partial_total', help: 'Windows closed early on partition revocation (not scored)', registers: [this.registry] });
+  readonly windowsPartial = new Counter({ name: 'ratewarden_windows_partial_total', help: 'Windows not scored: closed early on partition revocation, or minutes the new owner of a partition read only in part (begun before its first event read)', registers: [this.registry] });
   readonly earlyLooks = new Counter({ name: 'ratewarden_early_looks_total', help: 'Open minutes scored before they closed (earlyLookMs, and the watch of earlyWatchScore)', registers: [this.registry] });
   readonly openWindowLooks = new Counter({ name: 'ratewarden_open_window_looks_total', help: 'Open 10 s windows looked at before they closed (openWindowLook): volumetric bursts, identity rules', registers: [this.registry] });
   readonly actions = new Counter({ name: 'ratewarden_actions_total', help: 'Actions written to the control plane', labelNames: ['action'], registers: [this.registry] });
@@ -44,6 +44,8 @@ export class AnalyzerMetrics {
   // anomaly reports leaving the analyzer (reports/publisher.ts) and the in-memory report store's bound,
   // read at scrape time from what watchReports() was given
   private reportSources: ReportCounts = {};
+  // the event source's own drops (ingest/kafkaEventSource.ts), read at scrape time from what watchIngest() was given
+  private ingestSource: IngestCounts | null = null;
   constructor(defaults = false) {
     const follow = (name: string, help: string, read: (s: ReportCounts) => number | undefined): void => followTotal(name, help, this.registry, () => read(this.reportSources));
     follow('ratewarden_reports_published_total', 'Anomaly reports (and their changes) delivered to the anomalies topic', (s) => s.publisher?.stats.published);
@@ -51,13 +53,24 @@ export class AnalyzerMetrics {
     follow('ratewarden_report_publish_errors_total', 'Failed deliveries of a batch of reports to the anomalies topic (kept and retried with backoff)', (s) => s.publisher?.stats.errors);
     follow('ratewarden_report_history_dropped_total', 'Oldest report history entries dropped past the history bound (1,000 entries or 256 KiB per report; the first entry and the earliest one that put something in force are kept)', (s) => s.store?.historyDropped);
     follow('ratewarden_reports_evicted_total', 'Reports the in-memory report store dropped, oldest first, past its bound of 100 000 (demo and tests; the Redis store keeps reports by retention)', (s) => s.store?.dropped);
+    followTotal('ratewarden_commit_windows_forgotten_total', 'Windows the commit gate stopped holding back past 4,096 per partition: the commit may pass their events before they are scored, so a crash could lose them', this.registry, () => this.ingestSource?.windowsForgotten);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ratewarden_analyzer_' });
+  }
+
+  /** Points the ingest counters at the event source (the CLI's KafkaEventSource; a source without counts exports 0). */
+  watchIngest(source: IngestCounts | null): void {
+    this.ingestSource = source;
   }
 
   /** Points the report counters at the analyzer's publisher and report store (either may lack counts). */
   watchReports(sources: ReportCounts): void {
     this.reportSources = sources;
   }
+}
+
+/** What the ingest counters read: the Kafka source's windows dropped by its commit gate. */
+export interface IngestCounts {
+  readonly windowsForgotten?: number;
 }
 
 /** What the report counters read: a publisher's stats, a store's `dropped` count when it keeps one (MemoryReportStore), and its `historyDropped` (both stores). */

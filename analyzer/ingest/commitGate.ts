@@ -11,7 +11,8 @@
  * was scored and acted on) and returns the smallest offset still needed. An event whose window was
  * already closed when it arrived is held with the oldest open window (the analyzer folds such late
  * events into an open window). At most `maxWindows` entries per partition; beyond, the oldest entry
- * is forgotten (counted in `forgotten`: its events could be lost at a crash).
+ * is forgotten (counted in `forgotten`, exported as `ratewarden_commit_windows_forgotten_total`: its
+ * events could be lost at a crash).
  *
  * Pure: the Kafka source feeds it and commits what it returns.
  */

@@ -91,6 +91,15 @@ export class KafkaEventSource implements EventSource {
     this.gate = opts.scoredUntil ? new CommitGate(opts.windowMs ?? 10_000) : null;
   }
 
+  /**
+   * Windows the commit gate stopped holding back past its bound (4,096 per partition): the commit
+   * may pass their events before they are scored, so a crash could lose them
+   * (`ratewarden_commit_windows_forgotten_total`, AnalyzerMetrics.watchIngest).
+   */
+  get windowsForgotten(): number {
+    return this.gate?.forgotten ?? 0;
+  }
+
   /** Offsets committed per partition by the gate (held back), for tests and metrics. */
   get committedOffsets(): ReadonlyMap<number, bigint> {
     return this.committed;

@@ -77,6 +77,9 @@ export abstract class BaseController implements LoadController {
   }
 
   update(signals: LoadSignals, now: number): ControlStep {
+    // the clock stepped back past the last tightening: the delay counts from now, not from a time
+    // the clock may take hours to reach again
+    if (this.lastTighten > now) this.lastTighten = now;
     const pressure = pressureOf(signals, this.config, this.minSamples);
     const p = pressure.value;
     const m = this.multiplier;

@@ -390,7 +390,8 @@ export class LoadControlLoop {
   private async refresh(service: string, s: ServiceControl, now: number, config: LoadConfig): Promise<void> {
     const prev = s.published;
     const ttl = loadTtlMs(config.intervalMs);
-    if (prev !== null && isRestricted(prev) && now - prev.writtenAt >= ttl / 2) {
+    // written in the clock's future (it stepped back): due now, so `until` is not left that far ahead
+    if (prev !== null && isRestricted(prev) && (now - prev.writtenAt >= ttl / 2 || prev.writtenAt > now)) {
       const value: Omit<LoadValue, 'seq'> = { multiplier: prev.multiplier, since: prev.since, reason: prev.reason, until: now + ttl, ...(Object.keys(prev.tiers).length ? { tiers: prev.tiers } : {}) };
       if (await this.write(service, value, 'refresh')) s.published = { ...prev, until: now + ttl, writtenAt: now };
     }

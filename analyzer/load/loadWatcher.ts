@@ -94,6 +94,13 @@ class ServiceWindow {
   constructor(n: number) {
     this.slots = Array.from({ length: n }, () => new Slot());
   }
+
+  /** Empties the window (the clock stepped back: its slots and anchor lie in the new clock's future). */
+  restart(): void {
+    for (const slot of this.slots) slot.reset(-1);
+    this.lastSeen = 0;
+    this.newestEpoch = -Infinity;
+  }
 }
 
 export class LoadWatcher {
@@ -154,6 +161,11 @@ export class LoadWatcher {
       }
       w = new ServiceWindow(this.slotCount);
       this.services.set(e.service, w);
+    } else if (w.lastSeen > now) {
+      // the newest event is clamped to the clock when it arrives, so only a clock that stepped back
+      // since puts it ahead: anchored there, every event from now on would be dropped as late (and
+      // the service read as stale) until the clock caught up. The window starts again at the new clock.
+      w.restart();
     }
     const epoch = Math.floor(done / this.slotMs);
     if (epoch > w.newestEpoch) w.newestEpoch = epoch;

@@ -113,6 +113,8 @@ export async function run(argv: string[]): Promise<number> {
       ],
     });
     const started = running;
+    // the commit gate's drops (windows held back past its bound) are counted on /metrics
+    started.state.metrics.watchIngest(source);
     // stops the consumer, the publisher and the load loop, and writes the last state snapshot
     closers.push(() => started.close());
     started.app.log.info({ address: started.address, topic: eventsTopic(process.env, policy.events.topic), group: config.groupId, ctlPrefix: config.ctlPrefix, api: config.adminToken ? 'enabled' : 'disabled (RW_ADMIN_TOKEN unset)' }, 'analyzer started');
