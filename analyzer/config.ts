@@ -96,7 +96,8 @@ export function parseAnalyzerArgs(argv: readonly string[], env: NodeJS.ProcessEn
  * every request a 401), nothing left is no token; one that is still not one word of printable ASCII
  * could never be presented, so it is a start-up error (the token itself is not printed).
  */
-function bearerTokenFromEnv(value: string | undefined, name: string): string | null {
+/** A bearer token from the environment, trimmed (a file-made Secret ends in a newline); empty is none; other white space or non-ASCII is a start-up error that does not print it. */
+export function bearerTokenFromEnv(value: string | undefined, name: string): string | null {
   const token = value?.trim() ?? '';
   if (token === '') return null;
   if (!/^[\x21-\x7e]+$/.test(token)) throw new RatewardenError(ErrorCodes.CONFIG_ARG, `${name} contains white space, control or non-ASCII characters: a bearer token is one word of printable ASCII`);

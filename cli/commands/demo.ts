@@ -67,6 +67,10 @@ export async function run(argv: string[]): Promise<number> {
   const adminListen = parseListen(values.admin ?? '127.0.0.1:9091', '--admin', '127.0.0.1');
   // refused here, before anything starts (they were a stack trace once the analyzer was up)
   if (env.RW_UPSTREAM) parseUpstream(env.RW_UPSTREAM, 'RW_UPSTREAM');
+  // as the analyzer reads them: a token ending in a newline (a file-made Secret) locked every client out
+  const { bearerTokenFromEnv } = await import('../../analyzer/config.js');
+  const givenAdminToken = bearerTokenFromEnv(env.RW_ADMIN_TOKEN, 'RW_ADMIN_TOKEN');
+  const readonlyToken = bearerTokenFromEnv(env.RW_READONLY_TOKEN, 'RW_READONLY_TOKEN');
   logLevelFromEnv(env);
   const redisConn = redisConnectionFromEnv(env);
   const kafkaConn = kafkaConnectionFromEnv(env);
@@ -125,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     }
 
     // analyzer + operator API and UI
-    const adminToken = env.RW_ADMIN_TOKEN || api.generateToken();
+    const adminToken = givenAdminToken ?? api.generateToken();
     const loadHistory = new api.LoadHistory();
     await loadHistory.follow(controlPlane).catch(() => undefined);
     closers.push(() => loadHistory.close());
@@ -146,7 +150,7 @@ export async function run(argv: string[]): Promise<number> {
         load.plugin,
         async (app, state) => {
           const backend = api.operatorBackendFor(state.analyzer, { reports, plane: controlPlane, cooldownMs: () => state.policy().analyzer.cooldownMs, loadHistory, ipv6Prefix: () => state.policy().identity.ipv6Prefix, publisher: state.publisher });
-          await app.register(api.operatorPlugin, { backend, adminToken, readonlyToken: env.RW_READONLY_TOKEN || null });
+          await app.register(api.operatorPlugin, { backend, adminToken, readonlyToken });
         },
       ],
     });

@@ -90,6 +90,16 @@ test('demo: an RW_UPSTREAM that is not an http(s) URL is one line and exit 2, be
   }
 });
 
+test('demo: an RW_ADMIN_TOKEN / RW_READONLY_TOKEN that is no bearer token is one line and exit 2, before anything starts, without printing it', async () => {
+  for (const [name, value] of [['RW_ADMIN_TOKEN', 'two words'], ['RW_READONLY_TOKEN', 'caf\u00e9-token']] as const) {
+    const r = await cli(['demo', '--no-traffic', '--listen', '127.0.0.1:0', '--ui', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env: { [name]: value } });
+    const line = `ratewarden: ${name} contains white space, control or non-ASCII characters: a bearer token is one word of printable ASCII [RW_CONFIG_ARG]`;
+    assert.equal(r.code, 2, r.stderr);
+    assert.deepEqual(messages(r.stderr), [line]);
+    assert.equal(r.stdout, '', 'nothing started');
+  }
+});
+
 test('sidecar: RW_DRAIN_SECONDS / RW_SHUTDOWN_DELAY set but empty are their defaults (an empty drain was 0 s: SIGTERM cut every request in flight)', () => {
   const base = ['--config', POLICY, '--upstream', 'http://127.0.0.1:9'];
   const c = parseSidecarArgs(base, { RW_DRAIN_SECONDS: '', RW_SHUTDOWN_DELAY: '' });
