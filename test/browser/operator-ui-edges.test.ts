@@ -118,3 +118,28 @@ test('a token the analyzer refuses brings the sign-in page back with a message s
   assert.equal(await page.locator('form.login [role=alert]').count(), 0);
   assert.deepEqual(pageErrors, []);
 });
+
+test("a client page whose list is full (the API's 20 newest) links to all of that client's anomalies; a shorter one does not", { timeout: 20_000 }, async () => {
+  const busy = 'ip:203.0.113.9';
+  const now = Date.now();
+  for (let i = 0; i < 23; i++) server.backend.reports.put(makeReport({ id: `an-busy-${i}`, client: busy, minutesAgo: 70 + i, score: 0.71, kind: 'observe', status: 'open', applied: false, summary: `busy ${i}` }, now));
+  await page.fill('input[name=token]', ADMIN);
+  await page.click('form.login button[type=submit]');
+  await page.locator('table.anomalies tbody tr').first().waitFor();
+
+  await page.evaluate(`location.hash = '#/clients/${encodeURIComponent(busy)}'`);
+  const more = page.locator('a[data-more=anomalies]');
+  await more.waitFor();
+  assert.equal(await page.locator('#main table.grid').last().locator('tbody tr').count(), 20);
+  await more.click();
+  await page.locator('table.anomalies tbody tr').nth(22).waitFor();
+  assert.equal(await page.locator('table.anomalies tbody tr').count(), 23, 'the full list of that client');
+  assert.equal(await page.locator('input[name=client]').inputValue(), busy);
+
+  // a client with fewer anomalies than a page has no such link
+  await page.evaluate(`location.hash = '#/clients/${encodeURIComponent('ip:198.51.100.1')}'`);
+  await page.locator('#main h2', { hasText: 'Anomalies' }).waitFor();
+  await page.locator('#main table.grid tbody tr').first().waitFor();
+  assert.equal(await page.locator('a[data-more=anomalies]').count(), 0);
+  assert.deepEqual(pageErrors, []);
+});

@@ -5,6 +5,9 @@ import { seriesChart } from '../chart.js';
 import { fmtAgo, fmtNum, fmtTime } from '../format.js';
 import { anomalyLink, empty, errorBox, scoreBar, statusChip, timeLeft } from '../widgets.js';
 
+/** How many anomalies GET /api/clients/:key lists (its newest). */
+const CLIENT_ANOMALIES = 20;
+
 export function render(main, params, ctx) {
   const key = params.key;
   let destroy = null;
@@ -69,6 +72,10 @@ export function render(main, params, ctx) {
               h('tbody', null, view.anomalies.map((r) => h('tr', null, h('td', { title: fmtTime(r.ts) }, fmtAgo(r.ts)), h('td', null, anomalyLink(r.id)), h('td', null, scoreBar(r.score)), h('td', null, statusChip(r.status)), h('td', null, r.summary)))),
             )
           : empty('No anomalies for this client.'),
+        // the API answers the newest CLIENT_ANOMALIES: a full page may not be all of them
+        view.anomalies.length >= CLIENT_ANOMALIES
+          ? h('p', { class: 'more' }, h('a', { href: `#/anomalies?client=${encodeURIComponent(key)}`, 'data-more': 'anomalies' }, `The ${view.anomalies.length} newest are shown: all of this client's anomalies →`))
+          : null,
       ),
     );
     if (view.series) destroy = seriesChart(chartBox, view.series, {});
