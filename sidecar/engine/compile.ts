@@ -151,7 +151,9 @@ export function compileRule(rule: Rule, keyPrefix: string, builders: KeyBuilders
     maxDelayMs: rule.mode === 'queue' ? rule.maxDelayMs : 0,
     queue: rule.mode === 'queue',
     shadow: rule.shadow,
-    countRejected: rule.countRejected,
+    // a lease is only ever taken by a passing request (check.ts shouldConsume, the Lua driver): a
+    // countRejected concurrency rule marked its leases uncommitted, so they were never released
+    countRejected: rule.countRejected && rule.algorithm !== 'concurrency',
     applyTiers: rule.applyTiers,
     scope: rule.scope,
     maxOverAdmission: rule.maxOverAdmission,
@@ -164,7 +166,7 @@ export function compileRule(rule: Rule, keyPrefix: string, builders: KeyBuilders
     redisKeyEnd: `}:${impl.code}`,
     luaFlags:
       (rule.shadow ? 1 : 0) |
-      (rule.countRejected ? 2 : 0) |
+      (rule.countRejected && rule.algorithm !== 'concurrency' ? 2 : 0) |
       (rule.mode === 'queue' ? 4 : 0) |
       (rule.algorithm === 'concurrency' || rule.algorithm === 'sliding-window-log' ? 8 : 0),
     luaExtra: rule.algorithm === 'leaky-bucket' && rule.mode === 'queue' ? rule.maxDelayMs : 0,

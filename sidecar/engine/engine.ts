@@ -389,6 +389,8 @@ export class RuleEngine implements Engine, Settler {
       throw new RatewardenError(ErrorCodes.CONFIG_STORE, 'the new policy uses store.kind redis but this sidecar was started without Redis');
     }
     this.compiled = compilePolicy(policy);
+    // store.timeout applies on reload (it used to keep the value the engine was created with)
+    this.redis?.setTimeoutMs(policy.store.timeoutMs);
     if (policy.store.maxKeys !== prev.store.maxKeys) {
       // a new bound needs a new cache; counters start afresh (rare: only when maxKeys changes)
       this.memory = new MemoryStore(policy.store.maxKeys, this.onEvict);

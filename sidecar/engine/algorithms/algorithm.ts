@@ -71,6 +71,17 @@ export const EPSILON = 1e-9;
  */
 export const MAX_REMAINING = 1125899906842624;
 
+/**
+ * The longest reset or retry time reported (2^50 ms, ~35,700 years; the same cap in Lua). The Redis
+ * reply converts numbers to 64-bit integers: a bucket taking longer than 2^63 ms to fill (rate
+ * 1/365d, burst 1e12) came back as -2^63, a Retry-After of 1 s where memory said never.
+ */
+export const MAX_MS = 1125899906842624;
+
+function ms(x: number): number {
+  return x < MAX_MS ? x : MAX_MS;
+}
+
 function whole(x: number): number {
   return x > 0 ? (x < MAX_REMAINING ? Math.floor(x) : MAX_REMAINING) : 0;
 }
@@ -79,20 +90,20 @@ function whole(x: number): number {
 export function rejectForever(out: Result, remaining: number, hintMs: number): void {
   out.status = REJECT;
   out.remaining = whole(remaining);
-  out.waitMs = Math.max(1, Math.ceil(hintMs));
+  out.waitMs = ms(Math.max(1, Math.ceil(hintMs)));
   out.resetMs = out.waitMs;
 }
 
 export function reject(out: Result, remaining: number, waitMs: number): void {
   out.status = REJECT;
   out.remaining = whole(remaining);
-  out.waitMs = Math.max(1, Math.ceil(waitMs));
+  out.waitMs = ms(Math.max(1, Math.ceil(waitMs)));
   out.resetMs = out.waitMs;
 }
 
 export function admit(out: Result, remaining: number, resetMs: number): void {
   out.status = ALLOW;
   out.remaining = whole(remaining + EPSILON);
-  out.resetMs = resetMs > 0 ? Math.ceil(resetMs) : 0;
+  out.resetMs = resetMs > 0 ? ms(Math.ceil(resetMs)) : 0;
   out.waitMs = 0;
 }

@@ -48,6 +48,9 @@ export class StoreUnavailableError extends Error {
 /** One shared error for shed decisions (no stack trace captured per decision under overload). */
 const QUEUE_FULL = new StoreUnavailableError('the Redis store queue is full (Redis is slower than the request rate)');
 
+/** One shared error for leases asked while the breaker is open (decided by failMode at once). */
+const BREAKER_OPEN = new StoreUnavailableError('the Redis store is unavailable (circuit breaker open)');
+
 /** Below this many decisions a call is not split further (each call has a fixed cost on both sides). */
 const MIN_SPLIT = 32;
 
@@ -131,7 +134,8 @@ export interface RedisStoreOptions {
 export class RedisStore {
   private readonly client: Redis | Cluster;
   private readonly cluster: boolean;
-  private readonly timeoutMs: number;
+  /** store.timeoutMs, changed by a policy reload (setTimeoutMs). */
+  private timeoutMs: number;
   private readonly now: (() => number) | null;
   private readonly maxInFlight: number;
   private readonly maxBatch: number;
@@ -163,6 +167,11 @@ export class RedisStore {
     this.maxQueued = MAX_QUEUED_ROUNDS * this.maxInFlight * this.maxBatch;
     this.onError = opts.onError;
     this.flush = this.flush.bind(this);
+  }
+
+  /** A reloaded policy's store.timeoutMs, for the calls sent from now on. */
+  setTimeoutMs(ms: number): void {
+    this.timeoutMs = ms;
   }
 
   /** Loads every script on every primary (best effort: a NOSCRIPT later is answered with EVAL anyway). */
@@ -229,9 +238,14 @@ export class RedisStore {
     return new Promise<boolean>((resolve, reject) => this.submit(checks, alreadyRejected, new PromiseWaiter(resolve, reject)));
   }
 
-  /** Leases up to `check.cost` units (global-leased); the grant is in check.remaining when status is ALLOW. */
+  /**
+   * Leases up to `check.cost` units (global-leased); the grant is in check.remaining when status is ALLOW.
+   * While the breaker is open it fails at once (unless it is the probe), as decisions do: before, every
+   * global-leased decision waited out store.timeoutMs against a stalled Redis, breaker open or not.
+   */
   lease(check: Check): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
+      if (!this.available()) return reject(BREAKER_OPEN);
       if (this.queue.length >= this.maxQueued) {
         this.shed++;
         return reject(QUEUE_FULL);

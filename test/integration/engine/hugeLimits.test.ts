@@ -51,3 +51,37 @@ describe('huge effective limits', () => {
     });
   }
 });
+
+/**
+ * Times beyond 2^63 ms: a bucket of 1e12 that refills at 1 a year takes 3e22 ms to fill. The reply
+ * converts numbers to 64-bit integers, and such a time came back as -2^63: a request costing more
+ * than the bucket (never admitted) got Retry-After 1 s from Redis, ~1e15 s from memory. Both now
+ * report the same capped time (MAX_MS).
+ */
+describe('huge times', () => {
+  for (const algorithm of ['token-bucket', 'leaky-bucket']) {
+    it(`${algorithm}, rate 1/365d, burst 1e12: Redis reports the retry and reset times memory does`, async () => {
+      const rule = `{ id: r, key: [ip], algorithm: ${algorithm}, rate: 1/365d, burst: 1000000000000, cost: { graphql: { maxDepth: 5 } } }`;
+      const clock = new ManualClock(1_700_000_000_000);
+      const memory = createEngine({ policy: policy(`rules:\n  - ${rule}\n`), service: 's', clock });
+      const shared: Engine = createEngine({
+        policy: policy(`store: { kind: redis, keyPrefix: ${uniqueName('hugetime')}, timeout: 2s }\nrules:\n  - ${rule}\n`),
+        service: 's',
+        clock,
+        redis,
+        redisTime: 'clock',
+      });
+      const full = (v: Verdict) => ({ ...view(v), retryAfterMs: v.retryAfterMs, retry: v.outcomes.map((o) => o.retryAfterMs) });
+      // 1e13 units (more than the bucket holds: never admitted), then one unit
+      for (const [i, n] of [10_000_000_000_000, 0, 10_000_000_000_000].entries()) {
+        const graphql = { query: `{ a(first: ${n}) { b } }` };
+        const m = await memory.decide(facts({ method: 'POST', graphql }));
+        const s = await shared.decide(facts({ method: 'POST', graphql }));
+        assert.deepEqual(full(s), full(m), `request ${i}`);
+        if (m.kind === 'limit') assert.ok(s.retryAfterMs! > 1e12, `request ${i}: Retry-After ${s.retryAfterMs} ms`);
+        clock.advance(7);
+      }
+      await shared.close();
+    });
+  }
+});

@@ -20,10 +20,13 @@ local EPS = 1e-9
 -- the largest remaining reported (MAX_REMAINING in ../../algorithms/algorithm.ts): the reply packs
 -- status + 4 x remaining, exact only below 2^53
 local MAXR = 1125899906842624
+-- the longest reset or wait reported (MAX_MS in ../../algorithms/algorithm.ts): the reply converts
+-- numbers to 64-bit integers, and a time beyond 2^63 ms came back as -2^63
+local MAXMS = 1125899906842624
 local function admit(c, remaining, reset)
   c.status = 1
   if remaining > 0 then c.remaining = math.min(floor(remaining + EPS), MAXR) else c.remaining = 0 end
-  if reset > 0 then c.reset = ceil(reset) else c.reset = 0 end
+  if reset > 0 then c.reset = math.min(ceil(reset), MAXMS) else c.reset = 0 end
   c.wait = 0
 end
 local function reject(c, remaining, wait)
@@ -31,6 +34,7 @@ local function reject(c, remaining, wait)
   if remaining > 0 then c.remaining = math.min(floor(remaining), MAXR) else c.remaining = 0 end
   local w = ceil(wait)
   if w < 1 then w = 1 end
+  if w > MAXMS then w = MAXMS end
   c.wait = w
   c.reset = w
 end

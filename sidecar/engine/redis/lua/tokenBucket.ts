@@ -67,7 +67,7 @@ ALG.tb = {
     tb_write(c, now, nt)
     c.status = 1
     c.remaining = g
-    c.reset = ceil((c.burst - nt) / c.perMs)
+    c.reset = math.min(ceil((c.burst - nt) / c.perMs), MAXMS)
     c.wait = floor(nt)
   end,
 }
