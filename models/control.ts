@@ -101,12 +101,20 @@ export function hashFor(kind: ControlKind, keys: ControlKeys): string {
  */
 export const MAX_EPOCH_MS = 8.64e15;
 
+/**
+ * The largest override multiplier and limit: the operator API's bound, and the policy's for a limit
+ * (1e12). Past them a limit × tier × multiplier overflows the stores' arithmetic — a multiplier of
+ * 1e300 made a token bucket's limit Infinity, its Lua state NaN and its hash one without a TTL.
+ */
+export const MAX_OVERRIDE_MULTIPLIER = 1000;
+export const MAX_OVERRIDE_LIMIT = 1e12;
+
 /** Validates a hash value or message value of the given kind. */
 export function checkControlValue(kind: ControlKind, o: Record<string, unknown>): string | null {
   const common = firstError(check.number(o, 'seq', { int: true, min: 0 }), check.string(o, 'reason', { max: 1024 }), check.string(o, 'anomalyId', { optional: true, max: 128 }));
   if (common) return common;
   if (kind === 'override') {
-    const e = firstError(check.number(o, 'until', { min: 0, max: MAX_EPOCH_MS }), check.number(o, 'multiplier', { optional: true, min: 0 }), check.number(o, 'limit', { optional: true, min: 0 }));
+    const e = firstError(check.number(o, 'until', { min: 0, max: MAX_EPOCH_MS }), check.number(o, 'multiplier', { optional: true, min: 0, max: MAX_OVERRIDE_MULTIPLIER }), check.number(o, 'limit', { optional: true, min: 0, max: MAX_OVERRIDE_LIMIT }));
     if (e) return e;
     if (o.multiplier === undefined && o.limit === undefined) return 'an override needs multiplier or limit';
     return null;

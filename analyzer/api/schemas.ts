@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ACTION_KINDS, ANOMALY_STATUSES } from '../../models/anomaly.js';
+import { MAX_OVERRIDE_LIMIT, MAX_OVERRIDE_MULTIPLIER } from '../../models/control.js';
 import { OPERATOR_ACTIONS } from './backend.js';
 
 /** `<part>:<value>` joined by `|` (DESIGN.md), printable, no whitespace. */
@@ -55,8 +56,8 @@ export const overrideBody = z
   .strictObject({
     rule: ruleId,
     client: clientOrAny,
-    multiplier: z.number().min(0).max(1000).optional(),
-    limit: z.number().int().min(0).optional(),
+    multiplier: z.number().min(0).max(MAX_OVERRIDE_MULTIPLIER).optional(),
+    limit: z.number().int().min(0).max(MAX_OVERRIDE_LIMIT).optional(),
     ttl,
     reason: reason.default('override by an operator'),
     anomalyId: anomalyId.optional(),

@@ -138,6 +138,17 @@ describe('control-plane codecs', () => {
     assert.equal(decodeControlValue('block', '{"until":8640000000000001,"reason":"r","seq":1}').ok, false);
   });
 
+  test('an override multiplier over 1000 or limit over 1e12 is refused: the stores\' arithmetic overflows past them', () => {
+    const override = (value: Record<string, unknown>) => decodeControlValue('override', JSON.stringify({ until: 1, reason: 'r', seq: 1, ...value }));
+    assert.equal(override({ multiplier: 1000 }).ok, true);
+    assert.equal(override({ limit: 1e12 }).ok, true);
+    for (const value of [{ multiplier: 1e300 }, { multiplier: 1000.5 }, { limit: 1e13 }, { limit: 1e300, multiplier: 0.5 }]) {
+      const d = override(value);
+      assert.equal(d.ok, false, JSON.stringify(value));
+      assert.match(d.ok ? '' : d.error, /(multiplier|limit) must be ≤/);
+    }
+  });
+
   test('decodes stored hash values of each kind', () => {
     assert.ok(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":0.1}}').ok);
     assert.equal(decodeControlValue('load', '{"multiplier":0.4,"since":1,"reason":"r","seq":3,"tiers":{"free":2}}').ok, false);

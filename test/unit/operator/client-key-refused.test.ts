@@ -69,3 +69,17 @@ test('a block or override reason is stored as notes are: control and bidi-overri
     await app.close();
   }
 });
+
+test('an override limit over 1e12 is a 400 and writes nothing (sidecars refuse it: a limit that large overflows the stores)', async () => {
+  for (const name of BACKENDS) {
+    const { app, plane, headers } = await inMemoryApi(name, NOW);
+    for (const limit of [1e13, 1e300]) {
+      const r = await app.inject({ method: 'POST', url: '/api/overrides', headers, payload: { rule: '*', client: 'user:alice', limit, ttl: '10m', reason: 'raise' } });
+      assert.equal(r.statusCode, 400, `${name} ${limit}: ${r.body}`);
+      assert.equal(r.json().errors?.[0]?.path, 'body.limit');
+    }
+    assert.equal((await plane.read()).overrides.size, 0, name);
+    const ok = await app.inject({ method: 'POST', url: '/api/overrides', headers, payload: { rule: '*', client: 'user:alice', limit: 1e12, ttl: '10m', reason: 'raise' } });
+    assert.equal(ok.statusCode, 201, `${name}: ${ok.body}`);
+  }
+});
