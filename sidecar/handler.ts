@@ -21,6 +21,7 @@ import type { SidecarMetrics } from './metrics.js';
 import { overloaded, settleForward, SHED_VERDICT, type AdaptiveGate, type Permit, type ShedReason, type Ticket, type Waiter } from './adaptive/index.js';
 import { lingerAfter, upstreamNeverAnswered, type ForwardResult, type UpstreamProxy } from './proxy/forward.js';
 import { upstreamRequestHeaders } from './proxy/headers.js';
+import { toOriginForm } from './proxy/target.js';
 
 export interface Runtime {
   identity: IdentityResolver;
@@ -132,9 +133,12 @@ class Exchange implements Waiter, QueuedRequest {
     }
     const url = this.req.url;
     if (url === undefined || url.charCodeAt(0) !== 47 /* / */) {
-      // `*` (OPTIONS *) and absolute-form targets are not for a sidecar in front of one app
-      this.answer(badRequest('the request target must be an origin-form path'), [], 'allowed', undefined, SELF);
-      return;
+      // an absolute-form target becomes the path it names; `*` (OPTIONS *) is not for a sidecar in front of one app
+      const refused = toOriginForm(this.req);
+      if (refused !== null) {
+        this.answer(badRequest(refused), [], 'allowed', undefined, SELF);
+        return;
+      }
     }
     const te = this.req.headers['transfer-encoding'];
     if (te !== undefined && (te.length !== 7 || te.toLowerCase() !== 'chunked')) {

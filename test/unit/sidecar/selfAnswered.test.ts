@@ -123,7 +123,7 @@ rules:
       env: { RW_T_SECRET: 'x'.repeat(32) },
     });
     try {
-      assert.equal(await rawStatusLine(sc.port, 'GET http://evil.example/x HTTP/1.1\r\nHost: a\r\n\r\n'), 'HTTP/1.1 400 Bad Request');
+      assert.equal(await rawStatusLine(sc.port, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n'), 'HTTP/1.1 400 Bad Request');
       const big = await httpRequest(sc.address + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ a }', pad: 'x'.repeat(1_100_000) }) });
       assert.equal(big.status, 413);
       const bad = await httpRequest(sc.address + '/x', { headers: { authorization: 'Bearer not.a.token' } });
