@@ -17,10 +17,12 @@ import { badGateway, badRequest, gatewayTimeout, sendProblem, type HeaderList } 
 import { clientResponseHeaders } from './headers.js';
 
 /**
+ * `protocol`: the upstream answered something that is not HTTP/1.1 (undici's parser refused it, or
+ * its body broke its own Content-Length).
  * `invalid`: undici refused to send the request as it came (two Host lines, RFC 9112 §3.2): the
  * client's fault, answered 400 by the sidecar itself, the upstream never asked.
  */
-export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'aborted' | 'invalid';
+export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'aborted' | 'invalid' | 'protocol';
 
 export interface ForwardResult {
   readonly status: number;
@@ -59,6 +61,8 @@ export function failureOf(err: Error): UpstreamFailure {
   if (TIMEOUT_CODES.has(code)) return 'timeout';
   if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError') return 'aborted';
   if (CONNECT_CODES.has(code)) return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' ? 'reset' : 'connect';
+  // an answer that is not HTTP: the upstream (or what listens on its port) is broken, not unreachable
+  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || err.name === 'HTTPParserError') return 'protocol';
   return 'connect';
 }
 
