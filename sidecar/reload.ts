@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { formatPolicyErrors, parsePolicy, policyTooLarge, readPolicyFile, type Policy, type PolicyError } from '../models/policy/index.js';
+import { formatPolicyErrors, NOT_UTF8, parsePolicy, policyFileError, policyTooLarge, readPolicyFile, type Policy, type PolicyError } from '../models/policy/index.js';
 import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 
@@ -50,8 +50,10 @@ export interface PolicyWatcherOptions {
 interface Snapshot {
   /** Content hash, or for a file over the cap (unread) an id of the file by its size and times. */
   readonly hash: string;
-  /** The content; null when the file is over the cap. */
+  /** The content; null when the file is over the cap or not UTF-8. */
   readonly text: string | null;
+  /** Why a file that is there is refused unparsed (not UTF-8); over the cap when absent and text is null. */
+  readonly error?: PolicyError;
   readonly bytes: number;
   /** Over the cap, and its size said less: `bytes` is what was read before the read stopped. */
   readonly atLeast: boolean;
@@ -197,6 +199,10 @@ export class PolicyFileWatcher {
    */
   private async snapshot(): Promise<Snapshot | null> {
     const read = await readPolicyFile(this.opts.file);
+    if (read.kind === 'unreadable' && read.code === NOT_UTF8) {
+      // there, but not text: a bad file (rejected, logged and counted once), not a read that may work next time
+      return { hash: `not-utf8:${read.message}`, text: null, error: policyFileError(read), bytes: 0, atLeast: false, stat: read.message };
+    }
     if (read.kind === 'unreadable') {
       // mid-swap or removed: keep the running policy; the next event or poll retries
       if (read.code !== 'ENOENT') this.opts.logger?.warn({ err: read.message }, 'cannot read the policy file; keeping the current policy');
@@ -245,7 +251,7 @@ export class PolicyFileWatcher {
     const hash = snap.hash;
     if (hash === this.appliedHash || hash === this.rejectedHash) return;
     if (snap.text === null) {
-      this.reject(hash, [policyTooLarge(snap.bytes, snap.atLeast)]);
+      this.reject(hash, [snap.error ?? policyTooLarge(snap.bytes, snap.atLeast)]);
       return;
     }
     const text = snap.text;

@@ -8,7 +8,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const key = argv[0] === '-' ? (await readStdin()).trim() : argv[0];
+  // trimmed, from stdin as from an argument: the sidecar trims the key it reads and takes a blank one as none
+  const key = (argv[0] === '-' ? await readStdin() : argv[0])?.trim();
   if (!key || argv.length > 1 || (argv[0] !== '-' && key.startsWith('-'))) {
     process.stderr.write(USAGE + '\n');
     return 2;

@@ -12,12 +12,14 @@
  * failure to write the scores is exit 1.
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { createSeriesDetectorByName, DEFAULT_SERIES_DETECTOR, SERIES_DETECTORS } from '../../analyzer/detectors/series/index.js';
 import { parseUtcTimestamp } from '../../analyzer/detectors/series/timestamp.js';
 
 class MalformedInput extends Error {}
+/** A line over MAX_LINE_CHARS: thrown before the line is yielded, so it is the line after the last one counted. */
+class LineTooLong extends MalformedInput {}
 
 function usage(): string {
   const names = Object.entries(SERIES_DETECTORS).map(([name, d]) => `  ${name.padEnd(13)} ${d.summary}`);
@@ -50,8 +52,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const name = values.detector ?? DEFAULT_SERIES_DETECTOR;
-  const minScale = values['min-scale'] === undefined ? undefined : Number(values['min-scale']);
-  if (minScale !== undefined && !(minScale >= 0)) {
+  // a decimal, as the values are: Number() reads '' as 0, 0x10 as 16, and Infinity (which makes every z 0)
+  const minScaleText = values['min-scale']?.trim();
+  const minScale = minScaleText === undefined ? undefined : DECIMAL.test(minScaleText) ? Number(minScaleText) : NaN;
+  if (minScale !== undefined && !(minScale >= 0 && minScale <= MAX_ABS_VALUE)) {
     process.stderr.write(`ratewarden replay: --min-scale must be a number >= 0, got "${values['min-scale']}"\n`);
     return 2;
   }
@@ -66,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = new BufferedWriter(process.stdout);
   let lineNo = 0;
   try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
+    const lines = readLines(input);
     let sawHeader = false;
     for await (const raw of lines) {
       lineNo++;
@@ -81,7 +85,6 @@ export async function run(argv: string[]): Promise<number> {
       if (out.closed) break; // nobody reads the scores any more
     }
     if (out.closed) {
-      lines.close();
       if (file === '-') process.stdin.destroy();
       else (input as ReturnType<typeof createReadStream>).destroy();
     } else {
@@ -95,13 +98,55 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (err instanceof MalformedInput) process.stderr.write(`ratewarden replay: ${label}:${lineNo}: ${err.message}\n`);
+    if (err instanceof MalformedInput) process.stderr.write(`ratewarden replay: ${label}:${err instanceof LineTooLong ? lineNo + 1 : lineNo}: ${err.message}\n`);
     else if (e.code) process.stderr.write(`ratewarden replay: cannot read ${label}: ${e.message}\n`);
     else throw err;
     return 2;
   } finally {
     out.detach();
   }
+}
+
+/**
+ * Longest line accepted, in characters. A row is a timestamp and a number, well under 100; without
+ * a bound, a file with no line ends (a binary, a one-line dump) was held whole in memory, and one
+ * over V8's longest string (~512 MiB) crashed the replay with a RangeError.
+ */
+const MAX_LINE_CHARS = 65536;
+
+/**
+ * The lines of a stream, split as readline splits them (`\n`, `\r\n` or a lone `\r`, also when a
+ * `\r\n` straddles two chunks; a last line without an end is a line), decoded as UTF-8. A line over
+ * MAX_LINE_CHARS throws LineTooLong as soon as it is seen, without reading the rest of it.
+ */
+export async function* readLines(input: NodeJS.ReadableStream): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  const tooLong = (): LineTooLong => new LineTooLong(`line longer than ${MAX_LINE_CHARS} characters: not a "timestamp,value" row`);
+  const breaks = /[\r\n]/g;
+  let pending = '';
+  let afterCr = false; // the last chunk ended in \r: a \n starting the next one ends no other line
+  for await (const chunk of input) {
+    const text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let start = afterCr && text.startsWith('\n') ? 1 : 0;
+    afterCr = false;
+    breaks.lastIndex = start;
+    for (let m = breaks.exec(text); m !== null; m = breaks.exec(text)) {
+      const end = m.index;
+      if (end - start > MAX_LINE_CHARS) throw tooLong();
+      yield text.slice(start, end);
+      start = end + 1;
+      if (text[end] === '\r') {
+        if (start === text.length) afterCr = true;
+        else if (text[start] === '\n') start++;
+      }
+      breaks.lastIndex = start;
+    }
+    pending = text.slice(start);
+    if (pending.length > MAX_LINE_CHARS) throw tooLong();
+  }
+  pending += decoder.end();
+  if (pending.length > MAX_LINE_CHARS) throw tooLong();
+  if (pending !== '') yield pending;
 }
 
 function checkHeader(line: string): void {
@@ -183,8 +228,10 @@ function formatScore(score: number): string {
   return `${score >= 0 ? (score <= 1 ? score : 1) : 0}\n`;
 }
 
+/** Text from the file as an error message quotes it: at most 60 characters, control characters (a terminal escape, a binary's NULs) as \xNN. */
 function truncate(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  const cut = s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**

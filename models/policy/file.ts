@@ -12,6 +12,7 @@
  *  - the read itself stops at cap + 1 bytes, so a file that grows while it is read, or whose size
  *    says less than it holds (files in /proc say 0), is refused after at most cap + 1 bytes.
  */
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { ErrorCodes } from '../errors.js';
@@ -82,12 +83,34 @@ function grow(buf: Buffer, used: number): Buffer {
   return next;
 }
 
-/** The result of a bounded read of `got` bytes (the size now: `sizeNow`). */
-function result(buf: Buffer, got: number, s: Stats, sizeNow: number): PolicyFileRead {
+/**
+ * The first line of `bytes` that is not UTF-8, or 0 when all of it is. A policy saved as Latin-1 or
+ * UTF-16 was read with U+FFFD in place of its bytes and accepted: a path glob `/café/**` became
+ * `/caf\uFFFD/**`, a rule that never matches, and `check` said ok.
+ */
+/** The `code` of a read refused because the file is not UTF-8: a bad policy, not a read that may work next time. */
+export const NOT_UTF8 = 'RW_NOT_UTF8';
+
+function firstNonUtf8Line(bytes: Buffer): number {
+  if (isUtf8(bytes)) return 0;
+  let line = 1;
+  for (let start = 0; start < bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(start, end))) return line;
+    start = end + 1;
+  }
+  return line;
+}
+
+/** The result of a bounded read of `got` bytes of `file` (the size now: `sizeNow`). */
+function result(file: string, buf: Buffer, got: number, s: Stats, sizeNow: number): PolicyFileRead {
   if (got > MAX_POLICY_BYTES) {
     // it grew while being read, or its size said less than it holds
     return sizeNow > MAX_POLICY_BYTES ? { kind: 'too-large', bytes: sizeNow, atLeast: false, stat: s } : { kind: 'too-large', bytes: got, atLeast: true, stat: s };
   }
+  const bad = firstNonUtf8Line(buf.subarray(0, got));
+  if (bad > 0) return { kind: 'unreadable', message: `cannot read ${file}: not UTF-8 text: line ${bad} holds a byte sequence that is not UTF-8 (save the policy as UTF-8)`, code: NOT_UTF8 };
   return { kind: 'text', text: buf.toString('utf8', 0, got), bytes: got, stat: s };
 }
 
@@ -113,7 +136,7 @@ export function readPolicyFileSync(file: string): PolicyFileRead {
         if (n === 0) break;
         got += n;
       }
-      return result(buf, got, s, got > MAX_POLICY_BYTES ? fstatSync(fd).size : got);
+      return result(file, buf, got, s, got > MAX_POLICY_BYTES ? fstatSync(fd).size : got);
     } finally {
       closeSync(fd);
     }
@@ -143,7 +166,7 @@ export async function readPolicyFile(file: string): Promise<PolicyFileRead> {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return result(buf, got, s, got > MAX_POLICY_BYTES ? (await fh.stat()).size : got);
+      return result(file, buf, got, s, got > MAX_POLICY_BYTES ? (await fh.stat()).size : got);
     } finally {
       await fh.close();
     }

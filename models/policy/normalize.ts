@@ -209,7 +209,12 @@ export function normalizeClientKey(key: string, hash: SecretHasher, ipv6Prefix =
     if (name === 'apiKeyId') {
       if (!isSecretId(value)) problems.push(`apiKeyId must be the 16 lower-case hex digits printed by \`ratewarden key-id\``);
       out.push('apiKey:' + value);
-    } else if (name === 'apiKey') out.push('apiKey:' + hash(value));
+    } else if (name === 'apiKey') {
+      // as the sidecar reads a key from a request: trimmed (`"apiKey: k"` named a key no request carries)
+      const k = value.trim();
+      if (k === '') problems.push(`is not a client key (<part>:<value> with part apiKey, apiKeyId, user or ip, joined by |)`);
+      else out.push('apiKey:' + hash(k));
+    }
     else if (name === 'ip') {
       const ip = canonicalClientIp(value, ipv6Prefix);
       if (ip.ok) out.push('ip:' + ip.key);

@@ -7,9 +7,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { readLines } from '../../../cli/commands/replay.js';
 import { cli, cleanEnv, ROOT } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rw-replay-edges-'));
@@ -146,4 +148,44 @@ test('file shapes that keep working: CRLF, a BOM, blank and trailing lines, head
   assert.equal(noHeader.code, 2);
   assert.match(noHeader.stderr, /noheader\.csv:1: expected the header "timestamp,value"/);
   assert.equal(noHeader.stdout, '');
+});
+
+test('a line with no end in sight (a file without line ends, 1 GiB) is exit 2 naming its line, read no further: not a RangeError stack trace or the whole line in memory', { timeout: 120_000 }, async () => {
+  // sparse: a header, a row, then one line of zeros that never ends, 1 GiB (over V8's longest string)
+  const file = join(dir, 'one-line.csv');
+  writeFileSync(file, 'timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,');
+  const fd = openSync(file, 'r+');
+  ftruncateSync(fd, 1024 * 1024 * 1024);
+  closeSync(fd);
+  const r = await cli(['replay', file], { timeoutMs: 100_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ratewarden replay: .*one-line\.csv:3: line longer than 65536 characters/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  // every shape of line end still splits as before, also across chunk boundaries (a \r at the end of a 64 KiB chunk, its \n in the next)
+  const data = rows(3000);
+  const plain = await cli(['replay', csv('split-plain.csv', ['timestamp,value', ...data].join('\n') + '\n')]);
+  const mixed = await cli(['replay', csv('split-mixed.csv', 'timestamp,value\r' + data.map((d, i) => d + ['\r\n', '\r', '\n'][i % 3]).join(''))]);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  assert.equal(mixed.stdout, plain.stdout);
+  assert.equal(scores(mixed.stdout).length, 3000);
+});
+
+test('lines split as readline split them, wherever the chunks break: \\n, \\r\\n (also across two chunks), a lone \\r, a last line without an end, UTF-8 across chunks', async () => {
+  const text = Buffer.from('a\r\nb\rc\n\nd\r\r\né\u00e9€,1\r\nlast');
+  const expected = ['a', 'b', 'c', '', 'd', '', 'é\u00e9€,1', 'last'];
+  for (let cut = 0; cut <= text.length; cut++) {
+    const got: string[] = [];
+    for await (const line of readLines(Readable.from([text.subarray(0, cut), text.subarray(cut)]))) got.push(line);
+    assert.deepEqual(got, expected, `cut at ${cut}`);
+  }
+});
+
+test('what a bad row quotes is shown with its control characters escaped: a binary file or a terminal escape in a value is no raw bytes on the terminal', async () => {
+  const r = await cli(['replay', csv('escape.csv', 'timestamp,value\n2014-04-01 00:00:00,\u001b[31mred\u0000\n')]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `ratewarden replay: ${join(dir, 'escape.csv')}:2: value "\\x1b[31mred\\x00" is not a number\n`);
+  const binary = await cli(['replay', csv('binary.csv', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x9b, 0x0a]).toString('latin1'))]);
+  assert.equal(binary.code, 2);
+  assert.doesNotMatch(binary.stderr.trimEnd(), /[\u0000-\u001f\u007f-\u009f]/);
+  assert.match(binary.stderr, /binary\.csv:1: expected the header "timestamp,value", found "\\x7fELF\\x02\\x01/);
 });

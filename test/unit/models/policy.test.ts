@@ -212,6 +212,26 @@ describe('policy defaults and shorthand', () => {
   });
 });
 
+test('an API key in clients or the allowlist is read as the sidecar reads one from a request: trimmed; a blank one is an error', () => {
+  const r = parsePolicy(`
+version: 1
+identity: { apiKey: { header: x-api-key } }
+tiers: { free: {}, pro: { multiplier: 2 } }
+clients:
+  "apiKey: sk_pro_1 ": { tier: pro }
+analyzer:
+  allowlist: ["apiKey: monitor"]
+rules:
+  - { id: r, key: [apiKey], algorithm: fixed-window, limit: 1, window: 1m }
+`);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(Object.keys(r.policy.clients), [`apiKey:${apiKeyId('sk_pro_1', undefined)}`]);
+  assert.deepEqual(r.policy.analyzer.allowlist, [`apiKey:${apiKeyId('monitor', undefined)}`]);
+  const blank = parsePolicy('version: 1\ntiers: { free: {}, pro: {} }\nclients: { "apiKey:   ": { tier: pro } }\nrules:\n  - { id: r, key: [apiKey], algorithm: fixed-window, limit: 1, window: 1m }\n');
+  assert.equal(blank.ok, false);
+  assert.equal(blank.ok ? '' : blank.errors[0]!.code, ErrorCodes.POLICY_CLIENT_KEY);
+});
+
 test('errors and warnings never carry an API key of clients or allowlist in clear: apiKey:<id …> instead', () => {
   const r = parsePolicy(`
 version: 1

@@ -115,3 +115,40 @@ test('loadPolicyFile refuses a FIFO as not a regular file without opening it (it
   assert.equal(r.errors[0]!.code, ErrorCodes.POLICY_FILE);
   assert.match(r.errors[0]!.message, /not a regular file \(a FIFO\)/);
 });
+
+/** A policy that is valid but for its encoding: Latin-1 (é is the byte 0xe9) in a path glob on line 7. */
+function latin1Policy(): string {
+  const file = join(tempDir(), 'policy.yaml');
+  const text = 'version: 1\ntiers: { free: {} }\nstore: { kind: memory }\nrules:\n  - id: cafe\n    key: [ip]\n    match: { path: "/caf\xe9/**" }\n    algorithm: fixed-window\n    limit: 5\n    window: 60s\n';
+  writeFileSync(file, Buffer.from(text, 'latin1'));
+  return file;
+}
+
+for (const [name, read] of readers) {
+  test(`${name}: a file that is not UTF-8 (Latin-1, UTF-16) is refused naming its first bad line, not read with U+FFFD in place of its bytes`, async () => {
+    const r = await read(latin1Policy());
+    assert.equal(r.kind, 'unreadable');
+    if (r.kind !== 'unreadable') return;
+    assert.match(r.message, /^cannot read .*policy\.yaml: not UTF-8 text: line 7 holds a byte sequence that is not UTF-8/);
+    const utf16 = join(tempDir(), 'policy.yaml');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('version: 1\nrules: []\n', 'utf16le')]));
+    const r16 = await read(utf16);
+    assert.equal(r16.kind, 'unreadable');
+    if (r16.kind === 'unreadable') assert.match(r16.message, /not UTF-8 text: line 1 /);
+    // UTF-8 (with a BOM, with é and U+FFFD written as UTF-8) is read as before
+    const ok = join(tempDir(), 'policy.yaml');
+    writeFileSync(ok, '\uFEFFversion: 1 # café \uFFFD\nrules: []\n');
+    const rOk = await read(ok);
+    assert.equal(rOk.kind, 'text');
+    if (rOk.kind === 'text') assert.equal(rOk.text, '\uFEFFversion: 1 # café \uFFFD\nrules: []\n');
+  });
+}
+
+test('loadPolicyFile (ratewarden check) refuses a Latin-1 policy as POLICY_FILE instead of passing it with a path glob that can never match', () => {
+  const r = loadPolicyFile(latin1Policy());
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0]!.code, ErrorCodes.POLICY_FILE);
+  assert.match(r.errors[0]!.message, /not UTF-8 text: line 7 /);
+});

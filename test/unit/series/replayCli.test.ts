@@ -120,6 +120,18 @@ test('replay --min-scale takes a non-negative number and refuses anything else w
   assert.match(bad.stderr, /--min-scale must be a number >= 0/);
 });
 
+test('replay --min-scale refuses what is no finite decimal number (empty, Infinity, 1e999, 0x10) with exit 2, instead of reading it as 0, ∞ or 16', async () => {
+  const file = csv('ms-bad.csv', nabRows(50));
+  for (const v of ['', ' ', 'Infinity', '1e999', '0x10', '1_0']) {
+    const r = await replay([`--min-scale=${v}`, file]);
+    assert.equal(r.code, 2, `--min-scale=${v}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /--min-scale must be a number >= 0/);
+  }
+  const ok = await replay(['--min-scale', '1e-3', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
 test('replay rejects a value beyond ±1e300 (Infinity included) with exit 2 and its line, instead of printing NaN', async () => {
   const rows = ['timestamp,value'];
   for (let i = 0; i < 50; i++) rows.push(`${new Date(Date.UTC(2014, 3, 1) + i * 300_000).toISOString()},${i % 2 ? '1e308' : '-1e308'}`);

@@ -71,3 +71,31 @@ test('ratewarden sidecar with a policy file over the cap does not start: exit 2 
   assert.ok(r.stderr.includes(String(Buffer.byteLength(text))), r.stderr);
   assert.match(r.stderr, /over the 4 MiB cap/);
 });
+
+test('a reloaded policy file that is not UTF-8 keeps the running policy and is logged and counted once, not warned about at every poll', async () => {
+  const file = join(tempDir(), 'policy.yaml');
+  writeFileSync(file, policyText(5));
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const metrics = createSidecarMetrics();
+  const applied: Policy[] = [];
+  const w = new PolicyFileWatcher({ file, initialText: policyText(5), apply: (p) => void applied.push(p), metrics, logger, debounceMs: 20, pollMs: 0, settleMs: 20 });
+  w.start();
+  try {
+    // saved as Latin-1: `é` is the single byte 0xE9
+    writeFileSync(file, Buffer.concat([Buffer.from(policyText(7).replace('window: 1m }\n', 'window: 1m, match: { path: "/caf')), Buffer.from([0xe9]), Buffer.from('/**" } }\n')]));
+    await waitFor(() => w.errors > 0 || applied.length > 0, 'the Latin-1 file rejected', 20_000);
+    for (let i = 0; i < 3; i++) await w.check(); // polls of the same file: not a new error, not a new warning
+    assert.equal(applied.length, 0, 'the Latin-1 file was applied');
+    assert.equal(w.errors, 1);
+    assert.equal((await metrics.policyReloadErrors.get()).values[0]!.value, 1);
+    assert.match(w.lastErrors.map((e) => e.message).join('\n'), /not UTF-8 text: line 3/);
+    assert.equal(lines.filter((l) => l.msg === 'new policy rejected; keeping the previous one').length, 1, JSON.stringify(lines));
+    assert.equal(lines.filter((l) => l.level === 40 && l.msg !== 'new policy rejected; keeping the previous one').length, 0, JSON.stringify(lines));
+    writeFileSync(file, policyText(9));
+    await waitFor(() => applied.length === 1, 'the fixed file applied', 10_000);
+    assert.equal(applied[0]!.rules[0]!.limit, 9);
+  } finally {
+    w.close();
+  }
+});
