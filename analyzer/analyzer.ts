@@ -65,7 +65,7 @@ export interface AnalyzerOptions {
   readonly series?: SeriesFactory;
   readonly metrics?: AnalyzerMetrics;
   readonly log?: LogFn;
-  /** Name in report history (`analyzer@<instance>`). */
+  /** Name in report history (`analyzer@<instance>`, cut to 128 characters). */
   readonly instance?: string;
   /** Clean 10 s vectors kept for retraining (reservoir sample). */
   readonly reservoirSize?: number;
@@ -219,7 +219,8 @@ export class Analyzer {
     this.log = deps.log ?? (() => undefined);
     this.seriesFactory = deps.series ?? ROBUST_Z_SERIES;
     this.autoencoder = deps.autoencoder ?? null;
-    this.who = `analyzer@${deps.instance ?? 'local'}`;
+    // a history entry's `who` holds 128 characters (the codec's bound): a longer pod name is cut
+    this.who = `analyzer@${deps.instance ?? 'local'}`.slice(0, 128);
     this.actuator = new Actuator(deps.controlPlane);
     this.reservoirSize = deps.reservoirSize ?? 20_000;
     this.clients = new LRUCache<string, ClientState>({

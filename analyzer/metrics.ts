@@ -49,7 +49,7 @@ export class AnalyzerMetrics {
   constructor(defaults = false) {
     const follow = (name: string, help: string, read: (s: ReportCounts) => number | undefined): void => followTotal(name, help, this.registry, () => read(this.reportSources));
     follow('ratewarden_reports_published_total', 'Anomaly reports (and their changes) delivered to the anomalies topic', (s) => s.publisher?.stats.published);
-    follow('ratewarden_reports_dropped_total', 'Anomaly reports not delivered to the anomalies topic: its queue was full (oldest dropped first)', (s) => s.publisher?.stats.dropped);
+    follow('ratewarden_reports_dropped_total', 'Anomaly reports not delivered to the anomalies topic: its queue was full (oldest dropped first), or the topic refused one report alone as too large', (s) => s.publisher?.stats.dropped);
     follow('ratewarden_report_publish_errors_total', 'Failed deliveries of a batch of reports to the anomalies topic (kept and retried with backoff)', (s) => s.publisher?.stats.errors);
     follow('ratewarden_report_history_dropped_total', 'Oldest report history entries dropped past the history bound (1,000 entries or 256 KiB per report; the first entry and the earliest one that put something in force are kept)', (s) => s.store?.historyDropped);
     follow('ratewarden_reports_evicted_total', 'Reports the in-memory report store dropped, oldest first, past its bound of 100 000 (demo and tests; the Redis store keeps reports by retention)', (s) => s.store?.dropped);

@@ -149,6 +149,18 @@ function checkExplanation(o: Record<string, unknown>): string | null {
   );
 }
 
+/** Why `a` is no report action the codec reads (null: it is one). */
+export function anomalyActionError(a: unknown): string | null {
+  return checkAction(a);
+}
+
+/** Why `e` is no history entry the codec reads (null: it is one), e.g. a `who` past 128 characters. */
+export function historyEntryError(e: unknown): string | null {
+  if (!isObject(e)) return 'history entry must be an object';
+  const error = checkHistory(e);
+  return error ? `history entry: ${error}` : null;
+}
+
 function checkAction(a: unknown): string | null {
   if (!isObject(a)) return 'action must be an object';
   const e = firstError(

@@ -5,7 +5,7 @@
  */
 import type { AnomalyReport } from '../../models/anomaly.js';
 import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
-import { appendBounded, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+import { appendBounded, assertStorable, assertTransition, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export class MemoryReportStore implements ReportStore {
   /** Insertion order = detection order (ts ascending, roughly). */
@@ -20,6 +20,7 @@ export class MemoryReportStore implements ReportStore {
   ) {}
 
   async create(report: AnomalyReport): Promise<boolean> {
+    assertStorable(report);
     if (this.reports.has(report.id)) return false;
     this.reports.set(report.id, structuredClone(report));
     while (this.reports.size > this.maxReports) {
@@ -34,11 +35,13 @@ export class MemoryReportStore implements ReportStore {
     const r = this.reports.get(id);
     if (!r) return null;
     const next = { ...r, score: d.score, detectors: { ...d.detectors }, explanation: [...d.explanation], summary: d.summary };
+    assertStorable(next);
     this.reports.set(id, next);
     return structuredClone(next);
   }
 
   async transition(id: string, change: ReportTransition): Promise<TransitionResult> {
+    assertTransition(change);
     const r = this.reports.get(id);
     if (!r) return { ok: false, reason: 'not_found' };
     if (change.from && !change.from.includes(r.status)) return { ok: false, reason: 'conflict', report: structuredClone(r) };

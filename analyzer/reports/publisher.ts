@@ -4,6 +4,10 @@
  * bounded queue (oldest dropped and counted) is sent in batches in the background. A failed send
  * keeps the batch queued and is retried by itself, with backoff (RETRY_BASE_MS doubling up to
  * RETRY_MAX_MS), so reports reach the topic once the broker is back even if no new report comes.
+ * A request carries at most MAX_BATCH_BYTES of reports (the broker refuses a record batch past its
+ * message.max.bytes, 1 MiB by default, and a queue held through an outage is far more): a batch the
+ * topic still finds too large is retried at once in halves, and a report it refuses alone is dropped
+ * and counted (retrying it would hold back every report behind it).
  */
 import { EventEmitter } from 'node:events';
 import type { Kafka, Producer } from 'kafkajs';
@@ -41,6 +45,16 @@ export class MemoryReportPublisher extends EventEmitter implements ReportPublish
 
 export const RETRY_BASE_MS = 100;
 export const RETRY_MAX_MS = 30_000;
+/** Bytes of keys and values one send carries at most (well under the broker's default 1 MiB). */
+export const MAX_BATCH_BYTES = 512 * 1024;
+
+type Queued = { key: string; value: string; bytes: number };
+
+/** MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE: the topic refuses the batch for its size (kafkajs may wrap the protocol error). */
+function tooLarge(err: unknown): boolean {
+  const type = (err as { type?: string }).type ?? (err as { cause?: { type?: string } }).cause?.type;
+  return type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE';
+}
 
 export interface KafkaReportPublisherOptions {
   readonly topic?: string;
@@ -51,7 +65,9 @@ export interface KafkaReportPublisherOptions {
 
 export class KafkaReportPublisher implements ReportPublisher {
   private readonly producer: Producer;
-  private queue: Array<{ key: string; value: string }> = [];
+  private queue: Queued[] = [];
+  /** Bytes a send may carry: MAX_BATCH_BYTES, halved while the topic finds batches too large. */
+  private batchBytes = MAX_BATCH_BYTES;
   private connected: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
@@ -78,7 +94,8 @@ export class KafkaReportPublisher implements ReportPublisher {
       this.queue.shift();
       this.stats.dropped++;
     }
-    this.queue.push({ key: report.client, value: encodeAnomalyReport(report) });
+    const value = encodeAnomalyReport(report);
+    this.queue.push({ key: report.client, value, bytes: Buffer.byteLength(report.client) + Buffer.byteLength(value) });
     this.schedule(this.lingerMs);
   }
 
@@ -92,33 +109,58 @@ export class KafkaReportPublisher implements ReportPublisher {
 
   async flush(): Promise<void> {
     while (this.sending) await this.sending;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.sending = (async () => {
+    while (this.queue.length > 0) {
+      // the oldest reports, as many as fit in batchBytes (one at least)
+      let n = 0;
+      for (let bytes = 0; n < this.queue.length && (n === 0 || bytes + this.queue[n]!.bytes <= this.batchBytes); n++) bytes += this.queue[n]!.bytes;
+      const batch = this.queue.slice(0, n);
+      this.queue = this.queue.slice(n);
+      let more = false;
+      this.sending = (async () => {
+        try {
+          this.connected ??= this.producer.connect();
+          await this.connected;
+          await this.producer.send({ topic: this.topic, messages: batch.map(({ key, value }) => ({ key, value })) });
+          this.stats.published += batch.length;
+          this.failures = 0;
+          this.batchBytes = Math.min(MAX_BATCH_BYTES, this.batchBytes * 2);
+          more = true;
+        } catch (err) {
+          if (tooLarge(err)) {
+            // the broker is fine: the batch is too large for the topic. Smaller at once, no backoff;
+            // one report alone is refused for good: dropped and counted, the others go on
+            if (batch.length === 1) {
+              this.stats.dropped++;
+              this.opts.onError?.(err as Error);
+            } else {
+              this.batchBytes = Math.max(1, Math.floor(batch.reduce((b, m) => b + m.bytes, 0) / 2));
+              this.requeue(batch);
+            }
+            more = true;
+            return;
+          }
+          this.stats.errors++;
+          this.failures++;
+          this.connected = null;
+          // put the batch back in front (bounded, what falls off is counted): reports are retried, never lost silently
+          this.requeue(batch);
+          this.opts.onError?.(err as Error);
+          this.schedule(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 20)));
+        }
+      })();
       try {
-        this.connected ??= this.producer.connect();
-        await this.connected;
-        await this.producer.send({ topic: this.topic, messages: batch });
-        this.stats.published += batch.length;
-        this.failures = 0;
-      } catch (err) {
-        this.stats.errors++;
-        this.failures++;
-        this.connected = null;
-        // put the batch back in front (bounded, what falls off is counted): reports are retried, never lost silently
-        const requeued = [...batch, ...this.queue];
-        this.stats.dropped += Math.max(0, requeued.length - this.maxQueue);
-        this.queue = requeued.slice(-this.maxQueue);
-        this.opts.onError?.(err as Error);
-        this.schedule(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 20)));
+        await this.sending;
+      } finally {
+        this.sending = null;
       }
-    })();
-    try {
-      await this.sending;
-    } finally {
-      this.sending = null;
+      if (!more) return;
     }
+  }
+
+  private requeue(batch: Queued[]): void {
+    const requeued = [...batch, ...this.queue];
+    this.stats.dropped += Math.max(0, requeued.length - this.maxQueue);
+    this.queue = requeued.slice(-this.maxQueue);
   }
 
   async close(): Promise<void> {

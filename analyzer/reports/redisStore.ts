@@ -18,8 +18,8 @@
  */
 import type { Redis, Cluster } from 'ioredis';
 import { ANOMALY_STATUSES, PUT_IN_FORCE, decodeAnomalyReport, type AnomalyReport, type AnomalyStatus } from '../../models/anomaly.js';
-import { cursorPosition, encodeCursor, isAfterCursor } from './cursor.js';
-import { HISTORY_MAX_BYTES, HISTORY_MAX_ENTRIES, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
+import { cursorPosition, encodeCursor, isAfterCursor, type CursorPosition } from './cursor.js';
+import { HISTORY_MAX_BYTES, HISTORY_MAX_ENTRIES, assertStorable, assertTransition, pageSize, type HistoryBound, type ReportDetails, type ReportPage, type ReportQuery, type ReportStore, type ReportTransition, type TransitionResult } from './store.js';
 
 export const DEFAULT_REPORTS_PREFIX = 'rw:anomalies';
 const DAY_MS = 86_400_000;
@@ -163,6 +163,8 @@ export class RedisReportStore implements ReportStore {
   }
 
   async create(report: AnomalyReport): Promise<boolean> {
+    // get and list read through the codec: what it refuses would be stored unreadable
+    assertStorable(report);
     const { status, action, history, historyDropped, ...doc } = report;
     const k = this.keys;
     const created = await this.redis.eval(
@@ -189,14 +191,16 @@ export class RedisReportStore implements ReportStore {
   }
 
   async updateDetails(id: string, d: ReportDetails): Promise<AnomalyReport | null> {
-    const raw = await this.redis.hget(this.keys.report(id), 'doc');
-    if (raw === null) return null;
+    const [raw, status, action] = await this.redis.hmget(this.keys.report(id), 'doc', 'status', 'action');
+    if (raw === null || raw === undefined) return null;
     const doc = { ...(JSON.parse(raw) as Record<string, unknown>), score: d.score, detectors: d.detectors, explanation: d.explanation, summary: d.summary };
+    assertStorable({ ...doc, status, action: JSON.parse(action ?? 'null'), history: [] } as unknown as AnomalyReport);
     const ok = await this.redis.eval(UPDATE_DOC, 2, this.keys.report(id), this.keys.stream, JSON.stringify(doc), id, String(this.streamMaxLen));
     return Number(ok) === 1 ? this.get(id) : null;
   }
 
   async transition(id: string, change: ReportTransition): Promise<TransitionResult> {
+    assertTransition(change);
     const k = this.keys;
     const reply = (await this.redis.eval(
       TRANSITION,
@@ -205,7 +209,8 @@ export class RedisReportStore implements ReportStore {
       k.history(id),
       k.stream,
       ...ANOMALY_STATUSES.map((s) => k.status(s)),
-      change.from ? change.from.join(',') : '',
+      // `from: []` allows no status (a conflict, as in the memory store); ',' names none
+      change.from ? (change.from.length > 0 ? change.from.join(',') : ',') : '',
       change.to ?? '',
       change.action ? JSON.stringify(change.action) : '',
       JSON.stringify(change.entry),
@@ -235,31 +240,40 @@ export class RedisReportStore implements ReportStore {
     const index = query.client !== undefined ? k.client(query.client) : query.status !== undefined ? k.status(query.status) : k.byTs;
     // the cursor is a position (ts, id), not an offset: reports added or moved between two pages
     // neither repeat nor skip an item; reports at the cursor's own ts are skipped up to its id
-    const top = Math.min(query.until ?? Number.POSITIVE_INFINITY, after?.ts ?? Number.POSITIVE_INFINITY);
-    const max = top === Number.POSITIVE_INFINITY ? '+inf' : String(top);
+    const until = query.until ?? Number.POSITIVE_INFINITY;
     const min = query.since !== undefined ? String(query.since) : '-inf';
     const batch = size + 1;
-    let offset = 0;
     const items: AnomalyReport[] = [];
-    // ids come newest first from the index; other filters apply after reading, so fetch until the
-    // page is full and one more match shows there is a next page
+    // ids come newest first from the index; other filters apply after reading, so read until the
+    // page is full and one more match shows there is a next page. Each read starts at the position
+    // of the last id read, never at an offset, so reports detected or changing status between two
+    // reads neither repeat nor skip one; `ties`: ids at that position's ts read so far (read again,
+    // and passed over, when many reports share one ms)
+    let at = after;
+    let ties = 0;
     for (;;) {
-      const ids = await this.redis.zrevrangebyscore(index, max, min, 'LIMIT', offset, batch);
-      if (ids.length === 0) return { items, next: null };
-      offset += ids.length;
-      const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hgetall(k.report(id)).lrange(k.history(id), 0, -1);
-      const replies = (await pipe.exec()) ?? [];
-      for (let i = 0; i < ids.length; i++) {
-        const report = assemble(replies[2 * i]?.[1] as Record<string, string>, replies[2 * i + 1]?.[1] as string[]);
-        if (!report) continue;
-        if (after && !isAfterCursor(report, after)) continue;
-        if (query.status !== undefined && report.status !== query.status) continue;
-        if (query.client !== undefined && report.client !== query.client) continue;
-        if (items.length === size) return { items, next: encodeCursor(items[items.length - 1]!) };
-        items.push(report);
+      const top = Math.min(until, at?.ts ?? Number.POSITIVE_INFINITY);
+      const raw = await this.redis.zrevrangebyscore(index, top === Number.POSITIVE_INFINITY ? '+inf' : String(top), min, 'WITHSCORES', 'LIMIT', 0, batch + ties);
+      const read: CursorPosition[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) read.push({ id: raw[i]!, ts: Number(raw[i + 1]) });
+      const fresh = at ? read.filter((r) => isAfterCursor(r, at!)) : read;
+      if (fresh.length > 0) {
+        const pipe = this.redis.pipeline();
+        for (const { id } of fresh) pipe.hgetall(k.report(id)).lrange(k.history(id), 0, -1);
+        const replies = (await pipe.exec()) ?? [];
+        for (let i = 0; i < fresh.length; i++) {
+          const report = assemble(replies[2 * i]?.[1] as Record<string, string>, replies[2 * i + 1]?.[1] as string[]);
+          if (!report) continue;
+          if (after && !isAfterCursor(report, after)) continue;
+          if (query.status !== undefined && report.status !== query.status) continue;
+          if (query.client !== undefined && report.client !== query.client) continue;
+          if (items.length === size) return { items, next: encodeCursor(items[items.length - 1]!) };
+          items.push(report);
+        }
+        at = fresh[fresh.length - 1]!;
       }
-      if (ids.length < batch) return { items, next: null };
+      if (read.length < batch + ties) return { items, next: null };
+      ties = read.filter((r) => r.ts === at!.ts && !isAfterCursor(r, at!)).length + (fresh.length === 0 ? batch : 0);
     }
   }
 

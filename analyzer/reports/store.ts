@@ -4,7 +4,7 @@
  * through any analyzer instance, so status changes are conditional and atomic (`transition`), and
  * every change appends to the report's history.
  */
-import { PUT_IN_FORCE, type AnomalyAction, type AnomalyReport, type AnomalyStatus, type Explanation, type HistoryEntry } from '../../models/anomaly.js';
+import { ANOMALY_STATUSES, PUT_IN_FORCE, anomalyActionError, decodeAnomalyReport, encodeAnomalyReport, historyEntryError, type AnomalyAction, type AnomalyReport, type AnomalyStatus, type Explanation, type HistoryEntry } from '../../models/anomaly.js';
 
 export interface ReportQuery {
   readonly status?: AnomalyStatus;
@@ -47,7 +47,7 @@ export type TransitionResult =
   | { readonly ok: false; readonly reason: 'conflict'; readonly report: AnomalyReport };
 
 export interface ReportStore {
-  /** Stores a new report; false (and nothing changes) when the id exists already. */
+  /** Stores a new report; false (and nothing changes) when the id exists already. Create, updateDetails and transition throw InvalidReportError (nothing changes) for what the codec would refuse. */
   create(report: AnomalyReport): Promise<boolean>;
   /** Replaces score, detectors, explanation and summary (the analyzer refreshing an episode). */
   updateDetails(id: string, details: ReportDetails): Promise<AnomalyReport | null>;
@@ -58,6 +58,35 @@ export interface ReportStore {
   /** Deletes reports older than `now - retentionMs`; returns how many. */
   trim(now: number, retentionMs: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Thrown by create, updateDetails and transition, before anything is written, for what the codec
+ * would not read back (decodeAnomalyReport): stored anyway, the report would be gone from get and
+ * list on Redis (which reads through the codec) while its action stayed in force, where the memory
+ * store returned it.
+ */
+export class InvalidReportError extends Error {
+  constructor(reason: string) {
+    super(`invalid anomaly report: ${reason}`);
+    this.name = 'InvalidReportError';
+  }
+}
+
+/** Throws InvalidReportError unless `report` reads back through the codec. */
+export function assertStorable(report: AnomalyReport): void {
+  const decoded = decodeAnomalyReport(encodeAnomalyReport(report));
+  if (!decoded.ok) throw new InvalidReportError(decoded.error);
+}
+
+/** Throws InvalidReportError for a transition whose status, action or entry the codec would refuse. */
+export function assertTransition(change: ReportTransition): void {
+  const error =
+    (change.to !== undefined && !(ANOMALY_STATUSES as readonly string[]).includes(change.to) ? `status must be one of ${ANOMALY_STATUSES.join(', ')}` : null) ??
+    (change.from?.find((s) => !(ANOMALY_STATUSES as readonly string[]).includes(s)) !== undefined ? `from must list statuses of ${ANOMALY_STATUSES.join(', ')}` : null) ??
+    (change.action !== undefined ? anomalyActionError(change.action) : null) ??
+    historyEntryError(change.entry);
+  if (error) throw new InvalidReportError(error);
 }
 
 export const DEFAULT_PAGE = 50;

@@ -95,4 +95,28 @@ export function reportStoreContract(name: string, make: () => Promise<ReportStor
     assert.ok(await store.get('new'));
     assert.deepEqual((await store.list({ client: 'apiKey:00000000000000aa' })).items.map((r) => r.id), ['new']);
   });
+
+  // both stores read a report back as the codec does: what it would refuse (a `who` past 128
+  // characters, say a long RW_POD in `analyzer@<pod>`) is refused with a clear error and nothing
+  // written. The Redis store used to store it (create → true, the action applied) and then never
+  // return it (get → null, list without it), where the memory store returned it.
+  test(`${name}: what the codec would not read back is refused and nothing is written`, async () => {
+    const store = await make();
+    const longWho = 'analyzer@' + 'p'.repeat(200);
+    await assert.rejects(store.create(report('bad1', { history: [{ ts: NOW, who: longWho, what: 'detected' }] })), { name: 'InvalidReportError', message: /history\[0\]\.who/ });
+    assert.equal(await store.get('bad1'), null);
+    assert.deepEqual((await store.list()).items, []);
+    const ok = report('ok1');
+    assert.equal(await store.create(ok), true);
+    await assert.rejects(store.transition('ok1', { to: 'confirmed', entry: { ts: NOW + 1, who: longWho, what: 'confirmed' } }), { name: 'InvalidReportError', message: /who/ });
+    await assert.rejects(store.transition('ok1', { to: 'closed' as never, entry: { ts: NOW + 1, who: 'ops', what: 'x' } }), { name: 'InvalidReportError', message: /status/ });
+    await assert.rejects(store.updateDetails('ok1', { score: 0.5, detectors: {}, explanation: [], summary: 's'.repeat(5_000) }), { name: 'InvalidReportError', message: /summary/ });
+    assert.deepEqual(await store.get('ok1'), ok, 'nothing changed');
+    assert.deepEqual((await store.list({ status: 'actioned' })).items.map((r) => r.id), ['ok1']);
+    assert.deepEqual((await store.list({ status: 'confirmed' })).items, []);
+    // `from: []` allows no status: a conflict in both stores (Redis read it as "any")
+    const none = await store.transition('ok1', { from: [], to: 'dismissed', entry: { ts: NOW + 2, who: 'ops', what: 'dismissed' } });
+    assert.ok(!none.ok && none.reason === 'conflict');
+    assert.equal((await store.get('ok1'))?.status, 'actioned');
+  });
 }
