@@ -38,6 +38,11 @@ export const POLICY_BOUNDS = {
   minLoadMultiplier: 0.001,
   /** events.linger: an event waits at most this long for companions before its batch goes. */
   maxEventsLingerMs: 50,
+  /**
+   * events.bufferSize: 10 million events (≈ 3 GB); a ring of more than 2^32 − 1 slots cannot even be
+   * made (the sidecar used to crash at start with `RangeError: Invalid array length`).
+   */
+  maxEventsBufferSize: 10_000_000,
 } as const;
 const MAX_DURATION_TEXT = '365d';
 
@@ -225,7 +230,7 @@ export const headersSchema = z.array(z.enum(HEADER_STYLES));
 
 export const eventsSchema = z.strictObject({
   topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'is not a valid Kafka topic name' }).optional(),
-  bufferSize: positiveInt.optional(),
+  bufferSize: positiveInt.max(POLICY_BOUNDS.maxEventsBufferSize).optional(),
   linger: duration
     .superRefine((text, ctx) => {
       const ms = parseDuration(text);

@@ -259,11 +259,13 @@ export class KafkaEventSink implements EventSink {
       }
     } catch (err) {
       if (this.abandoned) return;
-      this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       this.metrics?.eventsSendErrors.inc();
       // a partial failure names what was not acknowledged: only that is retried (no duplicates)
-      const partial = err as { failed?: readonly EncodedEvent[]; rejected?: readonly EncodedEvent[]; tooLarge?: boolean };
+      const partial = err as { failed?: readonly EncodedEvent[]; rejected?: readonly EncodedEvent[]; tooLarge?: boolean; sizeOnly?: boolean };
       const failed = partial.failed ?? batch;
+      // the broker answered and only batch sizes failed (or nothing is left to retry): Kafka is up
+      const sizeOnly = partial.sizeOnly === true || (partial.failed !== undefined && failed.length === 0);
+      if (!sizeOnly) this.connected = false; // reconnect before the next attempt (kafkajs producers do not always recover alone)
       // refused for good (an event too large on its own, a corrupt record): retrying would stall its
       // partition for ever, so they are dropped and counted
       const rejected = partial.rejected?.length ?? 0;
@@ -280,6 +282,18 @@ export class KafkaEventSink implements EventSink {
       // Kafka answered for some partitions (some delivered, or only parked events were sent): the
       // failed partitions' events are parked on their own backoff, and the rest keep flowing
       const partialOutage = delivered > 0 || (retried > 0 && retried === batch.length);
+      if (sizeOnly) {
+        // no outage to wait out: what failed goes again at once, in the smaller batches set above (a
+        // backoff here, 100 ms … 5 s per halving, starved a healthy broker: batches that outgrow the
+        // topic's limit after every success paid it each time, and the buffer overflowed)
+        this.backoffUntil = 0;
+        if (this.parkedSize > 0) this.park(failed, true);
+        else {
+          const lost = this.ring.unshift(failed);
+          if (lost > 0) this.drop(lost);
+        }
+        return;
+      }
       if (partialOutage) {
         this.failures = 0;
         this.backoffUntil = 0;
@@ -387,9 +401,9 @@ export function kafkajsProducer(kafka: Kafka, topic: string, compression: 'gzip'
         // too large: smaller batches next time, or — one event alone — refused for good
         const type = (err as { type?: string }).type ?? (err as { cause?: { type?: string } }).cause?.type;
         if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
-          throw messages.length > 1 ? new PartialSendError((err as Error).message, messages, [], true) : new PartialSendError((err as Error).message, [], messages);
+          throw messages.length > 1 ? new PartialSendError((err as Error).message, messages, [], true, true) : new PartialSendError((err as Error).message, [], messages, false, true);
         }
-        if (type === 'CORRUPT_MESSAGE' || type === 'INVALID_RECORD') throw new PartialSendError((err as Error).message, [], messages);
+        if (type === 'CORRUPT_MESSAGE' || type === 'INVALID_RECORD') throw new PartialSendError((err as Error).message, [], messages, false, true);
         throw err;
       }
     },

@@ -76,6 +76,11 @@ export class PartialSendError extends Error {
     readonly rejected: readonly EncodedEvent[] = [],
     /** The broker found a batch too large: retry in smaller batches. */
     readonly tooLarge = false,
+    /**
+     * The broker answered, and every failed event failed only for its batch's size: no outage, so
+     * what failed is retried at once (smaller), not after a backoff.
+     */
+    readonly sizeOnly = false,
   ) {
     super(message);
     this.name = 'PartialSendError';
@@ -317,9 +322,12 @@ export class LeanKafkaProducer implements EventProducer {
     const failed: EncodedEvent[] = [];
     const rejected: EncodedEvent[] = [];
     let tooLarge = false;
+    /** A failure other than a batch too large (no leader, an error code, a connection): worth a backoff. */
+    let outage = false;
     for (const p of byPartition.keys()) {
       const leader = layout.leaders[p]!;
       if (leader < 0 || !layout.brokers.has(leader)) {
+        outage = true;
         failed.push(...byPartition.get(p)!);
         continue;
       }
@@ -358,10 +366,16 @@ export class LeanKafkaProducer implements EventProducer {
               rejected.push(...list);
               settled.add(r.partition);
             } else if (TOO_LARGE.has(r.errorCode)) tooLarge = true;
+            else outage = true;
           }
-          for (const p of partitions) if (!settled.has(p)) failed.push(...byPartition.get(p)!);
+          for (const p of partitions) {
+            if (settled.has(p)) continue;
+            failed.push(...byPartition.get(p)!);
+            if (!results.some((r) => r.partition === p)) outage = true; // not answered for
+          }
         } catch (err) {
           refresh = true;
+          outage = true;
           errors.push(err as Error);
           for (const p of partitions) failed.push(...byPartition.get(p)!);
         }
@@ -369,7 +383,7 @@ export class LeanKafkaProducer implements EventProducer {
     );
     if (failed.length > 0 || rejected.length > 0) {
       if (refresh) this.layout = null;
-      throw new PartialSendError(errors[0]?.message ?? `no leader for some partitions of ${this.opts.topic}`, failed, rejected, tooLarge);
+      throw new PartialSendError(errors[0]?.message ?? `no leader for some partitions of ${this.opts.topic}`, failed, rejected, tooLarge, !outage);
     }
   }
 
