@@ -8,6 +8,21 @@ import { createHash, createHmac } from 'node:crypto';
  */
 export const SECRET_ID_HEX = 16;
 
+/** The longest API key a sidecar reads: a longer value is no key anyone issues (not hashed, no key). */
+export const MAX_API_KEY_LENGTH = 512;
+
+/**
+ * An API key as a sidecar reads it from a request — trimmed, not blank, at most MAX_API_KEY_LENGTH —
+ * or why the sidecar would take it for no key: for whatever names a key outside a request (the
+ * policy's clients and allowlist, `key-id`, `blocks add --api-key`), so it names one a request can carry.
+ */
+export function apiKeyAsRead(raw: string): { readonly key: string } | { readonly problem: string } {
+  const key = raw.trim();
+  if (key === '') return { problem: 'the API key is blank (a sidecar reads a blank key as none)' };
+  if (key.length > MAX_API_KEY_LENGTH) return { problem: `the API key is ${key.length} characters; a sidecar reads one over ${MAX_API_KEY_LENGTH} as no key` };
+  return { key };
+}
+
 export interface SecretHasher {
   (secret: string): string;
 }

@@ -4,7 +4,7 @@
  * exactly as the sidecar does, so an operator can block by key without the key ever reaching the
  * analyzer.
  */
-import { apiKeyId } from '../../models/clientKey.js';
+import { apiKeyAsRead, apiKeyId } from '../../models/clientKey.js';
 import { formatDuration, parseDuration } from '../../models/duration.js';
 import { COMMON_USAGE, parse, printJson, readStdin, runCommand } from '../operator/args.js';
 import { clientOptions, OperatorClient, UsageError } from '../operator/client.js';
@@ -96,9 +96,10 @@ function ttlOf(text: string | undefined): { text: string; ms: number } {
 async function clientKeyOf(target: string | undefined, apiKey: string | undefined): Promise<string> {
   if (target && apiKey !== undefined) throw new UsageError('give a CLIENT or --api-key, not both');
   if (apiKey !== undefined) {
-    const key = apiKey === '-' ? (await readStdin()).trim() : apiKey;
-    if (!key) throw new UsageError('--api-key is empty');
-    return `apiKey:${apiKeyId(key)}`;
+    // read as a sidecar reads a request's key (trimmed, at most 512 characters): else the block names a key no request carries
+    const read = apiKeyAsRead(apiKey === '-' ? await readStdin() : apiKey);
+    if ('problem' in read) throw new UsageError(`--api-key: ${read.problem}`);
+    return `apiKey:${apiKeyId(read.key)}`;
   }
   if (!target) throw new UsageError('a CLIENT key or --api-key is required');
   if (!/^[A-Za-z][A-Za-z0-9_-]*:\S+$/.test(target)) throw new UsageError(`"${target}" is not a client key (like apiKey:9f86d081884c7d65 or ip:203.0.113.7); for a raw API key use --api-key`);

@@ -1,4 +1,4 @@
-import { apiKeyId } from '../../models/clientKey.js';
+import { apiKeyAsRead, apiKeyId } from '../../models/clientKey.js';
 
 /** `ratewarden key-id KEY`: the form of an API key that appears outside the sidecar. */
 const USAGE = 'usage: ratewarden key-id KEY   (or - to read the key from stdin, keeping it out of shell history; also for a key that starts with -)';
@@ -14,7 +14,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE + '\n');
     return 2;
   }
-  process.stdout.write(`apiKey:${apiKeyId(key)}\n`);
+  // a key no request can carry has no id a sidecar would ever form
+  const read = apiKeyAsRead(key);
+  if ('problem' in read) {
+    process.stderr.write(`ratewarden key-id: ${read.problem}\n`);
+    return 2;
+  }
+  process.stdout.write(`apiKey:${apiKeyId(read.key)}\n`);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 import { ErrorCodes } from '../errors.js';
 import { parseDuration, parseRate } from '../duration.js';
-import { isSecretId, secretHasher, type SecretHasher } from '../clientKey.js';
+import { apiKeyAsRead, isSecretId, secretHasher, type SecretHasher } from '../clientKey.js';
 import { canonicalClientIp } from '../ipKey.js';
 import type {
   ActionRule,
@@ -210,10 +210,10 @@ export function normalizeClientKey(key: string, hash: SecretHasher, ipv6Prefix =
       if (!isSecretId(value)) problems.push(`apiKeyId must be the 16 lower-case hex digits printed by \`ratewarden key-id\``);
       out.push('apiKey:' + value);
     } else if (name === 'apiKey') {
-      // as the sidecar reads a key from a request: trimmed (`"apiKey: k"` named a key no request carries)
-      const k = value.trim();
-      if (k === '') problems.push(`is not a client key (<part>:<value> with part apiKey, apiKeyId, user or ip, joined by |)`);
-      else out.push('apiKey:' + hash(k));
+      // as the sidecar reads a key from a request: trimmed, at most 512 characters (`"apiKey: k"` named a key no request carries)
+      const read = apiKeyAsRead(value);
+      if ('problem' in read) problems.push(read.problem);
+      else out.push('apiKey:' + hash(read.key));
     }
     else if (name === 'ip') {
       const ip = canonicalClientIp(value, ipv6Prefix);

@@ -4,7 +4,7 @@
  * key, inside this process only) so a busy key costs one Map lookup, not a SHA-256 per request.
  */
 import { LRUCache } from 'lru-cache';
-import { secretHasher, type SecretHasher } from '../../models/clientKey.js';
+import { MAX_API_KEY_LENGTH, secretHasher, type SecretHasher } from '../../models/clientKey.js';
 
 /**
  * Headers of which Node keeps only the first value in `req.headers` (no "a, b" join betrays a
@@ -14,7 +14,7 @@ import { secretHasher, type SecretHasher } from '../../models/clientKey.js';
 export const DUPLICATES_DISCARDED: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'age', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'referer', 'retry-after', 'server', 'user-agent']);
 
 /** Longer values are not keys anyone issues; they are not hashed (and count as no key). */
-const MAX_KEY_LENGTH = 512;
+const MAX_KEY_LENGTH = MAX_API_KEY_LENGTH;
 
 export class ApiKeyReader {
   private readonly hash: SecretHasher;

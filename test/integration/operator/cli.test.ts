@@ -114,6 +114,20 @@ test('blocks list shows the block with its time left, and blocks remove lifts it
   assert.equal(await redis.hget(keys.blocks, client), null);
 });
 
+test('blocks add --api-key reads the key as a sidecar reads a request\'s: trimmed, and one over 512 characters is a usage error that writes nothing', async () => {
+  const padded = await cli(['blocks', 'add', '--api-key', ' sk_padded_key\t', '--ttl', '5m', '--json'], { env: { RW_HASH_KEY: 'pepper' } });
+  assert.equal(padded.code, 0, padded.stderr);
+  const client = `apiKey:${apiKeyId('sk_padded_key', 'pepper')}`;
+  assert.equal(JSON.parse(padded.stdout).client, client);
+  assert.ok(await redis.hget(keys.blocks, client));
+  assert.equal((await cli(['blocks', 'remove', client])).code, 0);
+  const before = await redis.hlen(keys.blocks);
+  const long = await cli(['blocks', 'add', '--api-key', 'k'.repeat(513), '--ttl', '5m'], { env: { RW_HASH_KEY: 'pepper' } });
+  assert.equal(long.code, 2, long.stderr);
+  assert.match(long.stderr, /--api-key: the API key is 513 characters; a sidecar reads one over 512 as no key/);
+  assert.equal(await redis.hlen(keys.blocks), before);
+});
+
 test('an API error exits 1 with the reason, a usage error exits 2 with the usage', async () => {
   const wrong = await cli(['blocks', 'list'], { env: { RW_ADMIN_TOKEN: 'wrong' } });
   assert.equal(wrong.code, 1);

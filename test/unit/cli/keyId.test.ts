@@ -23,6 +23,18 @@ test('key-id gives a key with white space around it the id the sidecar gives it,
   assert.equal(stdin.stdout, plain.stdout);
 });
 
+test('key-id refuses a key over 512 characters, which a sidecar reads as no key, and gives one of 512 its id', async () => {
+  const max = 'k'.repeat(512);
+  const ok = await cli(['key-id', max]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, `apiKey:${sidecarId(max)}\n`);
+  assert.equal(sidecarId(max + 'k'), null);
+  const long = await cli(['key-id', '-'], { stdin: max + 'k\n' });
+  assert.equal(long.code, 2);
+  assert.equal(long.stdout, '');
+  assert.match(long.stderr, /the API key is 513 characters; a sidecar reads one over 512 as no key/);
+});
+
 test('key-id refuses a blank key (the sidecar takes it as no key) with the usage and exit 2, as an argument as from stdin', async () => {
   assert.equal(sidecarId('   '), null);
   for (const [args, stdin] of [[['key-id', '   '], undefined], [['key-id', ''], undefined], [['key-id', '-'], ' \n']] as const) {

@@ -227,6 +227,8 @@ rules:
   assert.ok(r.ok, JSON.stringify(r));
   assert.deepEqual(Object.keys(r.policy.clients), [`apiKey:${apiKeyId('sk_pro_1', undefined)}`]);
   assert.deepEqual(r.policy.analyzer.allowlist, [`apiKey:${apiKeyId('monitor', undefined)}`]);
+  const long = parsePolicy(`version: 1\ntiers: { free: {}, pro: {} }\nclients: { "apiKey:${'k'.repeat(513)}": { tier: pro } }\nrules:\n  - { id: r, key: [apiKey], algorithm: fixed-window, limit: 1, window: 1m }\n`);
+  assert.equal(long.ok, false, 'a key over 512 characters, which a sidecar reads as no key');
   const blank = parsePolicy('version: 1\ntiers: { free: {}, pro: {} }\nclients: { "apiKey:   ": { tier: pro } }\nrules:\n  - { id: r, key: [apiKey], algorithm: fixed-window, limit: 1, window: 1m }\n');
   assert.equal(blank.ok, false);
   assert.equal(blank.ok ? '' : blank.errors[0]!.code, ErrorCodes.POLICY_CLIENT_KEY);
