@@ -17,13 +17,15 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const EXTRA = 60; // with the 4 seeded reports: three pages of 25
 
 let server: OperatorServer;
+let plane: MemoryControlPlane;
 let context: BrowserContext;
 let page: Page;
 let profile: string;
 const pageErrors: string[] = [];
 
 before(async () => {
-  server = await startOperatorServer({ plane: new MemoryControlPlane() });
+  plane = new MemoryControlPlane();
+  server = await startOperatorServer({ plane });
   const now = Date.now();
   for (let i = 0; i < EXTRA; i++) {
     const minutesAgo = 20 + i;
@@ -168,5 +170,32 @@ test('a decision refused because another operator decided first shows the report
   assert.match((await page.locator('ol.history').textContent()) ?? '', /dismissed by bob \(admin\)/);
   assert.ok(await page.locator('button[data-action=confirm]').isDisabled());
   assert.equal(await page.locator('input[name=note]').inputValue(), 'confirmed with the SOC');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a failed poll of the controls page shows the error for the overrides too, not the old rows as if current (only the blocks said so)', { timeout: 40_000 }, async () => {
+  const field = '*|ip:192.0.2.44';
+  await plane.write('override', field, { multiplier: 0.5, until: Date.now() + 600_000, reason: 'stale-check' });
+  await openAsAdmin('#/controls');
+  const row = page.locator(`table.overrides tbody tr[data-field="${field}"]`);
+  await row.waitFor();
+  // from now on the overrides answer 500
+  await page.route(
+    (url) => url.pathname.endsWith('/api/overrides'),
+    (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal', title: 'overrides unavailable' }) }),
+  );
+  try {
+    // the next poll (every 5 s) fails
+    await page.locator('#main .error-box').first().waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('table.overrides').count(), 0, 'the old overrides are still drawn as the live state');
+    assert.equal(await page.locator('#main .error-box').count(), 2, 'both sections say the poll failed');
+    assert.match((await page.locator('#main .error-box').last().textContent()) ?? '', /overrides unavailable/);
+  } finally {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }
+  // the next working poll draws both sections again
+  await row.waitFor({ timeout: 15_000 });
+  await page.locator('table.blocks tbody tr').first().waitFor();
+  assert.equal(await page.locator('#main .error-box').count(), 0);
   assert.deepEqual(pageErrors, []);
 });

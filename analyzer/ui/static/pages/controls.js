@@ -111,7 +111,11 @@ export function render(main, _params, ctx) {
           : empty('No overrides in force.'),
       );
     } catch (err) {
-      if (mine === generation) replace(blocksBox, errorBox(err));
+      // both sections: the overrides kept their old rows, read as the live state
+      if (mine === generation) {
+        replace(blocksBox, errorBox(err));
+        replace(overridesBox, errorBox(err));
+      }
     }
   }
 
