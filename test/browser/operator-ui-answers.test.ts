@@ -173,6 +173,28 @@ test('a decision refused because another operator decided first shows the report
   assert.deepEqual(pageErrors, []);
 });
 
+test('a failed poll of the summary strip over the anomaly list says the counts are not known, not the old ones as if current', { timeout: 40_000 }, async () => {
+  await openAsAdmin('#/anomalies');
+  await page.locator('.strip a.stat').first().waitFor();
+  assert.equal(await page.locator('.strip a.stat').count(), 4);
+  // from now on the load view answers 500 (the list itself still answers)
+  await page.route(
+    (url) => url.pathname.endsWith('/api/load'),
+    (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal', title: 'load unavailable' }) }),
+  );
+  try {
+    await page.locator('.strip .stat.stale').waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('.strip a.stat').count(), 0, 'the old counts are still drawn as what is in force');
+    assert.match((await page.locator('.strip').textContent()) ?? '', /not known: load unavailable/);
+    assert.ok((await page.locator('table.anomalies tbody tr').count()) > 0, 'the list still drawn');
+  } finally {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }
+  await page.locator('.strip a.stat').first().waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('.strip .stat.stale').count(), 0);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('a failed poll of the controls page shows the error for the overrides too, not the old rows as if current (only the blocks said so)', { timeout: 40_000 }, async () => {
   const field = '*|ip:192.0.2.44';
   await plane.write('override', field, { multiplier: 0.5, until: Date.now() + 600_000, reason: 'stale-check' });

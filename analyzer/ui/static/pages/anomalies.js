@@ -63,8 +63,10 @@ export function render(main, params, ctx) {
         stat(active(overrides.items), 'overrides in force', '#/controls', active(overrides.items) > 0),
         stat(tight.length ? tight.map((s) => `×${s.multiplier}`).join(' ') : '×1', tight.length ? `load: ${tight.map((s) => s.service).join(', ')}` : 'load: full limits', '#/load', tight.length > 0),
       );
-    } catch {
-      // the list below shows the error
+    } catch (err) {
+      // the counts of the last good poll would read as what is in force now: say they are not known
+      if (mine !== glanceGeneration) return;
+      replace(strip, h('span', { class: 'stat stale', role: 'status' }, h('span', { class: 'label' }, `What is in force now is not known: ${err.describe ? err.describe() : String(err)}`)));
     }
   }
 
