@@ -255,10 +255,17 @@ class Exchange implements Waiter, QueuedRequest {
     } else this.decide();
   }
 
-  /** Shed by the adaptive limit: 503 before the engine is asked, so it costs no budget. */
-  onShed(_reason: ShedReason): void {
+  /**
+   * Shed by the adaptive limit: 503 before the engine is asked, so it costs no budget. Still waiting
+   * when the drain window ends (`shutdown`): 503 shutting_down, as any request cut by the shutdown.
+   */
+  onShed(reason: ShedReason): void {
     this.stopWaiting();
     if (this.done) return; // the client left while it waited
+    if (reason === 'shutdown') {
+      this.answer(draining(), [], 'allowed', ['connection', 'close'], SELF);
+      return;
+    }
     this.verdict = SHED_VERDICT;
     this.answer(overloaded(), [], 'limited', undefined, SELF);
   }

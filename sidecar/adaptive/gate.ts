@@ -95,7 +95,10 @@ export class AdaptiveGate {
     this.setTiers(policy);
   }
 
-  /** Answers every waiting request now (shutdown), so each is finished — and evented — before the event sink closes. */
+  /**
+   * Answers every waiting request now (shutdown: 503 shutting_down, not counted as shed), so each is
+   * finished — and evented — before the event sink closes.
+   */
   shedWaiting(): void {
     this.limiter.shedAll();
   }

@@ -17,7 +17,11 @@
  */
 import type { ConcurrencyLimit } from './limit.js';
 
-export type ShedReason = 'timeout' | 'queue-full' | 'evicted' | 'no-wait';
+/**
+ * Why a waiter gets no slot. `shutdown` is no shed: the sidecar is closing (shedAll) — the waiter is
+ * answered as a request cut by the shutdown, and is not counted as shed (`shed`, the onShed hook).
+ */
+export type ShedReason = 'timeout' | 'queue-full' | 'evicted' | 'no-wait' | 'shutdown';
 
 /** A queued request's place (returned by `admit` when it has to wait), for `withdraw`. */
 export type Ticket = object;
@@ -25,7 +29,7 @@ export type Ticket = object;
 export interface Waiter {
   /** A slot: forward the request, then settle the permit exactly once. */
   onAdmit(permit: Permit): void;
-  /** No slot: answer 503. */
+  /** No slot: answer 503 (overloaded; `shutdown`: the sidecar is shutting down). */
   onShed(reason: ShedReason): void;
 }
 
@@ -261,12 +265,15 @@ export class PriorityLimiter {
     return next;
   }
 
-  /** Sheds every waiter at once (shutdown: their connections are about to be cut). */
+  /**
+   * Answers every waiter at once with `shutdown` (their connections are about to be cut). Not
+   * counted as shed: the upstream was not at its limit for them, the sidecar is going away.
+   */
   shedAll(): void {
-    for (const { priority, fifo } of this.queues) {
+    for (const { fifo } of this.queues) {
       for (let q = fifo.shift(); q !== undefined; q = fifo.shift()) {
         this.queued--;
-        this.shedNow(q.waiter, priority, 'timeout', q.tag);
+        q.waiter.onShed('shutdown');
       }
     }
   }

@@ -76,7 +76,7 @@ test('a waiter is shed with 503 once its wait bound has passed', () => {
 });
 
 test('at shutdown every waiter is answered at once, whatever its priority, and holds no slot', () => {
-  const { limiter } = setup(1, { maxWaitMs: 10_000 });
+  const { limiter, shedLog } = setup(1, { maxWaitMs: 10_000 });
   const holder = new Probe();
   limiter.admit(0, holder);
   const waiting = [new Probe('a'), new Probe('b'), new Probe('c')];
@@ -85,8 +85,10 @@ test('at shutdown every waiter is answered at once, whatever its priority, and h
   limiter.admit(1, waiting[2]!);
   assert.equal(limiter.queued, 3);
   limiter.shedAll();
-  assert.deepEqual(waiting.map((w) => w.shed), ['timeout', 'timeout', 'timeout']);
+  assert.deepEqual(waiting.map((w) => w.shed), ['shutdown', 'shutdown', 'shutdown']);
   assert.equal(limiter.queued, 0);
+  assert.deepEqual(shedLog, [], 'a request cut by the shutdown is no shed');
+  assert.equal(limiter.stats().shed, 0);
   holder.permit!.ignore();
   assert.deepEqual(waiting.map((w) => w.permit), [null, null, null]);
 });
