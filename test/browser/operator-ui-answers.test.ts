@@ -6,22 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Browser } from './chromium.js';
 import { MemoryControlPlane } from '../../models/controlPlane.js';
 import { ADMIN, makeReport, READONLY, startOperatorServer, type OperatorServer } from '../integration/operator/fixtures.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const EXTRA = 60; // with the 4 seeded reports: three pages of 25
 
 let server: OperatorServer;
 let plane: MemoryControlPlane;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let profile: string;
-const pageErrors: string[] = [];
 
 before(async () => {
   plane = new MemoryControlPlane();
@@ -31,22 +26,12 @@ before(async () => {
     const minutesAgo = 20 + i;
     server.backend.reports.put(makeReport({ id: `an-y-${minutesAgo}`, client: `ip:198.51.100.${i + 1}`, minutesAgo, score: 0.72, kind: 'observe', status: 'open', applied: false, summary: `extra ${minutesAgo}` }, now));
   }
-  profile = mkdtempSync(join(tmpdir(), 'rw-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1360, height: 900 },
-    timeout: 20_000,
-  });
-  context.setDefaultTimeout(8_000);
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  browser = await launchChromium();
+  page = browser.page;
 });
 
 after(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await server?.close();
 });
 
@@ -79,7 +64,7 @@ test('a login link opened in a tab that already shows the UI signs in with its t
     await page.goBack({ waitUntil: 'commit' }).catch(() => null);
     assert.ok(!page.url().includes('token='), `a history entry holds the token: ${page.url()}`);
   }
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a decision answered 200 by something that is not the operator API (a proxy sign-in page) is an error, never "Dismissed"', { timeout: 30_000 }, async () => {
@@ -103,7 +88,7 @@ test('a decision answered 200 by something that is not the operator API (a proxy
   // nothing was dismissed, and the page says so
   assert.equal(server.backend.reports.get('an-observe')?.status, 'open');
   assert.equal(await page.locator('section.detail').getAttribute('data-status'), 'open');
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('an address whose since is none of the menu choices shows that filter, and keeps it when another filter changes', { timeout: 30_000 }, async () => {
@@ -121,7 +106,7 @@ test('an address whose since is none of the menu choices shows that filter, and 
   await page.locator('table.anomalies tbody tr[data-id="an-observe"]').waitFor();
   // the one open report of the last 12 minutes, not the 61 open ones of any time
   assert.deepEqual(await rowIds(), ['an-observe']);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a double click on "Older →" moves one page, and "← Newer" then goes back to the newest page (it repeated a page)', { timeout: 30_000 }, async () => {
@@ -152,7 +137,7 @@ test('a double click on "Older →" moves one page, and "← Newer" then goes ba
   }
   await page.locator(`table.anomalies tbody tr[data-id="${first[0]}"]`).waitFor();
   assert.deepEqual(await rowIds(), first);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a decision refused because another operator decided first shows the report as it now is, and keeps the note typed', { timeout: 30_000 }, async () => {
@@ -170,7 +155,7 @@ test('a decision refused because another operator decided first shows the report
   assert.match((await page.locator('ol.history').textContent()) ?? '', /dismissed by bob \(admin\)/);
   assert.ok(await page.locator('button[data-action=confirm]').isDisabled());
   assert.equal(await page.locator('input[name=note]').inputValue(), 'confirmed with the SOC');
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a failed poll of the summary strip over the anomaly list says the counts are not known, not the old ones as if current', { timeout: 40_000 }, async () => {
@@ -192,7 +177,7 @@ test('a failed poll of the summary strip over the anomaly list says the counts a
   }
   await page.locator('.strip a.stat').first().waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('.strip .stat.stale').count(), 0);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a failed poll of the controls page shows the error for the overrides too, not the old rows as if current (only the blocks said so)', { timeout: 40_000 }, async () => {
@@ -219,5 +204,5 @@ test('a failed poll of the controls page shows the error for the overrides too, 
   await row.waitFor({ timeout: 15_000 });
   await page.locator('table.blocks tbody tr').first().waitFor();
   assert.equal(await page.locator('#main .error-box').count(), 0);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });

@@ -6,23 +6,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Browser } from './chromium.js';
 import { MemoryControlPlane } from '../../models/controlPlane.js';
 import { makeReport, startOperatorServer, type OperatorServer } from '../integration/operator/fixtures.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A token with a `%` that is not an escape: pasted into a login link as it is. */
 const ADMIN = 'pct%zz-admin-token-0123456789';
 const EXTRA = 40; // with the 4 seeded reports: two pages of 25
 
 let server: OperatorServer;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let profile: string;
-const pageErrors: string[] = [];
 
 before(async () => {
   server = await startOperatorServer({ plane: new MemoryControlPlane(), adminToken: ADMIN });
@@ -31,22 +26,12 @@ before(async () => {
     const minutesAgo = 20 + i;
     server.backend.reports.put(makeReport({ id: `an-x-${minutesAgo}`, client: `ip:198.51.100.${i + 1}`, minutesAgo, score: 0.72, kind: 'observe', status: 'open', applied: false, summary: `extra ${minutesAgo}` }, now));
   }
-  profile = mkdtempSync(join(tmpdir(), 'rw-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1360, height: 900 },
-    timeout: 20_000,
-  });
-  context.setDefaultTimeout(8_000);
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  browser = await launchChromium();
+  page = browser.page;
 });
 
 after(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await server?.close();
 });
 
@@ -57,14 +42,14 @@ test('a login link whose token has a % that is no escape signs in and leaves the
   await page.locator('table.anomalies tbody tr').first().waitFor();
   assert.ok(!page.url().includes('pct%zz'), `the token stayed in the address bar: ${page.url()}`);
   assert.equal(await page.evaluate("sessionStorage.getItem('ratewarden.token')"), ADMIN);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('an address with a malformed escape shows the API answer, not a blank page and a script error', { timeout: 15_000 }, async () => {
   await page.evaluate("location.hash = '#/anomalies/%E0%A4%A'");
   await page.locator('#main .error-box').waitFor();
   assert.match((await page.locator('#main .error-box').textContent()) ?? '', /not found|no anomaly/i);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a poll of the first page that answers after "Older →" does not draw the first page under the older page', { timeout: 30_000 }, async () => {
@@ -97,7 +82,7 @@ test('a poll of the first page that answers after "Older →" does not draw the 
   } finally {
     await page.unrouteAll({ behavior: 'ignoreErrors' });
   }
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test('a token the analyzer refuses brings the sign-in page back with a message saying so', { timeout: 15_000 }, async () => {
@@ -116,7 +101,7 @@ test('a token the analyzer refuses brings the sign-in page back with a message s
   await page.click('#logout');
   await page.locator('input[name=token]').waitFor();
   assert.equal(await page.locator('form.login [role=alert]').count(), 0);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
 
 test("a client page whose list is full (the API's 20 newest) links to all of that client's anomalies; a shorter one does not", { timeout: 20_000 }, async () => {
@@ -141,5 +126,5 @@ test("a client page whose list is full (the API's 20 newest) links to all of tha
   await page.locator('#main h2', { hasText: 'Anomalies' }).waitFor();
   await page.locator('#main table.grid tbody tr').first().waitFor();
   assert.equal(await page.locator('a[data-more=anomalies]').count(), 0);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });

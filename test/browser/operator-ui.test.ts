@@ -6,29 +6,26 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Browser } from './chromium.js';
 import { controlKeys, type ControlKeys } from '../../models/control.js';
 import { RedisControlPlane } from '../../models/controlPlane.js';
 import { connectRedis, ROOT, uniqueName } from '../helpers/infra.js';
 import { ADMIN, READONLY, startOperatorServer, type OperatorServer } from '../integration/operator/fixtures.js';
 
 const SHOTS = join(ROOT, 'test-results', 'operator-ui');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MANUAL = 'ip:198.51.100.77';
 const ATTACKER = 'apiKey:4bc3c1d3a4f2b7e1';
 
 let redis: Redis;
 let keys: ControlKeys;
 let server: OperatorServer;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let profile: string;
 const dialogs: string[] = [];
-const pageErrors: string[] = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -38,26 +35,16 @@ before(async () => {
   server = await startOperatorServer({ plane });
   await plane.write('block', MANUAL, { until: Date.now() + 20 * 60_000, reason: 'blocked by hand for the browser test' });
   await plane.write('load', 'demo-api', { multiplier: 0.6, since: Date.now() - 60_000, reason: 'p99 410ms > 250ms' });
-  profile = mkdtempSync(join(tmpdir(), 'rw-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1360, height: 900 },
-    timeout: 20_000,
-  });
-  context.setDefaultTimeout(8_000);
-  page = await context.newPage();
+  browser = await launchChromium();
+  page = browser.page;
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.dismiss();
   });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
 });
 
 after(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await server?.close();
   if (keys) await redis.del(keys.blocks, keys.overrides, keys.load, keys.seq);
   redis?.disconnect();
@@ -155,5 +142,5 @@ test('a read-only token sees the anomaly but its decision buttons are disabled',
   await page.locator('section.detail[data-id="an-pending"]').waitFor();
   assert.ok(await page.locator('button[data-action=approve]').isDisabled());
   assert.ok(await page.locator('button[data-action=dismiss]').isDisabled());
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });

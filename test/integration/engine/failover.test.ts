@@ -4,33 +4,21 @@
  * closed answers unavailable; both recover by themselves once Redis answers again. A Redis that
  * lost its scripts (SCRIPT FLUSH) is answered with EVAL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { createEngine, type Engine } from '../../../sidecar/engine/index.js';
 import { uniqueName } from '../../helpers/infra.js';
 import { ManualClock, facts, policy } from '../../unit/engine/helpers.js';
-import { startPrivateRedis, type PrivateRedis } from './privateRedis.js';
+import { privateRedisForFile } from './privateRedis.js';
 
-let server: PrivateRedis;
-let redis: Redis;
-before(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  await redis.ping();
-});
-after(async () => {
-  server?.resume();
-  redis?.disconnect();
-  await server?.stop();
-});
+const pr = privateRedisForFile({ enableAutoPipelining: true });
 
 function engine(failMode: 'open' | 'closed', errors: Error[]): Engine {
   const p = policy(`store: { kind: redis, failMode: ${failMode}, timeout: 100ms, replicas: 4, keyPrefix: ${uniqueName('fo')} }
 rules:
   - { id: r, key: [ip], algorithm: fixed-window, limit: 8, window: 1h }
 `);
-  return createEngine({ policy: p, service: 's', redis, hooks: { storeError: (e) => errors.push(e) } });
+  return createEngine({ policy: p, service: 's', redis: pr.redis, hooks: { storeError: (e) => errors.push(e) } });
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -54,7 +42,7 @@ describe('Redis failure', () => {
     assert.equal((await e.decide(facts({ ip: '10.0.0.1' }))).kind, 'allow');
     assert.equal(e.stats!().fallbackDecisions, 0);
 
-    server.pause();
+    pr.server.pause();
     try {
       const [first, ms] = await timed(() => e.decide(facts({ ip: '10.0.0.2' })));
       assert.equal(first.kind, 'allow');
@@ -68,7 +56,7 @@ describe('Redis failure', () => {
       assert.ok(restMs < 50, `decisions with the breaker open took ${restMs} ms`);
       assert.ok(e.stats!().storeErrors >= 1);
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     await until('recovery', async () => {
       await e.decide(facts({ ip: '10.0.0.4' }));
@@ -88,8 +76,8 @@ describe('Redis failure', () => {
 rules:
   - { id: r, key: [ip], algorithm: token-bucket, rate: 4/s, burst: 2 }
 `);
-    const e = createEngine({ policy: p, service: 's', clock, redis, hooks: { storeError: () => undefined } });
-    server.pause();
+    const e = createEngine({ policy: p, service: 's', clock, redis: pr.redis, hooks: { storeError: () => undefined } });
+    pr.server.pause();
     try {
       assert.equal((await e.decide(facts({ ip: '10.0.1.1' }))).kind, 'allow');
       clock.advance(600);
@@ -97,7 +85,7 @@ rules:
       clock.advance(400);
       assert.equal((await e.decide(facts({ ip: '10.0.1.1' }))).kind, 'allow');
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     await e.close();
   });
@@ -106,14 +94,14 @@ rules:
     const errors: Error[] = [];
     const e = engine('closed', errors);
     assert.equal((await e.decide(facts())).kind, 'allow');
-    server.pause();
+    pr.server.pause();
     try {
       const v = await e.decide(facts());
       assert.equal(v.kind, 'unavailable');
       assert.ok(v.retryAfterMs! >= 1_000);
       assert.ok(errors.length >= 1);
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     await until('recovery', async () => (await e.decide(facts({ ip: '10.1.0.1' }))).kind === 'allow');
     await e.close();
@@ -123,7 +111,7 @@ rules:
     const errors: Error[] = [];
     const e = engine('closed', errors);
     assert.equal((await e.decide(facts({ ip: '10.2.0.1' }))).kind, 'allow');
-    await redis.script('FLUSH');
+    await pr.redis.script('FLUSH');
     const v = await e.decide(facts({ ip: '10.2.0.1' }));
     assert.equal(v.kind, 'allow');
     assert.equal(v.headline!.remaining, 6);
@@ -138,18 +126,18 @@ rules:
 rules:
   - { id: c, key: [ip], algorithm: concurrency, limit: 5, timeout: 1h }
 `);
-    const e = createEngine({ policy: p, service: 's', redis, hooks: { storeError: (err) => errors.push(err) } });
-    await redis.ping();
-    server.pause();
+    const e = createEngine({ policy: p, service: 's', redis: pr.redis, hooks: { storeError: (err) => errors.push(err) } });
+    await pr.redis.ping();
+    pr.server.pause();
     let v;
     try {
       v = await e.decide(facts({ ip: '10.3.0.1' })); // sent, then times out: decided locally
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     assert.equal(v.kind, 'allow');
     // Redis executes the stale call once resumed; its lease must be given back
-    await until('the late lease to be released', async () => (await redis.zcard(`{${prefix}:c:ip:10.3.0.1}:cc`)) === 0);
+    await until('the late lease to be released', async () => (await pr.redis.zcard(`{${prefix}:c:ip:10.3.0.1}:cc`)) === 0);
     v.release?.();
     await e.close();
   });
@@ -162,21 +150,21 @@ rules:
   - { id: a, key: [ip], algorithm: fixed-window, limit: 1000, window: 1h }
   - { id: b, key: [global], algorithm: fixed-window, limit: 100000, window: 1h }
 `);
-    const e = createEngine({ policy: p, service: 's', redis, batch: { maxInFlight: 1, maxBatch: 512 }, hooks: { storeError: (err) => errors.push(err) } });
-    await redis.ping();
-    server.pause();
+    const e = createEngine({ policy: p, service: 's', redis: pr.redis, batch: { maxInFlight: 1, maxBatch: 512 }, hooks: { storeError: (err) => errors.push(err) } });
+    await pr.redis.ping();
+    pr.server.pause();
     try {
       // the first goes out alone; the other 512 wait for it and go out as one call of 1,024 checks;
       // both time out and are decided locally
       const verdicts = await Promise.all(Array.from({ length: 513 }, (_, i) => e.decide(facts({ ip: `10.4.${i >> 8}.${i & 255}` }))));
       assert.ok(verdicts.every((v) => v.kind === 'allow'));
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     // Redis runs both stale calls once resumed: the late replies' admissions (1,026) must all be given back
     const global = `{${prefix}:b:global}:fw`;
-    await until('the late admissions to be refunded', async () => Number(await redis.hget(global, 'c')) === 0);
-    assert.equal(Number(await redis.hget(`{${prefix}:a:ip:10.4.1.255}:fw`, 'c')), 0);
+    await until('the late admissions to be refunded', async () => Number(await pr.redis.hget(global, 'c')) === 0);
+    assert.equal(Number(await pr.redis.hget(`{${prefix}:a:ip:10.4.1.255}:fw`, 'c')), 0);
     assert.ok(errors.every((err) => /did not answer/.test(err.message)), errors.map((err) => err.message).join('; '));
     await e.close();
   });

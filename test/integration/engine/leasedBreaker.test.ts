@@ -5,26 +5,14 @@
  * the full store.timeoutMs (20 decisions on fresh keys: 100 ms each, 20 store errors), where a
  * shared rule's decisions go to the fallback at once. The breaker still recovers through a lease.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { createEngine } from '../../../sidecar/engine/index.js';
 import { uniqueName } from '../../helpers/infra.js';
 import { facts, policy } from '../../unit/engine/helpers.js';
-import { startPrivateRedis, type PrivateRedis } from './privateRedis.js';
+import { privateRedisForFile } from './privateRedis.js';
 
-let server: PrivateRedis;
-let redis: Redis;
-before(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  await redis.ping();
-});
-after(async () => {
-  server?.resume();
-  redis?.disconnect();
-  await server?.stop();
-});
+const pr = privateRedisForFile();
 
 describe('a global-leased rule against a stalled Redis', () => {
   it('fail open: once the breaker is open, decisions go to the fallback without waiting, and leases resume after recovery', async () => {
@@ -33,10 +21,10 @@ describe('a global-leased rule against a stalled Redis', () => {
         `store: { kind: redis, failMode: open, timeout: 100ms, keyPrefix: ${uniqueName('lbrk')} }\nrules:\n  - { id: r, key: [ip], algorithm: token-bucket, rate: 1000000/m, burst: 1000000, scope: global-leased }\n`,
       ),
       service: 's',
-      redis,
+      redis: pr.redis,
     });
     assert.equal((await e.decide(facts())).kind, 'allow');
-    server.pause();
+    pr.server.pause();
     try {
       // the first fetch waits out the timeout and opens the breaker
       assert.equal((await e.decide(facts({ ip: '10.3.0.1' }))).kind, 'allow');
@@ -54,7 +42,7 @@ describe('a global-leased rule against a stalled Redis', () => {
       assert.ok(slow <= 3, `${slow} of 20 decisions waited out the store timeout: ${took.map(Math.round).join(' ')}`);
       assert.ok(e.stats!().storeErrors - errorsOpen <= 3, `${e.stats!().storeErrors - errorsOpen} more store errors`);
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     // recovery: a lease probe closes the breaker, and decisions are leased from Redis again
     let leasedAgain = false;

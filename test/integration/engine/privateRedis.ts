@@ -1,9 +1,10 @@
 /**
  * A Redis server of this test's own, for tests that stop, pause or flush it (never the shared one).
  */
+import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export interface PrivateRedis {
   readonly port: number;
@@ -71,4 +72,24 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await exited;
     },
   };
+}
+
+/**
+ * A private server and a client of it for the whole test file (started in `before`, stopped in
+ * `after`, resumed first if a test left it paused). The client gives a command one retry, so a
+ * paused server shows as timeouts; `options` add to its options.
+ */
+export function privateRedisForFile(options: RedisOptions = {}): { readonly server: PrivateRedis; readonly redis: Redis } {
+  const held = {} as { server: PrivateRedis; redis: Redis };
+  before(async () => {
+    held.server = await startPrivateRedis();
+    held.redis = new Redis(held.server.url, { maxRetriesPerRequest: 1, ...options });
+    await held.redis.ping();
+  });
+  after(async () => {
+    held.server?.resume();
+    held.redis?.disconnect();
+    await held.server?.stop();
+  });
+  return held;
 }

@@ -5,37 +5,25 @@
  * 32 waited 2 s behind a 100 ms timeout) — but decided by failMode at once. No decision waits much
  * more than one store.timeoutMs.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { createEngine } from '../../../sidecar/engine/index.js';
 import { uniqueName } from '../../helpers/infra.js';
 import { facts, policy } from '../../unit/engine/helpers.js';
-import { startPrivateRedis, type PrivateRedis } from './privateRedis.js';
+import { privateRedisForFile } from './privateRedis.js';
 
-let server: PrivateRedis;
-let redis: Redis;
-before(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  await redis.ping();
-});
-after(async () => {
-  server?.resume();
-  redis?.disconnect();
-  await server?.stop();
-});
+const pr = privateRedisForFile();
 
 describe('a stalled Redis with decisions queued', () => {
   it('fail open: queued decisions go to the fallback when the breaker opens, not into further timeouts', async () => {
     const e = createEngine({
       policy: policy(`store: { kind: redis, failMode: open, timeout: 100ms, keyPrefix: ${uniqueName('stall')} }\nrules:\n  - { id: r, key: [ip], algorithm: fixed-window, limit: 1000000, window: 1h }\n`),
       service: 's',
-      redis,
+      redis: pr.redis,
       batch: { maxInFlight: 1, maxBatch: 32 }, // small calls: many rounds to empty the queue
     });
     assert.equal((await e.decide(facts())).kind, 'allow');
-    server.pause();
+    pr.server.pause();
     try {
       const took: number[] = [];
       await Promise.all(
@@ -51,7 +39,7 @@ describe('a stalled Redis with decisions queued', () => {
       // about 2,000 ms before (each round of queued calls waited out a further timeout); room for a loaded machine
       assert.ok(worst < 1_000, `the slowest decision took ${Math.round(worst)} ms with a 100 ms store timeout`);
     } finally {
-      server.resume();
+      pr.server.resume();
     }
     await e.close();
   });

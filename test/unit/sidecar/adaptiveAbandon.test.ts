@@ -5,32 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-import { MemoryEventBus } from '../../../models/eventBus.js';
-import { parsePolicy } from '../../../models/policy/index.js';
-import { startSidecar } from '../../../sidecar/server.js';
-import { silentLogger } from '../../../sidecar/log.js';
-import { httpRequest, metricValue, waitFor } from '../../helpers/proc.js';
+import { connect } from 'node:net';
+import { startOneSlotSidecar } from '../../helpers/adaptiveSidecar.js';
+import { httpRequest, waitFor } from '../../helpers/proc.js';
 
 test('a client gone while queued for a slot is a 499 that spends no budget and reaches no upstream', async () => {
-  const parsed = parsePolicy(`
-version: 1
-store: { kind: memory }
-upstream: { timeout: 2s, adaptiveConcurrency: { strategy: aimd, minLimit: 1, maxLimit: 1, initialLimit: 1 } }
-rules:
-  - { id: g, key: [global], algorithm: fixed-window, limit: 3, window: 1h }
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const arrived: string[] = [];
-  const up = createServer((req, res) => {
-    arrived.push(req.url ?? '');
-    req.resume();
-    setTimeout(() => res.end('ok'), req.url === '/warm' ? 120 : req.url === '/slow' ? 80 : 0);
-  });
-  await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
-  const bus = new MemoryEventBus();
-  const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, eventSink: bus });
+  const one = await startOneSlotSidecar({ upstreamTimeout: '2s', limit: 3, drainSeconds: 1, delayOf: (p) => (p === '/warm' ? 120 : p === '/slow' ? 80 : 0) });
+  const { sc, bus, arrived } = one;
   try {
     // one slow answer first: the queue's wait is half the lowest RTT seen (≤ 50 ms; 10 ms before any)
     assert.equal((await httpRequest(sc.address + '/warm')).status, 200);
@@ -50,31 +31,14 @@ rules:
     assert.equal((await httpRequest(sc.address + '/after')).status, 200);
     assert.equal((await httpRequest(sc.address + '/after')).status, 429);
   } finally {
-    await sc.close();
-    await new Promise<void>((resolve) => up.close(() => resolve()));
+    await one.close();
   }
 });
 
 test('a client gone while queued leaves the queue at once: not counted as shed, not left in adaptive_queued', async () => {
-  const parsed = parsePolicy(`
-version: 1
-store: { kind: memory }
-upstream: { timeout: 5s, adaptiveConcurrency: { strategy: aimd, minLimit: 1, maxLimit: 1, initialLimit: 1 } }
-rules:
-  - { id: g, key: [global], algorithm: fixed-window, limit: 100, window: 1h }
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const arrived: string[] = [];
-  const up = createServer((req, res) => {
-    arrived.push(req.url ?? '');
-    req.resume();
-    // /slow holds the only slot far longer than any wait the queue allows (≤ 50 ms)
-    setTimeout(() => res.end('ok'), req.url === '/warm' ? 120 : req.url === '/slow' ? 600 : 0);
-  });
-  await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
-  const bus = new MemoryEventBus();
-  const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 1, eventSink: bus });
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricValue(await sc.metrics.registry.metrics(), name, labels) ?? 0;
+  // /slow holds the only slot far longer than any wait the queue allows (≤ 50 ms)
+  const one = await startOneSlotSidecar({ upstreamTimeout: '5s', limit: 100, drainSeconds: 1, delayOf: (p) => (p === '/warm' ? 120 : p === '/slow' ? 600 : 0) });
+  const { sc, bus, arrived, metric } = one;
   try {
     assert.equal((await httpRequest(sc.address + '/warm')).status, 200); // the wait bound becomes 50 ms
     const slow = httpRequest(sc.address + '/slow');
@@ -94,7 +58,6 @@ rules:
     assert.ok(!arrived.includes('/gone'));
     assert.equal(await metric('ratewarden_adaptive_inflight'), 0);
   } finally {
-    await sc.close();
-    await new Promise<void>((resolve) => up.close(() => resolve()));
+    await one.close();
   }
 });

@@ -7,14 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
-import { MemoryEventBus } from '../../../models/eventBus.js';
-import { parsePolicy } from '../../../models/policy/index.js';
+import { connect, type Socket } from 'node:net';
 import { AdaptiveGate } from '../../../sidecar/adaptive/index.js';
-import { startSidecar } from '../../../sidecar/server.js';
-import { silentLogger } from '../../../sidecar/log.js';
-import { httpRequest, metricValue, waitFor } from '../../helpers/proc.js';
+import { startOneSlotSidecar } from '../../helpers/adaptiveSidecar.js';
+import { httpRequest, waitFor } from '../../helpers/proc.js';
 
 /** A raw client connection with one request written; `answer` resolves with all it received once closed. */
 function rawRequest(port: number, path: string): { socket: Socket; answer: Promise<string> } {
@@ -28,26 +24,10 @@ function rawRequest(port: number, path: string): { socket: Socket; answer: Promi
 }
 
 test('requests waiting for an adaptive slot when the drain ends are answered 503 shutting_down, not shed', { timeout: 60_000 }, async () => {
-  const parsed = parsePolicy(`
-version: 1
-store: { kind: memory }
-upstream: { timeout: 30s, adaptiveConcurrency: { strategy: aimd, minLimit: 1, maxLimit: 1, initialLimit: 1 } }
-rules:
-  - { id: g, key: [global], algorithm: fixed-window, limit: 100, window: 1h }
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const arrived: string[] = [];
-  const up = createServer((req, res) => {
-    arrived.push(req.url ?? '');
-    req.resume();
-    // /slow holds the only slot until the sidecar cuts it
-    if (req.url !== '/slow') setTimeout(() => res.end('ok'), 120);
-  });
-  await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
-  const bus = new MemoryEventBus();
-  // a drain window of 0: whoever waits for a slot when close() starts still waits when the window ends
-  const sc = await startSidecar({ policy: parsed.policy, upstream: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, listen: { host: '127.0.0.1', port: 0 }, admin: null, logger: silentLogger(), service: 's', drainSeconds: 0, eventSink: bus });
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricValue(await sc.metrics.registry.metrics(), name, labels) ?? 0;
+  // /slow holds the only slot until the sidecar cuts it; a drain window of 0: whoever waits for a
+  // slot when close() starts still waits when the window ends
+  const one = await startOneSlotSidecar({ upstreamTimeout: '30s', limit: 100, drainSeconds: 0, delayOf: (p) => (p === '/slow' ? null : 120) });
+  const { sc, bus, arrived, metric } = one;
   // close() starts in the very tick the third waiter is queued: none of them can have timed out by then
   const admit = AdaptiveGate.prototype.admit;
   let closing: Promise<void> | null = null;
@@ -87,7 +67,6 @@ rules:
   } finally {
     AdaptiveGate.prototype.admit = admit;
     for (const w of waiters) w.socket.destroy();
-    await sc.close();
-    await new Promise<void>((resolve) => up.close(() => resolve()));
+    await one.close();
   }
 });
